@@ -1,0 +1,67 @@
+"""Azure Resource Manager facts shared by the Pulumi components, the local deploy, the sandbox and ops.
+
+Importable without Pulumi.
+"""
+
+from __future__ import annotations
+
+#: API version of ``Microsoft.CognitiveServices/accounts/deployments`` used for Claude deployments, the
+#: one Azure's starter kit deploys with. It carries ``properties.model.modelProviderData``. (Azure Verified
+#: Modules' Bicep uses 2026-05-01; change it here, and only here, after checking the models list API.)
+DEPLOYMENT_API_VERSION = "2025-10-01-preview"
+
+COGNITIVE_SERVICES_NAMESPACE = "Microsoft.CognitiveServices"
+ACCOUNT_KIND = "AIServices"
+ACCOUNT_SKU = "S0"
+RAI_POLICY_DEFAULT = "Microsoft.DefaultV2"
+VERSION_UPGRADE_DEFAULT = "OnceNewDefaultVersionAvailable"
+VERSION_UPGRADE_OPTIONS = ("OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade")
+
+#: Built-in role definition ids (the GUIDs are the same in every Azure tenant).
+ROLE_IDS = {
+    "cognitive-services-user": "a97b65f3-24c7-4388-baec-2e87135dc908",
+    "azure-ai-user": "53ca6127-db72-4b80-b1b0-d745d6d5456d",
+    "key-vault-secrets-user": "4633458b-17de-408a-b874-0445c86b69e6",
+    "key-vault-secrets-officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    "owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "contributor": "b24988ac-6180-42a0-ab88-20f7382be4c3",
+}
+ROLE_NAMES = {
+    "cognitive-services-user": "Cognitive Services User",
+    "azure-ai-user": "Azure AI User",
+    "key-vault-secrets-user": "Key Vault Secrets User",
+    "key-vault-secrets-officer": "Key Vault Secrets Officer",
+    "owner": "Owner",
+    "contributor": "Contributor",
+}
+#: Roles that allow calling Claude (data actions on the account).
+CLAUDE_CALLER_ROLES = ("cognitive-services-user", "azure-ai-user")
+#: Roles that allow reading Key Vault secret values.
+SECRET_READER_ROLES = ("key-vault-secrets-user", "key-vault-secrets-officer")
+
+
+def role_definition_id(subscription_id: str, role: str) -> str:
+    return (f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
+            f"{ROLE_IDS[role]}")
+
+
+def resource_group_id(subscription_id: str, resource_group: str) -> str:
+    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+
+
+def account_id(subscription_id: str, resource_group: str, account: str) -> str:
+    return (f"{resource_group_id(subscription_id, resource_group)}/providers/"
+            f"{COGNITIVE_SERVICES_NAMESPACE}/accounts/{account}")
+
+
+def deployment_id(subscription_id: str, resource_group: str, account: str, deployment: str) -> str:
+    return f"{account_id(subscription_id, resource_group, account)}/deployments/{deployment}"
+
+
+def vault_id(subscription_id: str, resource_group: str, vault: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.KeyVault/vaults/{vault}"
+
+
+def workspace_id(subscription_id: str, resource_group: str, workspace: str) -> str:
+    return (f"{resource_group_id(subscription_id, resource_group)}/providers/"
+            f"Microsoft.OperationalInsights/workspaces/{workspace}")

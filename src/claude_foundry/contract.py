@@ -1,0 +1,194 @@
+"""The contract between the infrastructure and the client runtime.
+
+Everything that one side writes and the other side reads is named here once and imported on both
+sides: the Key Vault secret names, the environment variables, the exported JSON shape and the endpoint
+URL. Changing a name here changes it for the Pulumi program, the local deploy, the runtime, the smoke
+test and the ops commands together.
+
+This module must stay importable without Pulumi (the runtime's light install imports it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- Endpoint -------------------------------------------------------------------------------------
+
+#: Where Claude on Foundry answers. Built from the account's *custom subdomain*; ARM's
+#: ``properties.endpoint`` (``*.cognitiveservices.azure.com``) is not the Anthropic endpoint.
+FOUNDRY_BASE_URL_TEMPLATE = "https://{resource}.services.ai.azure.com/anthropic"
+#: Path of the Messages API below the base URL.
+MESSAGES_PATH = "/v1/messages"
+
+#: Entra ID token scopes that Foundry accepts for the Claude endpoint. The seed document (Anthropic's
+#: guide) uses the first; the anthropic SDK's docs show the second. Both are configurable everywhere.
+TOKEN_SCOPE_COGNITIVE_SERVICES = "https://cognitiveservices.azure.com/.default"
+TOKEN_SCOPE_AI_AZURE = "https://ai.azure.com/.default"
+DEFAULT_TOKEN_SCOPE = TOKEN_SCOPE_COGNITIVE_SERVICES
+TOKEN_SCOPES = (TOKEN_SCOPE_COGNITIVE_SERVICES, TOKEN_SCOPE_AI_AZURE)
+
+
+def foundry_base_url(resource: str, template: str = FOUNDRY_BASE_URL_TEMPLATE) -> str:
+    """Base URL the anthropic SDK takes (``AnthropicFoundry(base_url=...)``), without trailing slash."""
+    return template.format(resource=resource).rstrip("/")
+
+
+def messages_url(resource: str, template: str = FOUNDRY_BASE_URL_TEMPLATE) -> str:
+    return foundry_base_url(resource, template) + MESSAGES_PATH
+
+
+# --- Key Vault secret names -----------------------------------------------------------------------
+
+#: Key Vault secret names: 1-127 characters of ``0-9 a-z A-Z -``.
+SECRET_NAME_RE = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+DEFAULT_SECRET_PREFIX = "claude-foundry"
+
+#: Suffixes after ``<prefix>-``. The longest suffix decides how long a prefix may be.
+SECRET_SUFFIX_ENDPOINT = "endpoint"  # the Foundry base URL (not secret, but kept together)
+SECRET_SUFFIX_RESOURCE = "resource"  # the account / custom subdomain name
+SECRET_SUFFIX_API_KEY = "api-key"  # the account's key; absent when local auth is disabled
+SECRET_SUFFIX_DEPLOYMENTS = "deployments"  # JSON deployment map, see DeploymentMap
+SECRET_SUFFIX_AUTH = "auth-mode"  # "key" or "entra"
+SECRET_SUFFIXES = (
+    SECRET_SUFFIX_ENDPOINT,
+    SECRET_SUFFIX_RESOURCE,
+    SECRET_SUFFIX_API_KEY,
+    SECRET_SUFFIX_DEPLOYMENTS,
+    SECRET_SUFFIX_AUTH,
+)
+MAX_SECRET_PREFIX_LENGTH = 127 - 1 - max(len(s) for s in SECRET_SUFFIXES)
+
+AUTH_MODE_KEY = "key"
+AUTH_MODE_ENTRA = "entra"
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """The Key Vault secret names for one stack, derived from its prefix."""
+
+    prefix: str = DEFAULT_SECRET_PREFIX
+
+    def __post_init__(self) -> None:
+        if not SECRET_NAME_RE.match(self.prefix) or len(self.prefix) > MAX_SECRET_PREFIX_LENGTH:
+            raise ValueError(
+                f"secret prefix must be 1-{MAX_SECRET_PREFIX_LENGTH} characters of 0-9, a-z, A-Z and '-'"
+            )
+
+    def _name(self, suffix: str) -> str:
+        return f"{self.prefix}-{suffix}"
+
+    @property
+    def endpoint(self) -> str:
+        return self._name(SECRET_SUFFIX_ENDPOINT)
+
+    @property
+    def resource(self) -> str:
+        return self._name(SECRET_SUFFIX_RESOURCE)
+
+    @property
+    def api_key(self) -> str:
+        return self._name(SECRET_SUFFIX_API_KEY)
+
+    @property
+    def deployments(self) -> str:
+        return self._name(SECRET_SUFFIX_DEPLOYMENTS)
+
+    @property
+    def auth_mode(self) -> str:
+        return self._name(SECRET_SUFFIX_AUTH)
+
+    def as_dict(self) -> dict[str, str]:
+        """Role -> secret name; the shape of the ``secret_names`` stack output."""
+        return {
+            "endpoint": self.endpoint,
+            "resource": self.resource,
+            "api_key": self.api_key,
+            "deployments": self.deployments,
+            "auth_mode": self.auth_mode,
+        }
+
+
+# --- Environment variables ------------------------------------------------------------------------
+
+# Read by the anthropic SDK's AnthropicFoundry (RESOURCE and BASE_URL are mutually exclusive).
+ENV_API_KEY = "ANTHROPIC_FOUNDRY_API_KEY"
+ENV_RESOURCE = "ANTHROPIC_FOUNDRY_RESOURCE"
+ENV_BASE_URL = "ANTHROPIC_FOUNDRY_BASE_URL"
+# Read by Claude Code.
+ENV_CLAUDE_CODE_USE_FOUNDRY = "CLAUDE_CODE_USE_FOUNDRY"
+ENV_DEFAULT_MODEL = {
+    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+}
+# Read by claude-foundry's own runtime.
+ENV_VAULT_URL = "CLAUDE_FOUNDRY_VAULT_URL"
+ENV_SECRET_PREFIX = "CLAUDE_FOUNDRY_SECRET_PREFIX"
+ENV_TOKEN_SCOPE = "CLAUDE_FOUNDRY_TOKEN_SCOPE"
+ENV_DEPLOYMENTS = "CLAUDE_FOUNDRY_DEPLOYMENTS"  # JSON deployment map, or comma-separated names
+ENV_CA_BUNDLE = "CLAUDE_FOUNDRY_CA_BUNDLE"  # extra CA for the local sandbox; never set against Azure
+
+
+# --- The deployment map (secret value and exported JSON) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    model: str
+    version: str
+    family: str  # opus | sonnet | haiku | ... (from the catalogue)
+    sku: str = "GlobalStandard"
+    capacity: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "version": self.version, "family": self.family,
+                               "sku": self.sku}
+        if self.capacity is not None:
+            out["capacity"] = self.capacity
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeploymentInfo:
+        return cls(
+            model=str(data["model"]),
+            version=str(data.get("version", "1")),
+            family=str(data.get("family", "")),
+            sku=str(data.get("sku", "GlobalStandard")),
+            capacity=int(data["capacity"]) if data.get("capacity") is not None else None,
+        )
+
+
+def dump_deployment_map(deployments: dict[str, DeploymentInfo]) -> str:
+    """Serialise the map deterministically (sorted keys), so an unchanged stack writes an unchanged secret."""
+    return json.dumps({k: v.to_json() for k, v in sorted(deployments.items())}, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def load_deployment_map(text: str) -> dict[str, DeploymentInfo]:
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("deployment map must be a JSON object of deployment name -> {model, version}")
+    return {str(k): DeploymentInfo.from_json(v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a client needs to call Claude on one Foundry resource. ``api_key`` is None with Entra ID."""
+
+    resource: str
+    base_url: str
+    deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
+    auth_mode: str = AUTH_MODE_KEY
+    api_key: str | None = field(default=None, repr=False)  # never in repr, logs or reports
+
+    def public_json(self) -> dict[str, Any]:
+        """The exported JSON shape (``claude-foundry env --format json`` without ``--with-key``)."""
+        return {
+            "resource": self.resource,
+            "base_url": self.base_url,
+            "auth_mode": self.auth_mode,
+            "deployments": {k: v.to_json() for k, v in sorted(self.deployments.items())},
+        }
