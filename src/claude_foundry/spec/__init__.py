@@ -143,10 +143,7 @@ def _issues_from_validation(exc: ValidationError, doc: Document) -> list[Issue]:
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         # pydantic adds the function name for "after" validators on dict items; keep field paths only
-        if err["type"] == "extra_forbidden":
-            parent = _fields_at(loc[:-1])
-        else:
-            parent = []
+        parent = _fields_at(loc[:-1]) if err["type"] == "extra_forbidden" else []
         issues.append(Issue(doc.mark_for(loc), dotted(loc), _message(err, parent)))
     return issues
 
@@ -162,8 +159,9 @@ def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tup
         if info.retirement and info.retirement <= today:
             errors.append(Issue(where, path, f"{dep.model} retired on {info.retirement}; choose a newer model"))
         elif info.deprecation and info.deprecation <= today:
+            retires = info.retirement or "a date to be announced"
             errors.append(Issue(where, path, f"{dep.model} is deprecated since {info.deprecation}: no new "
-                                             f"deployments; it retires on {info.retirement or 'a date to be announced'}"))
+                                             f"deployments; it retires on {retires}"))
         elif info.retirement or info.deprecation:
             warnings.append(Issue(where, path, f"{dep.model} is due to retire "
                                                f"({info.retirement or info.deprecation}); plan a move"))

@@ -1,0 +1,114 @@
+"""Fault injection for the Foundry endpoint, per (account, deployment).
+
+A fault is matched on the account (its name or custom subdomain, case-insensitive, ``*`` for any) and the
+deployment name (``*`` for any). It fires for the next ``count`` calls, or on a ``fraction`` of calls, or
+on every call when neither is set. What it does when it fires:
+
+* ``latency``: wait that many seconds, then answer normally (or with ``status``/``malformed`` if set too);
+* ``status``: answer with that HTTP status (401, 403, 404, 429, 500, 503, ...) in Anthropic's error shape,
+  with ``retry-after`` when ``retry_after`` is set;
+* ``malformed``: answer 200 with a body that is not valid JSON;
+* ``hang``: hold the request for that many seconds (capped at ``MAX_HANG``) so the client times out.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+MAX_HANG = 120.0
+ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
+
+
+@dataclass
+class FaultSpec:
+    status: int | None = None
+    retry_after: float | None = None
+    count: int | None = None
+    fraction: float | None = None
+    latency: float = 0.0
+    malformed: bool = False
+    hang: float | None = None
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and int(self.status) not in ERROR_STATUSES:
+            raise ValueError(f"fault status must be one of {ERROR_STATUSES}")
+        if self.count is not None and int(self.count) < 1:
+            raise ValueError("fault count must be >= 1")
+        if self.fraction is not None and not 0.0 <= float(self.fraction) <= 1.0:
+            raise ValueError("fault fraction must be between 0 and 1")
+        if self.latency < 0 or (self.hang is not None and self.hang < 0):
+            raise ValueError("fault latency and hang must be >= 0")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaultSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None and v is not False and v != 0.0}
+
+
+@dataclass
+class _Entry:
+    account: str
+    deployment: str
+    spec: FaultSpec
+    remaining: int | None
+    fired: int = 0
+
+
+class FaultBook:
+    """Thread-safe set of faults; ``draw`` decides whether a call is hit."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[_Entry] = []
+        self._rng = rng or random.Random()
+
+    def set(self, account: str, deployment: str, spec: FaultSpec) -> None:
+        account, deployment = account.lower(), deployment.lower() if deployment != "*" else "*"
+        with self._lock:
+            self._entries = [e for e in self._entries
+                             if not (e.account == account and e.deployment == deployment)]
+            self._entries.append(_Entry(account, deployment, spec, spec.count))
+
+    def clear(self, account: str | None = None, deployment: str | None = None) -> None:
+        with self._lock:
+            if account is None:
+                self._entries = []
+                return
+            self._entries = [e for e in self._entries if not (
+                e.account == account.lower() and (deployment is None or e.deployment == deployment.lower()))]
+
+    def draw(self, account_names: tuple[str, ...], deployment: str) -> FaultSpec | None:
+        names = {n.lower() for n in account_names}
+        dep = deployment.lower()
+        with self._lock:
+            for e in self._entries:
+                if e.account != "*" and e.account not in names:
+                    continue
+                if e.deployment not in ("*", dep):
+                    continue
+                if e.remaining is not None:
+                    if e.remaining <= 0:
+                        continue
+                    e.remaining -= 1
+                elif e.spec.fraction is not None and self._rng.random() >= e.spec.fraction:
+                    continue
+                e.fired += 1
+                return e.spec
+        return None
+
+    def summary(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"account": e.account, "deployment": e.deployment, "spec": e.spec.to_json(),
+                     "remaining": e.remaining, "fired": e.fired} for e in self._entries]

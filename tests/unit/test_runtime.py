@@ -1,0 +1,426 @@
+"""Unit tests of the runtime: contract sources, deployment checks, key rotation via the middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import httpx2
+import pytest
+
+from claude_foundry import contract as c
+from claude_foundry import runtime as rt
+
+KEY_OLD = "old-key-0123456789abcdef"
+KEY_NEW = "new-key-fedcba9876543210"
+BASE = "https://acct.services.ai.azure.com/anthropic"
+
+
+def message_json(model: str = "claude-sonnet-4-5", text: str = "pong") -> dict:
+    return {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 2},
+    }
+
+
+class FakeFoundry:
+    """A MockTransport handler that accepts one key at a time, like Foundry after a rotation."""
+
+    def __init__(self, valid_key: str = KEY_OLD) -> None:
+        self.valid_key = valid_key
+        self.seen: list[tuple[str, str | None, int]] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        key = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization")
+        body = json.loads(request.content)
+        if auth is None and key != self.valid_key:
+            self.seen.append((request.url.path, key, 401))
+            return httpx2.Response(401, json={"error": {"code": "401", "message": "Access denied"}},
+                                   headers={"apim-request-id": "apim-1"})
+        self.seen.append((request.url.path, key, 200))
+        headers = {"request-id": "req_1", "apim-request-id": "apim-1"}
+        if body.get("stream"):
+            events = [
+                ("message_start", {"type": "message_start", "message": {**message_json(body["model"]),
+                                                                         "content": []}}),
+                ("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "text", "text": ""}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                         "delta": {"type": "text_delta", "text": "pong"}}),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                   "stop_sequence": None}, "usage": {"output_tokens": 2}}),
+                ("message_stop", {"type": "message_stop"}),
+            ]
+            text = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
+            return httpx2.Response(200, text=text, headers={**headers, "content-type": "text/event-stream"})
+        return httpx2.Response(200, json=message_json(body["model"]), headers=headers)
+
+
+def make_runtime(fake: FakeFoundry, reader=None, **kw) -> rt.FoundryRuntime:
+    contract = c.Contract(
+        resource="acct", base_url=BASE, api_key=KEY_OLD,
+        deployments={"sonnet": c.DeploymentInfo(model="claude-sonnet-4-5", version="1", family="sonnet")},
+    )
+    return rt.FoundryRuntime(contract, key_reader=reader, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _no_foundry_env(monkeypatch):
+    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
+                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+        monkeypatch.delenv(name, raising=False)
+    rt.clear_contract_cache()
+
+
+# --- contract sources -----------------------------------------------------------------------------
+
+
+def test_env_resource_and_base_url_are_exclusive():
+    with pytest.raises(rt.RuntimeConfigError, match="mutually exclusive"):
+        rt.contract_from_env({c.ENV_API_KEY: KEY_OLD, c.ENV_RESOURCE: "a", c.ENV_BASE_URL: BASE})
+
+
+def test_env_needs_resource_or_base_url():
+    with pytest.raises(rt.RuntimeConfigError, match=c.ENV_RESOURCE):
+        rt.contract_from_env({c.ENV_API_KEY: KEY_OLD})
+
+
+def test_env_resource_with_comma_list():
+    got = rt.contract_from_env({c.ENV_API_KEY: KEY_OLD, c.ENV_RESOURCE: "acct", c.ENV_DEPLOYMENTS: "a, b"})
+    assert got.base_url == BASE
+    assert got.resource == "acct"
+    assert sorted(got.deployments) == ["a", "b"]
+    assert got.deployments["a"].model == ""
+    assert got.auth_mode == c.AUTH_MODE_KEY
+    assert KEY_OLD not in repr(got)
+
+
+def test_env_base_url_with_json_map_and_no_key_means_entra():
+    mapping = c.dump_deployment_map({"s": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")})
+    got = rt.contract_from_env({c.ENV_BASE_URL: "https://127.0.0.1:8443/foundry/acct/anthropic/",
+                                c.ENV_DEPLOYMENTS: mapping})
+    assert got.resource == "acct"
+    assert got.base_url == "https://127.0.0.1:8443/foundry/acct/anthropic"
+    assert got.deployments["s"].model == "claude-sonnet-4-5"
+    assert got.auth_mode == c.AUTH_MODE_ENTRA
+    assert got.api_key is None
+
+
+def test_env_bad_json_map():
+    with pytest.raises(rt.RuntimeConfigError, match=c.ENV_DEPLOYMENTS):
+        rt.contract_from_env({c.ENV_RESOURCE: "a", c.ENV_DEPLOYMENTS: "{not json"})
+
+
+def test_json_roundtrip(tmp_path):
+    original = c.Contract(resource="acct", base_url=BASE, api_key=KEY_OLD,
+                          deployments={"s": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")})
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps(original.public_json()))
+    assert KEY_OLD not in path.read_text()
+    loaded = rt.contract_from_json(path)
+    assert loaded == c.Contract(resource="acct", base_url=BASE, deployments=original.deployments)
+
+
+def test_json_refuses_a_key(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"base_url": BASE, "api_key": KEY_OLD}))
+    with pytest.raises(rt.RuntimeConfigError, match="never contain the key") as info:
+        rt.contract_from_json(path)
+    assert KEY_OLD not in str(info.value)
+
+
+def test_json_missing_file(tmp_path):
+    with pytest.raises(rt.RuntimeConfigError, match="not found"):
+        rt.contract_from_json(tmp_path / "nope.json")
+
+
+def test_from_json_takes_key_from_env(tmp_path, monkeypatch):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"resource": "acct", "base_url": BASE, "auth_mode": "key", "deployments": {}}))
+    monkeypatch.setenv(c.ENV_API_KEY, KEY_OLD)
+    runtime = rt.FoundryRuntime.from_json(path)
+    assert runtime.uses_key
+    assert KEY_OLD not in repr(runtime)
+
+
+# --- runtime facts --------------------------------------------------------------------------------
+
+
+def test_unknown_deployment_fails_fast_without_network():
+    fake = FakeFoundry()
+    runtime = make_runtime(fake)
+    with pytest.raises(rt.UnknownDeploymentError, match="known deployments: sonnet") as info:
+        runtime.client("opus")
+    assert info.value.known == ["sonnet"]
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    with pytest.raises(rt.UnknownDeploymentError):
+        client.messages.create(model="opus", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert fake.seen == []
+
+
+def test_key_auth_without_key_is_refused():
+    contract = c.Contract(resource="a", base_url=BASE, auth_mode=c.AUTH_MODE_ENTRA)
+    with pytest.raises(rt.RuntimeConfigError, match="local auth"):
+        rt.FoundryRuntime(contract, auth="key")
+
+
+def test_auto_auth_without_key_is_entra():
+    contract = c.Contract(resource="a", base_url=BASE, auth_mode=c.AUTH_MODE_ENTRA)
+    runtime = rt.FoundryRuntime(contract, credential=object(), token_scope=c.TOKEN_SCOPE_AI_AZURE)
+    assert runtime.auth == "entra"
+    assert runtime.token_scope == c.TOKEN_SCOPE_AI_AZURE
+
+
+def test_token_scope_from_env(monkeypatch):
+    monkeypatch.setenv(c.ENV_TOKEN_SCOPE, c.TOKEN_SCOPE_AI_AZURE)
+    contract = c.Contract(resource="a", base_url=BASE, auth_mode=c.AUTH_MODE_ENTRA)
+    assert rt.FoundryRuntime(contract).token_scope == c.TOKEN_SCOPE_AI_AZURE
+
+
+def test_entra_sends_bearer_token():
+    class Cred:
+        scopes: list = []
+
+        def get_token(self, *scopes, **kw):
+            from azure.core.credentials import AccessToken
+            self.scopes.append(scopes)
+            return AccessToken("tok-123", 2**31)
+
+        def get_token_info(self, *scopes, options=None):
+            from azure.core.credentials import AccessTokenInfo
+            self.scopes.append(scopes)
+            return AccessTokenInfo("tok-123", 2**31)
+
+    seen = {}
+
+    def handler(request):
+        seen["auth"] = request.headers.get("authorization")
+        seen["key"] = request.headers.get("x-api-key")
+        return httpx2.Response(200, json=message_json(), headers={"request-id": "r"})
+
+    contract = c.Contract(resource="a", base_url=BASE, auth_mode=c.AUTH_MODE_ENTRA)
+    cred = Cred()
+    runtime = rt.FoundryRuntime(contract, credential=cred)
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    client.messages.create(model="x", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert seen == {"auth": "Bearer tok-123", "key": None}
+    assert cred.scopes[0] == (c.DEFAULT_TOKEN_SCOPE,)
+
+
+# --- rotation -------------------------------------------------------------------------------------
+
+
+def test_rotation_sync_one_reread_one_retry():
+    fake = FakeFoundry()
+    reads = []
+
+    def reader():
+        reads.append(1)
+        return KEY_NEW
+
+    runtime = make_runtime(fake, reader)
+    client = runtime.client("sonnet", http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    kwargs = {"model": "sonnet", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
+    assert client.messages.create(**kwargs).content[0].text == "pong"
+    fake.valid_key = KEY_NEW  # rotated behind our back
+    assert client.messages.create(**kwargs).content[0].text == "pong"
+    assert len(reads) == 1
+    assert [s[2] for s in fake.seen] == [200, 401, 200]
+    assert fake.seen[-1][1] == KEY_NEW
+    # later calls use the new key directly, and so do new clients
+    client.messages.create(**kwargs)
+    runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake))).messages.create(**kwargs)
+    assert [s[2] for s in fake.seen][-2:] == [200, 200]
+    assert len(reads) == 1
+    assert runtime.contract.api_key == KEY_NEW
+    assert KEY_NEW not in repr(runtime.contract)
+
+
+def test_wrong_key_gives_401_after_one_reread():
+    import anthropic
+
+    fake = FakeFoundry(valid_key="something-else")
+    reads = []
+    runtime = make_runtime(fake, lambda: reads.append(1) or KEY_OLD)
+    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    with pytest.raises(anthropic.AuthenticationError) as info:
+        client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert len(reads) == 1
+    assert len(fake.seen) == 1  # unchanged key: no pointless retry
+    assert KEY_OLD not in str(info.value)
+    # a second 401 right after does not re-read again (rate limited)
+    with pytest.raises(anthropic.AuthenticationError):
+        client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert len(reads) == 1
+
+
+def test_no_reader_means_401_passes_through():
+    import anthropic
+
+    fake = FakeFoundry(valid_key=KEY_NEW)
+    runtime = make_runtime(fake)
+    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    with pytest.raises(anthropic.AuthenticationError):
+        client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert len(fake.seen) == 1
+
+
+def test_rotation_async_and_streaming_start():
+    fake = FakeFoundry()
+    reads = []
+    runtime = make_runtime(fake, lambda: reads.append(1) or KEY_NEW)
+
+    async def main():
+        client = runtime.async_client(http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(fake)))
+        fake.valid_key = KEY_NEW
+        msg = await client.messages.create(model="sonnet", max_tokens=4,
+                                           messages=[{"role": "user", "content": "hi"}])
+        assert msg.content[0].text == "pong"
+        text = ""
+        async with client.messages.stream(model="sonnet", max_tokens=4,
+                                          messages=[{"role": "user", "content": "hi"}]) as stream:
+            async for chunk in stream.text_stream:
+                text += chunk
+        assert text == "pong"
+
+    asyncio.run(main())
+    assert len(reads) == 1
+    assert [s[2] for s in fake.seen] == [401, 200, 200]
+
+
+def test_rotation_sync_streaming_start():
+    fake = FakeFoundry()
+    runtime = make_runtime(fake, lambda: KEY_NEW)
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    fake.valid_key = KEY_NEW
+    with client.messages.stream(model="sonnet", max_tokens=4,
+                                messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert "".join(stream.text_stream) == "pong"
+    assert [s[2] for s in fake.seen] == [401, 200]
+
+
+def test_messages_create_helper():
+    fake = FakeFoundry()
+    runtime = make_runtime(fake)
+    runtime._shared_client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    msg = runtime.messages_create("sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert msg.model == "sonnet"
+    with pytest.raises(rt.UnknownDeploymentError):
+        runtime.messages_create("nope", max_tokens=4, messages=[])
+
+
+def test_sdk_debug_log_is_redacted(caplog):
+    fake = FakeFoundry()
+    runtime = make_runtime(fake)
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    with caplog.at_level(logging.DEBUG, logger="anthropic"):
+        client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert "Request options" in caplog.text
+    assert KEY_OLD not in caplog.text
+
+
+# --- Key Vault source (with a fake SecretClient) --------------------------------------------------
+
+
+class FakeSecretClient:
+    vault_url = "https://kv.vault.azure.net"
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+        self.calls: list[str] = []
+
+    def get_secret(self, name):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.calls.append(name)
+        if name not in self.secrets:
+            raise ResourceNotFoundError(f"secret {name} not found")
+
+        class S:
+            value = self.secrets[name]
+
+        return S()
+
+
+def vault_secrets(prefix="claude-foundry", key=KEY_OLD, auth="key") -> dict[str, str]:
+    names = c.SecretNames(prefix)
+    out = {
+        names.endpoint: BASE,
+        names.resource: "acct",
+        names.deployments: c.dump_deployment_map(
+            {"sonnet": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")}),
+        names.auth_mode: auth,
+    }
+    if key:
+        out[names.api_key] = key
+    return out
+
+
+def test_key_vault_load_is_cached_once(monkeypatch):
+    fake = FakeSecretClient(vault_secrets())
+    made = []
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: made.append(a) or fake)
+    r1 = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net/", credential=object())
+    r2 = rt.FoundryRuntime.from_key_vault("https://KV.vault.azure.net", credential=object())
+    assert len(made) == 1
+    assert len(fake.calls) == 5
+    assert r1.contract == r2.contract
+    assert r1.contract.api_key == KEY_OLD
+    assert r1.key_vault_round_trips == 1
+    assert r1.deployments["sonnet"].family == "sonnet"
+
+
+def test_key_vault_load_concurrent_threads_one_load(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake = FakeSecretClient(vault_secrets())
+    made = []
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: made.append(a) or fake)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: rt.contract_from_key_vault("https://kv.vault.azure.net", credential=object()),
+                      range(16)))
+    assert len(made) == 1
+
+
+def test_key_vault_entra_stack(monkeypatch):
+    fake = FakeSecretClient(vault_secrets(key=None, auth="entra"))
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake)
+    runtime = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())
+    assert runtime.auth == "entra"
+    assert runtime.contract.auth_mode == "entra"
+
+
+def test_key_vault_missing_secret_is_clear(monkeypatch):
+    secrets = vault_secrets()
+    del secrets["claude-foundry-deployments"]
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: FakeSecretClient(secrets))
+    with pytest.raises(rt.RuntimeConfigError, match="claude-foundry-deployments"):
+        rt.contract_from_key_vault("https://kv.vault.azure.net", credential=object())
+
+
+def test_key_vault_rotation_updates_cache(monkeypatch):
+    secrets = vault_secrets()
+    fake_kv = FakeSecretClient(secrets)
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake_kv)
+    runtime = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())
+    fake = FakeFoundry(valid_key=KEY_NEW)
+    secrets["claude-foundry-api-key"] = KEY_NEW
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    assert runtime.key_vault_round_trips == 2
+    assert fake_kv.calls.count("claude-foundry-api-key") == 2
+    assert rt.contract_from_key_vault("https://kv.vault.azure.net", credential=object()).api_key == KEY_NEW
+
+
+def test_from_environment_prefers_vault(monkeypatch):
+    monkeypatch.setenv(c.ENV_VAULT_URL, "https://kv.vault.azure.net")
+    monkeypatch.setenv(c.ENV_SECRET_PREFIX, "team-a")
+    fake_kv = FakeSecretClient(vault_secrets(prefix="team-a"))
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake_kv)
+    runtime = rt.FoundryRuntime.from_environment(credential=object())
+    assert runtime.resource == "acct"
+    assert fake_kv.calls[0] == "team-a-endpoint"
