@@ -116,11 +116,11 @@ class FoundrySpec(StrictModel):
         "Account name and custom subdomain: 2-63 characters, lower-case letters, digits and hyphens, "
         "starting and ending with a letter or digit; globally unique. The Claude endpoint is "
         "https://<name>.services.ai.azure.com/anthropic."))]
-    model_provider: ModelProviderSpec
+    model_provider: ModelProviderSpec = Field(description="Who uses Claude; sent as modelProviderData.")
     disable_local_auth: bool = Field(False, description=(
         "Entra ID only: no API keys. No key is exported to Key Vault; runtime and smoke use Entra ID. "
         "Recommended for production."))
-    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Public access and IP rules.")
 
     @field_validator("name")
     @classmethod
@@ -264,8 +264,14 @@ class SecretReader(_Principal):
 class AccessSpec(StrictModel):
     """Role assignments made by the stack."""
 
-    claude_users: list[ClaudeUser] = Field(default_factory=list)
-    secret_readers: list[SecretReader] = Field(default_factory=list)
+    claude_users: list[ClaudeUser] = Field(default_factory=list, description=(
+        "Principals that may call Claude with Entra ID tokens (role on the account)."))
+    secret_readers: list[SecretReader] = Field(default_factory=list, description=(
+        "Principals that may read the exported secrets (Key Vault Secrets User on the vault)."))
+    deployer_access: bool = Field(True, description=(
+        "Also grant the identity that runs the deploy Key Vault Secrets User on the vault and Cognitive "
+        "Services User on the account, so the smoke test right after `pulumi up` in CI runs as the same "
+        "identity. Turn off when CI's deploy identity must not call Claude."))
 
     @model_validator(mode="after")
     def _unique(self) -> AccessSpec:
@@ -281,7 +287,7 @@ class DiagnosticsSpec(StrictModel):
     """Request logging: diagnostic settings of the account and the vault to Log Analytics. On by default;
     Anthropic recommends keeping at least 30 days."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Send the account's and the vault's logs to Log Analytics.")
     retention_days: int = Field(30, ge=30, le=730, description="Log Analytics retention, 30-730 days.")
     workspace_id: str | None = Field(None, description=(
         "ARM id of an existing Log Analytics workspace; when absent, the stack creates one."))
@@ -324,13 +330,14 @@ class Spec(StrictModel):
     resource_group: Annotated[str, Field(description="Resource group that holds everything.")]
     create_resource_group: bool = Field(True, description="Create the resource group (false: it exists).")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on every resource.")
-    foundry: FoundrySpec
+    foundry: FoundrySpec = Field(description="The Foundry resource.")
     deployments: dict[str, DeploymentSpec] = Field(description=(
         "Claude deployments keyed by deployment name (what clients pass as `model`). Deployed one after "
         "another, since Azure refuses concurrent changes to one account."))
-    key_vault: KeyVaultSpec
-    access: AccessSpec = Field(default_factory=AccessSpec)
-    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
+    key_vault: KeyVaultSpec = Field(description="The Key Vault holding the contract for the runtime.")
+    access: AccessSpec = Field(default_factory=AccessSpec, description="Role assignments.")
+    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec, description=(
+        "Request logging to Log Analytics (on by default, 30 days)."))
     protect: bool = Field(False, description=(
         "Production guard: Pulumi `protect` on the account, deployments and vault, and a CanNotDelete "
         "lock on the account and the vault."))

@@ -1,0 +1,333 @@
+"""Local rehearsal of a deploy: apply the Pulumi program's resource graph to the sandbox's ARM.
+
+The program is not described twice: :func:`claude_foundry.plan.plan` runs the real components under Pulumi
+mocks; every registered resource carries its ARM id, API version and request body (``armmap``). This
+module PUTs those bodies through the Azure SDK (``ResourceManagementClient.resources``, the same generic
+path the Pulumi generic resource takes), in dependency order: resources whose dependencies are done run
+concurrently, so the deployments of one account (chained in the program) go one after another and
+independent accounts go in parallel. A failed resource stops its dependants and leaves what succeeded in
+place; a re-run resumes. Like Pulumi, it keeps a small state file (a hash of what it last applied per
+resource id) so an unchanged second run changes nothing.
+
+This is a rehearsal against the local sandbox. ``pulumi up`` against Azure is the real path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_foundry.connection import Target
+
+#: ``${listAccountKeys:<account ARM id>:key1}``: the plan's stand-in for a key read from the account; the
+#: local deploy replaces it with the key the sandbox's ARM lists when it writes the secret.
+KEY_PLACEHOLDER_RE = re.compile(r"\$\{listAccountKeys:(?P<account>[^:}]+):(?P<key>key[12])\}")
+
+CREATE, UPDATE, SAME, FAILED, SKIPPED, DELETED, ABSENT = (
+    "create", "update", "unchanged", "failed", "skipped", "deleted", "absent")
+
+
+@dataclass
+class Step:
+    """One ARM resource to apply."""
+
+    key: str  # unique (Pulumi URN)
+    type: str  # Pulumi type token
+    name: str  # logical name
+    arm_id: str
+    api_version: str
+    body: dict[str, Any]
+    depends_on: list[str] = field(default_factory=list)  # keys of other steps
+
+
+@dataclass
+class StepResult:
+    step: Step
+    action: str
+    seconds: float = 0.0
+    error: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ApplyResult:
+    results: list[StepResult]
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.results if r.action == action)
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.action in (FAILED, SKIPPED) for r in self.results)
+
+    @property
+    def changed(self) -> int:
+        return self.count(CREATE) + self.count(UPDATE)
+
+    def summary(self) -> str:
+        parts = [f"{self.count(CREATE)} created", f"{self.count(UPDATE)} updated",
+                 f"{self.count(SAME)} unchanged"]
+        if self.count(FAILED):
+            parts.append(f"{self.count(FAILED)} failed")
+        if self.count(SKIPPED):
+            parts.append(f"{self.count(SKIPPED)} skipped")
+        change = "0 to change" if self.changed == 0 and self.ok else f"{self.changed} changed"
+        return f"{change} ({', '.join(parts)})"
+
+    def by_type(self, suffix: str) -> list[StepResult]:
+        return [r for r in self.results if r.step.type.endswith(suffix)]
+
+
+# --- state ----------------------------------------------------------------------------------------
+
+
+class DeployState:
+    """What was applied last (resource id -> hash of the body), in a JSON file. Holds no secret values."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.hashes: dict[str, str] = {}
+        if path is not None and path.is_file():
+            try:
+                self.hashes = dict(json.loads(path.read_text(encoding="utf-8")).get("applied", {}))
+            except (OSError, ValueError):
+                self.hashes = {}
+
+    def get(self, arm_id: str) -> str | None:
+        return self.hashes.get(arm_id.lower())
+
+    def set(self, arm_id: str, digest: str | None) -> None:
+        with self._lock:
+            if digest is None:
+                self.hashes.pop(arm_id.lower(), None)
+            else:
+                self.hashes[arm_id.lower()] = digest
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"applied": self.hashes}, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- ARM calls ------------------------------------------------------------------------------------
+
+
+def describe_arm_error(exc: BaseException) -> str:
+    """ARM's error in words: code and message, never a request body."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    if isinstance(exc, HttpResponseError):
+        err = getattr(exc, "error", None)
+        code = getattr(err, "code", None) or getattr(exc, "reason", None) or "Error"
+        message = getattr(err, "message", None) or str(exc).splitlines()[0]
+        status = getattr(exc, "status_code", None)
+        return f"{status} {code}: {message}" if status else f"{code}: {message}"
+    if isinstance(exc, ServiceRequestError):
+        return f"cannot reach ARM: {str(exc).splitlines()[0]}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _split_account_id(account_id: str) -> tuple[str, str]:
+    m = re.search(r"/resourceGroups/([^/]+)/providers/Microsoft\.CognitiveServices/accounts/([^/]+)$",
+                  account_id, re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a Cognitive Services account id: {account_id}")
+    return m.group(1), m.group(2)
+
+
+class Applier:
+    def __init__(self, target: Target, state: DeployState) -> None:
+        self.target = target
+        self.state = state
+        self._resources = target.resource_client()
+        self._cognitive = None
+        self._lock = threading.Lock()
+
+    def _keys(self, account_id: str) -> dict[str, str]:
+        with self._lock:
+            if self._cognitive is None:
+                self._cognitive = self.target.cognitive_client()
+        rg, name = _split_account_id(account_id)
+        keys = self._cognitive.accounts.list_keys(rg, name)
+        return {"key1": keys.key1, "key2": keys.key2}
+
+    def resolve(self, value: Any) -> Any:
+        """Replace key placeholders with the account's current key (read from ARM's listKeys)."""
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, str) and KEY_PLACEHOLDER_RE.search(value):
+            def sub(m: re.Match[str]) -> str:
+                return self._keys(m.group("account"))[m.group("key")]
+            return KEY_PLACEHOLDER_RE.sub(sub, value)
+        return value
+
+    def exists(self, step: Step) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._resources.resources.get_by_id(step.arm_id, api_version=step.api_version)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def apply(self, step: Step) -> StepResult:
+        started = time.monotonic()
+        body = self.resolve(step.body)
+        digest = body_digest(body)
+        present = self.exists(step)
+        if present and self.state.get(step.arm_id) == digest:
+            return StepResult(step, SAME, time.monotonic() - started)
+        poller = self._resources.resources.begin_create_or_update_by_id(
+            step.arm_id, api_version=step.api_version, parameters=body)
+        result = poller.result()
+        self.state.set(step.arm_id, digest)
+        outputs = result.as_dict() if hasattr(result, "as_dict") else {}
+        return StepResult(step, UPDATE if present else CREATE, time.monotonic() - started, outputs=outputs)
+
+    def delete(self, step: Step) -> StepResult:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        started = time.monotonic()
+        try:
+            self._resources.resources.begin_delete_by_id(step.arm_id, api_version=step.api_version).result()
+        except ResourceNotFoundError:
+            self.state.set(step.arm_id, None)
+            return StepResult(step, ABSENT, time.monotonic() - started)
+        self.state.set(step.arm_id, None)
+        return StepResult(step, DELETED, time.monotonic() - started)
+
+
+# --- the scheduler --------------------------------------------------------------------------------
+
+Reporter = Callable[[StepResult], None]
+
+
+def run_graph(steps: list[Step], work: Callable[[Step], StepResult], *, reverse: bool = False,
+              concurrency: int = 16, report: Reporter | None = None) -> list[StepResult]:
+    """Run ``work`` over the steps in dependency order (reverse order for deletes), in parallel where the
+    graph allows. A step whose dependency failed is skipped, not attempted."""
+    by_key = {s.key: s for s in steps}
+    deps: dict[str, set[str]] = {s.key: {d for d in s.depends_on if d in by_key} for s in steps}
+    if reverse:
+        rdeps: dict[str, set[str]] = {k: set() for k in by_key}
+        for k, ds in deps.items():
+            for d in ds:
+                rdeps[d].add(k)
+        deps = rdeps
+    done: dict[str, StepResult] = {}
+    running: dict[Future[StepResult], str] = {}
+    results: list[StepResult] = []
+
+    def finish(res: StepResult) -> None:
+        done[res.step.key] = res
+        results.append(res)
+        if report:
+            report(res)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        while len(done) < len(steps):
+            for key in by_key:
+                if key in done or key in running.values():
+                    continue
+                pending = deps[key]
+                if any(done.get(d) is not None and done[d].action in (FAILED, SKIPPED) for d in pending):
+                    bad = next(d for d in pending if done.get(d) and done[d].action in (FAILED, SKIPPED))
+                    finish(StepResult(by_key[key], SKIPPED, error=f"not attempted: {by_key[bad].name} "
+                                                                   f"did not succeed"))
+                    continue
+                if all(d in done for d in pending):
+                    running[pool.submit(_guarded, work, by_key[key])] = key
+            if not running:
+                if len(done) < len(steps):  # a cycle: cannot happen with Pulumi's graph
+                    for key in by_key:
+                        if key not in done:
+                            finish(StepResult(by_key[key], SKIPPED, error="dependency cycle"))
+                break
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                running.pop(fut)
+                finish(fut.result())
+    return results
+
+
+def _guarded(work: Callable[[Step], StepResult], step: Step) -> StepResult:
+    started = time.monotonic()
+    try:
+        return work(step)
+    except Exception as exc:  # every failure is reported per resource, in words
+        return StepResult(step, FAILED, time.monotonic() - started, error=describe_arm_error(exc))
+
+
+def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
+                report: Reporter | None = None) -> ApplyResult:
+    applier = Applier(target, DeployState(state_path))
+    return ApplyResult(run_graph(steps, applier.apply, concurrency=concurrency, report=report))
+
+
+def destroy_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
+                  report: Reporter | None = None) -> ApplyResult:
+    applier = Applier(target, DeployState(state_path))
+    return ApplyResult(run_graph(steps, applier.delete, reverse=True, concurrency=concurrency, report=report))
+
+
+def steps_from_plan(resources: Iterable[Any]) -> list[Step]:
+    """ARM steps from a :class:`claude_foundry.plan.Plan`'s resources (components carry no ARM body).
+
+    A component's dependencies are passed on to the resources inside it, and a dependency on a component
+    means a dependency on everything inside it, as in Pulumi.
+    """
+    resources = list(resources)
+    by_urn = {r.urn: r for r in resources}
+    children: dict[str, list[str]] = {}
+    for r in resources:
+        if r.parent:
+            children.setdefault(r.parent, []).append(r.urn)
+
+    def leaves(urn: str) -> list[str]:
+        r = by_urn.get(urn)
+        if r is None:
+            return []
+        if r.arm is not None:
+            return [urn]
+        out: list[str] = []
+        for c in children.get(urn, []):
+            out.extend(leaves(c))
+        return out
+
+    def inherited(r: Any) -> set[str]:
+        deps = set(r.depends_on)
+        parent = by_urn.get(r.parent) if r.parent else None
+        while parent is not None and parent.arm is None:
+            deps |= set(parent.depends_on)
+            parent = by_urn.get(parent.parent) if parent.parent else None
+        return deps
+
+    steps = []
+    for r in resources:
+        if r.arm is None:
+            continue
+        deps: set[str] = set()
+        for d in inherited(r):
+            deps.update(x for x in leaves(d) if x != r.urn)
+        steps.append(Step(key=r.urn, type=r.type, name=r.name, arm_id=r.arm.id, api_version=r.arm.api_version,
+                          body=r.arm.body, depends_on=sorted(deps)))
+    return steps

@@ -1,0 +1,314 @@
+"""Unit tests of the smoke test's retry policy, checks, diagnoses and reports (httpx2.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import xml.etree.ElementTree as ET
+
+import httpx2
+import pytest
+
+from claude_foundry import contract as c
+from claude_foundry import runtime as rt
+from claude_foundry import smoke
+
+KEY = "smoke-unit-key-0123456789"
+BASE = "https://acct.services.ai.azure.com/anthropic"
+MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-5", "haiku": "claude-haiku-4-5"}
+
+
+def msg(model: str, text: str = "pong", output_tokens: int = 2) -> dict:
+    return {"id": "m", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}] if text else [], "stop_reason": "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": output_tokens}}
+
+
+def sse(model: str) -> str:
+    events = [
+        {"type": "message_start", "message": {**msg(model), "content": [],
+                                              "usage": {"input_tokens": 3, "output_tokens": 0}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "po"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ng"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+         "usage": {"output_tokens": 2}},
+        {"type": "message_stop"},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+class Script:
+    """Per-deployment scripted answers: a list of callables/statuses consumed one per call; then 200."""
+
+    def __init__(self, **plans) -> None:
+        self.plans = {k: list(v) for k, v in plans.items()}
+        self.calls: dict[str, int] = {}
+        self.model_override: dict[str, str] = {}
+        self.no_request_id: set[str] = set()
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        name = body["model"]
+        self.calls[name] = self.calls.get(name, 0) + 1
+        plan = self.plans.get(name) or []
+        step = plan.pop(0) if plan else 200
+        if callable(step):
+            return step(request)
+        if isinstance(step, tuple):
+            status, headers = step
+        else:
+            status, headers = step, {}
+        base_headers = {"apim-request-id": f"apim-{name}"}
+        if status != 200:
+            return httpx2.Response(status, json={"error": {"code": str(status), "message": "nope"}},
+                                   headers={**base_headers, **headers})
+        if name not in self.no_request_id:
+            base_headers["request-id"] = f"req-{name}"
+        model = self.model_override.get(name, MODELS.get(name, name))
+        if body.get("stream"):
+            return httpx2.Response(200, text=sse(model),
+                                   headers={**base_headers, "content-type": "text/event-stream"})
+        return httpx2.Response(200, json=msg(model), headers=base_headers)
+
+
+def runtime(auth_mode: str = "key", deployments=MODELS, key: str | None = KEY, base_url: str = BASE):
+    contract = c.Contract(
+        resource="acct", base_url=base_url, auth_mode=auth_mode, api_key=key,
+        deployments={n: c.DeploymentInfo(model=m, version="1", family=n) for n, m in deployments.items()},
+    )
+    return rt.FoundryRuntime(contract, credential=object())
+
+
+def run(script, rt_=None, **kw) -> smoke.SmokeReport:
+    kw.setdefault("poll_interval", 0.01)
+    return smoke.run_smoke(rt_ or runtime(), http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(script)),
+                           **kw)
+
+
+def by_name(report):
+    return {r.name: r for r in report.results}
+
+
+def test_all_pass_and_reports(tmp_path):
+    report = run(Script(), stream=True)
+    assert report.passed
+    res = by_name(report)
+    assert set(res) == set(MODELS)
+    assert all(r.stream_checked and r.attempts == 2 for r in res.values())
+    assert res["opus"].request_id == "req-opus"
+    assert res["opus"].apim_request_id == "apim-opus"
+    report.write_json(tmp_path / "r.json")
+    report.write_junit(tmp_path / "r.xml")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["passed"] is True
+    entry = data["deployments"][0]
+    for key in ("name", "model", "passed", "diagnosis", "status", "request_id", "apim_request_id",
+                "duration_s", "attempts"):
+        assert key in entry
+    root = ET.parse(tmp_path / "r.xml").getroot()
+    assert root.tag == "testsuite"
+    assert root.get("tests") == "3"
+    assert root.get("failures") == "0"
+    assert len(root.findall("testcase")) == 3
+    assert KEY not in (tmp_path / "r.json").read_text() + (tmp_path / "r.xml").read_text()
+
+
+def test_404_is_retried_while_propagating():
+    script = Script(sonnet=[404, 404, 404])
+    report = run(script, propagation_timeout=5)
+    r = by_name(report)["sonnet"]
+    assert r.passed
+    assert r.attempts == 4
+    assert report.passed
+
+
+def test_404_gives_up_after_window():
+    report = run(Script(sonnet=[404] * 100), propagation_timeout=0.1)
+    r = by_name(report)["sonnet"]
+    assert not r.passed
+    assert r.category == smoke.NOT_FOUND
+    assert "not on resource 'acct'" in r.diagnosis
+    assert "/anthropic" in r.diagnosis
+    assert r.attempts >= 2
+    assert by_name(report)["opus"].passed
+    assert not report.passed
+
+
+def test_404_with_wrong_path_says_so():
+    rt_ = runtime(base_url="https://acct.services.ai.azure.com")
+    report = run(Script(sonnet=[404] * 10), rt_, propagation_timeout=0)
+    assert "does not end in /anthropic" in by_name(report)["sonnet"].diagnosis
+
+
+def test_429_honours_retry_after():
+    report = run(Script(haiku=[(429, {"retry-after": "0"}), (429, {"retry-after-ms": "10"})]))
+    r = by_name(report)["haiku"]
+    assert r.passed
+    assert r.attempts == 3
+
+
+def test_429_too_long_retry_after_gives_quota_diagnosis():
+    report = run(Script(haiku=[(429, {"retry-after": "3600"})]), rate_limit_timeout=5)
+    r = by_name(report)["haiku"]
+    assert r.category == smoke.RATE_LIMITED
+    assert "TPM" in r.diagnosis
+    assert r.attempts == 1
+
+
+@pytest.mark.parametrize(("status", "category", "words"), [
+    (401, smoke.AUTH, "wrong or was rotated"),
+    (403, smoke.FORBIDDEN, "Cognitive Services User"),
+    (500, smoke.SERVER_ERROR, "500 server error"),
+    (503, smoke.SERVER_ERROR, "503 server error"),
+    (400, smoke.HTTP_ERROR, "HTTP 400"),
+])
+def test_status_diagnoses_not_retried(status, category, words):
+    script = Script(opus=[status] * 5)
+    report = run(script)
+    r = by_name(report)["opus"]
+    assert r.category == category
+    assert words in r.diagnosis
+    assert r.attempts == 1
+    assert script.calls["opus"] == 1
+    assert r.apim_request_id == "apim-opus"
+    assert r.status == status
+
+
+def test_403_names_the_scope():
+    r = by_name(run(Script(opus=[403])))["opus"]
+    assert "Azure AI User" in r.diagnosis
+    assert "Microsoft.CognitiveServices/accounts/acct" in r.diagnosis
+
+
+def test_401_on_entra_stack_with_key():
+    r = by_name(run(Script(opus=[401]), runtime(auth_mode="entra")))["opus"]
+    assert "disables local (key) auth" in r.diagnosis
+
+
+def test_401_with_entra_token_mentions_scope():
+    class Cred:
+        def get_token_info(self, *scopes, options=None):
+            from azure.core.credentials import AccessTokenInfo
+            return AccessTokenInfo("tok", 2**31)
+
+        def get_token(self, *scopes, **kw):
+            from azure.core.credentials import AccessToken
+            return AccessToken("tok", 2**31)
+
+    contract = c.Contract(resource="acct", base_url=BASE, auth_mode="entra",
+                          deployments={"opus": c.DeploymentInfo("claude-opus-4-6", "1", "opus")})
+    rt_ = rt.FoundryRuntime(contract, credential=Cred())
+    r = by_name(run(Script(opus=[401]), rt_))["opus"]
+    assert "Entra ID token was refused" in r.diagnosis
+    assert c.DEFAULT_TOKEN_SCOPE in r.diagnosis
+
+
+def test_wrong_model_fails_check():
+    script = Script()
+    script.model_override["opus"] = "claude-opus-4-1"
+    r = by_name(run(script))["opus"]
+    assert r.category == smoke.CHECK_FAILED
+    assert "claude-opus-4-1" in r.diagnosis
+
+
+def test_dated_model_id_is_accepted():
+    script = Script()
+    script.model_override["opus"] = "claude-opus-4-6-20260101"
+    assert by_name(run(script))["opus"].passed
+
+
+def test_missing_request_id_fails():
+    script = Script()
+    script.no_request_id.add("haiku")
+    r = by_name(run(script))["haiku"]
+    assert not r.passed
+    assert "request-id" in r.diagnosis
+
+
+def test_empty_text_and_usage_fail():
+    script = Script(sonnet=[lambda req: httpx2.Response(200, json=msg("claude-sonnet-4-5", text="",
+                                                                      output_tokens=0),
+                                                        headers={"request-id": "r"})])
+    r = by_name(run(script))["sonnet"]
+    assert "no text content" in r.diagnosis
+    assert "no token usage" in r.diagnosis
+
+
+def test_malformed_body():
+    script = Script(sonnet=[lambda req: httpx2.Response(200, text="<html>gateway</html>",
+                                                        headers={"request-id": "r",
+                                                                 "content-type": "application/json"})])
+    r = by_name(run(script))["sonnet"]
+    assert r.category == smoke.MALFORMED
+
+
+def _raiser(exc):
+    def handler(request):
+        raise exc
+    return handler
+
+
+def _with_cause(exc, cause):
+    exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize(("exc", "category"), [
+    (httpx2.ReadTimeout("timed out"), smoke.TIMEOUT),
+    (_with_cause(httpx2.ConnectError("boom"), ssl.SSLCertVerificationError("certificate verify failed")),
+     smoke.TLS),
+    (_with_cause(httpx2.ConnectError("boom"), socket.gaierror(-2, "Name or service not known")), smoke.DNS),
+    (_with_cause(httpx2.ConnectError("boom"), ConnectionRefusedError(111, "Connection refused")),
+     smoke.CONNECTION),
+])
+def test_transport_failures(exc, category):
+    script = Script(opus=[_raiser(exc)])
+    r = by_name(run(script))["opus"]
+    assert r.category == category, r.diagnosis
+    assert r.status is None
+    assert r.attempts == 1
+
+
+def test_stream_failure_is_reported():
+    script = Script(opus=[200, 503])
+    r = by_name(run(script, stream=True))["opus"]
+    assert not r.passed
+    assert r.diagnosis.startswith("streaming call: 503")
+
+
+def test_concurrency_bound_and_subset():
+    report = run(Script(), deployments=["opus", "haiku"], concurrency=1)
+    assert [r.name for r in report.results] == ["opus", "haiku"]
+    assert report.passed
+
+
+def test_unknown_deployment_in_subset_is_config_failure():
+    report = run(Script(), deployments=["nope"])
+    assert report.results[0].category == smoke.CONFIG
+    assert "known deployments" in report.results[0].diagnosis
+
+
+def test_empty_report_does_not_pass():
+    report = run(Script(), runtime(deployments={}))
+    assert not report.passed
+    with pytest.raises(AssertionError, match="no deployments"):
+        smoke.assert_smoke_passed(report)
+
+
+def test_assert_smoke_passed_lists_failures():
+    report = run(Script(opus=[403]))
+    with pytest.raises(AssertionError, match="opus: 403"):
+        smoke.assert_smoke_passed(report)
+
+
+def test_render_table_has_no_key():
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    run(Script(opus=[401])).render(console)
+    out = console.export_text()
+    assert "FAIL" in out
+    assert KEY not in out
