@@ -30,7 +30,7 @@ RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 GENERIC_RESOURCE = "azure-native:resources:Resource"
 ACCOUNT = "azure-native:cognitiveservices:Account"
 VAULT = "azure-native:keyvault:Vault"
-SECRET = "azure-native:keyvault:Secret"
+SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 #: pulumi-azure-native 3.x moved ``insights`` into ``monitor``; the old token is accepted too.
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"

@@ -47,7 +47,7 @@ class Target:
         return {"connection_verify": self.ca_bundle} if self.ca_bundle else {}
 
     def resource_client(self) -> Any:
-        from azure.mgmt.resource import ResourceManagementClient
+        from azure.mgmt.resource.resources import ResourceManagementClient
 
         return ResourceManagementClient(self.credential, self.subscription_id, **self.mgmt_kwargs())
 

@@ -27,9 +27,9 @@ from typing import Any
 
 from claude_foundry.connection import Target
 
-#: ``${listAccountKeys:<account ARM id>:key1}``: the plan's stand-in for a key read from the account; the
-#: local deploy replaces it with the key the sandbox's ARM lists when it writes the secret.
-KEY_PLACEHOLDER_RE = re.compile(r"\$\{listAccountKeys:(?P<account>[^:}]+):(?P<key>key[12])\}")
+# The plan's stand-in for a key read from the account (``${listAccountKeys:<account id>:key1}``); the local
+# deploy replaces it with the key the sandbox's ARM lists when it writes the secret.
+from claude_foundry.plan import KEY_PLACEHOLDER_RE
 
 CREATE, UPDATE, SAME, FAILED, SKIPPED, DELETED, ABSENT = (
     "create", "update", "unchanged", "failed", "skipped", "deleted", "absent")
@@ -176,7 +176,7 @@ class Applier:
             return [self.resolve(v) for v in value]
         if isinstance(value, str) and KEY_PLACEHOLDER_RE.search(value):
             def sub(m: re.Match[str]) -> str:
-                return self._keys(m.group("account"))[m.group("key")]
+                return self._keys(m.group("account_id"))[m.group("key")]
             return KEY_PLACEHOLDER_RE.sub(sub, value)
         return value
 
@@ -331,3 +331,58 @@ def steps_from_plan(resources: Iterable[Any]) -> list[Step]:
         steps.append(Step(key=r.urn, type=r.type, name=r.name, arm_id=r.arm.id, api_version=r.arm.api_version,
                           body=r.arm.body, depends_on=sorted(deps)))
     return steps
+
+
+# --- the whole local deploy -----------------------------------------------------------------------
+
+
+@dataclass
+class LocalDeploy:
+    """What ``up --local`` did, and where the runtime finds the result."""
+
+    result: ApplyResult
+    endpoint: str
+    resource_name: str
+    vault_url: str | None
+    secret_prefix: str
+    deployments: list[str]
+
+
+def plan_for_target(spec: Any, target: Target) -> Any:
+    """The program's plan with the target's ids (subscription, tenant, caller) and endpoint template."""
+    from claude_foundry.plan import plan
+
+    config = {"subscriptionId": target.subscription_id}
+    if target.tenant_id:
+        config["tenantId"] = target.tenant_id
+    if target.principal_id:
+        config["objectId"] = target.principal_id
+    return plan(spec, base_url_template=target.foundry_base_url_template, client_config=config)
+
+
+def state_file(state_dir: Path, spec: Any, target: Target) -> Path:
+    return state_dir / f"deploy-{spec.environment}-{target.subscription_id}.json"
+
+
+def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
+             report: Reporter | None = None) -> LocalDeploy:
+    planned = plan_for_target(spec, target)
+    steps = steps_from_plan(planned.resources)
+    state = state_file(state_dir, spec, target) if state_dir else None
+    result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report)
+    vault_url = None
+    vault = next((s for s in steps if s.type == "azure-native:keyvault:Vault"), None)
+    if vault is not None and result.ok:
+        got = target.resource_client().resources.get_by_id(vault.arm_id, api_version=vault.api_version)
+        vault_url = (got.properties or {}).get("vaultUri")
+    return LocalDeploy(result=result, endpoint=spec.base_url(target.foundry_base_url_template),
+                       resource_name=spec.foundry.name, vault_url=vault_url,
+                       secret_prefix=spec.key_vault.secret_prefix, deployments=list(spec.deployments))
+
+
+def down_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
+               report: Reporter | None = None) -> ApplyResult:
+    planned = plan_for_target(spec, target)
+    steps = steps_from_plan(planned.resources)
+    state = state_file(state_dir, spec, target) if state_dir else None
+    return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report)

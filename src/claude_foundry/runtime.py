@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -233,6 +234,9 @@ class _VaultSource:
         self.key_reads += 1
         return _get_secret(self._client, self.names.api_key, required=False)
 
+    def close(self) -> None:
+        self._client.close()
+
 
 _CACHE_LOCK = threading.Lock()
 _CONTRACT_CACHE: dict[tuple[str, str], c.Contract] = {}
@@ -243,9 +247,12 @@ _LOAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 def clear_contract_cache() -> None:
     """Forget every contract read from Key Vault in this process (tests, long-lived tools)."""
     with _CACHE_LOCK:
+        sources = list(_SOURCE_CACHE.values())
         _CONTRACT_CACHE.clear()
         _SOURCE_CACHE.clear()
         _LOAD_LOCKS.clear()
+    for source in sources:
+        source.close()
 
 
 def _vault_key(vault_url: str, prefix: str) -> tuple[str, str]:
@@ -258,7 +265,11 @@ def _load_from_vault(
     key = _vault_key(vault_url, prefix)
     if not use_cache:
         source = _VaultSource(vault_url, prefix, credential, ca_bundle)
-        return source.load(), source
+        try:
+            return source.load(), source
+        except BaseException:
+            source.close()
+            raise
     with _CACHE_LOCK:
         lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
     with lock:  # one load per vault/prefix even when many threads ask at once
@@ -266,7 +277,11 @@ def _load_from_vault(
             if key in _CONTRACT_CACHE:
                 return _CONTRACT_CACHE[key], _SOURCE_CACHE[key]
         source = _VaultSource(vault_url, prefix, credential, ca_bundle)
-        loaded = source.load()
+        try:
+            loaded = source.load()
+        except BaseException:
+            source.close()
+            raise
         with _CACHE_LOCK:
             _CONTRACT_CACHE[key] = loaded
             _SOURCE_CACHE[key] = source
@@ -284,7 +299,25 @@ def contract_from_key_vault(
     """Read a stack's contract from Key Vault (cached per process, vault and prefix)."""
     ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
     cred = credential if credential is not None else default_credential(ca)
-    return _load_from_vault(vault_url, prefix, cred, ca, use_cache)[0]
+    loaded, source = _load_from_vault(vault_url, prefix, cred, ca, use_cache)
+    if not use_cache:
+        source.close()
+    return loaded
+
+
+_SSL_LOCK = threading.Lock()
+_SSL_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    """The system trust store plus ``ca_bundle`` (verification stays on), cached per bundle path."""
+    with _SSL_LOCK:
+        ctx = _SSL_CONTEXTS.get(ca_bundle)
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            ctx.load_verify_locations(cafile=ca_bundle)
+            _SSL_CONTEXTS[ca_bundle] = ctx
+        return ctx
 
 
 # --- Key holder and the middleware that uses it ---------------------------------------------------
@@ -470,6 +503,7 @@ class FoundryRuntime:
         _remember_key_for_redaction(contract.api_key)
         self._token_provider: Callable[[], str] | None = None
         self._shared_client: anthropic.AnthropicFoundry | None = None
+        self._owns_source = False
         self._lock = threading.Lock()
 
     # -- constructors --
@@ -496,8 +530,10 @@ class FoundryRuntime:
         ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
         cred = credential if credential is not None else default_credential(ca)
         contract, source = _load_from_vault(vault_url, prefix, cred, ca, use_cache)
-        return cls(contract, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
-                   timeout=timeout, _vault_source=source)
+        runtime = cls(contract, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
+                      timeout=timeout, _vault_source=source)
+        runtime._owns_source = not use_cache
+        return runtime
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> FoundryRuntime:
@@ -626,7 +662,7 @@ class FoundryRuntime:
         if http_client is not None:
             kwargs["http_client"] = http_client
         elif self.ca_bundle:
-            kwargs["http_client"] = anthropic.DefaultHttpxClient(verify=self.ca_bundle)
+            kwargs["http_client"] = anthropic.DefaultHttpxClient(verify=ssl_context(self.ca_bundle))
         if self.uses_key:
             kwargs["api_key"] = self._keys.current
         else:
@@ -646,7 +682,7 @@ class FoundryRuntime:
         if http_client is not None:
             kwargs["http_client"] = http_client
         elif self.ca_bundle:
-            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=self.ca_bundle)
+            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=ssl_context(self.ca_bundle))
         if self.uses_key:
             kwargs["api_key"] = self._keys.current
         else:
@@ -667,6 +703,24 @@ class FoundryRuntime:
                     self._shared_client = existing
                 existing = self._shared_client
         return existing
+
+    def close(self) -> None:
+        """Close the shared client of :meth:`messages_create` (and an uncached Key Vault source).
+
+        Clients returned by :meth:`client` / :meth:`async_client` belong to the caller (``with`` / ``close()``).
+        """
+        with self._lock:
+            shared, self._shared_client = self._shared_client, None
+        if shared is not None:
+            shared.close()
+        if self._owns_source and self._vault_source is not None:
+            self._vault_source.close()
+
+    def __enter__(self) -> FoundryRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def messages_create(self, deployment: str, **kwargs: Any) -> Any:
         """``messages.create(model=deployment, ...)`` on a shared synchronous client."""

@@ -183,7 +183,8 @@ def test_token_scope_from_env(monkeypatch):
 
 def test_entra_sends_bearer_token():
     class Cred:
-        scopes: list = []
+        def __init__(self):
+            self.scopes = []
 
         def get_token(self, *scopes, **kw):
             from azure.core.credentials import AccessToken

@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 import time
+from urllib.parse import parse_qs
 from typing import Any
 
 from starlette.requests import Request
@@ -39,8 +40,15 @@ def norm_audience(aud: str) -> str:
     return aud.rstrip("/").lower()
 
 
+def kv_resource(state: State) -> str:
+    """The audience Key Vault tokens carry in the sandbox (see ``keyvault``'s docstring for why)."""
+    port = state.origin.rsplit(":", 1)[-1]
+    return f"https://0.0.1:{port}"
+
+
 def accepted_audiences(state: State) -> set[str]:
-    return {norm_audience(a) for a in (*ARM_AUDIENCES, *KEY_VAULT_AUDIENCES, *FOUNDRY_AUDIENCES, state.origin)}
+    return {norm_audience(a) for a in (*ARM_AUDIENCES, *KEY_VAULT_AUDIENCES, *FOUNDRY_AUDIENCES, state.origin,
+                                       kv_resource(state))}
 
 
 def issue_token(state: State, principal: dict[str, Any], audience: str) -> tuple[str, int]:
@@ -149,7 +157,11 @@ async def token(request: Request) -> JSONResponse:
     tenant = request.path_params["tenant"]
     if tenant != state.tenant_id:
         return _aad_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
-    form = await request.form()
+    raw = await request.body()
+    try:
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
+    except UnicodeDecodeError:
+        form = {}
     grant = form.get("grant_type")
     if grant != "client_credentials":
         return _aad_error(400, "unsupported_grant_type", 70003,

@@ -1,0 +1,29 @@
+"""The Pulumi program: read the stack file named in stack config, build the top component, export outputs.
+
+Stack config (``Pulumi.<stack>.yaml``):
+  claude-foundry:spec             stack file, relative to the project root (e.g. stacks/dev.yaml)
+  claude-foundry:baseUrlTemplate  optional Claude endpoint template (default: contract's)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pulumi
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT / "src") not in sys.path:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(PROJECT_ROOT / "src"))
+
+from claude_foundry import contract  # noqa: E402
+from claude_foundry.components import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack  # noqa: E402
+from claude_foundry.spec import load_spec  # noqa: E402
+
+config = pulumi.Config("claude-foundry")
+spec = load_spec(PROJECT_ROOT / config.require("spec"))
+template = config.get("baseUrlTemplate") or contract.FOUNDRY_BASE_URL_TEMPLATE
+
+stack = ClaudeFoundryStack(DEFAULT_COMPONENT_NAME, spec, template)
+for output_name, value in stack.outputs().items():
+    pulumi.export(output_name, value)

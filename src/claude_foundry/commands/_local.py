@@ -1,0 +1,68 @@
+"""Shared by ``up``/``down``/``demo``: reach (or start) the sandbox and show progress with rich."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from claude_foundry.errors import UserError
+
+SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",
+           "failed": "[red]✗ failed[/]", "skipped": "[red]- skipped[/]", "deleted": "[red]- deleted[/]",
+           "absent": "[dim]= absent[/]"}
+
+
+def make_reporter(console: Any) -> Any:
+    def report(res: Any) -> None:
+        step = res.step
+        kind = step.type.split(":")[-1]
+        line = f"  {SYMBOLS.get(res.action, res.action):<24} {kind:<22} {step.name}  [dim]{res.seconds:.1f}s[/]"
+        if res.error:
+            line += f"\n      [red]{res.error}[/]"
+        console.print(line, highlight=False, soft_wrap=True)
+    return report
+
+
+def print_result(console: Any, result: Any, verb: str) -> None:
+    style = "green" if result.ok else "red"
+    console.print(f"[{style}]{verb}: {result.summary()}[/]", highlight=False)
+    if not result.ok:
+        console.print("[red]fix the cause above and run the same command again: what succeeded stays in "
+                      "place and the run resumes[/]", highlight=False)
+
+
+@contextlib.contextmanager
+def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
+    try:
+        from claude_foundry.sandbox import Sandbox, SandboxConfig
+    except ImportError as exc:
+        raise UserError("the local sandbox needs the `sandbox` extra: pip install 'claude-foundry[sandbox]' "
+                        f"({exc.name} missing)") from None
+    if state_dir is not None:
+        sandbox_dir = state_dir / "sandbox"
+        sandbox_dir.mkdir(parents=True, exist_ok=True)
+        config = SandboxConfig(state_dir=sandbox_dir, persist_file=sandbox_dir / "state.json")
+    else:
+        config = SandboxConfig()
+    with Sandbox(config) as sandbox:
+        console.print(f"[dim]embedded sandbox at {sandbox.connection['arm_endpoint']}[/]", highlight=False)
+        yield sandbox.connection
+
+
+@contextlib.contextmanager
+def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
+    from rich.console import Console
+
+    from claude_foundry.commands.up import LOCAL_NOTE
+    from claude_foundry.connection import sandbox_target
+
+    console = Console(stderr=False, highlight=False)
+    console.print(f"[bold]{LOCAL_NOTE}[/]")
+    if args.sandbox:
+        yield sandbox_target(args.sandbox), console, make_reporter(console)
+        return
+    with embedded_sandbox(args.state_dir, console) as connection:
+        yield sandbox_target(connection), console, make_reporter(console)

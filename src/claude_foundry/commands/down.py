@@ -1,0 +1,28 @@
+"""``claude-foundry down --local STACK_FILE``: remove a local rehearsal from the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from claude_foundry.commands.up import LOCAL_NOTE, add_local_args
+
+    p = sub.add_parser("down", help="local rehearsal: remove a stack from the local sandbox",
+                       description="Delete STACK_FILE's resources from the local sandbox, dependants first. "
+                       + LOCAL_NOTE.replace("pulumi up", "pulumi destroy"))
+    add_local_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from claude_foundry.commands._local import local_session, print_result
+    from claude_foundry.local import down_local
+    from claude_foundry.spec import load_spec
+
+    spec = load_spec(args.stack_file)
+    with local_session(args) as (target, console, reporter):
+        result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
+                            report=reporter)
+        print_result(console, result, "down")
+    return 0 if result.ok else 1

@@ -1,0 +1,226 @@
+"""``Sandbox``: runs the app with uvicorn over HTTPS on 127.0.0.1, in a background thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from claude_foundry import contract
+from claude_foundry.sandbox import identity
+from claude_foundry.sandbox.app import add_principal, build_app
+from claude_foundry.sandbox.certs import make_certificates
+from claude_foundry.sandbox.faults import FaultBook, FaultSpec
+from claude_foundry.sandbox.state import State, load_seed
+
+HOST = "127.0.0.1"
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@dataclass
+class SandboxConfig:
+    """How to run the sandbox. ``state_dir`` None: a temporary directory removed at stop."""
+
+    state_dir: str | os.PathLike[str] | None = None
+    port: int = 0
+    persist_file: str | os.PathLike[str] | None = None
+    provisioning_delay: float = 0.0
+    seed: dict[str, Any] | str | os.PathLike[str] | None = None
+    tenant_id: str | None = None
+    subscription_id: str | None = None
+    access_log: bool = False
+    start_timeout: float = 15.0
+
+
+def _make_server(config: Any) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """Stops at once: aborts open connections (idle TLS keep-alives would hold a graceful close for
+        the client's close_notify) and cancels running requests (hang faults) before uvicorn's shutdown."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for task in list(self.server_state.tasks):
+                task.cancel()
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            await super().shutdown(sockets)
+
+    return _Server(config)
+
+
+class Sandbox:
+    """A local stand-in for Entra ID, ARM, Key Vault and the Foundry Claude endpoint. Not Azure."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        seed = load_seed(self.config.seed)
+        self._faults = FaultBook()
+        self._state = State(seed=seed, persist_file=self.config.persist_file,
+                            provisioning_delay=self.config.provisioning_delay,
+                            tenant_id=self.config.tenant_id, subscription_id=self.config.subscription_id)
+        for item in seed.get("faults") or []:
+            item = dict(item)
+            self._faults.set(str(item.pop("account")), str(item.pop("deployment", "*")), FaultSpec.from_json(item))
+        self._own_state_dir = self.config.state_dir is None
+        self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="claude-foundry-sandbox-"))
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.port = 0
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        import uvicorn
+
+        if self._thread is not None:
+            return self
+        certs = make_certificates(self.state_dir)
+        self.ca_bundle = certs.ca_bundle
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, self.config.port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"cannot listen on {HOST}:{self.config.port}: {exc.strerror}") from None
+        sock.listen(256)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._state.origin = f"https://{HOST}:{self.port}"
+        app = build_app(self._state, self._faults)
+        config = uvicorn.Config(app, ssl_certfile=str(certs.cert_file), ssl_keyfile=str(certs.key_file),
+                                log_config=None, log_level="warning", access_log=self.config.access_log,
+                                lifespan="off", ws="none", timeout_graceful_shutdown=1, backlog=256,
+                                timeout_keep_alive=30)
+        self._server = _make_server(config)
+        self._sock = sock
+
+        def serve() -> None:
+            try:
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # reported by start()
+                self._error = exc
+
+        self._thread = threading.Thread(target=serve, name="claude-foundry-sandbox", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self.config.start_timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"the sandbox server did not start: {self._error!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start in time")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._thread = None
+            self._sock.close()
+        self._state.save()
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- connection -------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._state.origin
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        """The connection file's content (includes the deployer's client secret)."""
+        main = self._state.main_principal
+        return {
+            "sandbox": True,
+            "arm_endpoint": self.origin,
+            "authority": self.origin,
+            "tenant_id": self._state.tenant_id,
+            "client_id": main["client_id"],
+            "client_secret": main["client_secret"],
+            "principal_id": main["object_id"],
+            "subscription_id": self._state.subscription_id,
+            "ca_bundle": str(self.ca_bundle),
+            "foundry_base_url_template": f"{self.origin}/foundry/{{resource}}/anthropic",
+            "key_vault_url_template": f"{self.origin}/kv/{{vault}}/",
+            "arm_scope": ARM_SCOPE,
+            "key_vault_scope": identity.kv_resource(self._state) + "/.default",
+            "foundry_scopes": list(contract.TOKEN_SCOPES),
+            "admin_url": f"{self.origin}/_sandbox",
+        }
+
+    def write_connection_file(self, path: str | os.PathLike[str]) -> Path:
+        """Write the connection JSON (mode 0600: it holds a client secret)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self.connection, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        return target
+
+    def foundry_base_url(self, resource: str) -> str:
+        return contract.foundry_base_url(resource, self.connection["foundry_base_url_template"])
+
+    def vault_url(self, vault: str) -> str:
+        return f"{self.origin}/kv/{vault.lower()}/"
+
+    # --- control ----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def faults(self) -> FaultBook:
+        return self._faults
+
+    def set_fault(self, account: str, deployment: str, spec: FaultSpec | dict[str, Any]) -> None:
+        """Inject ``spec`` on calls to ``deployment`` (``*``: any) of ``account`` (name or subdomain)."""
+        if isinstance(spec, dict):
+            spec = FaultSpec.from_json(spec)
+        self._faults.set(account, deployment, spec)
+
+    def clear_faults(self, account: str | None = None, deployment: str | None = None) -> None:
+        self._faults.clear(account, deployment)
+
+    def add_principal(self, display_name: str | None = None,
+                      roles: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """A new principal: ``client_id``, ``client_secret``, ``principal_id`` (object id), ``tenant_id``."""
+        return add_principal(self._state, display_name, roles)
+
+    def grant(self, principal_id: str, role: str, scope: str) -> dict[str, Any]:
+        """Assign ``role`` (``arm.ROLE_IDS`` key or GUID) to ``principal_id`` at ``scope``, bypassing ARM."""
+        return self._state.add_role_assignment(scope, principal_id, role)
+
+    @property
+    def provisioning_delay(self) -> float:
+        return self._state.provisioning_delay
+
+    @provisioning_delay.setter
+    def provisioning_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("provisioning_delay must be >= 0")
+        self._state.provisioning_delay = float(seconds)

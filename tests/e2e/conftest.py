@@ -1,0 +1,126 @@
+"""Fixtures for end-to-end tests against the embedded sandbox over real HTTPS.
+
+* ``sandbox``: the running ``Sandbox`` (session-scoped; provisioning delay 0).
+* ``connection``: its connection dict (the connection file's content).
+* ``credential``: a ``ClientSecretCredential`` for the sandbox's deployer principal (Owner of the subscription).
+* ``arm_client_kwargs``: keyword arguments for any ``azure.mgmt`` client (``base_url``, ``credential_scopes``,
+  ``connection_verify``): ``CognitiveServicesManagementClient(credential, sub, **arm_client_kwargs)``.
+* ``ssl_context``: an ``ssl.SSLContext`` trusting only the sandbox CA (httpx and the anthropic SDK want a context;
+  ``verify=<path>`` is deprecated there and ``filterwarnings=error`` turns that into a failure).
+* ``make_credential``: a factory for a credential of another principal (from ``sandbox.add_principal()``).
+* ``claude_account``: a resource group, an AIServices account and one Claude deployment, made once per session
+  through the Azure SDKs; a dict with ``resource_group``, ``account``, ``subdomain``, ``deployment``, ``model``,
+  ``base_url``, ``account_id``.
+* ``provisioning_delay``: a function that sets the sandbox's provisioning delay for one test (restored after).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from claude_foundry import arm
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from claude_foundry.sandbox.testing import CLAUDE_MODEL, deployment_body, unique  # noqa: E402
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    state_dir = tmp_path_factory.mktemp("sandbox")
+    with Sandbox(SandboxConfig(state_dir=state_dir, provisioning_delay=0.0)) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def connection(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.connection
+
+
+@pytest.fixture(scope="session")
+def ssl_context(connection: dict[str, Any]) -> ssl.SSLContext:
+    """Trusts the sandbox's CA only: for ``httpx``/``anthropic.DefaultHttpxClient(verify=...)``."""
+    return ssl.create_default_context(cafile=connection["ca_bundle"])
+
+
+@pytest.fixture(scope="session")
+def make_credential(connection: dict[str, Any]) -> Iterator[Callable[..., Any]]:
+    from azure.identity import ClientSecretCredential
+
+    made: list[Any] = []
+
+    def make(client_id: str | None = None, client_secret: str | None = None) -> Any:
+        cred = ClientSecretCredential(connection["tenant_id"], client_id or connection["client_id"],
+                                      client_secret or connection["client_secret"],
+                                      authority=connection["authority"], disable_instance_discovery=True,
+                                      connection_verify=connection["ca_bundle"])
+        made.append(cred)
+        return cred
+
+    yield make
+    for cred in made:
+        cred.close()
+
+
+@pytest.fixture(scope="session")
+def credential(make_credential: Callable[..., Any]) -> Any:
+    return make_credential()
+
+
+@pytest.fixture(scope="session")
+def arm_client_kwargs(connection: dict[str, Any]) -> dict[str, Any]:
+    return {"base_url": connection["arm_endpoint"], "credential_scopes": [connection["arm_scope"]],
+            "connection_verify": connection["ca_bundle"]}
+
+
+@pytest.fixture(scope="session")
+def cs_client(credential: Any, connection: dict[str, Any], arm_client_kwargs: dict[str, Any]) -> Iterator[Any]:
+    from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
+
+    client = CognitiveServicesManagementClient(credential, connection["subscription_id"], **arm_client_kwargs)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def rm_client(credential: Any, connection: dict[str, Any], arm_client_kwargs: dict[str, Any]) -> Iterator[Any]:
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    client = ResourceManagementClient(credential, connection["subscription_id"], **arm_client_kwargs)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def claude_account(sandbox: Sandbox, cs_client: Any, rm_client: Any) -> dict[str, Any]:
+    rg = unique("rg-e2e-")
+    name = unique("cf-e2e-")
+    rm_client.resource_groups.create_or_update(rg, {"location": "eastus2"})
+    cs_client.accounts.begin_create(rg, name, {
+        "location": "eastus2", "kind": arm.ACCOUNT_KIND, "sku": {"name": arm.ACCOUNT_SKU},
+        "properties": {"customSubDomainName": name, "publicNetworkAccess": "Enabled"}}).result()
+    deployment = "claude-sonnet"
+    cs_client.deployments.begin_create_or_update(
+        rg, name, deployment, json.dumps(deployment_body(capacity=5)).encode(),
+        api_version=arm.DEPLOYMENT_API_VERSION).result()
+    return {"resource_group": rg, "account": name, "subdomain": name, "deployment": deployment,
+            "model": CLAUDE_MODEL, "base_url": sandbox.foundry_base_url(name),
+            "account_id": arm.account_id(sandbox.state.subscription_id, rg, name)}
+
+
+@pytest.fixture
+def provisioning_delay(sandbox: Sandbox) -> Iterator[Callable[[float], None]]:
+    before = sandbox.provisioning_delay
+
+    def set_delay(seconds: float) -> None:
+        sandbox.provisioning_delay = seconds
+
+    yield set_delay
+    sandbox.provisioning_delay = before

@@ -1,0 +1,288 @@
+"""ARM stand-in through the unmodified Azure management SDKs."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+from claude_foundry import arm
+from claude_foundry.sandbox.testing import PROVIDER_DATA, deployment_body, unique
+
+pytestmark = pytest.mark.e2e
+
+
+def _body(**kw) -> bytes:
+    return json.dumps(deployment_body(**kw)).encode()
+
+
+@pytest.fixture
+def rg(rm_client):
+    name = unique("rg-arm-")
+    rm_client.resource_groups.create_or_update(name, {"location": "eastus2"})
+    return name
+
+
+def _account(cs_client, rg, name=None, location="eastus2", **props):
+    name = name or unique("acct-")
+    return cs_client.accounts.begin_create(rg, name, {
+        "location": location, "kind": arm.ACCOUNT_KIND, "sku": {"name": arm.ACCOUNT_SKU},
+        "properties": {"customSubDomainName": name, **props}}).result()
+
+
+def test_resource_group_lifecycle(rm_client):
+    name = unique("rg-life-")
+    assert not rm_client.resource_groups.check_existence(name)
+    rg = rm_client.resource_groups.create_or_update(name, {"location": "swedencentral"})
+    assert rg.location == "swedencentral"
+    assert rm_client.resource_groups.check_existence(name)
+    assert rm_client.resource_groups.get(name).name == name
+    rm_client.resource_groups.begin_delete(name).result()
+    with pytest.raises(ResourceNotFoundError):
+        rm_client.resource_groups.get(name)
+
+
+def test_account_create_keys_models_usages(cs_client, rg):
+    acc = _account(cs_client, rg)
+    assert acc.properties.provisioning_state == "Succeeded"
+    assert acc.properties.endpoint == f"https://{acc.name}.cognitiveservices.azure.com/"
+    assert any("anthropic" in url for url in acc.properties.endpoints.values())
+    keys = cs_client.accounts.list_keys(rg, acc.name)
+    assert len(keys.key1) == 84 and keys.key1 != keys.key2
+    new = cs_client.accounts.regenerate_key(rg, acc.name, "Key1")
+    assert new.key1 != keys.key1 and new.key2 == keys.key2
+    models = list(cs_client.accounts.list_models(rg, acc.name))
+    assert {m.name for m in models} >= {"claude-sonnet-4-5", "claude-opus-4-6"}
+    assert all(m.format == "Anthropic" for m in models)
+    sonnet = next(m for m in models if m.name == "claude-sonnet-4-5")
+    assert {s.name for s in sonnet.skus} == {"GlobalStandard", "DataZoneStandard"}
+    cs_client.deployments.begin_create_or_update(rg, acc.name, "sonnet", _body(capacity=7),
+                                                 api_version=arm.DEPLOYMENT_API_VERSION).result()
+    usages = {u.name.value: u for u in cs_client.usages.list("eastus2")}
+    u = usages["AIServices.GlobalStandard.claude-sonnet-4-5"]
+    assert u.current_value >= 7 and u.limit >= u.current_value
+    account_usages = {u.name.value for u in cs_client.accounts.list_usages(rg, acc.name).value}
+    assert "AIServices.GlobalStandard.claude-sonnet-4-5" in account_usages
+    location_models = list(cs_client.models.list("westus2"))
+    assert "claude-haiku-4-5" not in {m.model.name for m in location_models}  # not offered there
+
+
+def test_put_is_idempotent(rm_client, connection, rg):
+    rid = arm.workspace_id(connection["subscription_id"], rg, unique("law-"))
+    params = {"location": "eastus2", "properties": {"retentionInDays": 30}}
+    first = rm_client.resources.begin_create_or_update_by_id(rid, params, api_version="2023-09-01").result()
+    again = rm_client.resources.begin_create_or_update_by_id(rid, params, api_version="2023-09-01").result()
+    assert first["properties"]["customerId"] == again["properties"]["customerId"]
+    assert again["properties"]["retentionInDays"] == 30
+
+
+def test_subdomain_taken(cs_client, rg):
+    acc = _account(cs_client, rg)
+    with pytest.raises(HttpResponseError) as info:
+        _account(cs_client, rg, name=unique("other-"), customSubDomainName=acc.name)
+    assert info.value.status_code == 409
+    assert info.value.error.code == "CustomDomainInUse"
+
+
+def test_deployment_create_get_list_delete(cs_client, rg):
+    acc = _account(cs_client, rg)
+    d = cs_client.deployments.begin_create_or_update(rg, acc.name, "opus", _body(model="claude-opus-4-6"),
+                                                     api_version=arm.DEPLOYMENT_API_VERSION).result()
+    assert d.properties.provisioning_state == "Succeeded"
+    assert d.properties.model.format == "Anthropic" and d.properties.model.name == "claude-opus-4-6"
+    assert [x.name for x in cs_client.deployments.list(rg, acc.name)] == ["opus"]
+    assert cs_client.deployments.get(rg, acc.name, "opus").sku.name == "GlobalStandard"
+    cs_client.deployments.begin_delete(rg, acc.name, "opus").result()
+    assert list(cs_client.deployments.list(rg, acc.name)) == []
+
+
+def test_deployment_via_generic_resource_api(rm_client, cs_client, connection, rg):
+    acc = _account(cs_client, rg)
+    rid = arm.deployment_id(connection["subscription_id"], rg, acc.name, "haiku")
+    res = rm_client.resources.begin_create_or_update_by_id(
+        rid, deployment_body(model="claude-haiku-4-5"), api_version=arm.DEPLOYMENT_API_VERSION).result()
+    assert res["properties"]["model"]["name"] == "claude-haiku-4-5"
+    assert res["properties"]["provisioningState"] == "Succeeded"
+
+
+@pytest.mark.parametrize("bad", [
+    None,
+    {**PROVIDER_DATA, "organizationName": ""},
+    {**PROVIDER_DATA, "countryCode": "us"},
+    {**PROVIDER_DATA, "countryCode": "USA"},
+    {**PROVIDER_DATA, "industry": "Technology"},
+    {k: v for k, v in PROVIDER_DATA.items() if k != "industry"},
+])
+def test_bad_model_provider_data(cs_client, claude_account, bad):
+    body = deployment_body()
+    if bad is None:
+        del body["properties"]["modelProviderData"]
+    else:
+        body["properties"]["modelProviderData"] = bad
+    with pytest.raises(HttpResponseError) as info:
+        cs_client.deployments.begin_create_or_update(
+            claude_account["resource_group"], claude_account["account"], "bad", json.dumps(body).encode(),
+            api_version=arm.DEPLOYMENT_API_VERSION)
+    assert info.value.status_code == 400
+    assert info.value.error.code == "InvalidModelProviderData"
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"model": "claude-haiku-4-6"}, "DeploymentModelNotSupported"),
+    ({"sku": "Standard"}, "InvalidResourceProperties"),
+    ({"capacity": 10_000}, "InsufficientQuota"),
+])
+def test_deployment_validation(cs_client, claude_account, change, code):
+    with pytest.raises(HttpResponseError) as info:
+        cs_client.deployments.begin_create_or_update(
+            claude_account["resource_group"], claude_account["account"], "bad", _body(**change),
+            api_version=arm.DEPLOYMENT_API_VERSION)
+    assert info.value.status_code == 400
+    assert info.value.error.code == code
+
+
+def test_model_not_offered_in_location(cs_client, rg):
+    acc = _account(cs_client, rg, location="westus2")
+    with pytest.raises(HttpResponseError) as info:
+        cs_client.deployments.begin_create_or_update(rg, acc.name, "haiku", _body(model="claude-haiku-4-5"),
+                                                     api_version=arm.DEPLOYMENT_API_VERSION)
+    assert info.value.error.code == "DeploymentModelNotSupported"
+
+
+def _parallel(*calls):
+    results: list = [None] * len(calls)
+
+    def run(i, fn):
+        try:
+            results[i] = fn()
+        except Exception as exc:  # collected for the assertions
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_concurrent_deployment_writes_conflict(cs_client, rg, provisioning_delay):
+    acc = _account(cs_client, rg)
+    provisioning_delay(0.6)
+    barrier = threading.Barrier(2)
+
+    def put(name, model):
+        def call():
+            barrier.wait()
+            return cs_client.deployments.begin_create_or_update(
+                rg, acc.name, name, _body(model=model), api_version=arm.DEPLOYMENT_API_VERSION).result()
+        return call
+
+    results = _parallel(put("one", "claude-sonnet-4-5"), put("two", "claude-opus-4-5"))
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1, results
+    assert isinstance(errors[0], ResourceExistsError)
+    assert errors[0].status_code == 409 and errors[0].error.code == "RequestConflict"
+    ok = next(r for r in results if not isinstance(r, Exception))
+    assert ok.properties.provisioning_state == "Succeeded"
+
+
+def test_two_accounts_in_parallel(cs_client, rg, provisioning_delay):
+    a, b = _account(cs_client, rg), _account(cs_client, rg)
+    provisioning_delay(0.4)
+
+    def put(acc):
+        return lambda: cs_client.deployments.begin_create_or_update(
+            rg, acc.name, "sonnet", _body(), api_version=arm.DEPLOYMENT_API_VERSION).result()
+
+    results = _parallel(put(a), put(b))
+    assert all(not isinstance(r, Exception) and r.properties.provisioning_state == "Succeeded" for r in results), \
+        results
+
+
+def test_in_flight_state_is_visible(cs_client, rg, provisioning_delay):
+    acc = _account(cs_client, rg)
+    provisioning_delay(0.5)
+    poller = cs_client.deployments.begin_create_or_update(rg, acc.name, "s", _body(),
+                                                          api_version=arm.DEPLOYMENT_API_VERSION)
+    assert cs_client.deployments.get(rg, acc.name, "s").properties.provisioning_state == "Creating"
+    with pytest.raises(ResourceExistsError):
+        cs_client.deployments.begin_delete(rg, acc.name, "s")
+    assert poller.result().properties.provisioning_state == "Succeeded"
+
+
+def test_delete_account_and_not_found(cs_client, rg):
+    acc = _account(cs_client, rg)
+    assert acc.name in {a.name for a in cs_client.accounts.list_by_resource_group(rg)}
+    cs_client.accounts.begin_delete(rg, acc.name).result()
+    with pytest.raises(ResourceNotFoundError) as info:
+        cs_client.accounts.get(rg, acc.name)
+    assert info.value.error.code == "ResourceNotFound"
+    with pytest.raises(ResourceNotFoundError) as info:
+        cs_client.accounts.get(unique("rg-missing-"), acc.name)
+    assert info.value.error.code == "ResourceGroupNotFound"
+
+
+def test_lock_blocks_delete(rm_client, cs_client, connection, rg):
+    acc = _account(cs_client, rg)
+    rg_id = arm.resource_group_id(connection["subscription_id"], rg)
+    lock_id = f"{rg_id}/providers/Microsoft.Authorization/locks/no-delete"
+    rm_client.resources.begin_create_or_update_by_id(
+        lock_id, {"properties": {"level": "CanNotDelete", "notes": "e2e"}}, api_version="2020-05-01").result()
+    with pytest.raises(HttpResponseError) as info:
+        cs_client.accounts.begin_delete(rg, acc.name).result()
+    assert info.value.status_code == 409 and info.value.error.code == "ScopeLocked"
+    rm_client.resources.begin_delete_by_id(lock_id, api_version="2020-05-01").result()
+    cs_client.accounts.begin_delete(rg, acc.name).result()
+
+
+def test_key_vault_purge_protection_is_one_way(rm_client, connection, rg):
+    vault = unique("kv-")
+    rid = arm.vault_id(connection["subscription_id"], rg, vault)
+    props = {"tenantId": connection["tenant_id"], "sku": {"family": "A", "name": "standard"},
+             "enableRbacAuthorization": True}
+    v = rm_client.resources.begin_create_or_update_by_id(
+        rid, {"location": "eastus2", "properties": {**props, "enablePurgeProtection": True}},
+        api_version="2023-07-01").result()
+    assert v["properties"]["vaultUri"] == connection["key_vault_url_template"].format(vault=vault)
+    assert v["properties"]["enableSoftDelete"] is True
+    with pytest.raises(HttpResponseError) as info:
+        rm_client.resources.begin_create_or_update_by_id(
+            rid, {"location": "eastus2", "properties": {**props, "enablePurgeProtection": False}},
+            api_version="2023-07-01").result()
+    assert info.value.status_code == 400
+
+
+def test_role_assignment_and_diagnostic_settings(rm_client, cs_client, sandbox, connection, rg):
+    acc = _account(cs_client, rg)
+    account_id = arm.account_id(connection["subscription_id"], rg, acc.name)
+    principal = sandbox.add_principal("reader")
+    ra_id = f"{account_id}/providers/Microsoft.Authorization/roleAssignments/{unique('')[:0]}" \
+            "0b5e5b87-0000-4000-8000-000000000001"
+    ra = rm_client.resources.begin_create_or_update_by_id(ra_id, {"properties": {
+        "roleDefinitionId": arm.role_definition_id(connection["subscription_id"], "cognitive-services-user"),
+        "principalId": principal["principal_id"], "principalType": "ServicePrincipal"}},
+        api_version="2022-04-01").result()
+    assert ra["properties"]["scope"].lower() == account_id.lower()
+    ws = arm.workspace_id(connection["subscription_id"], rg, unique("law-"))
+    rm_client.resources.begin_create_or_update_by_id(ws, {"location": "eastus2", "properties": {}},
+                                                     api_version="2023-09-01").result()
+    ds_id = f"{account_id}/providers/Microsoft.Insights/diagnosticSettings/to-law"
+    ds = rm_client.resources.begin_create_or_update_by_id(
+        ds_id, {"properties": {"workspaceId": ws, "logs": [{"categoryGroup": "allLogs", "enabled": True}]}},
+        api_version="2021-05-01-preview").result()
+    assert ds["properties"]["workspaceId"] == ws
+    assert rm_client.resources.get_by_id(ds_id, api_version="2021-05-01-preview")["name"] == "to-law"
+
+
+def test_role_less_principal_cannot_manage(sandbox, make_credential, connection, arm_client_kwargs):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    p = sandbox.add_principal("nobody")
+    client = ResourceManagementClient(make_credential(p["client_id"], p["client_secret"]),
+                                      connection["subscription_id"], **arm_client_kwargs)
+    with client, pytest.raises(HttpResponseError) as info:
+        client.resource_groups.create_or_update(unique("rg-no-"), {"location": "eastus2"})
+    assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"

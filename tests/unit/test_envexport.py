@@ -1,0 +1,187 @@
+"""Unit tests of the env export: variable choice, family pinning, quoting, private files, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+
+import pytest
+
+from claude_foundry import cli, envexport
+from claude_foundry import contract as c
+from claude_foundry import runtime as rt
+
+KEY = "env-unit-key-abcdef0123456789"
+
+
+def dep(model: str, family: str = "") -> c.DeploymentInfo:
+    return c.DeploymentInfo(model=model, version="1", family=family)
+
+
+def contract(**kw) -> c.Contract:
+    base = {
+        "resource": "acct",
+        "base_url": "https://acct.services.ai.azure.com/anthropic",
+        "api_key": KEY,
+        "deployments": {
+            "opus-old": dep("claude-opus-4-1", "opus"),
+            "opus-new": dep("claude-opus-4-6", "opus"),
+            "sonnet": dep("claude-sonnet-4-5"),  # family from the catalogue
+            "haiku-b": dep("claude-haiku-4-5", "haiku"),
+            "haiku-a": dep("claude-haiku-4-5", "haiku"),
+        },
+    }
+    base.update(kw)
+    return c.Contract(**base)
+
+
+def test_standard_url_gives_resource_only():
+    v = envexport.env_vars(contract())
+    assert v[c.ENV_RESOURCE] == "acct"
+    assert c.ENV_BASE_URL not in v
+    assert v[c.ENV_CLAUDE_CODE_USE_FOUNDRY] == "1"
+    assert c.ENV_API_KEY not in v
+
+
+def test_sandbox_url_gives_base_url_only():
+    v = envexport.env_vars(contract(base_url="https://127.0.0.1:8443/foundry/acct/anthropic"))
+    assert v[c.ENV_BASE_URL] == "https://127.0.0.1:8443/foundry/acct/anthropic"
+    assert c.ENV_RESOURCE not in v
+
+
+def test_family_pinning_newest_then_name():
+    v = envexport.env_vars(contract())
+    assert v["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "opus-new"
+    assert v["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "sonnet"
+    assert v["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "haiku-a"
+
+
+def test_family_pinning_prefers_given_deployment():
+    v = envexport.env_vars(contract(), deployment="opus-old")
+    assert v["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "opus-old"
+    assert v["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "haiku-a"
+
+
+def test_unknown_preferred_deployment():
+    with pytest.raises(envexport.EnvExportError, match="known deployments: haiku-a"):
+        envexport.env_vars(contract(), deployment="nope")
+
+
+def test_key_only_when_asked_and_never_for_entra():
+    assert envexport.env_vars(contract(), with_key=True)[c.ENV_API_KEY] == KEY
+    entra = contract(auth_mode=c.AUTH_MODE_ENTRA, api_key=None)
+    assert c.ENV_API_KEY not in envexport.env_vars(entra, with_key=True)
+
+
+def test_sh_quoting_survives_a_shell(tmp_path):
+    v = {"A": "it's $HOME `x` \"q\"", "B": "plain"}
+    script = envexport.render(v, "sh") + 'printf "%s|%s" "$A" "$B"'
+    out = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=True).stdout  # noqa: S603
+    assert out == "it's $HOME `x` \"q\"|plain"
+    assert envexport.render(v, "dotenv").startswith("A=" + shlex.quote(v["A"]))
+
+
+def test_write_private_is_0600_and_replaces(tmp_path):
+    path = tmp_path / "foundry.env"
+    path.write_text("old")
+    os.chmod(path, 0o644)
+    envexport.write_private(path, "A=1\n")
+    assert path.read_text() == "A=1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["foundry.env"]
+
+
+# --- the CLI, with a fake Key Vault ---------------------------------------------------------------
+
+
+class FakeSecretClient:
+    vault_url = "https://kv.vault.azure.net"
+
+    def __init__(self, secrets):
+        self.secrets = secrets
+
+    def get_secret(self, name):
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if name not in self.secrets:
+            raise ResourceNotFoundError("not found")
+
+        class S:
+            value = self.secrets[name]
+        return S()
+
+
+@pytest.fixture
+def vault(monkeypatch):
+    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
+                 c.ENV_CA_BUNDLE):
+        monkeypatch.delenv(name, raising=False)
+    rt.clear_contract_cache()
+    names = c.SecretNames()
+    secrets = {
+        names.endpoint: "https://acct.services.ai.azure.com/anthropic",
+        names.resource: "acct",
+        names.deployments: c.dump_deployment_map(contract().deployments),
+        names.auth_mode: "key",
+        names.api_key: KEY,
+    }
+    monkeypatch.setattr(rt, "_secret_client", lambda *a: FakeSecretClient(secrets))
+    monkeypatch.setattr(rt, "default_credential", lambda ca=None: object())
+    yield secrets
+    rt.clear_contract_cache()
+
+
+def test_cli_env_sh_without_key(vault, capsys):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net"]) == 0
+    out, err = capsys.readouterr()
+    assert "export ANTHROPIC_FOUNDRY_RESOURCE=acct" in out
+    assert "export ANTHROPIC_DEFAULT_OPUS_MODEL=opus-new" in out
+    assert KEY not in out + err
+
+
+def test_cli_env_with_key_write(vault, capsys, tmp_path):
+    target = tmp_path / "f.env"
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--with-key", "--write",
+                     str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert KEY not in out + err
+    assert f"ANTHROPIC_FOUNDRY_API_KEY={KEY}" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_cli_env_json_is_public_contract(vault, capsys):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["resource"] == "acct"
+    assert data["env"][c.ENV_RESOURCE] == "acct"
+    assert KEY not in json.dumps(data)
+    assert rt.contract_from_json(data).deployments == contract().deployments
+
+
+def test_cli_env_json_with_key_refused(vault, capsys):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "json",
+                     "--with-key"]) == 2
+    assert "never holds the key" in capsys.readouterr().err
+
+
+def test_cli_env_entra_stack_with_key_prints_nothing_secret(vault, capsys):
+    names = c.SecretNames()
+    vault[names.auth_mode] = "entra"
+    del vault[names.api_key]
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--with-key"]) == 0
+    out, err = capsys.readouterr()
+    assert c.ENV_API_KEY not in out
+    assert "Entra ID" in err
+
+
+def test_cli_env_unknown_deployment(vault, capsys):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--deployment", "zzz"]) == 2
+    assert "known deployments" in capsys.readouterr().err
+
+
+def test_cli_env_needs_vault(vault, capsys):
+    assert cli.main(["env"]) == 2
+    assert "--vault-url" in capsys.readouterr().err
