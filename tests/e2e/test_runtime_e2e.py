@@ -170,7 +170,9 @@ def test_contract_from_key_vault_and_calls(key_stack):
     assert {n: d.model for n, d in runtime.deployments.items()} == MODELS
     assert runtime.deployments["haiku"].family == "haiku"
     key = runtime.contract.api_key
-    assert key and key not in repr(runtime) and key not in repr(runtime.contract)
+    assert key
+    assert key not in repr(runtime)
+    assert key not in repr(runtime.contract)
     with runtime.client("opus") as client:
         msg = client.messages.create(model="opus", max_tokens=16, messages=HI)
     assert msg.model == "claude-opus-4-6"

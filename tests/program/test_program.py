@@ -222,8 +222,13 @@ def test_secrecy_seen_from_the_program(run_program, dev_spec):
 # --- access ------------------------------------------------------------------------------------------------
 
 
+def spec_role_assignments(p):
+    """Role assignments for the spec's principals (not the deployer's own grants)."""
+    return [r for r in p.resources if r.type == armmap.ROLE_ASSIGNMENT and "-deployer-" not in r.name]
+
+
 def test_role_assignments(prod_plan, prod_spec):
-    ras = [r for r in prod_plan.resources if r.type == armmap.ROLE_ASSIGNMENT]
+    ras = spec_role_assignments(prod_plan)
     assert len(ras) == 2
     account_id = arm.account_id(SUB, prod_spec.resource_group, prod_spec.foundry.name)
     vault_id = arm.vault_id(SUB, prod_spec.resource_group, prod_spec.key_vault.name)
@@ -266,9 +271,31 @@ def test_azure_ai_user_role(make_spec):
           claude_users:
             - {principal_id: aaaaaaaa-0000-0000-0000-000000000001, principal_type: User, role: azure-ai-user}
         """)
-    ra = one(plan(spec), armmap.ROLE_ASSIGNMENT)
+    [ra] = spec_role_assignments(plan(spec))
     assert ra.inputs["roleDefinitionId"] == arm.role_definition_id(SUB, "azure-ai-user")
     assert ra.inputs["principalType"] == "User"
+
+
+def test_deployer_gets_claude_and_secret_access(dev_plan, dev_spec):
+    deployer = DEFAULT_CLIENT_CONFIG["objectId"]
+    ras = {r.name.rsplit("-", 1)[-1]: r for r in dev_plan.resources
+           if r.type == armmap.ROLE_ASSIGNMENT and "-deployer-" in r.name}
+    assert set(ras) == {"claude", "secrets"}
+    assert ras["claude"].inputs["scope"] == arm.account_id(SUB, dev_spec.resource_group, dev_spec.foundry.name)
+    assert ras["claude"].inputs["roleDefinitionId"] == arm.role_definition_id(SUB, "cognitive-services-user")
+    assert ras["secrets"].inputs["scope"] == arm.vault_id(SUB, dev_spec.resource_group, dev_spec.key_vault.name)
+    assert ras["secrets"].inputs["roleDefinitionId"] == arm.role_definition_id(SUB, "key-vault-secrets-user")
+    for r in ras.values():
+        assert r.inputs["principalId"] == deployer
+        assert str(uuid.UUID(r.inputs["roleAssignmentName"])) == r.inputs["roleAssignmentName"]
+    other = plan(dev_spec, client_config={"objectId": "99999999-0000-0000-0000-000000000009"})
+    assert {r.inputs["principalId"] for r in other.resources
+            if r.type == armmap.ROLE_ASSIGNMENT} == {"99999999-0000-0000-0000-000000000009"}
+
+
+def test_deployer_access_can_be_turned_off(make_spec):
+    spec = make_spec("dev", "access: {deployer_access: false}\n")
+    assert [r for r in plan(spec).resources if r.type == armmap.ROLE_ASSIGNMENT] == []
 
 
 # --- diagnostics -------------------------------------------------------------------------------------------

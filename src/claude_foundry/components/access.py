@@ -34,10 +34,14 @@ class AccessAssignmentsArgs:
     account_scope_name: str  # e.g. "<resource group>/<account name>"
     vault_id: pulumi.Input[str]
     vault_scope_name: str
+    #: Object id of the identity running the deploy (getClientConfig), granted access when
+    #: ``access.deployer_access`` is on, so CI's smoke test right after ``pulumi up`` works as that identity.
+    deployer_principal_id: pulumi.Input[str] | None = None
 
 
 class AccessAssignments(pulumi.ComponentResource):
-    """Cognitive Services User / Azure AI User on the account; Key Vault Secrets User on the vault."""
+    """Cognitive Services User / Azure AI User on the account; Key Vault Secrets User on the vault; and, with
+    ``deployer_access``, both for the identity that runs the deploy."""
 
     assignments: list[azure_native.authorization.RoleAssignment]
 
@@ -60,4 +64,19 @@ class AccessAssignments(pulumi.ComponentResource):
                 description=principal.description or None,
                 opts=child_opts(self),
             ))
+        if args.access.deployer_access and args.deployer_principal_id is not None:
+            deployer = pulumi.Output.from_input(args.deployer_principal_id)
+            for kind, role, scope, scope_name in (
+                    ("deployer-claude", "cognitive-services-user", args.account_id, args.account_scope_name),
+                    ("deployer-secrets", "key-vault-secrets-user", args.vault_id, args.vault_scope_name)):
+                self.assignments.append(azure_native.authorization.RoleAssignment(
+                    f"{name}-{kind}",
+                    role_assignment_name=deployer.apply(
+                        lambda p, scope_name=scope_name, role=role: role_assignment_name(scope_name, p, role)),
+                    scope=scope,
+                    principal_id=deployer,
+                    role_definition_id=sub.apply(lambda s, role=role: arm.role_definition_id(s, role)),
+                    description="claude-foundry: the deploying identity (access.deployer_access)",
+                    opts=child_opts(self),
+                ))
         self.register_outputs({"count": len(self.assignments)})

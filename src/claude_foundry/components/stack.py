@@ -67,7 +67,8 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
         self.access = AccessAssignments(f"{name}-access", AccessAssignmentsArgs(
             access=spec.access, subscription_id=client.subscription_id,
             account_id=account.id, account_scope_name=f"{spec.resource_group}/{spec.foundry.name}",
-            vault_id=self.vault.id, vault_scope_name=f"{spec.resource_group}/{spec.key_vault.name}"),
+            vault_id=self.vault.id, vault_scope_name=f"{spec.resource_group}/{spec.key_vault.name}",
+            deployer_principal_id=client.object_id),
             opts=pulumi.ResourceOptions(parent=self))
 
         self.diagnostics: Diagnostics | None = None

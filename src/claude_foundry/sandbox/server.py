@@ -72,7 +72,7 @@ class Sandbox:
             item = dict(item)
             self._faults.set(str(item.pop("account")), str(item.pop("deployment", "*")), FaultSpec.from_json(item))
         self._own_state_dir = self.config.state_dir is None
-        self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="claude-foundry-sandbox-"))
+        self.state_dir: Path | None = Path(self.config.state_dir) if self.config.state_dir else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -85,6 +85,8 @@ class Sandbox:
 
         if self._thread is not None:
             return self
+        if self.state_dir is None:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="claude-foundry-sandbox-"))
         certs = make_certificates(self.state_dir)
         self.ca_bundle = certs.ca_bundle
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -97,7 +99,7 @@ class Sandbox:
         sock.listen(256)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        self._state.origin = f"https://{HOST}:{self.port}"
+        self._state.set_origin(f"https://{HOST}:{self.port}")
         app = build_app(self._state, self._faults)
         config = uvicorn.Config(app, ssl_certfile=str(certs.cert_file), ssl_keyfile=str(certs.key_file),
                                 log_config=None, log_level="warning", access_log=self.config.access_log,
@@ -130,8 +132,9 @@ class Sandbox:
             self._thread = None
             self._sock.close()
         self._state.save()
-        if self._own_state_dir:
+        if self._own_state_dir and self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+            self.state_dir = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

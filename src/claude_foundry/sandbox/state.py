@@ -155,6 +155,18 @@ class State:
         self.secrets = data.get("secrets", {})
         self.deleted_vaults = data.get("deleted_vaults", {})
         self.marketplace = data.get("marketplace", {})
+        self._persisted_origin = data.get("origin", "")
+
+    def set_origin(self, origin: str) -> None:
+        """Set where the sandbox answers; URLs stored under an earlier origin (vaultUri...) follow it."""
+        with self.lock:
+            old = getattr(self, "_persisted_origin", "") or self.origin
+            self.origin = origin
+            if old and old != origin:
+                self.resources = json.loads(json.dumps(self.resources).replace(old, origin))
+                self.deleted_vaults = json.loads(json.dumps(self.deleted_vaults).replace(old, origin))
+            self._persisted_origin = origin
+            self.save()
 
     def save(self) -> None:
         if not self.persist_file:
@@ -172,6 +184,7 @@ class State:
                 "secrets": self.secrets,
                 "deleted_vaults": self.deleted_vaults,
                 "marketplace": self.marketplace,
+                "origin": self.origin,
             }
             text = json.dumps(data, indent=1, sort_keys=True)
         self.persist_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,118 @@
+"""End to end: ``claude-foundry env`` against the sandbox's Key Vault, and a secret scan of env and smoke."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+from test_runtime_e2e import MODELS, seed_stack
+
+from claude_foundry import cli
+from claude_foundry import contract as c
+from claude_foundry import runtime as rt
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
+                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+        monkeypatch.delenv(name, raising=False)
+    rt.clear_contract_cache()
+    yield
+    rt.clear_contract_cache()
+
+
+@pytest.fixture(scope="module")
+def conn_file(sandbox, tmp_path_factory):
+    return str(sandbox.write_connection_file(tmp_path_factory.mktemp("conn") / "sandbox.json"))
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox, credential):
+    return seed_stack(sandbox, credential, {**MODELS, "opus-old": "claude-opus-4-1"})
+
+
+def test_env_sh_points_sdk_and_claude_code_at_the_stack(stack, conn_file, capsys):
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file]) == 0
+    out, err = capsys.readouterr()
+    assert f"export {c.ENV_BASE_URL}={stack.base_url}" in out  # sandbox URL is not the standard template
+    assert c.ENV_RESOURCE not in out
+    assert "export CLAUDE_CODE_USE_FOUNDRY=1" in out
+    assert "export ANTHROPIC_DEFAULT_OPUS_MODEL=opus\n" in out
+    assert "export ANTHROPIC_DEFAULT_SONNET_MODEL=sonnet" in out
+    assert "export ANTHROPIC_DEFAULT_HAIKU_MODEL=haiku" in out
+    assert c.ENV_API_KEY not in out
+    assert stack.current_key() not in out + err
+    # the printed variables are what a shell gets, and what the runtime reads back
+    script = out + f'printf "%s" "${c.ENV_DEPLOYMENTS}"'
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    got = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=True,  # noqa: S603
+                         env=env).stdout
+    assert set(json.loads(got)) == {*MODELS, "opus-old"}
+
+
+def test_env_deployment_pin_and_dotenv_file(stack, conn_file, tmp_path, capsys):
+    target = tmp_path / "foundry.env"
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file,
+                     "--deployment", "opus-old", "--with-key", "--write", str(target)]) == 0
+    out, err = capsys.readouterr()
+    key = stack.current_key()
+    assert key not in out + err
+    text = target.read_text()
+    assert f"{c.ENV_API_KEY}={key}" in text
+    assert "ANTHROPIC_DEFAULT_OPUS_MODEL=opus-old" in text
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # the written file drives the SDK: a runtime from these variables calls the stack
+    values = dict(line.split("=", 1) for line in text.splitlines())
+    env = {k: v.strip("'") for k, v in values.items()}
+    runtime = rt.FoundryRuntime.from_env(env, ca_bundle=stack.sandbox.connection["ca_bundle"])
+    with runtime.client("haiku") as client:
+        assert client.messages.create(model="haiku", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+
+
+def test_env_json_roundtrip(stack, conn_file, tmp_path, capsys, monkeypatch):
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file,
+                     "--format", "json"]) == 0
+    out, _ = capsys.readouterr()
+    assert stack.current_key() not in out
+    path = tmp_path / "contract.json"
+    path.write_text(out)
+    monkeypatch.setenv(c.ENV_API_KEY, stack.current_key())
+    code = cli.main(["smoke", "--contract", str(path), "--ca-bundle", stack.sandbox.connection["ca_bundle"], "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+
+
+def test_secret_scan_of_smoke_and_env(sandbox, credential, conn_file, tmp_path, capsys):
+    """No key value in stdout, stderr or reports, whatever happens (passes, 401s with re-reads, failures)."""
+    stack = seed_stack(sandbox, credential, {"a": MODELS["sonnet"], "b": MODELS["haiku"]})
+    sandbox.set_fault(stack.account, "b", {"status": 401})
+    keys = {stack.current_key()}
+    try:
+        base = ["--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file]
+        outputs = []
+        assert cli.main(["smoke", *base, "--stream", "--report-json", str(tmp_path / "r.json"),
+                         "--report-junit", str(tmp_path / "r.xml")]) == 1
+        outputs += list(capsys.readouterr())
+        assert cli.main(["smoke", *base, "-q"]) == 1
+        outputs += list(capsys.readouterr())
+        for fmt in ("sh", "dotenv", "json"):
+            assert cli.main(["env", *base, "--format", fmt]) == 0
+            outputs += list(capsys.readouterr())
+        assert cli.main(["env", *base, "--with-key", "--write", str(tmp_path / "f.env")]) == 0
+        outputs += list(capsys.readouterr())
+        assert cli.main(["env", *base, "--deployment", "zzz"]) == 2
+        outputs += list(capsys.readouterr())
+        outputs += [(tmp_path / "r.json").read_text(), (tmp_path / "r.xml").read_text()]
+        keys.add(sandbox.connection["client_secret"])
+        for text in outputs:
+            for secret in keys:
+                assert secret not in text
+        assert stack.current_key() in (tmp_path / "f.env").read_text()  # only where asked for
+    finally:
+        sandbox.clear_faults(stack.account)
