@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,8 +28,9 @@ from claude_foundry import arm
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from claude_foundry.sandbox.testing import CLAUDE_MODEL, deployment_body, unique  # noqa: E402
+from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry.sandbox.testing import CLAUDE_MODEL, deployment_body, unique
+
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:

@@ -50,9 +50,11 @@ def test_account_create_keys_models_usages(cs_client, rg):
     assert acc.properties.endpoint == f"https://{acc.name}.cognitiveservices.azure.com/"
     assert any("anthropic" in url for url in acc.properties.endpoints.values())
     keys = cs_client.accounts.list_keys(rg, acc.name)
-    assert len(keys.key1) == 84 and keys.key1 != keys.key2
+    assert len(keys.key1) == 84
+    assert keys.key1 != keys.key2
     new = cs_client.accounts.regenerate_key(rg, acc.name, "Key1")
-    assert new.key1 != keys.key1 and new.key2 == keys.key2
+    assert new.key1 != keys.key1
+    assert new.key2 == keys.key2
     models = list(cs_client.accounts.list_models(rg, acc.name))
     assert {m.name for m in models} >= {"claude-sonnet-4-5", "claude-opus-4-6"}
     assert all(m.format == "Anthropic" for m in models)
@@ -62,7 +64,8 @@ def test_account_create_keys_models_usages(cs_client, rg):
                                                  api_version=arm.DEPLOYMENT_API_VERSION).result()
     usages = {u.name.value: u for u in cs_client.usages.list("eastus2")}
     u = usages["AIServices.GlobalStandard.claude-sonnet-4-5"]
-    assert u.current_value >= 7 and u.limit >= u.current_value
+    assert u.current_value >= 7
+    assert u.limit >= u.current_value
     account_usages = {u.name.value for u in cs_client.accounts.list_usages(rg, acc.name).value}
     assert "AIServices.GlobalStandard.claude-sonnet-4-5" in account_usages
     location_models = list(cs_client.models.list("westus2"))
@@ -91,7 +94,8 @@ def test_deployment_create_get_list_delete(cs_client, rg):
     d = cs_client.deployments.begin_create_or_update(rg, acc.name, "opus", _body(model="claude-opus-4-6"),
                                                      api_version=arm.DEPLOYMENT_API_VERSION).result()
     assert d.properties.provisioning_state == "Succeeded"
-    assert d.properties.model.format == "Anthropic" and d.properties.model.name == "claude-opus-4-6"
+    assert d.properties.model.format == "Anthropic"
+    assert d.properties.model.name == "claude-opus-4-6"
     assert [x.name for x in cs_client.deployments.list(rg, acc.name)] == ["opus"]
     assert cs_client.deployments.get(rg, acc.name, "opus").sku.name == "GlobalStandard"
     cs_client.deployments.begin_delete(rg, acc.name, "opus").result()
@@ -184,7 +188,8 @@ def test_concurrent_deployment_writes_conflict(cs_client, rg, provisioning_delay
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1, results
     assert isinstance(errors[0], ResourceExistsError)
-    assert errors[0].status_code == 409 and errors[0].error.code == "RequestConflict"
+    assert errors[0].status_code == 409
+    assert errors[0].error.code == "RequestConflict"
     ok = next(r for r in results if not isinstance(r, Exception))
     assert ok.properties.provisioning_state == "Succeeded"
 
@@ -233,7 +238,8 @@ def test_lock_blocks_delete(rm_client, cs_client, connection, rg):
         lock_id, {"properties": {"level": "CanNotDelete", "notes": "e2e"}}, api_version="2020-05-01").result()
     with pytest.raises(HttpResponseError) as info:
         cs_client.accounts.begin_delete(rg, acc.name).result()
-    assert info.value.status_code == 409 and info.value.error.code == "ScopeLocked"
+    assert info.value.status_code == 409
+    assert info.value.error.code == "ScopeLocked"
     rm_client.resources.begin_delete_by_id(lock_id, api_version="2020-05-01").result()
     cs_client.accounts.begin_delete(rg, acc.name).result()
 
@@ -285,4 +291,5 @@ def test_role_less_principal_cannot_manage(sandbox, make_credential, connection,
                                       connection["subscription_id"], **arm_client_kwargs)
     with client, pytest.raises(HttpResponseError) as info:
         client.resource_groups.create_or_update(unique("rg-no-"), {"location": "eastus2"})
-    assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"
+    assert info.value.status_code == 403
+    assert info.value.error.code == "AuthorizationFailed"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def test_cli_serves_and_stops(tmp_path):
     conn_file = tmp_path / "conn.json"
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-m", "claude_foundry.cli", "sandbox", "--connection-file", str(conn_file),
          "--state-dir", str(tmp_path / "state"), "--persist", str(tmp_path / "state.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

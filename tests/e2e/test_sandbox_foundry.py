@@ -34,13 +34,18 @@ def test_create_and_stream_by_key(claude_account, account_key, http_client):
     client = _key_client(claude_account["base_url"], account_key, http_client)
     raw = client.messages.with_raw_response.create(model=claude_account["deployment"], max_tokens=64,
                                                    messages=MESSAGES)
-    assert raw.headers.get("request-id") and raw.headers.get("apim-request-id")
+    assert raw.headers.get("request-id")
+    assert raw.headers.get("apim-request-id")
     assert not [h for h in raw.headers if h.lower().startswith("anthropic-ratelimit")]
     msg = raw.parse()
-    assert msg.id.startswith("msg_") and msg.type == "message" and msg.role == "assistant"
+    assert msg.id.startswith("msg_")
+    assert msg.type == "message"
+    assert msg.role == "assistant"
     assert msg.model == claude_account["model"]
-    assert msg.content[0].type == "text" and msg.content[0].text
-    assert msg.stop_reason == "end_turn" and msg.usage.output_tokens > 0
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text
+    assert msg.stop_reason == "end_turn"
+    assert msg.usage.output_tokens > 0
     with client.messages.stream(model=claude_account["deployment"], max_tokens=64, messages=MESSAGES) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -48,14 +53,16 @@ def test_create_and_stream_by_key(claude_account, account_key, http_client):
     assert final.model == claude_account["model"]
     events = [e.type for e in client.messages.create(model=claude_account["deployment"], max_tokens=64,
                                                       messages=MESSAGES, stream=True)]
-    assert events[0] == "message_start" and events[-1] == "message_stop"
+    assert events[0] == "message_start"
+    assert events[-1] == "message_stop"
     assert {"content_block_start", "content_block_delta", "content_block_stop", "message_delta"} <= set(events)
 
 
 def test_max_tokens_stops_early(claude_account, account_key, http_client):
     client = _key_client(claude_account["base_url"], account_key, http_client)
     msg = client.messages.create(model=claude_account["deployment"], max_tokens=3, messages=MESSAGES)
-    assert msg.stop_reason == "max_tokens" and msg.usage.output_tokens == 3
+    assert msg.stop_reason == "max_tokens"
+    assert msg.usage.output_tokens == 3
 
 
 @pytest.mark.parametrize("scope", contract.TOKEN_SCOPES)

@@ -80,7 +80,8 @@ def test_versions_and_read_back(officer_client):
 def test_soft_delete_recover_purge(officer_client):
     officer_client.set_secret("temp", "x")
     deleted = officer_client.begin_delete_secret("temp").result()
-    assert deleted.name == "temp" and deleted.recovery_id
+    assert deleted.name == "temp"
+    assert deleted.recovery_id
     with pytest.raises(ResourceNotFoundError):
         officer_client.get_secret("temp")
     assert officer_client.get_deleted_secret("temp").name == "temp"

@@ -54,15 +54,23 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
 
 @contextlib.contextmanager
 def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
-    from rich.console import Console
 
     from claude_foundry.commands.up import LOCAL_NOTE
     from claude_foundry.connection import sandbox_target
 
-    console = Console(stderr=False, highlight=False)
+    console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")
     if args.sandbox:
         yield sandbox_target(args.sandbox), console, make_reporter(console)
         return
     with embedded_sandbox(args.state_dir, console) as connection:
         yield sandbox_target(connection), console, make_reporter(console)
+
+
+def make_console() -> Any:
+    """A rich console; wide enough for the tables when output goes to a CI log rather than a terminal."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)

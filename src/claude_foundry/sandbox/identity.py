@@ -13,8 +13,8 @@ import hmac
 import json
 import secrets
 import time
-from urllib.parse import parse_qs
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse

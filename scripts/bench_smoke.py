@@ -1,0 +1,173 @@
+"""Benchmark the smoke test's concurrency and the runtime's cold path against the local sandbox.
+
+    .venv/bin/python scripts/bench_smoke.py [--latency 0.3] [--repeat 3]
+
+* smoke of 1 deployment vs 20 deployments, each call delayed ``--latency`` seconds by the sandbox's fault
+  injection: prints wall(20)/wall(1) (target <= 1.2: the 20 calls run in one concurrent wave);
+* runtime cold path (contract from Key Vault + first call, fresh credential, empty cache) vs a bare
+  ``AnthropicFoundry`` built from environment-style values + first call: prints the ratio (target <= 1.1)
+  and the runtime's Key Vault round trips (target: 1 contract load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+
+def seed(sandbox: Any, n: int) -> dict[str, Any]:
+    """An account with ``n`` deployments and its contract in a vault, through the Azure SDKs."""
+    from azure.identity import ClientSecretCredential
+    from azure.keyvault.secrets import SecretClient
+    from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from claude_foundry import arm
+    from claude_foundry import contract as c
+
+    conn = sandbox.connection
+    cred = ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],
+                                  authority=conn["authority"], disable_instance_discovery=True,
+                                  connection_verify=conn["ca_bundle"])
+    kw = {"base_url": conn["arm_endpoint"], "credential_scopes": [conn["arm_scope"]],
+          "connection_verify": conn["ca_bundle"]}
+    sub = conn["subscription_id"]
+    rm = ResourceManagementClient(cred, sub, **kw)
+    cs = CognitiveServicesManagementClient(cred, sub, **kw)
+    tag = uuid.uuid4().hex[:8]
+    rg, account, vault = f"rg-bench-{tag}", f"cf-bench-{tag}", f"kv-bench-{tag}"
+    rm.resource_groups.create_or_update(rg, {"location": "eastus2"})
+    cs.accounts.begin_create(rg, account, {"location": "eastus2", "kind": arm.ACCOUNT_KIND,
+                                           "sku": {"name": arm.ACCOUNT_SKU},
+                                           "properties": {"customSubDomainName": account}}).result()
+    model = "claude-sonnet-4-5"
+    names = [f"d{i:02d}" for i in range(n)]
+    for name in names:
+        body = {"sku": {"name": "GlobalStandard", "capacity": 1},
+                "properties": {"model": {"format": "Anthropic", "name": model, "version": "1"},
+                               "modelProviderData": {"organizationName": "Bench", "countryCode": "US",
+                                                     "industry": "technology"},
+                               "versionUpgradeOption": arm.VERSION_UPGRADE_DEFAULT,
+                               "raiPolicyName": arm.RAI_POLICY_DEFAULT}}
+        cs.deployments.begin_create_or_update(rg, account, name, json.dumps(body).encode(),
+                                              api_version=arm.DEPLOYMENT_API_VERSION).result()
+    vid = arm.vault_id(sub, rg, vault)
+    rm.resources.begin_create_or_update_by_id(vid, api_version="2023-07-01", parameters={
+        "location": "eastus2", "properties": {"tenantId": conn["tenant_id"], "enableRbacAuthorization": True,
+                                              "sku": {"family": "A", "name": "standard"}}}).result()
+    rm.resources.begin_create_or_update_by_id(
+        f"{vid}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", api_version="2022-04-01",
+        parameters={"properties": {"roleDefinitionId": arm.role_definition_id(sub, "key-vault-secrets-officer"),
+                                   "principalId": conn["principal_id"], "principalType": "ServicePrincipal"}},
+    ).result()
+    key = cs.accounts.list_keys(rg, account).key1
+    secrets = SecretClient(sandbox.vault_url(vault), cred, connection_verify=conn["ca_bundle"])
+    sn = c.SecretNames()
+    secrets.set_secret(sn.endpoint, sandbox.foundry_base_url(account))
+    secrets.set_secret(sn.resource, account)
+    secrets.set_secret(sn.deployments, c.dump_deployment_map(
+        {d: c.DeploymentInfo(model=model, version="1", family="sonnet") for d in names}))
+    secrets.set_secret(sn.auth_mode, c.AUTH_MODE_KEY)
+    secrets.set_secret(sn.api_key, key)
+    secrets.close()
+    rm.close()
+    cs.close()
+    cred.close()
+    return {"account": account, "vault_url": sandbox.vault_url(vault), "names": names, "key": key,
+            "base_url": sandbox.foundry_base_url(account)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency", type=float, default=0.3, help="injected latency per call (0.3 s)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept (3)")
+    parser.add_argument("--deployments", type=int, default=20, help="deployments in the wide smoke (20)")
+    args = parser.parse_args(argv)
+
+    import anthropic
+    from azure.identity import ClientSecretCredential
+
+    from claude_foundry import runtime as rt
+    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry.smoke import run_smoke
+
+    with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
+        conn = sandbox.connection
+        ca = conn["ca_bundle"]
+        stack = seed(sandbox, args.deployments)
+        sandbox.set_fault(stack["account"], "*", {"latency": args.latency})
+
+        def credential() -> Any:
+            return ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],
+                                          authority=conn["authority"], disable_instance_discovery=True,
+                                          connection_verify=ca)
+
+        cred = credential()
+        runtime = rt.FoundryRuntime.from_key_vault(stack["vault_url"], credential=cred, ca_bundle=ca)
+
+        def smoke_wall(names: list[str]) -> float:
+            start = time.perf_counter()
+            report = run_smoke(runtime, names)
+            wall = time.perf_counter() - start
+            if not report.passed:
+                raise SystemExit("smoke failed:\n" + report.summary())
+            return wall
+
+        smoke_wall(stack["names"][:1])  # warm imports
+        one = statistics.median(smoke_wall(stack["names"][:1]) for _ in range(args.repeat))
+        wide = statistics.median(smoke_wall(stack["names"]) for _ in range(args.repeat))
+        ratio = wide / one
+        print(f"smoke, {args.latency * 1000:.0f} ms injected latency per call:")
+        print(f"  wall(1)  = {one:.3f} s")
+        print(f"  wall({args.deployments}) = {wide:.3f} s")
+        print(f"  wall({args.deployments})/wall(1) = {ratio:.2f}  (target <= 1.2) "
+              f"{'OK' if ratio <= 1.2 else 'MISSED'}")
+
+        hi = [{"role": "user", "content": "hi"}]
+        deployment = stack["names"][0]
+
+        def cold_runtime() -> tuple[float, int]:
+            rt.clear_contract_cache()
+            fresh = credential()
+            start = time.perf_counter()
+            r = rt.FoundryRuntime.from_key_vault(stack["vault_url"], credential=fresh, ca_bundle=ca)
+            with r.client(deployment) as client:
+                client.messages.create(model=deployment, max_tokens=16, messages=hi)
+            wall = time.perf_counter() - start
+            trips = r.key_vault_round_trips
+            fresh.close()
+            return wall, trips
+
+        def cold_bare() -> float:
+            start = time.perf_counter()
+            client = anthropic.AnthropicFoundry(api_key=stack["key"], base_url=stack["base_url"] + "/",
+                                                http_client=anthropic.DefaultHttpxClient(verify=rt.ssl_context(ca)))
+            with client:
+                client.messages.create(model=deployment, max_tokens=16, messages=hi)
+            return time.perf_counter() - start
+
+        cold_bare()
+        cold_runtime()  # warm imports on both paths
+        runs = [cold_runtime() for _ in range(args.repeat)]
+        rt_wall = statistics.median(w for w, _ in runs)
+        trips = max(t for _, t in runs)
+        bare = statistics.median(cold_bare() for _ in range(args.repeat))
+        cold_ratio = rt_wall / bare
+        print("runtime cold path (contract from Key Vault + first call) vs bare AnthropicFoundry from env:")
+        print(f"  runtime = {rt_wall:.3f} s, bare = {bare:.3f} s, ratio = {cold_ratio:.2f}  (target <= 1.1) "
+              f"{'OK' if cold_ratio <= 1.1 else 'MISSED'}")
+        print(f"  Key Vault round trips (contract loads + key re-reads) = {trips}  (target 1) "
+              f"{'OK' if trips == 1 else 'MISSED'}")
+        rt.clear_contract_cache()
+        cred.close()
+        ok = ratio <= 1.2 and cold_ratio <= 1.1 and trips == 1
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""``claude-foundry demo``: the whole chain on the embedded local sandbox, in one command.
+
+Start the sandbox, ``up --local`` the stack (default ``stacks/dev.yaml``), read the contract back from its
+Key Vault through the runtime, smoke-test every deployment, print the report, stop. No Azure needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="deploy -> Key Vault -> smoke, all on the embedded local sandbox",
+                       description="Run the whole chain on the embedded local sandbox: start it, deploy the "
+                       "stack to it (the same Pulumi program, applied locally), read the contract back from "
+                       "its Key Vault through the runtime, smoke-test every deployment, stop. A local "
+                       "rehearsal: `pulumi up` against Azure is the real path.")
+    p.add_argument("stack_file", nargs="?", default="stacks/dev.yaml", metavar="STACK_FILE",
+                   help="default: stacks/dev.yaml")
+    p.add_argument("--report-json", type=Path, help="write the smoke report as JSON")
+    p.add_argument("--report-junit", type=Path, help="write the smoke report as JUnit XML")
+    p.add_argument("--stream", action="store_true", help="also smoke-test a streaming call per deployment")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from claude_foundry.commands._local import embedded_sandbox, make_console, make_reporter, print_result
+    from claude_foundry.commands.up import LOCAL_NOTE
+    from claude_foundry.connection import sandbox_target
+    from claude_foundry.local import up_local
+    from claude_foundry.runtime import FoundryRuntime
+    from claude_foundry.smoke import run_smoke
+    from claude_foundry.spec import load_spec
+
+    started = time.monotonic()
+    spec = load_spec(args.stack_file)
+    console = make_console()
+    console.print(f"[bold]{LOCAL_NOTE}[/]")
+    with tempfile.TemporaryDirectory(prefix="claude-foundry-demo-") as tmp, \
+            embedded_sandbox(None, console) as connection:
+        target = sandbox_target(connection)
+        console.rule(f"1/3 deploy {args.stack_file} (up --local)")
+        deploy = up_local(spec, target, state_dir=Path(tmp), report=make_reporter(console))
+        print_result(console, deploy.result, "up")
+        if not deploy.result.ok or not deploy.vault_url:
+            return 1
+        console.rule("2/3 read the contract from Key Vault (runtime)")
+        with FoundryRuntime.from_key_vault(deploy.vault_url, prefix=deploy.secret_prefix,
+                                           credential=target.credential, ca_bundle=target.ca_bundle,
+                                           use_cache=False) as runtime:
+            console.print(f"vault        {deploy.vault_url}")
+            console.print(f"endpoint     {runtime.base_url}")
+            console.print(f"auth         {runtime.auth}")
+            console.print("deployments  " + ", ".join(f"{n} → {d.model}" for n, d in runtime.deployments.items()))
+            console.rule("3/3 smoke-test every deployment")
+            report = run_smoke(runtime, stream=args.stream)
+        report.render(console)
+        if args.report_json:
+            report.write_json(args.report_json)
+        if args.report_junit:
+            report.write_junit(args.report_junit)
+    verdict = "[green]demo passed[/]" if report.passed else "[red]demo failed[/]"
+    console.print(f"{verdict} in {time.monotonic() - started:.1f}s: {report.summary()}")
+    return 0 if report.passed else 1
