@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 
-def seed(sandbox: Any, n: int) -> dict[str, Any]:
+def seed(conn: dict[str, Any], n: int) -> dict[str, Any]:
     """An account with ``n`` deployments and its contract in a vault, through the Azure SDKs."""
     from azure.identity import ClientSecretCredential
     from azure.keyvault.secrets import SecretClient
@@ -30,7 +30,8 @@ def seed(sandbox: Any, n: int) -> dict[str, Any]:
     from claude_foundry import arm
     from claude_foundry import contract as c
 
-    conn = sandbox.connection
+    vault_url_of = conn["key_vault_url_template"].format
+    base_url_of = conn["foundry_base_url_template"].format
     cred = ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],
                                   authority=conn["authority"], disable_instance_discovery=True,
                                   connection_verify=conn["ca_bundle"])
@@ -66,9 +67,9 @@ def seed(sandbox: Any, n: int) -> dict[str, Any]:
                                    "principalId": conn["principal_id"], "principalType": "ServicePrincipal"}},
     ).result()
     key = cs.accounts.list_keys(rg, account).key1
-    secrets = SecretClient(sandbox.vault_url(vault), cred, connection_verify=conn["ca_bundle"])
+    secrets = SecretClient(vault_url_of(vault=vault), cred, connection_verify=conn["ca_bundle"])
     sn = c.SecretNames()
-    secrets.set_secret(sn.endpoint, sandbox.foundry_base_url(account))
+    secrets.set_secret(sn.endpoint, base_url_of(resource=account).rstrip("/"))
     secrets.set_secret(sn.resource, account)
     secrets.set_secret(sn.deployments, c.dump_deployment_map(
         {d: c.DeploymentInfo(model=model, version="1", family="sonnet") for d in names}))
@@ -78,8 +79,27 @@ def seed(sandbox: Any, n: int) -> dict[str, Any]:
     rm.close()
     cs.close()
     cred.close()
-    return {"account": account, "vault_url": sandbox.vault_url(vault), "names": names, "key": key,
-            "base_url": sandbox.foundry_base_url(account)}
+    return {"account": account, "vault_url": vault_url_of(vault=vault), "names": names, "key": key,
+            "base_url": base_url_of(resource=account).rstrip("/")}
+
+
+def _serve(queue: Any, stop: Any) -> None:
+    """Child process: run the sandbox (its own CPU and GIL, like a remote service) until told to stop."""
+    from claude_foundry.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
+        queue.put(sandbox.connection)
+        stop.wait()
+
+
+def set_latency(conn: dict[str, Any], account: str, latency: float) -> None:
+    import httpx2
+
+    from claude_foundry.runtime import ssl_context
+
+    with httpx2.Client(verify=ssl_context(conn["ca_bundle"])) as client:
+        client.post(conn["admin_url"] + "/faults",
+                    json={"account": account, "deployment": "*", "latency": latency}).raise_for_status()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,20 +107,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="injected latency per call (0.3 s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept (3)")
     parser.add_argument("--deployments", type=int, default=20, help="deployments in the wide smoke (20)")
+    parser.add_argument("--subprocess", action="store_true",
+                        help="run the sandbox in a child process instead of a thread of this one")
     args = parser.parse_args(argv)
+
+    import multiprocessing
 
     import anthropic
     from azure.identity import ClientSecretCredential
 
     from claude_foundry import runtime as rt
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
     from claude_foundry.smoke import run_smoke
 
-    with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
-        conn = sandbox.connection
+    if not args.subprocess:
+        from claude_foundry.sandbox import Sandbox, SandboxConfig
+
+        with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
+            return _bench(args, sandbox.connection, anthropic, ClientSecretCredential, rt, run_smoke)
+    mp = multiprocessing.get_context("spawn")
+    queue, stop = mp.Queue(), mp.Event()
+    child = mp.Process(target=_serve, args=(queue, stop), daemon=True)
+    child.start()
+    try:
+        return _bench(args, queue.get(timeout=60), anthropic, ClientSecretCredential, rt, run_smoke)
+    finally:
+        stop.set()
+        child.join(timeout=15)
+
+
+def _bench(args: Any, conn: dict[str, Any], anthropic: Any, ClientSecretCredential: Any, rt: Any,
+           run_smoke: Any) -> int:
+    if True:
         ca = conn["ca_bundle"]
-        stack = seed(sandbox, args.deployments)
-        sandbox.set_fault(stack["account"], "*", {"latency": args.latency})
+        stack = seed(conn, args.deployments)
+        set_latency(conn, stack["account"], args.latency)
 
         def credential() -> Any:
             return ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],

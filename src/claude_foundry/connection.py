@@ -35,6 +35,18 @@ class Target:
     principal_id: str | None = None  # object id of the caller, when known
     is_sandbox: bool = False
 
+    def close(self) -> None:
+        """Close the credential's HTTP session (the SDK clients made here are closed by their users)."""
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def mgmt_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any ``azure-mgmt-*`` client."""
         kwargs: dict[str, Any] = {"base_url": self.arm_endpoint, "credential_scopes": [ARM_SCOPE]}

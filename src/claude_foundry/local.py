@@ -160,6 +160,11 @@ class Applier:
         self._cognitive = None
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        self._resources.close()
+        if self._cognitive is not None:
+            self._cognitive.close()
+
     def _keys(self, account_id: str) -> dict[str, str]:
         with self._lock:
             if self._cognitive is None:
@@ -280,13 +285,19 @@ def _guarded(work: Callable[[Step], StepResult], step: Step) -> StepResult:
 def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
                 report: Reporter | None = None) -> ApplyResult:
     applier = Applier(target, DeployState(state_path))
-    return ApplyResult(run_graph(steps, applier.apply, concurrency=concurrency, report=report))
+    try:
+        return ApplyResult(run_graph(steps, applier.apply, concurrency=concurrency, report=report))
+    finally:
+        applier.close()
 
 
 def destroy_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
                   report: Reporter | None = None) -> ApplyResult:
     applier = Applier(target, DeployState(state_path))
-    return ApplyResult(run_graph(steps, applier.delete, reverse=True, concurrency=concurrency, report=report))
+    try:
+        return ApplyResult(run_graph(steps, applier.delete, reverse=True, concurrency=concurrency, report=report))
+    finally:
+        applier.close()
 
 
 def steps_from_plan(resources: Iterable[Any]) -> list[Step]:
@@ -373,7 +384,8 @@ def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concur
     vault_url = None
     vault = next((s for s in steps if s.type == "azure-native:keyvault:Vault"), None)
     if vault is not None and result.ok:
-        got = target.resource_client().resources.get_by_id(vault.arm_id, api_version=vault.api_version)
+        with target.resource_client() as client:
+            got = client.resources.get_by_id(vault.arm_id, api_version=vault.api_version)
         vault_url = (got.properties or {}).get("vaultUri")
     return LocalDeploy(result=result, endpoint=spec.base_url(target.foundry_base_url_template),
                        resource_name=spec.foundry.name, vault_url=vault_url,

@@ -61,10 +61,11 @@ def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")
     if args.sandbox:
-        yield sandbox_target(args.sandbox), console, make_reporter(console)
+        with sandbox_target(args.sandbox) as target:
+            yield target, console, make_reporter(console)
         return
-    with embedded_sandbox(args.state_dir, console) as connection:
-        yield sandbox_target(connection), console, make_reporter(console)
+    with embedded_sandbox(args.state_dir, console) as connection, sandbox_target(connection) as target:
+        yield target, console, make_reporter(console)
 
 
 def make_console() -> Any:

@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")
     with tempfile.TemporaryDirectory(prefix="claude-foundry-demo-") as tmp, \
-            embedded_sandbox(None, console) as connection:
-        target = sandbox_target(connection)
+            embedded_sandbox(None, console) as connection, sandbox_target(connection) as target:
         console.rule(f"1/3 deploy {args.stack_file} (up --local)")
         deploy = up_local(spec, target, state_dir=Path(tmp), report=make_reporter(console))
         print_result(console, deploy.result, "up")

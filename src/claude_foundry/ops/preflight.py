@@ -1,0 +1,427 @@
+"""``claude-foundry preflight``: will ``pulumi up`` succeed? Checked against the subscription before deploying.
+
+One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the reason and the fix:
+
+* ``provider-data``: every Claude deployment carries complete ``modelProviderData``;
+* ``subdomain``: the account's custom subdomain is free, or already ours (``checkDomainAvailability``);
+* ``model:<deployment>``: the model and version are offered in the location with the chosen SKU
+  (``models.list(location)``);
+* ``quota:<model>/<sku>``: the summed capacity fits the subscription's quota (``usages.list(location)``),
+  counting the capacity our own live deployments already hold as available to us;
+* ``marketplace:<model>``: the Marketplace agreement of the Anthropic offer is accepted. A missing
+  acceptance is a warning: the Cognitive Services RP signs the offer itself from ``modelProviderData``;
+* ``resource-group`` and ``permissions``: the group exists (or may be created) and the caller may write
+  accounts, deployments, vaults (and role assignments when the stack makes some) there.
+
+An endpoint that answers 404 (not implemented, e.g. in the local sandbox) degrades to ``warn: could not check``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from claude_foundry import arm
+from claude_foundry.ops.common import (
+    MARKETPLACE_API_VERSION,
+    PERMISSIONS_API_VERSION,
+    RESOURCE_GROUP_API_VERSION,
+    ArmCaller,
+    StackView,
+    arm_error_text,
+    describe,
+    status_of,
+)
+
+PASS, FAIL, WARN = "pass", "fail", "warn"
+
+#: Azure Marketplace coordinates of the Anthropic offers (Azure-Samples/claude, scripts/preflight-claude.sh:
+#: publisher ``anthropic``, offer ``anthropic-<model>-offer``, plan ``anthropic-<model>-plan-new``).
+MARKETPLACE_PUBLISHER = "anthropic"
+MARKETPLACE_OFFER_TYPE = "virtualmachine"
+INDUSTRIES = ("technology", "finance", "healthcare", "education", "retail", "manufacturing", "government",
+              "media", "other")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+def marketplace_ids(model: str) -> tuple[str, str, str]:
+    return MARKETPLACE_PUBLISHER, f"anthropic-{model}-offer", f"anthropic-{model}-plan-new"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # pass | fail | warn
+    reason: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class PreflightReport:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.status == FAIL for c in self.checks)
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.checks if c.status == status)
+
+    def summary(self) -> str:
+        return (f"preflight: {self.count(PASS)} passed, {self.count(WARN)} warnings, "
+                f"{self.count(FAIL)} failed")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.to_json() for c in self.checks], "summary": self.summary()}
+
+    def render(self, console: Any) -> None:
+        from rich.table import Table
+
+        style = {PASS: "green", FAIL: "red", WARN: "yellow"}
+        table = Table(title="preflight", show_lines=False)
+        for col in ("check", "result", "reason", "fix"):
+            table.add_column(col, overflow="fold")
+        for c in self.checks:
+            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.reason, c.fix)
+        console.print(table)
+        console.print(f"[{'green' if self.ok else 'red'}]{self.summary()}[/]", highlight=False)
+
+
+def _could_not_check(name: str, what: str, exc_or_text: Any) -> Check:
+    text = exc_or_text if isinstance(exc_or_text, str) else describe(exc_or_text)
+    return Check(name, WARN, f"could not check: {what} answered {text}",
+                 "check by hand before deploying, or re-run where the API is reachable")
+
+
+# --- provider data ---------------------------------------------------------------------------------
+
+
+def provider_data_problems(data: Any) -> list[str]:
+    """What is wrong with one deployment's ``modelProviderData`` (empty: complete)."""
+    if not isinstance(data, dict):
+        return ["modelProviderData is missing"]
+    out = []
+    org = data.get("organizationName")
+    if not isinstance(org, str) or not org.strip():
+        out.append("organizationName is missing or empty")
+    cc = data.get("countryCode")
+    if not isinstance(cc, str) or not COUNTRY_RE.match(cc):
+        out.append(f"countryCode {cc!r} is not an upper-case ISO 3166 alpha-2 code")
+    ind = data.get("industry")
+    if ind not in INDUSTRIES:
+        out.append(f"industry {ind!r} is not one of {', '.join(INDUSTRIES)} (lower case)")
+    return out
+
+
+def _deployment_provider_data(body: dict[str, Any]) -> Any:
+    props = body.get("properties") or {}
+    model = props.get("model") or {}
+    return model.get("modelProviderData", props.get("modelProviderData"))
+
+
+def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:
+    problems = []
+    for name, body in sorted(deployment_bodies.items()):
+        problems.extend(f"{name}: {p}" for p in provider_data_problems(_deployment_provider_data(body)))
+    if problems:
+        return Check("provider-data", FAIL, "; ".join(problems),
+                     "set foundry.model_provider (organization_name, country_code such as US, lower-case "
+                     "industry) in the stack file")
+    return Check("provider-data", PASS, f"complete on {len(deployment_bodies)} deployment(s)")
+
+
+# --- the checks against the subscription -----------------------------------------------------------
+
+
+class Preflight:
+    def __init__(self, view: StackView) -> None:
+        self.view = view
+        self.spec = view.spec
+        self.target = view.target
+        self.cs = view.target.cognitive_client()
+        self.arm = ArmCaller(view.target)
+        self._models: list[Any] | None = None
+        self._live_deployments: dict[str, dict[str, Any]] | None = None
+        self.account_exists = False
+
+    def close(self) -> None:
+        self.cs.close()
+        self.arm.close()
+
+    def run(self) -> PreflightReport:
+        checks = [check_provider_data({n: d.body for n, d in self.view.deployments.items()})]
+        for fn in (self.check_subdomain, self.check_models, self.check_quota, self.check_marketplace,
+                   self.check_resource_group):
+            try:
+                result = fn()
+            except Exception as exc:  # one check's surprise must not hide the others
+                result = [Check(fn.__name__.removeprefix("check_").replace("_", "-"), FAIL,
+                                f"unexpected error: {describe(exc)}", "")]
+            checks.extend(result if isinstance(result, list) else [result])
+        return PreflightReport(checks)
+
+    # --- subdomain --------------------------------------------------------------------------------
+
+    def _live_account(self) -> dict[str, Any] | None:
+        status, data = self.arm.call("GET", self.view.account.id, self.view.account.api_version)
+        if status == 200 and isinstance(data, dict):
+            self.account_exists = True
+            return data
+        return None
+
+    def check_subdomain(self) -> Check:
+        from azure.core.exceptions import HttpResponseError
+
+        name = self.spec.foundry.name
+        try:
+            answer = self.cs.check_domain_availability(
+                subdomain_name=name, type=f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts", kind=arm.ACCOUNT_KIND)
+        except HttpResponseError as exc:
+            if status_of(exc) == 404:
+                return _could_not_check("subdomain", "checkDomainAvailability", exc)
+            raise
+        if answer.is_subdomain_available:
+            self._live_account()
+            return Check("subdomain", PASS, f"{name} is free")
+        live = self._live_account()
+        if live and str((live.get("properties") or {}).get("customSubDomainName", "")).lower() == name.lower():
+            return Check("subdomain", PASS, f"{name} is taken by this stack's own account (an update, not a "
+                                            "create)")
+        reason = answer.reason or "in use"
+        return Check("subdomain", FAIL, f"{name} is taken by another account ({reason})",
+                     "choose another foundry.name: the custom subdomain is globally unique (a soft-deleted "
+                     "account of yours may also hold it: purge it)")
+
+    # --- models -----------------------------------------------------------------------------------
+
+    def models(self) -> list[Any]:
+        if self._models is None:
+            self._models = list(self.cs.models.list(self.spec.location))
+        return self._models
+
+    def _offer(self, model: str, version: str) -> Any | None:
+        for entry in self.models():
+            m = entry.model
+            if m is not None and m.name == model and str(m.version) == str(version):
+                return m
+        return None
+
+    def check_models(self) -> list[Check]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            self.models()
+        except HttpResponseError as exc:
+            if status_of(exc) == 404:
+                return [_could_not_check("models", "the models list API", exc)]
+            raise
+        location = self.spec.location
+        out = []
+        for name, d in self.spec.deployments.items():
+            check = f"model:{name}"
+            offer = self._offer(d.model, str(d.version))
+            if offer is None:
+                versions = sorted({str(e.model.version) for e in self.models()
+                                   if e.model is not None and e.model.name == d.model})
+                if versions:
+                    out.append(Check(check, FAIL, f"{d.model} version {d.version} is not offered in {location} "
+                                                  f"(versions there: {', '.join(versions)})",
+                                     "set the deployment's version to one offered there"))
+                else:
+                    here = sorted({e.model.name for e in self.models()
+                                   if e.model is not None and str(e.model.name).startswith("claude")})
+                    out.append(Check(check, FAIL, f"{d.model} is not offered in {location} (Claude models there: "
+                                                  f"{', '.join(here) or 'none'})",
+                                     "pick another model, or another location where it is offered"))
+                continue
+            skus = [s.name for s in (offer.skus or [])]
+            if d.sku not in skus:
+                out.append(Check(check, FAIL, f"{d.model} {d.version} is not offered as {d.sku} in {location} "
+                                              f"(SKUs: {', '.join(skus) or 'none'})",
+                                 "change the deployment's sku"))
+                continue
+            out.append(Check(check, PASS, f"{d.model} {d.version} offered in {location} as {d.sku}"))
+        return out
+
+    # --- quota ------------------------------------------------------------------------------------
+
+    def _usage_name(self, model: str, version: str, sku: str) -> str:
+        offer = self._offer(model, version) if self._models is not None else None
+        for s in (offer.skus or []) if offer is not None else []:
+            if s.name == sku and getattr(s, "usage_name", None):
+                return s.usage_name
+        return f"AIServices.{sku}.{model}"
+
+    def _own_capacity(self) -> dict[tuple[str, str], int]:
+        """Capacity our own live deployments hold per (model, SKU): a redeploy reuses it."""
+        status, data = self.arm.call("GET", self.view.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
+        own: dict[tuple[str, str], int] = defaultdict(int)
+        if status != 200 or not isinstance(data, dict):
+            return own
+        for d in data.get("value") or []:
+            model = ((d.get("properties") or {}).get("model") or {}).get("name", "")
+            sku = d.get("sku") or {}
+            own[(model, sku.get("name", ""))] += int(sku.get("capacity") or 0)
+        return own
+
+    def check_quota(self) -> list[Check]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            usages = list(self.cs.usages.list(self.spec.location))
+        except HttpResponseError as exc:
+            if status_of(exc) == 404:
+                return [_could_not_check("quota", "the usages API", exc)]
+            raise
+        by_name = {u.name.value.lower(): u for u in usages if u.name is not None and u.name.value}
+        wanted: dict[tuple[str, str, str], int] = defaultdict(int)
+        for d in self.spec.deployments.values():
+            wanted[(d.model, str(d.version), d.sku)] += int(d.capacity or 0)
+        own = self._own_capacity()
+        out = []
+        for (model, version, sku), capacity in sorted(wanted.items()):
+            check = f"quota:{model}/{sku}"
+            usage_name = self._usage_name(model, version, sku)
+            usage = by_name.get(usage_name.lower())
+            if usage is None:
+                out.append(Check(check, WARN, f"no usage entry {usage_name} in {self.spec.location}",
+                                 "check the quota in the Foundry portal (Quotas)"))
+                continue
+            limit = int(usage.limit or 0)
+            used_by_others = max(int(usage.current_value or 0) - own.get((model, sku), 0), 0)
+            free = limit - used_by_others
+            if capacity > free:
+                out.append(Check(check, FAIL, f"needs {capacity}K TPM; {free} of {limit} is free in "
+                                              f"{self.spec.location} ({used_by_others} used elsewhere)",
+                                 "lower the deployments' capacity, delete unused deployments (and purge "
+                                 "soft-deleted accounts, which hold quota for 48 h), or request more quota"))
+            else:
+                out.append(Check(check, PASS, f"needs {capacity}K TPM; {free} of {limit} free"))
+        return out
+
+    # --- marketplace ------------------------------------------------------------------------------
+
+    def check_marketplace(self) -> list[Check]:
+        out = []
+        for model in sorted({d.model for d in self.spec.deployments.values()}):
+            check = f"marketplace:{model}"
+            publisher, offer, plan = marketplace_ids(model)
+            path = (f"/subscriptions/{self.target.subscription_id}/providers/Microsoft.MarketplaceOrdering/"
+                    f"offerTypes/{MARKETPLACE_OFFER_TYPE}/publishers/{publisher}/offers/{offer}/plans/{plan}/"
+                    "agreements/current")
+            accept = f"az term accept --publisher {publisher} --product {offer} --plan {plan}"
+            status, data = self.arm.call("GET", path, MARKETPLACE_API_VERSION)
+            if status == 404:
+                out.append(_could_not_check(check, "the Marketplace agreements API", arm_error_text(status, data)))
+                continue
+            if status == 400:
+                out.append(Check(check, FAIL, f"Marketplace offer {publisher}/{offer}/{plan} not found "
+                                              f"({arm_error_text(status, data)})",
+                                 "check the model id; the offer may not be published for it yet"))
+                continue
+            if status != 200 or not isinstance(data, dict):
+                out.append(Check(check, WARN, f"could not check: {arm_error_text(status, data)}",
+                                 f"check by hand: az term show --publisher {publisher} --product {offer} "
+                                 f"--plan {plan}"))
+                continue
+            if (data.get("properties") or {}).get("accepted"):
+                out.append(Check(check, PASS, f"terms of {offer} accepted"))
+            else:
+                out.append(Check(check, WARN, f"terms of {offer} not accepted yet; the Cognitive Services RP "
+                                              "signs them from modelProviderData at the first deployment",
+                                 f"if your subscription blocks RP-initiated purchases: {accept}"))
+        return out
+
+    # --- resource group and permissions -----------------------------------------------------------
+
+    def _required_actions(self) -> list[str]:
+        actions = ["Microsoft.CognitiveServices/accounts/write", "Microsoft.CognitiveServices/accounts/deployments/write",
+                   "Microsoft.CognitiveServices/accounts/listKeys/action"]
+        if self.view.vault is not None:
+            actions.append("Microsoft.KeyVault/vaults/write")
+            actions.append("Microsoft.KeyVault/vaults/secrets/write")
+        if self.view.role_assignments:
+            actions.append("Microsoft.Authorization/roleAssignments/write")
+        return actions
+
+    def check_resource_group(self) -> list[Check]:
+        rg = self.spec.resource_group
+        sub_scope = f"/subscriptions/{self.target.subscription_id}"
+        status, data = self.arm.call("GET", self.view.rg_id, RESOURCE_GROUP_API_VERSION)
+        out = []
+        required = self._required_actions()
+        if status == 200:
+            loc = str((data or {}).get("location", ""))
+            if loc and loc.replace(" ", "").lower() != self.spec.location.lower():
+                out.append(Check("resource-group", PASS,
+                                 f"{rg} exists (in {loc}; the resources go to {self.spec.location})"))
+            else:
+                out.append(Check("resource-group", PASS, f"{rg} exists"))
+            scope = self.view.rg_id
+        elif status == 404:
+            if not self.spec.create_resource_group:
+                out.append(Check("resource-group", FAIL, f"{rg} does not exist and create_resource_group is false",
+                                 "create it, or set create_resource_group: true"))
+                return out
+            out.append(Check("resource-group", PASS, f"{rg} does not exist yet; the stack creates it"))
+            scope = sub_scope
+            required = ["Microsoft.Resources/subscriptions/resourceGroups/write", *required]
+        elif status == 403:
+            out.append(Check("resource-group", FAIL, f"cannot read {rg}: {arm_error_text(status, data)}",
+                             "grant the deploying identity Contributor (or Owner) on the group or subscription"))
+            return out
+        else:
+            out.append(Check("resource-group", FAIL, f"cannot read {rg}: {arm_error_text(status, data)}", ""))
+            return out
+        out.append(self.check_permissions(scope, required))
+        return out
+
+    def check_permissions(self, scope: str, required: list[str]) -> Check:
+        status, data = self.arm.call("GET", f"{scope}/providers/Microsoft.Authorization/permissions",
+                                     PERMISSIONS_API_VERSION)
+        if status == 404:
+            return _could_not_check("permissions", "Microsoft.Authorization/permissions",
+                                    arm_error_text(status, data))
+        if status != 200 or not isinstance(data, dict):
+            return Check("permissions", WARN, f"could not check: {arm_error_text(status, data)}",
+                         "check the deploying identity's roles by hand")
+        grants = data.get("value") or []
+        if not grants:
+            # The caller could read the scope just before, so an empty answer means the API said nothing.
+            return Check("permissions", WARN, "could not check: the permissions API listed no permissions "
+                                              "for a scope the caller can read",
+                         "check the deploying identity's roles by hand")
+        missing = [a for a in required if not permitted(a, grants)]
+        where = "the subscription" if scope.count("/") == 2 else f"resource group {self.spec.resource_group}"
+        if missing:
+            return Check("permissions", FAIL, f"the caller may not: {', '.join(missing)} on {where}",
+                         "grant Contributor (and, for the role assignments, Owner or User Access "
+                         f"Administrator) on {where}")
+        return Check("permissions", PASS, f"the caller may write everything the stack makes on {where}")
+
+
+def _match(pattern: str, action: str) -> bool:
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def permitted(action: str, grants: list[dict[str, Any]]) -> bool:
+    """Does one of the permission entries (``actions`` minus ``notActions``) allow ``action``?"""
+    for g in grants:
+        if any(_match(p, action) for p in g.get("actions") or []) and \
+                not any(_match(p, action) for p in g.get("notActions") or []):
+            return True
+    return False
+
+
+def run_preflight(view: StackView) -> PreflightReport:
+    pf = Preflight(view)
+    try:
+        return pf.run()
+    finally:
+        pf.close()
