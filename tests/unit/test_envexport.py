@@ -103,6 +103,9 @@ class FakeSecretClient:
     def __init__(self, secrets):
         self.secrets = secrets
 
+    def close(self):
+        pass
+
     def get_secret(self, name):
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -334,6 +334,9 @@ class FakeSecretClient:
         self.secrets = secrets
         self.calls: list[str] = []
 
+    def close(self):
+        pass
+
     def get_secret(self, name):
         from azure.core.exceptions import ResourceNotFoundError
 

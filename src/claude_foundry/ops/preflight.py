@@ -341,7 +341,8 @@ class Preflight:
     # --- resource group and permissions -----------------------------------------------------------
 
     def _required_actions(self) -> list[str]:
-        actions = ["Microsoft.CognitiveServices/accounts/write", "Microsoft.CognitiveServices/accounts/deployments/write",
+        actions = ["Microsoft.CognitiveServices/accounts/write",
+                   "Microsoft.CognitiveServices/accounts/deployments/write",
                    "Microsoft.CognitiveServices/accounts/listKeys/action"]
         if self.view.vault is not None:
             actions.append("Microsoft.KeyVault/vaults/write")

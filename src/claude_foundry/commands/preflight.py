@@ -1,0 +1,39 @@
+"""``claude-foundry preflight STACK_FILE``: before ``pulumi up``, will the deploy succeed?
+
+Checks subdomain, models and SKUs in the location, quota, modelProviderData, Marketplace terms, the
+resource group and the caller's permissions; one line per check. Exit 0 when nothing failed (warnings
+allowed), 1 when a check failed, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from claude_foundry.ops.common import add_target_arguments
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "preflight", help="before deploying: subdomain, models, quota, provider data, terms, permissions",
+        description="Check a stack against the subscription before `pulumi up`: is the subdomain free (or ours), "
+                    "is every model+version offered in the location with its SKU, does the capacity fit the "
+                    "quota, is modelProviderData complete, are the Marketplace terms accepted, may the caller "
+                    "write to the resource group. Exit 1 on any failure, 2 on usage errors.")
+    add_target_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from claude_foundry.ops.common import dumps, load_stack, resolve_target, stack_view
+    from claude_foundry.ops.preflight import run_preflight
+
+    spec = load_stack(args.stack_file)
+    target = resolve_target(args)
+    report = run_preflight(stack_view(spec, target))
+    if args.json:
+        print(dumps(report.to_json()))
+    else:
+        report.render(Console(soft_wrap=False))
+    return 0 if report.ok else 1

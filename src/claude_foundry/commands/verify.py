@@ -1,0 +1,39 @@
+"""``claude-foundry verify STACK_FILE``: after deploying, on a schedule: is what is live still the stack?
+
+Compares the account, its deployments (extra ones too), role assignments, diagnostic settings, the Key
+Vault and its secrets (the API key against the account's current keys) with the plan of the stack. Prints
+the differences (never a secret value). Exit 0 in sync, 1 on drift, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from claude_foundry.ops.common import add_target_arguments
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify", help="after deploying: compare what is live with the stack (drift)",
+        description="Compare the live account, deployments, role assignments, diagnostic settings, Key Vault "
+                    "settings and secrets with the stack's plan. Exit 0 when in sync, 1 on drift, 2 on usage "
+                    "errors. Reading the secrets needs Key Vault Secrets User on the vault; comparing the API "
+                    "key needs listKeys on the account.")
+    add_target_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from claude_foundry.ops.common import dumps, load_stack, resolve_target, stack_view
+    from claude_foundry.ops.verify import run_verify
+
+    spec = load_stack(args.stack_file)
+    target = resolve_target(args)
+    report = run_verify(stack_view(spec, target))
+    if args.json:
+        print(dumps(report.to_json()))
+    else:
+        report.render(Console(soft_wrap=False))
+    return 0 if report.in_sync else 1

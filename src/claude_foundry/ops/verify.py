@@ -1,0 +1,342 @@
+"""``claude-foundry verify``: compare what is live with what the stack's plan says should be.
+
+The expected side is the real Pulumi program's ARM bodies (:func:`claude_foundry.ops.common.stack_view`);
+the live side is read through ARM and, for secrets, the Key Vault data plane. Every difference is a
+:class:`Drift` row: resource, field, expected, actual. Secret values are never shown: a secret that differs
+reads "differs from the plan", and the API key is compared with the account's current keys with
+``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import quote
+
+from claude_foundry import arm
+from claude_foundry.ops.common import (
+    ROLE_ASSIGNMENT_API_VERSION,
+    ArmCaller,
+    PlannedArm,
+    StackView,
+    arm_error_text,
+)
+
+MISSING = "(missing)"
+ABSENT = "(absent)"
+KEY_NOT_CURRENT = "not a current account key"
+
+
+@dataclass
+class Drift:
+    resource: str
+    field: str
+    expected: str
+    actual: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class VerifyReport:
+    drifts: list[Drift]
+    checked: int  # number of resources compared
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.drifts
+
+    def summary(self) -> str:
+        if self.in_sync:
+            return f"in sync: {self.checked} resources match the stack"
+        return f"drift: {len(self.drifts)} difference(s) across {self.checked} resources"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"in_sync": self.in_sync, "checked": self.checked, "drift": [d.to_json() for d in self.drifts],
+                "summary": self.summary()}
+
+    def render(self, console: Any) -> None:
+        from rich.table import Table
+
+        if self.drifts:
+            table = Table(title="drift")
+            for col in ("resource", "field", "expected", "actual"):
+                table.add_column(col, overflow="fold")
+            for d in self.drifts:
+                table.add_row(d.resource, d.field, d.expected, d.actual)
+            console.print(table)
+        console.print(f"[{'green' if self.in_sync else 'red'}]{self.summary()}[/]", highlight=False)
+
+
+def _s(value: Any) -> str:
+    if value is None:
+        return ABSENT
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _get(d: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)
+    return d
+
+
+def _ci_eq(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return a == b
+
+
+def _norm_acls(acls: Any) -> dict[str, Any]:
+    acls = acls if isinstance(acls, dict) else {}
+    rules = sorted(str(r.get("value", r)) if isinstance(r, dict) else str(r) for r in acls.get("ipRules") or [])
+    return {"defaultAction": acls.get("defaultAction") or "Allow", "ipRules": rules}
+
+
+class Verifier:
+    def __init__(self, view: StackView) -> None:
+        self.view = view
+        self.target = view.target
+        self.arm = ArmCaller(view.target)
+        self.drifts: list[Drift] = []
+        self.checked = 0
+        self._keys: tuple[str, str] | None = None
+
+    def close(self) -> None:
+        self.arm.close()
+
+    def drift(self, resource: str, field: str, expected: Any, actual: Any) -> None:
+        self.drifts.append(Drift(resource, field, _s(expected) if not isinstance(expected, str) else expected,
+                                 _s(actual) if not isinstance(actual, str) else actual))
+
+    def _get(self, planned: PlannedArm) -> dict[str, Any] | None:
+        status, data = self.arm.call("GET", planned.id, planned.api_version)
+        self.checked += 1
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(data, dict):
+            raise_for(status, data, planned.id)
+        return data
+
+    def run(self) -> VerifyReport:
+        account = self.verify_account()
+        if account is not None:
+            self.verify_deployments()
+        self.verify_role_assignments()
+        self.verify_diagnostics()
+        self.verify_vault(account)
+        return VerifyReport(self.drifts, self.checked)
+
+    # --- account ----------------------------------------------------------------------------------
+
+    def verify_account(self) -> dict[str, Any] | None:
+        planned = self.view.account
+        name = f"account {self.view.account_name}"
+        live = self._get(planned)
+        if live is None:
+            self.drift(name, "exists", "present", MISSING)
+            return None
+        body = planned.body
+        for path in ("kind", "sku.name", "properties.customSubDomainName", "properties.publicNetworkAccess"):
+            exp = _get(body, path)
+            if exp is not None and not _ci_eq(exp, _get(live, path)):
+                self.drift(name, path.removeprefix("properties."), exp, _get(live, path))
+        exp_local = bool(_get(body, "properties.disableLocalAuth"))
+        act_local = bool(_get(live, "properties.disableLocalAuth"))
+        if exp_local != act_local:
+            self.drift(name, "disableLocalAuth", exp_local, act_local)
+        if _get(body, "properties.networkAcls") is not None:
+            exp_acl = _norm_acls(_get(body, "properties.networkAcls"))
+            act_acl = _norm_acls(_get(live, "properties.networkAcls"))
+            if exp_acl != act_acl:
+                self.drift(name, "networkAcls", exp_acl, act_acl)
+        return live
+
+    # --- deployments ------------------------------------------------------------------------------
+
+    def verify_deployments(self) -> None:
+        status, data = self.arm.call("GET", self.view.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
+        if status != 200 or not isinstance(data, dict):
+            raise_for(status, data, self.view.account.id + "/deployments")
+        live = {d["name"]: d for d in data.get("value") or [] if isinstance(d, dict) and "name" in d}
+        for name, planned in sorted(self.view.deployments.items()):
+            self.checked += 1
+            res = f"deployment {name}"
+            got = live.pop(name, None)
+            if got is None:
+                self.drift(res, "exists", "present", MISSING)
+                continue
+            body = planned.body
+            for path, label in (("properties.model.name", "model"), ("properties.model.version", "version"),
+                                ("properties.model.format", "format"), ("sku.name", "sku"),
+                                ("sku.capacity", "capacity"), ("properties.raiPolicyName", "raiPolicyName")):
+                exp = _get(body, path)
+                act = _get(got, path)
+                if exp is None:
+                    continue
+                if path in ("sku.capacity", "properties.model.version"):
+                    same = str(exp) == str(act)
+                else:
+                    same = _ci_eq(exp, act)
+                if not same:
+                    self.drift(res, label, exp, act)
+            exp_pd = _get(body, "properties.model.modelProviderData") or _get(body, "properties.modelProviderData")
+            act_pd = _get(got, "properties.model.modelProviderData") or _get(got, "properties.modelProviderData")
+            if exp_pd is not None and exp_pd != act_pd:
+                self.drift(res, "modelProviderData", exp_pd, act_pd)
+        for name in sorted(live):
+            got = live[name]
+            self.drift(f"deployment {name}", "exists", ABSENT + " not in the stack",
+                       f"present ({_get(got, 'properties.model.name')}, {_get(got, 'sku.name')} "
+                       f"{_get(got, 'sku.capacity')})")
+
+    # --- role assignments, diagnostic settings ----------------------------------------------------
+
+    def verify_role_assignments(self) -> None:
+        for planned in self.view.role_assignments:
+            role_guid = str(_get(planned.body, "properties.roleDefinitionId")).rsplit("/", 1)[-1]
+            principal = _get(planned.body, "properties.principalId")
+            role = next((arm.ROLE_NAMES[k] for k, g in arm.ROLE_IDS.items() if g == role_guid), role_guid)
+            scope = planned.id.split("/providers/Microsoft.Authorization/", 1)[0]
+            label = f"role {role} for {principal} on {scope.rsplit('/', 1)[-1]}"
+            if self._get(planned) is not None:
+                continue
+            if self._assigned_elsewhere(scope, str(principal), role_guid):
+                continue
+            self.drift(label, "exists", "present", MISSING)
+
+    def _assigned_elsewhere(self, scope: str, principal: str, role_guid: str) -> bool:
+        """The same role for the same principal at the same scope under another assignment name."""
+        status, data = self.arm.call(
+            "GET", f"{scope}/providers/Microsoft.Authorization/roleAssignments?$filter="
+                   + quote(f"principalId eq '{principal}'"),
+            ROLE_ASSIGNMENT_API_VERSION)
+        if status != 200 or not isinstance(data, dict):
+            return False
+        for ra in data.get("value") or []:
+            p = ra.get("properties") or {}
+            if str(p.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower() == role_guid.lower() and \
+                    str(p.get("scope", "")).lower() == scope.lower():
+                return True
+        return False
+
+    def verify_diagnostics(self) -> None:
+        for planned in self.view.diagnostic_settings:
+            parent = planned.id.split("/providers/Microsoft.Insights/", 1)[0].rsplit("/", 1)[-1]
+            label = f"diagnostic setting {planned.id.rsplit('/', 1)[-1]} on {parent}"
+            live = self._get(planned)
+            if live is None:
+                self.drift(label, "exists", "present", MISSING)
+                continue
+            exp = _get(planned.body, "properties.workspaceId")
+            act = _get(live, "properties.workspaceId")
+            if exp and not _ci_eq(exp, act):
+                self.drift(label, "workspaceId", exp, act)
+
+    # --- Key Vault --------------------------------------------------------------------------------
+
+    def _account_keys(self) -> tuple[str, str] | None:
+        if self._keys is None:
+            status, data = self.arm.call("POST", self.view.account.id + "/listKeys", self.view.account.api_version)
+            if status != 200 or not isinstance(data, dict):
+                return None
+            self._keys = (str(data.get("key1") or ""), str(data.get("key2") or ""))
+        return self._keys
+
+    def verify_vault(self, account: dict[str, Any] | None) -> None:
+        planned = self.view.vault
+        if planned is None:
+            return
+        name = f"key vault {planned.id.rsplit('/', 1)[-1]}"
+        live = self._get(planned)
+        if live is None:
+            self.drift(name, "exists", "present", MISSING)
+            return
+        exp_rbac = bool(_get(planned.body, "properties.enableRbacAuthorization"))
+        act_rbac = bool(_get(live, "properties.enableRbacAuthorization"))
+        if exp_rbac != act_rbac:
+            self.drift(name, "enableRbacAuthorization", exp_rbac, act_rbac)
+        exp_pp = bool(_get(planned.body, "properties.enablePurgeProtection"))
+        act_pp = bool(_get(live, "properties.enablePurgeProtection"))
+        if exp_pp != act_pp:
+            self.drift(name, "enablePurgeProtection", exp_pp, act_pp)
+        vault_url = _get(live, "properties.vaultUri")
+        if vault_url:
+            self.verify_secrets(str(vault_url), account)
+
+    def verify_secrets(self, vault_url: str, account: dict[str, Any] | None) -> None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        names = self.view.spec.secret_names
+        client = self.target.secret_client(vault_url)
+        try:
+            for secret_name, planned in sorted(self.view.secrets.items()):
+                self.checked += 1
+                res = f"secret {secret_name}"
+                try:
+                    got = client.get_secret(secret_name)
+                except ResourceNotFoundError:
+                    self.drift(res, "exists", "present", MISSING)
+                    continue
+                except HttpResponseError as exc:
+                    if exc.status_code == 403:
+                        self.drift(f"key vault {vault_url}", "read secrets", "readable",
+                                   "cannot read secrets: Key Vault Secrets User missing for the caller")
+                        return
+                    raise
+                if got.properties.enabled is False:
+                    self.drift(res, "enabled", "true", "false")
+                if secret_name == names.api_key:
+                    self._compare_key(res, got.value or "")
+                else:
+                    expected = _get(planned.body, "properties.value")
+                    if isinstance(expected, str) and not hmac.compare_digest(
+                            expected.encode(), (got.value or "").encode()):
+                        self.drift(res, "value", "as planned", "differs from the plan")
+            if names.api_key not in self.view.secrets:  # Entra only: no key should be exported
+                try:
+                    client.get_secret(names.api_key)
+                except (ResourceNotFoundError, HttpResponseError):
+                    pass
+                else:
+                    self.drift(f"secret {names.api_key}", "exists", ABSENT + " (local auth disabled)",
+                               "present")
+        finally:
+            client.close()
+
+    def _compare_key(self, res: str, value: str) -> None:
+        keys = self._account_keys()
+        if keys is None:
+            self.drift(res, "value", "a current account key",
+                       "cannot compare: listKeys refused (the caller needs "
+                       "Microsoft.CognitiveServices/accounts/listKeys/action)")
+            return
+        ok = False
+        for k in keys:  # compare with both, always, in constant time
+            ok = hmac.compare_digest(value.encode(), k.encode()) or ok
+        if not ok:
+            self.drift(res, "value", "a current account key", KEY_NOT_CURRENT)
+
+
+def raise_for(status: int, data: Any, what: str) -> None:
+    from claude_foundry.errors import OperationFailed
+
+    raise OperationFailed(f"cannot read {what}: {arm_error_text(status, data)}")
+
+
+def run_verify(view: StackView) -> VerifyReport:
+    v = Verifier(view)
+    try:
+        return v.run()
+    finally:
+        v.close()
+
