@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from claude_foundry.errors import UserError
+from claude_foundry.errors import OperationFailed, UserError
 
 INSTALL_HINT = "pip install 'claude-foundry[infra]'"
 
@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "and dependencies. Exit 2 on an invalid stack file.")
     p.add_argument("stack_file", metavar="STACK_FILE")
     p.add_argument("--json", action="store_true", help="print JSON (resources and outputs)")
+    p.add_argument("--policy", action="store_true",
+                   help="check the plan against the policy rules (docs/policy.md) instead of listing it: print "
+                   "every violation; exit 1 on a mandatory one")
+    p.add_argument("--allowed-location", action="append", metavar="LOCATION", dest="allowed_locations",
+                   help="with --policy: narrow the allowed locations (repeatable; default: the catalogue's)")
     p.set_defaults(func=run)
 
 
@@ -64,12 +69,33 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.plan import plan
 
     result = plan(spec)
+    if getattr(args, "policy", False):
+        return _run_policy(result, args)
     if args.json:
         json.dump({"project": result.project, "stack": result.stack, "resources": result.to_json(),
                    "outputs": result.outputs_json()}, sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
         return 0
     _print_tree(result)
+    return 0
+
+
+def _run_policy(result, args: argparse.Namespace) -> int:
+    from claude_foundry import policy
+
+    locations = tuple(args.allowed_locations) if args.allowed_locations else None
+    violations = policy.check_plan(result, policy.PolicyConfig(allowed_locations=locations))
+    mandatory, advisory = policy.summary(violations)
+    if args.json:
+        json.dump({"project": result.project, "stack": result.stack, "mandatory": mandatory, "advisory": advisory,
+                   "violations": [v.to_json() for v in violations]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for line in policy.format_violations(violations):
+            print(line)
+        print(f"{result.project}/{result.stack}: {mandatory} mandatory, {advisory} advisory policy violation(s)")
+    if mandatory:
+        raise OperationFailed(f"{mandatory} mandatory policy violation(s) in {args.stack_file}")
     return 0
 
 

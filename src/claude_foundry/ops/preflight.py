@@ -81,15 +81,16 @@ class PreflightReport:
         return {"ok": self.ok, "checks": [c.to_json() for c in self.checks], "summary": self.summary()}
 
     def render(self, console: Any) -> None:
-        from rich.table import Table
+        """One line per check: result, name, reason and (unless it passed) the fix."""
+        from rich.markup import escape
 
         style = {PASS: "green", FAIL: "red", WARN: "yellow"}
-        table = Table(title="preflight", show_lines=False)
-        for col in ("check", "result", "reason", "fix"):
-            table.add_column(col, overflow="fold")
+        width = max((len(c.name) for c in self.checks), default=0)
         for c in self.checks:
-            table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.reason, c.fix)
-        console.print(table)
+            line = f"[{style[c.status]}]{c.status:<4}[/] {escape(c.name):<{width}}  {escape(c.reason)}"
+            if c.fix and c.status != PASS:
+                line += f" [dim]— fix: {escape(c.fix)}[/]"
+            console.print(line, highlight=False, soft_wrap=True)
         console.print(f"[{'green' if self.ok else 'red'}]{self.summary()}[/]", highlight=False)
 
 

@@ -89,8 +89,11 @@ class Sandbox:
             self.state_dir = Path(tempfile.mkdtemp(prefix="claude-foundry-sandbox-"))
         certs = make_certificates(self.state_dir)
         self.ca_bundle = certs.ca_bundle
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the listening
+        # socket says it is TCP; without it Nagle's algorithm meets delayed ACKs and every request takes 40 ms.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((HOST, self.config.port))
         except OSError as exc:

@@ -1,0 +1,217 @@
+"""``claude-foundry rotate-keys``: zero-downtime, resumable, never leaves a revoked key in the vault."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from claude_foundry.cli import main
+from claude_foundry.connection import Target, sandbox_target
+from claude_foundry.errors import UserError
+from claude_foundry.local import up_local
+from claude_foundry.ops.common import ArmCaller, stack_view
+from claude_foundry.ops.rotate import COMPLETE, LAST_STEP, Journal, Rotator, journal_secret_name, rotate_keys
+from claude_foundry.ops.verify import run_verify
+from claude_foundry.spec import load_spec
+
+pytestmark = pytest.mark.e2e
+
+
+class Interrupted(Exception):
+    pass
+
+
+def write_stack(directory: Path, **foundry: Any) -> Path:
+    suffix = uuid.uuid4().hex[:10]
+    doc = {
+        "environment": "rot", "location": "eastus2", "resource_group": f"rg-rot-{suffix}",
+        "foundry": {"name": f"cf-rot-{suffix}",
+                    "model_provider": {"organization_name": "Contoso", "country_code": "US",
+                                       "industry": "technology"}, **foundry},
+        "deployments": {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 2}},
+        "key_vault": {"name": f"kv-{suffix}"},
+    }
+    path = directory / f"stack-{suffix}.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+class Stack:
+    """A deployed stack plus probes: the account's keys (listKeys) and the vault's key secret."""
+
+    def __init__(self, path: Path, target: Target) -> None:
+        self.path = path
+        self.spec = load_spec(path)
+        self.target = target
+        self.view = stack_view(self.spec, target)
+        self.arm = ArmCaller(target)
+        status, vault = self.arm.call("GET", self.view.vault.id, self.view.vault.api_version)
+        assert status == 200
+        self.secrets = target.secret_client(vault["properties"]["vaultUri"])
+        self.seen: set[str] = set()  # every key value observed, to check the output never shows one
+
+    def keys(self) -> tuple[str, str]:
+        status, data = self.arm.call("POST", self.view.account.id + "/listKeys", self.view.account.api_version)
+        assert status == 200
+        self.seen.update((data["key1"], data["key2"]))
+        return data["key1"], data["key2"]
+
+    def vault_key(self) -> str:
+        value = self.secrets.get_secret(self.spec.secret_names.api_key).value
+        self.seen.add(value)
+        return value
+
+    def assert_vault_key_current(self) -> str:
+        """The invariant: the vault's key is one the account accepts now. Returns which."""
+        key1, key2 = self.keys()
+        value = self.vault_key()
+        assert value in (key1, key2), "the vault holds a revoked key"
+        return "key1" if value == key1 else "key2"
+
+    def journal(self) -> Journal | None:
+        status, data = self.arm.call(
+            "GET", f"{self.view.vault.id}/secrets/{journal_secret_name(self.spec.key_vault.secret_prefix)}",
+            self.view.vault.api_version)
+        return Journal.from_tags(data.get("tags") or {}) if status == 200 else None
+
+    def close(self) -> None:
+        self.arm.close()
+        self.secrets.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, connection: dict[str, Any]) -> Any:
+    target = sandbox_target(connection)
+    path = write_stack(tmp_path)
+    assert up_local(load_spec(path), target, state_dir=tmp_path).result.ok
+    s = Stack(path, target)
+    yield s
+    s.close()
+
+
+def checking_hook(stack: Stack, log: list[tuple[int, str]], fail_at: int | None = None) -> Any:
+    def hook(number: int, step_id: str) -> None:
+        log.append((number, stack.assert_vault_key_current()))
+        if number == fail_at:
+            raise Interrupted(f"stopped after step {number}")
+    return hook
+
+
+def test_full_rotation_keeps_a_current_key_in_the_vault(stack: Stack) -> None:
+    old1, old2 = stack.keys()
+    assert stack.assert_vault_key_current() == "key1"
+    log: list[tuple[int, str]] = []
+    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
+    assert result.steps_run == [1, 2, 3, 4, 5, 6] and result.resumed_from == 0
+    # where the vault pointed after each step
+    assert log == [(1, "key2"), (2, "key2"), (3, "key2"), (4, "key1"), (5, "key1"), (6, "key1")]
+    new1, new2 = stack.keys()
+    assert new1 not in (old1, old2) and new2 not in (old1, old2)
+    assert stack.vault_key() == new1
+    journal = stack.journal()
+    assert journal is not None and journal.status == COMPLETE and journal.completed_step == LAST_STEP
+    # the stack is in sync afterwards: the vault holds the current key1, as the program writes it
+    assert run_verify(stack.view).in_sync
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5])
+def test_interrupted_rotation_resumes(stack: Stack, fail_at: int) -> None:
+    old1, old2 = stack.keys()
+    log: list[tuple[int, str]] = []
+    with pytest.raises(Interrupted):
+        rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log, fail_at))
+    stack.assert_vault_key_current()
+    journal = stack.journal()
+    assert journal is not None and journal.completed_step == fail_at and journal.status != COMPLETE
+    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
+    assert result.resumed_from == fail_at
+    assert result.steps_run == list(range(fail_at + 1, LAST_STEP + 1))
+    assert [n for n, _ in log] == list(range(1, LAST_STEP + 1))
+    new1, new2 = stack.keys()
+    assert {new1, new2}.isdisjoint({old1, old2})
+    assert stack.vault_key() == new1
+    assert stack.journal().status == COMPLETE  # type: ignore[union-attr]
+
+
+def test_interrupted_inside_a_step_before_the_journal(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Crash after regenerating key1 but before the journal records it: the re-run repeats step 3 safely."""
+    old1, _ = stack.keys()
+    original = Rotator.write_journal
+
+    def crash_after_regenerate(self: Rotator, journal: Journal) -> None:
+        if journal.completed_step == 3:
+            raise Interrupted("runner died")
+        original(self, journal)
+
+    monkeypatch.setattr(Rotator, "write_journal", crash_after_regenerate)
+    with pytest.raises(Interrupted):
+        rotate_keys(stack.view, grace=0)
+    monkeypatch.setattr(Rotator, "write_journal", original)
+    assert stack.keys()[0] != old1  # key1 was regenerated...
+    assert stack.assert_vault_key_current() == "key2"  # ...while the vault held key2
+    assert stack.journal().completed_step == 2  # type: ignore[union-attr]
+    result = rotate_keys(stack.view, grace=0)
+    assert result.resumed_from == 2 and result.steps_run == [3, 4, 5, 6]
+    assert stack.assert_vault_key_current() == "key1"
+
+
+def test_vault_changed_between_runs_is_republished(stack: Stack) -> None:
+    """Someone wrote key1 back (e.g. a deploy) after step 2: step 3 must not revoke the vault's key."""
+    with pytest.raises(Interrupted):
+        rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, [], 2))
+    key1, _ = stack.keys()
+    body = {"properties": {"value": key1}}
+    status, _ = stack.arm.call("PUT", f"{stack.view.vault.id}/secrets/{stack.spec.secret_names.api_key}",
+                               stack.view.vault.api_version, body)
+    assert status in (200, 201)
+    log: list[tuple[int, str]] = []
+    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
+    assert any("publishing key2 again" in w for w in result.warnings)
+    assert log[0] == (3, "key2")
+    stack.assert_vault_key_current()
+
+
+def test_second_rotation_starts_fresh(stack: Stack) -> None:
+    first = rotate_keys(stack.view, grace=0)
+    second = rotate_keys(stack.view, grace=0)
+    assert first.rotation_id != second.rotation_id and second.resumed_from == 0
+    assert stack.assert_vault_key_current() == "key1"
+
+
+def test_refused_when_local_auth_disabled(tmp_path: Path, connection: dict[str, Any],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_stack(tmp_path, disable_local_auth=True)
+    spec = load_spec(path)
+    target = sandbox_target(connection)
+    with pytest.raises(UserError) as err:
+        Rotator(stack_view(spec, target), grace=0)
+    assert err.value.exit_code == 2 and "no key to rotate" in str(err.value)
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    assert main(["rotate-keys", str(path), "--sandbox", str(conn), "--grace", "0"]) == 2
+    assert "local auth" in capsys.readouterr().err
+
+
+def test_cli_rotation_prints_steps_and_no_key(stack: Stack, connection: dict[str, Any], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    stack.keys()
+    stack.vault_key()
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    assert main(["rotate-keys", str(stack.path), "--sandbox", str(conn), "--grace", "0", "--stop-after", "3"]) == 0
+    assert stack.journal().completed_step == 3  # type: ignore[union-attr]
+    stack.assert_vault_key_current()
+    assert main(["rotate-keys", str(stack.path), "--sandbox", str(conn), "--grace", "0", "--json"]) == 0
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert data["resumed_from_step"] == 3 and data["steps_run"] == [4, 5, 6]
+    stack.assert_vault_key_current()
+    text = out.out + out.err
+    assert "3/6 regenerated key1" in text and "resuming rotation" in text
+    for key in stack.seen:
+        assert key not in text
