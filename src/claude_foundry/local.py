@@ -201,14 +201,17 @@ class Applier:
         known = self.state.get(step.arm_id)
         # Like Pulumi, trust the state for what we applied, but confirm the resource still exists (it may
         # have been deleted out of band). Without a matching state entry there is nothing to confirm: PUT.
-        if known == digest and self.exists(step):
-            return StepResult(step, SAME, time.monotonic() - started)
+        if known == digest:
+            if self.exists(step):
+                return StepResult(step, SAME, time.monotonic() - started)
+            action = CREATE  # applied before, deleted since
+        else:
+            action = UPDATE if known is not None else CREATE
         poller = self._resources.resources.begin_create_or_update_by_id(
             step.arm_id, api_version=step.api_version, parameters=body)
         result = poller.result()
         self.state.set(step.arm_id, digest)
         outputs = result.as_dict() if hasattr(result, "as_dict") else {}
-        action = UPDATE if known is not None else CREATE
         return StepResult(step, action, time.monotonic() - started, outputs=outputs)
 
     def delete(self, step: Step) -> StepResult:

