@@ -67,7 +67,14 @@ def main() -> int:
 
         def client(i: int) -> None:
             runtime = runtimes[i]
-            anthropic_client = runtime.client(max_retries=0)
+            try:
+                anthropic_client = runtime.client(max_retries=0)
+            except Exception as exc:  # a client that cannot even start counts as a failure
+                with lock:
+                    label = f"client setup: {type(exc).__name__}: {str(exc)[:200]}"
+                    errors[label] = errors.get(label, 0) + 1
+                    counts["failed"] += 1
+                return
             n = 0
             while not stop.is_set() and n < args.max_requests_per_client and time.monotonic() < deadline:
                 name = names[(i + n) % len(names)]

@@ -53,7 +53,7 @@ def timed_up(target, spec, state_dir: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--delay", type=float, default=0.5, help="sandbox provisioning delay per write (s)")
+    parser.add_argument("--delay", type=float, default=1.0, help="sandbox provisioning delay per write (s)")
     parser.add_argument("--sizes", default="1,10,30")
     parser.add_argument("--pair-size", type=int, default=10, help="deployments per account in the 2-vs-1 run")
     args = parser.parse_args()

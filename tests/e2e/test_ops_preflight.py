@@ -21,7 +21,7 @@ from claude_foundry.spec import load_spec
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from claude_foundry.sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +92,8 @@ def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
     report = run_preflight(stack_view(spec, target))
     check = checks(report)["quota:claude-opus-4-1/GlobalStandard"]
     assert check.status == FAIL
-    assert "needs 13K TPM" in check.reason and "10 of 10" in check.reason
+    assert "needs 13K TPM" in check.reason
+    assert "10 of 10" in check.reason
     assert check.fix
     assert not report.ok
 
@@ -104,7 +105,8 @@ def test_own_capacity_counts_as_available(tmp_path: Path, seeded: Sandbox, targe
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
     assert by["quota:claude-sonnet-4-6/GlobalStandard"].status == PASS, by["quota:claude-sonnet-4-6/GlobalStandard"]
-    assert by["subdomain"].status == PASS and "own account" in by["subdomain"].reason
+    assert by["subdomain"].status == PASS
+    assert "own account" in by["subdomain"].reason
     assert by["resource-group"].status == PASS
     # another stack asking for 10 more does not fit (25 of 30 used by someone else for it)
     other = load_spec(write_stack(tmp_path, {"s6": {"model": "claude-sonnet-4-6", "capacity": 10}}))
@@ -125,10 +127,11 @@ def test_subdomain_taken(tmp_path: Path, target: Any) -> None:
     spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": TAKEN}))
     by = checks(run_preflight(stack_view(spec, target)))
     assert by["subdomain"].status == FAIL
-    assert TAKEN in by["subdomain"].reason and "foundry.name" in by["subdomain"].fix
+    assert TAKEN in by["subdomain"].reason
+    assert "foundry.name" in by["subdomain"].fix
 
 
-@pytest.mark.parametrize("bad, word", [
+@pytest.mark.parametrize(("bad", "word"), [
     ({"organizationName": "", "countryCode": "US", "industry": "technology"}, "organizationName"),
     ({"organizationName": "Contoso", "countryCode": "us", "industry": "technology"}, "countryCode"),
     ({"organizationName": "Contoso", "countryCode": "US", "industry": "Technology"}, "industry"),
@@ -144,7 +147,9 @@ def test_invalid_provider_data(tmp_path: Path, target: Any, bad: Any, word: str)
     else:
         model["modelProviderData"] = bad
     check = checks(run_preflight(view))["provider-data"]
-    assert check.status == FAIL and word in check.reason and "model_provider" in check.fix
+    assert check.status == FAIL
+    assert word in check.reason
+    assert "model_provider" in check.fix
 
 
 def test_provider_data_check_alone() -> None:
@@ -185,10 +190,12 @@ def test_cli_json_and_exit_codes(tmp_path: Path, seeded: Sandbox, capsys: pytest
     good = write_stack(tmp_path, OK_DEPLOYMENTS)
     assert main(["preflight", str(good), "--sandbox", str(conn), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["ok"] is True and {c["status"] for c in data["checks"]} <= {PASS, WARN}
+    assert data["ok"] is True
+    assert {c["status"] for c in data["checks"]} <= {PASS, WARN}
     bad = write_stack(tmp_path, {"op": {"model": "claude-opus-4-1", "capacity": 50}})
     assert main(["preflight", str(bad), "--sandbox", str(conn)]) == 1
     out = capsys.readouterr().out
-    assert "fail" in out and "quota:claude-opus-4-1" in out.replace("\n", "")
+    assert "fail" in out
+    assert "quota:claude-opus-4-1" in out.replace("\n", "")
     assert main(["preflight", str(tmp_path / "nope.yaml"), "--sandbox", str(conn)]) == 2
     assert main(["preflight", str(good), "--sandbox", str(tmp_path / "missing.json")]) == 2

@@ -106,15 +106,19 @@ def test_full_rotation_keeps_a_current_key_in_the_vault(stack: Stack) -> None:
     old1, old2 = stack.keys()
     assert stack.assert_vault_key_current() == "key1"
     log: list[tuple[int, str]] = []
-    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
-    assert result.steps_run == [1, 2, 3, 4, 5, 6] and result.resumed_from == 0
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=checking_hook(stack, log))
+    assert result.steps_run == [1, 2, 3, 4, 5, 6]
+    assert result.resumed_from == 0
     # where the vault pointed after each step
     assert log == [(1, "key2"), (2, "key2"), (3, "key2"), (4, "key1"), (5, "key1"), (6, "key1")]
     new1, new2 = stack.keys()
-    assert new1 not in (old1, old2) and new2 not in (old1, old2)
+    assert new1 not in (old1, old2)
+    assert new2 not in (old1, old2)
     assert stack.vault_key() == new1
     journal = stack.journal()
-    assert journal is not None and journal.status == COMPLETE and journal.completed_step == LAST_STEP
+    assert journal is not None
+    assert journal.status == COMPLETE
+    assert journal.completed_step == LAST_STEP
     # the stack is in sync afterwards: the vault holds the current key1, as the program writes it
     assert run_verify(stack.view).in_sync
 
@@ -124,11 +128,13 @@ def test_interrupted_rotation_resumes(stack: Stack, fail_at: int) -> None:
     old1, old2 = stack.keys()
     log: list[tuple[int, str]] = []
     with pytest.raises(Interrupted):
-        rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log, fail_at))
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=checking_hook(stack, log, fail_at))
     stack.assert_vault_key_current()
     journal = stack.journal()
-    assert journal is not None and journal.completed_step == fail_at and journal.status != COMPLETE
-    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
+    assert journal is not None
+    assert journal.completed_step == fail_at
+    assert journal.status != COMPLETE
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=checking_hook(stack, log))
     assert result.resumed_from == fail_at
     assert result.steps_run == list(range(fail_at + 1, LAST_STEP + 1))
     assert [n for n, _ in log] == list(range(1, LAST_STEP + 1))
@@ -150,36 +156,38 @@ def test_interrupted_inside_a_step_before_the_journal(stack: Stack, monkeypatch:
 
     monkeypatch.setattr(Rotator, "write_journal", crash_after_regenerate)
     with pytest.raises(Interrupted):
-        rotate_keys(stack.view, grace=0)
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
     monkeypatch.setattr(Rotator, "write_journal", original)
     assert stack.keys()[0] != old1  # key1 was regenerated...
     assert stack.assert_vault_key_current() == "key2"  # ...while the vault held key2
     assert stack.journal().completed_step == 2  # type: ignore[union-attr]
-    result = rotate_keys(stack.view, grace=0)
-    assert result.resumed_from == 2 and result.steps_run == [3, 4, 5, 6]
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert result.resumed_from == 2
+    assert result.steps_run == [3, 4, 5, 6]
     assert stack.assert_vault_key_current() == "key1"
 
 
 def test_vault_changed_between_runs_is_republished(stack: Stack) -> None:
     """Someone wrote key1 back (e.g. a deploy) after step 2: step 3 must not revoke the vault's key."""
     with pytest.raises(Interrupted):
-        rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, [], 2))
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=checking_hook(stack, [], 2))
     key1, _ = stack.keys()
     body = {"properties": {"value": key1}}
     status, _ = stack.arm.call("PUT", f"{stack.view.vault.id}/secrets/{stack.spec.secret_names.api_key}",
                                stack.view.vault.api_version, body)
     assert status in (200, 201)
     log: list[tuple[int, str]] = []
-    result = rotate_keys(stack.view, grace=0, on_step=checking_hook(stack, log))
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=checking_hook(stack, log))
     assert any("publishing key2 again" in w for w in result.warnings)
     assert log[0] == (3, "key2")
     stack.assert_vault_key_current()
 
 
 def test_second_rotation_starts_fresh(stack: Stack) -> None:
-    first = rotate_keys(stack.view, grace=0)
-    second = rotate_keys(stack.view, grace=0)
-    assert first.rotation_id != second.rotation_id and second.resumed_from == 0
+    first = rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    second = rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert first.rotation_id != second.rotation_id
+    assert second.resumed_from == 0
     assert stack.assert_vault_key_current() == "key1"
 
 
@@ -189,8 +197,9 @@ def test_refused_when_local_auth_disabled(tmp_path: Path, connection: dict[str, 
     spec = load_spec(path)
     target = sandbox_target(connection)
     with pytest.raises(UserError) as err:
-        Rotator(stack_view(spec, target), grace=0)
-    assert err.value.exit_code == 2 and "no key to rotate" in str(err.value)
+        Rotator(stack_view(spec, target), grace=0, min_regenerate_gap=0)
+    assert err.value.exit_code == 2
+    assert "no key to rotate" in str(err.value)
     conn = tmp_path / "conn.json"
     conn.write_text(json.dumps(connection), encoding="utf-8")
     assert main(["rotate-keys", str(path), "--sandbox", str(conn), "--grace", "0"]) == 2
@@ -210,9 +219,11 @@ def test_cli_rotation_prints_steps_and_no_key(stack: Stack, connection: dict[str
     assert main(["rotate-keys", str(stack.path), "--sandbox", str(conn), "--grace", "0", "--json"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)
-    assert data["resumed_from_step"] == 3 and data["steps_run"] == [4, 5, 6]
+    assert data["resumed_from_step"] == 3
+    assert data["steps_run"] == [4, 5, 6]
     stack.assert_vault_key_current()
     text = first.out + first.err + out.out + out.err
-    assert "3/6 regenerated key1" in text and "resuming rotation" in text
+    assert "3/6 regenerated key1" in text
+    assert "resuming rotation" in text
     for key in stack.seen:
         assert key not in text

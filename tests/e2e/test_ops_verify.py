@@ -132,7 +132,8 @@ def test_missing_role_assignment(deployed: Any) -> None:
     call_ok(caller, "DELETE", ra.id, ra.api_version)
     report = run_verify(view)
     assert len(report.drifts) == 1
-    assert report.drifts[0].resource.startswith("role ") and report.drifts[0].actual == MISSING
+    assert report.drifts[0].resource.startswith("role ")
+    assert report.drifts[0].actual == MISSING
 
 
 def test_missing_diagnostic_setting_and_purge_protection(deployed: Any) -> None:
@@ -151,7 +152,8 @@ def test_missing_diagnostic_setting_and_purge_protection(deployed: Any) -> None:
 def test_cannot_read_secrets_without_role(deployed: Any, sandbox: Any, connection: dict[str, Any]) -> None:
     """A Contributor without Key Vault Secrets User: verify says which role is missing."""
     _, view, _ = deployed
-    p = sandbox.add_principal("verify-no-secrets", roles=[("contributor", f"/subscriptions/{connection['subscription_id']}")])
+    subscription = f"/subscriptions/{connection['subscription_id']}"
+    p = sandbox.add_principal("verify-no-secrets", roles=[("contributor", subscription)])
     other = sandbox_target({**connection, "client_id": p["client_id"], "client_secret": p["client_secret"],
                             "principal_id": p["principal_id"]})
     report = run_verify(stack_view(view.spec, other))
@@ -165,4 +167,5 @@ def test_cli_in_sync_exit_zero(deployed: Any, connection: dict[str, Any], tmp_pa
     conn.write_text(json.dumps(connection), encoding="utf-8")
     assert main(["verify", str(path), "--sandbox", str(conn), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["in_sync"] is True and data["drift"] == []
+    assert data["in_sync"] is True
+    assert data["drift"] == []

@@ -42,7 +42,8 @@ Key = tuple[str, str, str]  # rule id, resource name, enforcement
 @pytest.fixture(scope="module")
 def pack() -> Any:
     spec = importlib.util.spec_from_file_location("claude_foundry_policy_pack", PACK_DIR / "__main__.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
@@ -87,8 +88,9 @@ def run_pack(pack: Any, resources: list[pol.PolicyResource],
                 args = ResourceValidationArgs(r.type, _proxied(r.props), r.urn, r.name, _opts(r.protect), None,
                                               config.get(policy.name))
 
-                def report(message: str, urn: str | None = None, _r: pol.PolicyResource = r) -> None:
-                    found.add((rule, _r.name, level))
+                def report(message: str, urn: str | None = None, _r: pol.PolicyResource = r, _rule: str = rule,
+                           _level: str = level) -> None:
+                    found.add((_rule, _r.name, _level))
                     messages.append(message)
 
                 policy.validate(args, report)
@@ -101,8 +103,8 @@ def run_pack(pack: Any, resources: list[pol.PolicyResource],
                                                      for k, v in r.property_dependencies.items()}
             args = StackValidationArgs(list(pres.values()), config.get(policy.name))
 
-            def report_stack(message: str, urn: str | None = None) -> None:
-                found.add((rule, by_urn[urn].name if urn else "", level))
+            def report_stack(message: str, urn: str | None = None, _rule: str = rule, _level: str = level) -> None:
+                found.add((_rule, by_urn[urn].name if urn else "", _level))
                 messages.append(message)
 
             policy.validate(args, report_stack)

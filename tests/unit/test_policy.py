@@ -107,7 +107,8 @@ def test_production_is_the_environment_name_or_protect(dev_plan, prod_plan):
     dev_account = next(r for r in views(dev_plan) if r.type == armmap.ACCOUNT)
     prod_account = next(r for r in views(prod_plan) if r.type == armmap.ACCOUNT)
     assert not dev_account.production
-    assert prod_account.production and prod_account.environment == "prod"
+    assert prod_account.production
+    assert prod_account.environment == "prod"
     assert pol.PolicyResource(armmap.ACCOUNT, "a", {}, urn="urn:pulumi:production::p::t::a").production
     assert pol.PolicyResource(armmap.ACCOUNT, "a", {"tags": {"environment": "prod"}}).production
     assert pol.PolicyResource(armmap.ACCOUNT, "a", {}, protect=True).production
@@ -325,12 +326,15 @@ def test_unknown_values_are_never_flagged():
 def test_plan_policy_exit_codes_and_output(spec_file, capsys):
     assert cli.main(["plan", str(STACKS / "dev.yaml"), "--policy"]) == 0
     out = capsys.readouterr().out
-    assert "ADVISORY" in out and pol.R_PUBLIC_NETWORK in out and "0 mandatory, 2 advisory" in out
+    assert "ADVISORY" in out
+    assert pol.R_PUBLIC_NETWORK in out
+    assert "0 mandatory, 2 advisory" in out
 
     bad = spec_file("prod", "foundry: {disable_local_auth: false}\n")
     assert cli.main(["plan", str(bad), "--policy"]) == 1
     captured = capsys.readouterr()
-    assert "MANDATORY" in captured.out and pol.R_LOCAL_AUTH in captured.out
+    assert "MANDATORY" in captured.out
+    assert pol.R_LOCAL_AUTH in captured.out
     assert "mandatory policy violation" in captured.err
 
 
@@ -338,7 +342,8 @@ def test_plan_policy_json_and_allowed_locations(capsys):
     assert cli.main(["plan", str(STACKS / "prod.yaml"), "--policy", "--json",
                      "--allowed-location", "swedencentral"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["stack"] == "prod" and data["mandatory"] >= 1
+    assert data["stack"] == "prod"
+    assert data["mandatory"] >= 1
     assert {v["rule"] for v in data["violations"]} == {pol.R_LOCATION}
     assert cli.main(["plan", str(STACKS / "prod.yaml"), "--policy", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["violations"] == []

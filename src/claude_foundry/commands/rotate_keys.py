@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "stack disables local auth.")
     add_target_arguments(p)
     p.add_argument("--grace", type=float, default=60.0, metavar="SECONDS",
-                   help="wait after each publish before revoking the old key (60; at least the runtime's "
-                        "2 s re-read interval)")
+                   help="wait after each publish before revoking the old key (60); two regenerations are "
+                        "also kept at least the runtime's key re-read interval (2 s) + 0.5 s apart")
     p.add_argument("--stop-after", type=int, choices=range(1, 6), metavar="N",
                    help="stop after step N (1-5); a later run resumes (for staged rotations and tests)")
     p.set_defaults(func=run)

@@ -52,6 +52,10 @@ LAST_STEP = STEPS[-1][0]
 
 StepHook = Callable[[int, str], None]
 
+#: Added to the runtime's minimum interval between two key re-reads: two regenerations are never closer than
+#: that, so a client that re-read the key after one 401 may re-read again after the next one.
+REGENERATE_GAP_MARGIN = 0.5
+
 
 def journal_secret_name(prefix: str) -> str:
     return f"{prefix}-{JOURNAL_SUFFIX}"
@@ -71,6 +75,7 @@ class Journal:
     started_at: str = field(default_factory=_now_iso)
     updated_at: str = field(default_factory=_now_iso)
     published_at: float = 0.0  # epoch seconds of the last publish (for the grace wait on resume)
+    regenerated_at: float = 0.0  # epoch seconds of the last regeneration (kept across rotations)
     account: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -78,12 +83,14 @@ class Journal:
                 "completed_step": self.completed_step,
                 "completed_step_name": STEPS[self.completed_step - 1][1] if self.completed_step else "",
                 "started_at": self.started_at, "updated_at": self.updated_at,
-                "published_at": self.published_at, "account": self.account}
+                "published_at": self.published_at, "regenerated_at": self.regenerated_at,
+                "account": self.account}
 
     def tags(self) -> dict[str, str]:
         return {"rotation-id": self.rotation_id, "rotation-status": self.status,
                 "rotation-step": str(self.completed_step), "rotation-started": self.started_at,
                 "rotation-updated": self.updated_at, "rotation-published-at": f"{self.published_at:.3f}",
+                "rotation-regenerated-at": f"{self.regenerated_at:.3f}",
                 "managed-by": "claude-foundry"}
 
     @classmethod
@@ -94,7 +101,8 @@ class Journal:
             return cls(rotation_id=tags["rotation-id"], status=tags.get("rotation-status", IN_PROGRESS),
                        completed_step=int(tags.get("rotation-step", "0")),
                        started_at=tags.get("rotation-started", ""), updated_at=tags.get("rotation-updated", ""),
-                       published_at=float(tags.get("rotation-published-at", "0") or 0))
+                       published_at=float(tags.get("rotation-published-at", "0") or 0),
+                       regenerated_at=float(tags.get("rotation-regenerated-at", "0") or 0))
         except ValueError:
             return None
 
@@ -110,6 +118,7 @@ class RotationResult:
 class Rotator:
     def __init__(self, view: StackView, *, grace: float = 60.0, console: Any = None,
                  on_step: StepHook | None = None, stop_after: int | None = None,
+                 min_regenerate_gap: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         spec = view.spec
         if spec.foundry.disable_local_auth:
@@ -121,6 +130,11 @@ class Rotator:
             raise UserError("--grace must not be negative")
         self.view = view
         self.grace = grace
+        if min_regenerate_gap is None:
+            from claude_foundry import runtime
+
+            min_regenerate_gap = runtime.KEY_REREAD_MIN_INTERVAL + REGENERATE_GAP_MARGIN
+        self.min_regenerate_gap = min_regenerate_gap
         self.console = console
         self.on_step = on_step
         self.stop_after = stop_after
@@ -239,6 +253,17 @@ class Rotator:
             self.say(f"  [dim]waiting {remaining:.1f}s (grace) …[/]")
             self.sleep(remaining)
 
+    def _wait_regenerate_gap(self, journal: Journal) -> None:
+        """The runtime re-reads the key at most once per ``KEY_REREAD_MIN_INTERVAL``: space regenerations
+        (within a rotation and across rotations) at least that far apart, whatever the grace."""
+        if not journal.regenerated_at:
+            return
+        remaining = self.min_regenerate_gap - max(0.0, time.time() - journal.regenerated_at)
+        if remaining > 0:
+            self.say(f"  [dim]waiting {remaining:.1f}s (clients re-read the key at most every "
+                     f"{self.min_regenerate_gap - REGENERATE_GAP_MARGIN:g}s) …[/]")
+            self.sleep(remaining)
+
     def _ensure_vault_holds(self, key_index: int, journal: Journal) -> None:
         """Before revoking the other key: the vault must hold key<key_index>; re-publish it when not."""
         keys = self.list_keys()
@@ -262,12 +287,11 @@ class Rotator:
             journal.published_at = time.time()
         elif number in (2, 5):
             self._wait_grace(journal)
-        elif number == 3:
-            self._ensure_vault_holds(2, journal)
-            self.regenerate("Key1")
-        elif number == 6:
-            self._ensure_vault_holds(1, journal)
-            self.regenerate("Key2")
+        elif number in (3, 6):
+            self._ensure_vault_holds(2 if number == 3 else 1, journal)
+            self._wait_regenerate_gap(journal)
+            self.regenerate("Key1" if number == 3 else "Key2")
+            journal.regenerated_at = time.time()
 
     def run(self) -> RotationResult:
         live = self.account_state()
@@ -279,18 +303,14 @@ class Rotator:
             resumed = journal.completed_step
             self.say(f"[bold]resuming rotation {journal.rotation_id}[/] after step {resumed}/{LAST_STEP}")
         else:
+            previous = journal
             journal = Journal(rotation_id=str(uuid.uuid4()))
+            if previous is not None:
+                journal.regenerated_at = previous.regenerated_at
             resumed = 0
             self.write_journal(journal)
             self.say(f"[bold]rotation {journal.rotation_id}[/] of {self.view.account_name} "
                      f"(grace {self.grace:g}s)")
-        if self.grace < 2.0:
-            from claude_foundry import runtime
-
-            if self.grace < runtime.KEY_REREAD_MIN_INTERVAL:
-                self.warn(f"grace {self.grace:g}s is shorter than the runtime's minimum interval between two key "
-                          f"re-reads ({runtime.KEY_REREAD_MIN_INTERVAL:g}s): a client that re-read the key at "
-                          "step 3 may fail once at step 6")
         ran = []
         for number, step_id, done in STEPS:
             if number <= journal.completed_step:

@@ -255,7 +255,7 @@ class ArmApi:
         remaining = max(0.0, op["ready_at"] - time.time())
         if remaining >= 1.0:
             return {"Retry-After": str(int(min(remaining, 10)))}
-        return {"retry-after-ms": str(max(20, int(remaining * 1000) + 20))}
+        return {"retry-after-ms": str(max(5, int(remaining * 1000) + 5))}
 
     def _lro_headers(self, op: dict[str, Any]) -> dict[str, str]:
         base = (f"{self.s.origin}/subscriptions/{self.s.subscription_id}/providers/{op['namespace']}/"
