@@ -319,7 +319,7 @@ def check_allowed_model(res: PolicyResource, config: PolicyConfig) -> Iterator[V
 
 
 def check_model_provider_data(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
-    """Azure requires properties.model.modelProviderData on every Claude deployment: organizationName,
+    """Azure requires properties.modelProviderData on every Claude deployment: organizationName,
     an ISO-3166 alpha-2 countryCode (upper case) and a lower-case industry from the allowed list."""
     if not is_claude_deployment(res):
         return
@@ -327,12 +327,15 @@ def check_model_provider_data(res: PolicyResource, config: PolicyConfig) -> Iter
         yield _v(R_PROVIDER_DATA, res, "the typed cognitiveservices.Deployment cannot carry modelProviderData; "
                                        "deploy Claude with the generic resources.Resource (ClaudeDeployments)")
         return
-    data = res.get("properties.model.modelProviderData")
+    data = res.get("properties.modelProviderData")
     if data is UNKNOWN:
         return
     if not isinstance(data, Mapping):
-        yield _v(R_PROVIDER_DATA, res, "properties.model.modelProviderData is missing (organizationName, "
-                                       "countryCode, industry)")
+        nested = isinstance(res.get("properties.model.modelProviderData"), Mapping)
+        where = (" (found inside properties.model: it belongs next to model, at properties.modelProviderData)"
+                 if nested else "")
+        yield _v(R_PROVIDER_DATA, res, "properties.modelProviderData is missing (organizationName, "
+                                       f"countryCode, industry){where}")
         return
     problems = []
     org = data.get("organizationName")

@@ -141,11 +141,11 @@ def test_invalid_provider_data(tmp_path: Path, target: Any, bad: Any, word: str)
     """load_spec refuses bad provider data, so break it where preflight reads it: the planned bodies."""
     spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
     view = stack_view(spec, target)
-    model = view.deployments["sonnet"].body["properties"]["model"]
+    props = view.deployments["sonnet"].body["properties"]
     if bad is None:
-        del model["modelProviderData"]
+        del props["modelProviderData"]
     else:
-        model["modelProviderData"] = bad
+        props["modelProviderData"] = bad
     check = checks(run_preflight(view))["provider-data"]
     assert check.status == FAIL
     assert word in check.reason
@@ -153,8 +153,8 @@ def test_invalid_provider_data(tmp_path: Path, target: Any, bad: Any, word: str)
 
 
 def test_provider_data_check_alone() -> None:
-    good = {"properties": {"model": {"modelProviderData": {"organizationName": "C", "countryCode": "SE",
-                                                           "industry": "finance"}}}}
+    good = {"properties": {"model": {}, "modelProviderData": {"organizationName": "C", "countryCode": "SE",
+                                                              "industry": "finance"}}}
     assert check_provider_data({"a": good}).status == PASS
     assert check_provider_data({"a": {"properties": {"model": {}}}}).status == FAIL
 

@@ -169,7 +169,7 @@ def test_pack_and_plan_policy_agree_on_stacks(pack, make_spec, dev_spec, prod_sp
 
 def _drop_provider_data(p: dict[str, Any]) -> None:
     if p.get("resourceType") == "deployments":
-        p["properties"]["model"].pop("modelProviderData")
+        p["properties"].pop("modelProviderData")
 
 
 @pytest.mark.parametrize(("type_token", "mutate"), [

@@ -79,11 +79,11 @@ def test_every_deployment_carries_model_provider_data_and_api_version(prod_plan,
         assert d.inputs["parentResourcePath"] == f"accounts/{prod_spec.foundry.name}"
         assert d.inputs["resourceType"] == "deployments"
         model = d.arm.body["properties"]["model"]
-        assert model == {
-            "format": "Anthropic", "name": spec_dep.model, "version": spec_dep.version,
-            "modelProviderData": {"organizationName": provider.organization_name,
-                                  "countryCode": provider.country_code, "industry": provider.industry},
-        }
+        assert model == {"format": "Anthropic", "name": spec_dep.model, "version": spec_dep.version}
+        # next to "model", not inside it: where ARM takes it
+        assert d.arm.body["properties"]["modelProviderData"] == {
+            "organizationName": provider.organization_name,
+            "countryCode": provider.country_code, "industry": provider.industry}
         assert d.arm.body["sku"] == {"name": spec_dep.sku, "capacity": spec_dep.capacity}
         assert isinstance(d.arm.body["sku"]["capacity"], int)
         assert d.arm.body["properties"]["raiPolicyName"] == spec_dep.rai_policy

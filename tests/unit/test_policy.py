@@ -148,6 +148,10 @@ def _model(p: dict[str, Any]) -> dict[str, Any]:
     return p["properties"]["model"]
 
 
+def _props(p: dict[str, Any]) -> dict[str, Any]:
+    return p["properties"]
+
+
 @pytest.mark.parametrize(("change", "text"), [
     ({"name": "claude-imaginary-9"}, "not in the catalogue"),
     ({"version": "42"}, "version '42'"),
@@ -165,7 +169,7 @@ def test_unknown_model_version_or_format_fails(dev_plan, change, text):
 def test_non_claude_deployments_are_not_judged(dev_plan):
     def gpt(p: dict[str, Any]) -> None:
         _model(p).update(name="gpt-4o", format="OpenAI", version="2024-11-20")
-        del _model(p)["modelProviderData"]
+        del _props(p)["modelProviderData"]
 
     resources = edited(dev_plan, armmap.GENERIC_RESOURCE, gpt, name="claude-foundry-deployments-fast")
     assert mandatory(pol.evaluate(resources)) == []
@@ -191,11 +195,21 @@ def test_model_not_offered_in_the_account_location_fails(dev_plan):
     (lambda m: m["modelProviderData"].pop("organizationName"), "organizationName"),
 ])
 def test_incomplete_model_provider_data_fails(dev_plan, mutate, text):
-    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, lambda p: mutate(_model(p)),
+    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, lambda p: mutate(_props(p)),
                        name="claude-foundry-deployments-my-claude-deployment")
     v = found(pol.evaluate(resources), pol.R_PROVIDER_DATA, pol.MANDATORY)
     assert [x.resource for x in v] == ["claude-foundry-deployments-my-claude-deployment"]
     assert text in v[0].message
+
+
+def test_provider_data_inside_model_is_in_the_wrong_place(dev_plan):
+    def nest(p: dict[str, Any]) -> None:
+        _model(p)["modelProviderData"] = _props(p).pop("modelProviderData")
+
+    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, nest, name="claude-foundry-deployments-fast")
+    v = found(pol.evaluate(resources), pol.R_PROVIDER_DATA, pol.MANDATORY)
+    assert [x.resource for x in v] == ["claude-foundry-deployments-fast"]
+    assert "belongs next to model" in v[0].message
 
 
 def test_typed_deployment_of_claude_fails():

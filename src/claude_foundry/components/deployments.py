@@ -1,7 +1,7 @@
 """``ClaudeDeployments``: one ``accounts/deployments`` per spec entry, created one after another.
 
-The typed ``cognitiveservices.Deployment`` cannot carry ``properties.model.modelProviderData`` (required by
-Azure for Anthropic models), so each deployment is a generic ``resources.Resource`` at
+The typed ``cognitiveservices.Deployment`` cannot carry ``properties.modelProviderData`` (required by
+Azure for Anthropic models; a sibling of ``properties.model``, as Azure Verified Modules send it), so each deployment is a generic ``resources.Resource`` at
 :data:`claude_foundry.arm.DEPLOYMENT_API_VERSION`. Azure refuses concurrent changes to one account, so each
 deployment ``depends_on`` the previous one (the first on the account); other accounts stay parallel.
 """
@@ -37,11 +37,13 @@ def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, mode
             "format": model_format,
             "name": dep.model,
             "version": str(dep.version),
-            "modelProviderData": {
-                "organizationName": provider.organization_name,
-                "countryCode": provider.country_code,
-                "industry": provider.industry,
-            },
+        },
+        # Not inside "model": ARM takes it at properties.modelProviderData (not yet in the published REST
+        # spec; Azure Verified Modules and Azure's starter kit send it here).
+        "modelProviderData": {
+            "organizationName": provider.organization_name,
+            "countryCode": provider.country_code,
+            "industry": provider.industry,
         },
         "raiPolicyName": dep.rai_policy,
         "versionUpgradeOption": dep.version_upgrade_option,

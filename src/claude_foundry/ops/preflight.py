@@ -123,7 +123,7 @@ def provider_data_problems(data: Any) -> list[str]:
 def _deployment_provider_data(body: dict[str, Any]) -> Any:
     props = body.get("properties") or {}
     model = props.get("model") or {}
-    return model.get("modelProviderData", props.get("modelProviderData"))
+    return props.get("modelProviderData", model.get("modelProviderData"))
 
 
 def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:

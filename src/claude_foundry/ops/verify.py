@@ -189,8 +189,8 @@ class Verifier:
                     same = _ci_eq(exp, act)
                 if not same:
                     self.drift(res, label, exp, act)
-            exp_pd = _get(body, "properties.model.modelProviderData") or _get(body, "properties.modelProviderData")
-            act_pd = _get(got, "properties.model.modelProviderData") or _get(got, "properties.modelProviderData")
+            exp_pd = _get(body, "properties.modelProviderData") or _get(body, "properties.model.modelProviderData")
+            act_pd = _get(got, "properties.modelProviderData") or _get(got, "properties.model.modelProviderData")
             if exp_pd is not None and exp_pd != act_pd:
                 self.drift(res, "modelProviderData", exp_pd, act_pd)
         for name in sorted(live):

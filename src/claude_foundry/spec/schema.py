@@ -56,7 +56,7 @@ def _catalogue(info: ValidationInfo) -> Catalogue | None:
 
 
 class ModelProviderSpec(StrictModel):
-    """``properties.model.modelProviderData`` of every Claude deployment (Azure requires it; the Cognitive
+    """``properties.modelProviderData`` of every Claude deployment (Azure requires it; the Cognitive
     Services RP signs Anthropic's Marketplace offer with it). Describe your real legal entity."""
 
     organization_name: Annotated[str, Field(min_length=1, max_length=256,
