@@ -6,8 +6,9 @@ Importable without Pulumi.
 from __future__ import annotations
 
 #: API version of ``Microsoft.CognitiveServices/accounts/deployments`` used for Claude deployments, the
-#: one Azure's starter kit deploys with. It carries ``properties.modelProviderData`` (a sibling of ``properties.model``). (Azure Verified
-#: Modules' Bicep uses 2026-05-01; change it here, and only here, after checking the models list API.)
+#: one Azure's starter kit deploys with. It carries ``properties.modelProviderData`` (a sibling of
+#: ``properties.model``; not yet in the published REST spec). Azure Verified Modules' Bicep uses 2026-05-01,
+#: the first GA version that accepts it; change it here, and only here, after checking the models list API.
 DEPLOYMENT_API_VERSION = "2025-10-01-preview"
 
 COGNITIVE_SERVICES_NAMESPACE = "Microsoft.CognitiveServices"

@@ -1,7 +1,8 @@
 """``ClaudeDeployments``: one ``accounts/deployments`` per spec entry, created one after another.
 
 The typed ``cognitiveservices.Deployment`` cannot carry ``properties.modelProviderData`` (required by
-Azure for Anthropic models; a sibling of ``properties.model``, as Azure Verified Modules send it), so each deployment is a generic ``resources.Resource`` at
+Azure for Anthropic models; a sibling of ``properties.model``, as Azure Verified Modules send it), so each
+deployment is a generic ``resources.Resource`` at
 :data:`claude_foundry.arm.DEPLOYMENT_API_VERSION`. Azure refuses concurrent changes to one account, so each
 deployment ``depends_on`` the previous one (the first on the account); other accounts stay parallel.
 """
