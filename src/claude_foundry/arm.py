@@ -25,7 +25,7 @@ ROLE_IDS = {
     "key-vault-secrets-user": "4633458b-17de-408a-b874-0445c86b69e6",
     "key-vault-secrets-officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
     "owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-    "contributor": "b24988ac-6180-42a0-ab88-20f7382be4c3",
+    "contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
 }
 ROLE_NAMES = {
     "cognitive-services-user": "Cognitive Services User",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from claude_foundry import arm
 from claude_foundry.cli import main
 from claude_foundry.connection import sandbox_target
 from claude_foundry.local import up_local
@@ -33,6 +34,8 @@ SEED = {
     "taken_subdomains": [TAKEN],
     "marketplace_agreements": {
         "anthropic/anthropic-claude-haiku-4-5-offer/anthropic-claude-haiku-4-5-plan-new": False},
+    # the Marketplace does not know this model's offer (not published yet)
+    "marketplace_unknown_offers": ["anthropic/anthropic-claude-opus-4-6-offer/anthropic-claude-opus-4-6-plan-new"],
 }
 
 
@@ -79,11 +82,11 @@ def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
     by = checks(report)
     assert report.ok, report.to_json()
     for name in ("provider-data", "subdomain", "model:sonnet", "quota:claude-sonnet-4-5/GlobalStandard",
-                 "resource-group"):
+                 "resource-group", "permissions", "marketplace:claude-sonnet-4-5"):
         assert by[name].status == PASS, by[name]
-    # the sandbox may or may not answer these two; either way they never fail a clean stack
-    assert by["permissions"].status in (PASS, WARN)
-    assert by["marketplace:claude-sonnet-4-5"].status in (PASS, WARN)
+    assert report.count(WARN) == 0, report.to_json()
+    assert "the subscription" in by["permissions"].reason  # the group does not exist yet: checked one level up
+    assert by["marketplace:claude-sonnet-4-5"].reason == "terms of anthropic-claude-sonnet-4-5-offer accepted"
 
 
 def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
@@ -159,13 +162,82 @@ def test_provider_data_check_alone() -> None:
     assert check_provider_data({"a": {"properties": {"model": {}}}}).status == FAIL
 
 
-def test_marketplace_never_fails(tmp_path: Path, target: Any) -> None:
-    """Not-accepted terms are a warning (the RP signs them from modelProviderData); the sandbox may also
-    not serve the agreements API yet, which must degrade to a warning too."""
+def test_marketplace_terms_not_accepted_warns(tmp_path: Path, target: Any) -> None:
+    """Not-accepted terms are a warning (the RP signs them from modelProviderData), never a failure."""
     spec = load_spec(write_stack(tmp_path, {"haiku": {"model": "claude-haiku-4-5"}}))
-    check = checks(run_preflight(stack_view(spec, target)))["marketplace:claude-haiku-4-5"]
-    assert check.status == WARN
-    assert "not accepted" in check.reason or "could not check" in check.reason
+    report = run_preflight(stack_view(spec, target))
+    check = checks(report)["marketplace:claude-haiku-4-5"]
+    assert check.status == WARN, check
+    assert "terms of anthropic-claude-haiku-4-5-offer not accepted yet" in check.reason
+    assert "az term accept --publisher anthropic --product anthropic-claude-haiku-4-5-offer" in check.fix
+    assert report.ok
+
+
+def test_marketplace_unknown_offer_fails(tmp_path: Path, target: Any) -> None:
+    spec = load_spec(write_stack(tmp_path, {"opus": {"model": "claude-opus-4-6"}}))
+    report = run_preflight(stack_view(spec, target))
+    check = checks(report)["marketplace:claude-opus-4-6"]
+    assert check.status == FAIL, check
+    assert "anthropic/anthropic-claude-opus-4-6-offer/anthropic-claude-opus-4-6-plan-new not found" in check.reason
+    assert "400 BadRequest" in check.reason
+    assert check.fix
+    assert not report.ok
+
+
+def _target_as(seeded: Sandbox, principal: dict[str, Any]) -> Any:
+    return sandbox_target({**seeded.connection, "client_id": principal["client_id"],
+                           "client_secret": principal["client_secret"], "principal_id": principal["principal_id"]})
+
+
+def test_reader_only_fails_permissions(tmp_path: Path, seeded: Sandbox) -> None:
+    sub = f"/subscriptions/{seeded.state.subscription_id}"
+    reader = seeded.add_principal("pf-reader", roles=[("reader", sub)])
+    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    report = run_preflight(stack_view(spec, _target_as(seeded, reader)))
+    by = checks(report)
+    assert by["resource-group"].status == PASS  # a Reader may read (and see the group is missing)
+    check = by["permissions"]
+    assert check.status == FAIL, check
+    for action in ("Microsoft.Resources/subscriptions/resourceGroups/write",
+                   "Microsoft.CognitiveServices/accounts/write", "Microsoft.KeyVault/vaults/write"):
+        assert action in check.reason
+    assert "on the subscription" in check.reason
+    assert "Contributor" in check.fix
+    assert by["marketplace:claude-sonnet-4-5"].status == PASS  # reading the terms needs only Reader
+    assert not report.ok
+
+
+def test_contributor_on_the_group(tmp_path: Path, seeded: Sandbox, target: Any) -> None:
+    """Contributor may write the resources but not role assignments (notActions Microsoft.Authorization/*/Write);
+    the check runs at the existing group, where the role was granted through ARM."""
+    from azure.core.rest import HttpRequest
+
+    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    contributor = seeded.add_principal("pf-contributor")
+    rg_id = f"/subscriptions/{seeded.state.subscription_id}/resourceGroups/{spec.resource_group}"
+    owner = target.resource_client()
+    with owner:
+        for method, path, body in (
+                ("PUT", rg_id, {"location": "eastus2"}),
+                ("PUT", f"{rg_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                 {"properties": {"roleDefinitionId": arm.role_definition_id(seeded.state.subscription_id,
+                                                                            "contributor"),
+                                 "principalId": contributor["principal_id"]}})):
+            response = owner.send_request(HttpRequest(method, f"{target.arm_endpoint}{path}",
+                                                      params={"api-version": "2022-04-01"}, json=body))
+            assert response.status_code in (200, 201), response.text()
+    as_contributor = _target_as(seeded, contributor)
+    view = stack_view(spec, as_contributor)
+    assert view.role_assignments  # deployer_access is on by default
+    check = checks(run_preflight(view))["permissions"]
+    assert check.status == FAIL, check
+    assert check.reason == (f"the caller may not: Microsoft.Authorization/roleAssignments/write on resource group "
+                            f"{spec.resource_group}")
+    no_roles = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, resource_group=spec.resource_group,
+                                     access={"deployer_access": False}))
+    check = checks(run_preflight(stack_view(no_roles, as_contributor)))["permissions"]
+    assert check.status == PASS, check
+    assert f"resource group {spec.resource_group}" in check.reason
 
 
 def test_resource_group_missing_and_not_created(tmp_path: Path, target: Any) -> None:

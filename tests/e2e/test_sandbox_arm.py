@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -131,6 +132,18 @@ def test_bad_model_provider_data(cs_client, claude_account, bad):
             api_version=arm.DEPLOYMENT_API_VERSION)
     assert info.value.status_code == 400
     assert info.value.error.code == "InvalidModelProviderData"
+
+
+def test_provider_data_nested_in_model_is_refused(cs_client, claude_account):
+    body = deployment_body()
+    body["properties"]["model"]["modelProviderData"] = body["properties"].pop("modelProviderData")
+    with pytest.raises(HttpResponseError) as info:
+        cs_client.deployments.begin_create_or_update(
+            claude_account["resource_group"], claude_account["account"], "nested", json.dumps(body).encode(),
+            api_version=arm.DEPLOYMENT_API_VERSION)
+    assert info.value.status_code == 400
+    assert info.value.error.code == "InvalidModelProviderData"
+    assert "next to properties.model" in info.value.error.message
 
 
 @pytest.mark.parametrize(("change", "code"), [
@@ -293,3 +306,163 @@ def test_role_less_principal_cannot_manage(sandbox, make_credential, connection,
         client.resource_groups.create_or_update(unique("rg-no-"), {"location": "eastus2"})
     assert info.value.status_code == 403
     assert info.value.error.code == "AuthorizationFailed"
+
+
+
+# --- Marketplace agreements and permissions: no typed SDK here, so raw requests through the management
+# client's azure-core pipeline (bearer token from the real credential, HTTPS against the sandbox CA) ---------
+
+MARKETPLACE_API = "2021-01-01"
+PERMISSIONS_API = "2022-04-01"
+
+
+def _send(client, method, path, api_version, body=None):
+    from azure.core.rest import HttpRequest
+
+    kwargs = {"json": body} if body is not None else {}
+    response = client.send_request(HttpRequest(method, path, params={"api-version": api_version}, **kwargs))
+    return response.status_code, (response.json() if response.content else None)
+
+
+def _terms_path(sub, model, offer_type="virtualmachine", plan=None):
+    return (f"/subscriptions/{sub}/providers/Microsoft.MarketplaceOrdering/offerTypes/{offer_type}/publishers/"
+            f"anthropic/offers/anthropic-{model}-offer/plans/{plan or f'anthropic-{model}-plan-new'}/"
+            "agreements/current")
+
+
+def test_marketplace_terms_get_and_accept(rm_client, connection):
+    sub = connection["subscription_id"]
+    path = _terms_path(sub, "claude-opus-4-1")
+    agreement = (f"/subscriptions/{sub}/providers/Microsoft.MarketplaceOrdering/agreements/anthropic/offers/"
+                 "anthropic-claude-opus-4-1-offer/plans/anthropic-claude-opus-4-1-plan-new")
+    status, terms = _send(rm_client, "GET", path, MARKETPLACE_API)
+    assert status == 200, terms
+    assert terms["name"] == "anthropic-claude-opus-4-1-plan-new"
+    assert terms["type"] == "Microsoft.MarketplaceOrdering/offertypes"
+    assert terms["id"].lower() == path.lower()
+    props = terms["properties"]
+    assert props["accepted"] is True  # marketplace_default_accepted
+    assert (props["publisher"], props["product"], props["plan"]) == (
+        "anthropic", "anthropic-claude-opus-4-1-offer", "anthropic-claude-opus-4-1-plan-new")
+    assert {"licenseTextLink", "privacyPolicyLink", "marketplaceTermsLink", "retrieveDatetime",
+            "signature"} <= set(props)
+    try:
+        status, cancelled = _send(rm_client, "POST", f"{agreement}/cancel", MARKETPLACE_API)
+        assert status == 200, cancelled
+        assert cancelled["type"] == "Microsoft.MarketplaceOrdering/agreements"
+        assert cancelled["properties"]["state"] == "Canceled"
+        assert "cancelDate" in cancelled["properties"]
+        assert _send(rm_client, "GET", path, MARKETPLACE_API)[1]["properties"]["accepted"] is False
+        # az vm image terms accept: read the terms, set accepted, PUT them back
+        _, terms = _send(rm_client, "GET", path, MARKETPLACE_API)
+        terms["properties"]["accepted"] = True
+        status, accepted = _send(rm_client, "PUT", path, MARKETPLACE_API, terms)
+        assert status == 200, accepted
+        assert accepted["properties"]["accepted"] is True
+        assert accepted["properties"]["signature"] == terms["properties"]["signature"]
+        assert _send(rm_client, "GET", path, MARKETPLACE_API)[1]["properties"]["accepted"] is True
+        status, agreed = _send(rm_client, "GET", agreement, MARKETPLACE_API)
+        assert status == 200
+        assert agreed["properties"]["state"] == "Active"
+        assert agreed["properties"]["offer"] == "anthropic-claude-opus-4-1-offer"
+    finally:
+        _send(rm_client, "POST", f"{agreement}/sign", MARKETPLACE_API)
+
+
+def test_marketplace_unknown_offer_and_plan(rm_client, connection):
+    sub = connection["subscription_id"]
+    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-nonexistent-9"), MARKETPLACE_API)
+    assert status == 400
+    assert body["error"]["code"] == "BadRequest"
+    assert "The offer with Offer ID 'anthropic-claude-nonexistent-9-offer' was not found" in body["error"]["message"]
+    status, body = _send(rm_client, "PUT", _terms_path(sub, "claude-nonexistent-9"), MARKETPLACE_API,
+                         {"properties": {"accepted": True}})
+    assert status == 400
+    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-5", plan="no-such-plan"),
+                         MARKETPLACE_API)
+    assert status == 400
+    assert "Plan ID 'no-such-plan'" in body["error"]["message"]
+    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-5", offer_type="saas"),
+                         MARKETPLACE_API)
+    assert status == 400
+
+
+def test_marketplace_reader_reads_but_cannot_accept(sandbox, make_credential, connection, arm_client_kwargs):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    sub = connection["subscription_id"]
+    p = sandbox.add_principal("terms-reader", roles=[("reader", f"/subscriptions/{sub}")])
+    client = ResourceManagementClient(make_credential(p["client_id"], p["client_secret"]), sub, **arm_client_kwargs)
+    with client:
+        path = _terms_path(sub, "claude-haiku-4-5")
+        status, terms = _send(client, "GET", path, MARKETPLACE_API)
+        assert status == 200
+        status, body = _send(client, "PUT", path, MARKETPLACE_API, terms)
+        assert status == 403
+        assert body["error"]["code"] == "AuthorizationFailed"
+
+
+def test_permissions_of_the_owner(rm_client, connection, rg):
+    sub = connection["subscription_id"]
+    for scope in (f"/subscriptions/{sub}", arm.resource_group_id(sub, rg)):
+        status, body = _send(rm_client, "GET", f"{scope}/providers/Microsoft.Authorization/permissions",
+                             PERMISSIONS_API)
+        assert status == 200, body
+        assert body["value"] == [{"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}]
+    status, body = _send(rm_client, "GET", f"{arm.resource_group_id(sub, unique('rg-missing-'))}/providers/"
+                         "Microsoft.Authorization/permissions", PERMISSIONS_API)
+    assert status == 404
+    assert body["error"]["code"] == "ResourceGroupNotFound"
+
+
+def test_permissions_follow_role_assignments(sandbox, rm_client, make_credential, connection, arm_client_kwargs,
+                                             rg):
+    """Roles granted through ARM at the group show there (and below), not at the subscription."""
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    sub = connection["subscription_id"]
+    rg_id = arm.resource_group_id(sub, rg)
+    p = sandbox.add_principal("perms", roles=[("reader", f"/subscriptions/{sub}")])
+    for role in ("contributor", "cognitive-services-user", "key-vault-secrets-user"):
+        rm_client.resources.begin_create_or_update_by_id(
+            f"{rg_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+            {"properties": {"roleDefinitionId": arm.role_definition_id(sub, role), "principalId": p["principal_id"],
+                            "principalType": "ServicePrincipal"}},
+            api_version=PERMISSIONS_API).result()
+    client = ResourceManagementClient(make_credential(p["client_id"], p["client_secret"]), sub, **arm_client_kwargs)
+    with client:
+        status, body = _send(client, "GET", f"/subscriptions/{sub}/providers/Microsoft.Authorization/permissions",
+                             PERMISSIONS_API)
+        assert status == 200
+        assert body["value"] == [{"actions": ["*/read"], "notActions": [], "dataActions": [],
+                                  "notDataActions": []}]
+        status, body = _send(client, "GET", f"{rg_id}/providers/Microsoft.Authorization/permissions",
+                             PERMISSIONS_API)
+        assert status == 200
+        grants = body["value"]
+        assert len(grants) == 4
+        contributor = next(g for g in grants if g["actions"] == ["*"])
+        assert {"Microsoft.Authorization/*/Write", "Microsoft.Authorization/*/Delete",
+                "Microsoft.Authorization/elevateAccess/Action"} <= set(contributor["notActions"])
+        data = sorted(a for g in grants for a in g["dataActions"])
+        assert data == ["Microsoft.CognitiveServices/*", "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                        "Microsoft.KeyVault/vaults/secrets/readMetadata/action"]
+        assert all(set(g) == {"actions", "notActions", "dataActions", "notDataActions"} for g in grants)
+        # a resource in the group inherits them; a missing one is 404
+        acc = arm.account_id(sub, rg, unique("none-"))
+        status, body = _send(client, "GET", f"{acc}/providers/Microsoft.Authorization/permissions",
+                             PERMISSIONS_API)
+        assert status == 404
+        assert body["error"]["code"] == "ResourceNotFound"
+
+
+def test_permissions_of_a_principal_without_roles(sandbox, make_credential, connection, arm_client_kwargs):
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    p = sandbox.add_principal("roleless")
+    sub = connection["subscription_id"]
+    client = ResourceManagementClient(make_credential(p["client_id"], p["client_secret"]), sub, **arm_client_kwargs)
+    with client:
+        status, body = _send(client, "GET", f"/subscriptions/{sub}/providers/Microsoft.Authorization/permissions",
+                             PERMISSIONS_API)
+    assert (status, body) == (200, {"value": []})

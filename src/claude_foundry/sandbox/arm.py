@@ -1,6 +1,7 @@
 """Azure Resource Manager stand-in: a generic resource store plus the behaviour of the types the
 toolkit touches (Cognitive Services accounts and deployments, Key Vault vaults and secrets, Log
-Analytics workspaces, role assignments, diagnostic settings, management locks).
+Analytics workspaces, role assignments, diagnostic settings, management locks), Marketplace agreements
+and the caller's permissions at a scope (``Microsoft.Authorization/permissions``).
 
 ``ArmApi.handle`` is synchronous and runs under ``State.lock``; the Starlette endpoint in ``app.py`` does
 the HTTP side (token, api-version, JSON). Shapes follow the public azure-rest-api-specs examples.
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry import arm as arm_facts
+from claude_foundry.sandbox import roles as builtin_roles
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.state import State, normalize_location
 
@@ -118,6 +120,8 @@ class ArmApi:
         if low[1] != self.s.subscription_id.lower():
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{segs[1]}' could not be found.")
         sub_id = f"/subscriptions/{self.s.subscription_id}"
+        if n >= 5 and low[-3:] == ["providers", "microsoft.authorization", "permissions"]:
+            return self._permissions(method, segs)
         if n == 2:
             self._authorize(sub_id, "read")
             return Reply(200, {"id": sub_id, "subscriptionId": self.s.subscription_id,
@@ -796,8 +800,12 @@ class ArmApi:
             raise ArmError(400, "InvalidResourceProperties", "sku.capacity must be an integer.") from None
         if capacity < 1:
             raise ArmError(400, "InvalidResourceProperties", "sku.capacity must be at least 1.")
-        provider_data = props.get("modelProviderData", model.get("modelProviderData"))
-        self._validate_provider_data(provider_data)
+        if "modelProviderData" in model and "modelProviderData" not in props:
+            # Azure takes it next to "model" only; nested inside "model" it is not seen (reported as refused).
+            raise ArmError(400, "InvalidModelProviderData",
+                           "ModelProviderData is required for Anthropic model deployments but was not provided: "
+                           "send it at properties.modelProviderData (next to properties.model, not inside it).")
+        self._validate_provider_data(props.get("modelProviderData"))
         limit = self.s.quota_limit(sku_name, name)
         used = self._used_capacity(location, sku_name, name, exclude_key=target.key)
         if used + capacity > limit:
@@ -809,8 +817,6 @@ class ArmApi:
         res = self._base(target, body, existing)
         p = res["properties"]
         p["model"] = {"format": fmt, "name": name, "version": version}
-        if "modelProviderData" in model:
-            p["model"]["modelProviderData"] = copy.deepcopy(model["modelProviderData"])
         res["sku"] = {"name": sku_name, "capacity": capacity}
         p.setdefault("versionUpgradeOption", arm_facts.VERSION_UPGRADE_DEFAULT)
         p.setdefault("raiPolicyName", arm_facts.RAI_POLICY_DEFAULT)
@@ -979,30 +985,90 @@ class ArmApi:
     # --- Marketplace agreements ---------------------------------------------------------------------
 
     def _marketplace(self, method: str, segs: list[str], low: list[str], body: Any) -> Reply | None:
-        sub_id = f"/subscriptions/{self.s.subscription_id}"
-        # .../offerTypes/{t}/publishers/{p}/offers/{o}/plans/{plan}/agreements/current
-        if len(segs) == 15 and low[4] == "offertypes" and low[13] == "agreements":
+        """``MarketplaceAgreements_Get``/``_Create`` (``offerTypes/.../agreements/current``) answer the
+        AgreementTerms shape; ``_GetAgreement``/``_Sign``/``_Cancel`` (``agreements/{publisher}/...``) the
+        agreement shape (publisher, offer, signDate/cancelDate, state), as the 2021-01-01 examples show."""
+        n = len(segs)
+        # /subscriptions/{s}/providers/Microsoft.MarketplaceOrdering/offerTypes/{type}/publishers/{publisher}/
+        #   offers/{offer}/plans/{plan}/agreements/current: 14 segments
+        if n == 14 and low[4] == "offertypes" and low[6] == "publishers" and low[8] == "offers" and \
+                low[10] == "plans" and low[12] == "agreements" and low[13] == "current":
             publisher, offer, plan = segs[7], segs[9], segs[11]
-        # .../agreements/{p}/offers/{o}/plans/{plan}[/sign|/cancel]
-        elif len(segs) in (10, 11) and low[4] == "agreements":
+            terms, allowed = True, ("GET", "PUT")
+        # /subscriptions/{s}/providers/Microsoft.MarketplaceOrdering/agreements/{publisher}/offers/{offer}/
+        #   plans/{plan}[/sign|/cancel]: 10 or 11 segments
+        elif n in (10, 11) and low[4] == "agreements" and low[6] == "offers" and low[8] == "plans" and \
+                (n == 10 or low[10] in ("sign", "cancel")):
             publisher, offer, plan = segs[5], segs[7], segs[9]
+            terms, allowed = False, ("GET",) if n == 10 else ("POST",)
         else:
             return None
+        if method not in allowed:
+            raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed here; use "
+                           f"{' or '.join(allowed)}.")
+        sub_id = f"/subscriptions/{self.s.subscription_id}"
+        self._authorize(sub_id, "read" if method == "GET" else "write")
+        if terms and low[5] != "virtualmachine":
+            raise ArmError(400, "BadRequest", f"The offer type '{segs[5]}' is not supported: only "
+                           "'virtualmachine' is.")
+        unknown = self.s.marketplace_unknown_part(publisher, offer, plan)
+        if unknown == "offer":
+            raise ArmError(400, "BadRequest",
+                           f"The offer with Offer ID '{offer}' was not found. Try one of these: 1- Make sure the "
+                           "offer name is written correctly. 2- If this offer was recently created, allow up to "
+                           "30 minutes for it to be available for purchase. 3- The offer may have been removed "
+                           f"from the marketplace. Publisher ID: '{publisher}', Offer ID: '{offer}'.")
+        if unknown == "plan":
+            raise ArmError(400, "BadRequest",
+                           f"The plan with Plan ID '{plan}' was not found in the offer with Offer ID '{offer}'. "
+                           f"Publisher ID: '{publisher}', Offer ID: '{offer}', Plan ID: '{plan}'.")
         key = f"{publisher}/{offer}/{plan}".lower()
-        if method == "GET":
-            self._authorize(sub_id, "read")
-        else:
-            self._authorize(sub_id, "write")
-            if len(segs) == 11:
-                self.s.marketplace[key] = low[10] == "sign"
-            else:
-                self.s.marketplace[key] = bool(((body or {}).get("properties") or {}).get("accepted", True))
+        if method == "PUT":
+            if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+                raise ArmError(400, "BadRequest", "The request body must be AgreementTerms: "
+                               '{"properties": {"accepted": true, ...}}.')
+            # What az vm image terms accept sends: the terms it just read, with accepted set to true.
+            self.s.marketplace[key] = body["properties"].get("accepted") is True
+            self.s.save()
+        elif method == "POST":
+            self.s.marketplace[key] = low[10] == "sign"
             self.s.save()
         accepted = self.s.marketplace_accepted(key)
+        now = _iso(time.time())
+        if not terms:
+            props: dict[str, Any] = {"publisher": publisher, "offer": offer,
+                                     "state": "Active" if accepted else "Canceled"}
+            props["signDate" if accepted else "cancelDate"] = now
+            return Reply(200, {"id": "/" + "/".join(segs[:10]), "name": plan,
+                               "type": "Microsoft.MarketplaceOrdering/agreements", "properties": props})
         return Reply(200, {
-            "id": "/" + "/".join(segs), "name": plan, "type": "Microsoft.MarketplaceOrdering/offertypes",
-            "properties": {"publisher": publisher, "product": offer, "plan": plan, "accepted": accepted,
+            "id": f"{sub_id}/providers/Microsoft.MarketplaceOrdering/offerTypes/VirtualMachine/publishers/"
+                  f"{publisher}/offers/{offer}/plans/{plan}/agreements/current",
+            "name": plan, "type": "Microsoft.MarketplaceOrdering/offertypes",
+            "properties": {"publisher": publisher, "product": offer, "plan": plan,
                            "licenseTextLink": "https://example.invalid/sandbox-terms",
                            "privacyPolicyLink": "https://example.invalid/sandbox-privacy",
-                           "retrieveDatetime": _iso(time.time()), "signature": secrets.token_hex(16)}})
+                           "marketplaceTermsLink": "https://example.invalid/sandbox-marketplace-terms",
+                           "retrieveDatetime": now,
+                           "signature": hashlib.sha256(key.encode()).hexdigest()[:52].upper(),
+                           "accepted": accepted}})
 
+    # --- permissions --------------------------------------------------------------------------------
+
+    def _permissions(self, method: str, segs: list[str]) -> Reply:
+        """``Permissions_List*``: what the caller may do at a scope, one entry per role it holds there or above."""
+        if method != "GET":
+            raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on permissions.")
+        scope_segs = segs[:-3]
+        low = [p.lower() for p in scope_segs]
+        scope_key = "/" + "/".join(low)
+        if len(scope_segs) >= 4 and low[2] == "resourcegroups":
+            rg_key = "/" + "/".join(low[:4])
+            if rg_key not in self.s.resources:
+                raise ArmError(404, "ResourceGroupNotFound",
+                               f"Resource group '{scope_segs[3]}' could not be found.")
+        if len(scope_segs) not in (2, 4) and scope_key not in self.s.resources:
+            raise ArmError(404, "ResourceNotFound",
+                           f"The Resource '{'/'.join(scope_segs[-2:])}' was not found. For more details please "
+                           "go to https://aka.ms/ARMResourceNotFoundFix")
+        return Reply(200, {"value": builtin_roles.permissions_of(self.s.roles_of(self.oid, scope_key))})

@@ -26,6 +26,7 @@ import yaml
 
 from claude_foundry import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.sandbox.roles import AZURE_CONTRIBUTOR_GUID
 
 #: Built-in roles the sandbox knows beyond ``arm.ROLE_IDS`` (same GUIDs in every tenant).
 EXTRA_ROLE_IDS = {
@@ -38,6 +39,7 @@ EXTRA_ROLE_IDS = {
 }
 ALL_ROLE_IDS = {**arm.ROLE_IDS, **EXTRA_ROLE_IDS}
 ROLE_BY_GUID = {guid: name for name, guid in ALL_ROLE_IDS.items()}
+ROLE_BY_GUID.setdefault(AZURE_CONTRIBUTOR_GUID, "contributor")  # Azure's own Contributor GUID, too
 
 #: Which roles grant what, by role key.
 MANAGE_WRITE_ROLES = frozenset({"owner", "contributor", "cognitive-services-contributor"})
@@ -81,11 +83,16 @@ def load_seed(seed: dict[str, Any] | str | os.PathLike[str] | None) -> dict[str,
     if not isinstance(data, dict):
         raise ValueError("seed must be a mapping")
     known = {"quota", "default_quota", "models_by_location", "taken_subdomains", "marketplace_agreements",
-             "marketplace_default_accepted", "faults", "provisioning_delay"}
+             "marketplace_default_accepted", "marketplace_unknown_offers", "faults", "provisioning_delay"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown seed key(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
     return data
+
+
+def marketplace_ids(model: str) -> tuple[str, str, str]:
+    """The Azure Marketplace publisher, offer and plan of a Claude model (as ``ops.preflight`` reads them)."""
+    return "anthropic", f"anthropic-{model}-offer", f"anthropic-{model}-plan-new"
 
 
 def normalize_location(location: str) -> str:
@@ -123,6 +130,11 @@ class State:
         self.marketplace_seed = {str(k).lower(): bool(v)
                                  for k, v in (seed.get("marketplace_agreements") or {}).items()}
         self.marketplace_default = bool(seed.get("marketplace_default_accepted", True))
+        self.marketplace_unknown = {self._marketplace_key(str(k))
+                                    for k in (seed.get("marketplace_unknown_offers") or [])}
+        self.marketplace_offers = {*(self._marketplace_key("/".join(marketplace_ids(m)))
+                                     for m in self.catalogue.models),
+                                   *self.marketplace_seed} - self.marketplace_unknown
         self.loaded = False
         if self.persist_file and self.persist_file.is_file():
             self._load(tenant_id, subscription_id)
@@ -288,6 +300,21 @@ class State:
     def skus_in(self, location: str) -> list[str]:
         info = self.catalogue.locations.get(normalize_location(location))
         return list(info.skus) if info else []
+
+    @staticmethod
+    def _marketplace_key(key: str) -> str:
+        parts = [p.strip().lower() for p in key.split("/")]
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"marketplace offer {key!r}: write 'publisher/offer/plan'")
+        return "/".join(parts)
+
+    def marketplace_unknown_part(self, publisher: str, offer: str, plan: str) -> str | None:
+        """``None`` when the Marketplace knows publisher/offer/plan, else ``"offer"`` or ``"plan"``."""
+        key = f"{publisher}/{offer}/{plan}".lower()
+        if key in self.marketplace_offers:
+            return None
+        prefix = f"{publisher}/{offer}/".lower()
+        return "plan" if any(k.startswith(prefix) for k in self.marketplace_offers) else "offer"
 
     def marketplace_accepted(self, key: str) -> bool:
         key = key.lower()
