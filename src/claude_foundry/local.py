@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claude_foundry import armmap
 from claude_foundry.connection import Target
 
 # The plan's stand-in for a key read from the account (``${listAccountKeys:<account id>:key1}``); the local
@@ -388,7 +389,7 @@ def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concur
     state = state_file(state_dir, spec, target) if state_dir else None
     result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report)
     vault_url = None
-    vault = next((s for s in steps if s.type == "azure-native:keyvault:Vault"), None)
+    vault = next((s for s in steps if s.type == armmap.VAULT), None)
     if vault is not None and result.ok:
         with target.resource_client() as client:
             got = client.resources.get_by_id(vault.arm_id, api_version=vault.api_version)

@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError(f"{args.stack_file}: the stack disables local auth (Entra ID only): there is no key "
                         "to rotate")
-    target = resolve_target(args)
     console = Console(soft_wrap=False, stderr=bool(args.json))
-    result = rotate_keys(stack_view(spec, target), grace=args.grace, console=console,
-                         stop_after=args.stop_after)
+    with resolve_target(args) as target:
+        result = rotate_keys(stack_view(spec, target), grace=args.grace, console=console,
+                             stop_after=args.stop_after)
     if args.json:
         print(dumps({"rotation_id": result.rotation_id, "resumed_from_step": result.resumed_from,
                      "steps_run": result.steps_run, "warnings": result.warnings}))

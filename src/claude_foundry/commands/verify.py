@@ -24,16 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from claude_foundry.ops.common import dumps, load_stack, resolve_target, stack_view
+    from claude_foundry.ops.common import run_report_command
     from claude_foundry.ops.verify import run_verify
 
-    spec = load_stack(args.stack_file)
-    target = resolve_target(args)
-    report = run_verify(stack_view(spec, target))
-    if args.json:
-        print(dumps(report.to_json()))
-    else:
-        report.render(Console(soft_wrap=False))
-    return 0 if report.in_sync else 1
+    return run_report_command(args, run_verify, lambda report: report.in_sync)

@@ -7,22 +7,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_foundry import arm
+from claude_foundry import arm, armmap
 from claude_foundry.connection import Target
 from claude_foundry.errors import UserError
 
-RESOURCE_GROUP_API_VERSION = "2024-03-01"
-ROLE_ASSIGNMENT_API_VERSION = "2022-04-01"
+# One spelling of the type tokens and API versions: the ARM mapping the plan uses.
+RESOURCE_GROUP_API_VERSION = armmap.API_VERSIONS[armmap.RESOURCE_GROUP]
+ROLE_ASSIGNMENT_API_VERSION = armmap.API_VERSIONS[armmap.ROLE_ASSIGNMENT]
 PERMISSIONS_API_VERSION = "2022-04-01"
 MARKETPLACE_API_VERSION = "2021-01-01"
 
-T_ACCOUNT = "azure-native:cognitiveservices:Account"
-T_DEPLOYMENT = "azure-native:resources:Resource"
-T_VAULT = "azure-native:keyvault:Vault"
-T_SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
-T_ROLE = "azure-native:authorization:RoleAssignment"
-T_DIAG = "azure-native:monitor:DiagnosticSetting"
-T_RG = "azure-native:resources:ResourceGroup"
+T_ACCOUNT = armmap.ACCOUNT
+T_DEPLOYMENT = armmap.GENERIC_RESOURCE
+T_VAULT = armmap.VAULT
+T_SECRET = armmap.SECRET
+T_ROLE = armmap.ROLE_ASSIGNMENT
+T_DIAG = armmap.DIAGNOSTIC_SETTING
+T_RG = armmap.RESOURCE_GROUP
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
@@ -160,6 +161,21 @@ def describe(exc: BaseException) -> str:
 
 def status_of(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
+
+
+def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> int:
+    """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print a
+    table (or ``--json``); exit 0 when ``passed(report)``, else 1."""
+    from rich.console import Console
+
+    spec = load_stack(args.stack_file)
+    with resolve_target(args) as target:
+        report = runner(stack_view(spec, target))
+    if args.json:
+        print(dumps(report.to_json()))
+    else:
+        report.render(Console(soft_wrap=False))
+    return 0 if passed(report) else 1
 
 
 def dumps(data: Any) -> str:
