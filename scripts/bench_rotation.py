@@ -54,7 +54,7 @@ def main() -> int:
             console.print(f"[red]deploy failed: {deployed.result.summary()}[/]")
             return 1
         names = list(spec.deployments)
-        credential = rt.sandbox_credential(conn)
+        credential = target.credential
         runtimes = [rt.FoundryRuntime.from_key_vault(deployed.vault_url, prefix=spec.key_vault.secret_prefix,
                                                      credential=credential, ca_bundle=conn["ca_bundle"],
                                                      use_cache=False)

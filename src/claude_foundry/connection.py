@@ -89,16 +89,21 @@ def read_connection_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def sandbox_target(connection: dict[str, Any] | str | Path) -> Target:
-    """A :class:`Target` for the local sandbox, from its connection file (path or parsed dict)."""
+def sandbox_credential(connection: dict[str, Any]) -> Any:
+    """A ``ClientSecretCredential`` against the sandbox's own token endpoint, trusting only its CA."""
     from azure.identity import ClientSecretCredential
 
-    data = connection if isinstance(connection, dict) else read_connection_file(connection)
-    credential = ClientSecretCredential(
-        data["tenant_id"], data["client_id"], data["client_secret"], authority=data["authority"],
-        disable_instance_discovery=True, connection_verify=data["ca_bundle"],
+    return ClientSecretCredential(
+        connection["tenant_id"], connection["client_id"], connection["client_secret"],
+        authority=connection["authority"], disable_instance_discovery=True,
+        connection_verify=connection["ca_bundle"],
     )
-    return Target(credential=credential, subscription_id=data["subscription_id"],
+
+
+def sandbox_target(connection: dict[str, Any] | str | Path) -> Target:
+    """A :class:`Target` for the local sandbox, from its connection file (path or parsed dict)."""
+    data = connection if isinstance(connection, dict) else read_connection_file(connection)
+    return Target(credential=sandbox_credential(data), subscription_id=data["subscription_id"],
                   arm_endpoint=data["arm_endpoint"].rstrip("/"), ca_bundle=data["ca_bundle"],
                   foundry_base_url_template=data["foundry_base_url_template"], tenant_id=data["tenant_id"],
                   principal_id=data["principal_id"], is_sandbox=True)

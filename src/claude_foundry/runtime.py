@@ -742,37 +742,3 @@ def load_runtime(
     if vault_url or os.environ.get(c.ENV_VAULT_URL):
         return FoundryRuntime.from_key_vault(vault_url, prefix=prefix, **kwargs)
     return FoundryRuntime.from_env(**kwargs)
-
-
-# --- the local sandbox's connection file ----------------------------------------------------------
-
-#: Keys of the sandbox connection file this module reads.
-SANDBOX_CONNECTION_KEYS = ("authority", "tenant_id", "client_id", "client_secret", "ca_bundle")
-
-
-def load_sandbox_connection(path: str | Path) -> dict[str, Any]:
-    """The local sandbox's connection file (JSON: arm_endpoint, authority, tenant_id, client_id,
-    client_secret, principal_id, subscription_id, ca_bundle, foundry_base_url_template,
-    key_vault_url_template)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RuntimeConfigError(f"sandbox connection file not found: {path} (start the sandbox first)") \
-            from None
-    except (OSError, ValueError) as exc:
-        raise RuntimeConfigError(f"cannot read sandbox connection file {path}: {type(exc).__name__}") from None
-    missing = [k for k in SANDBOX_CONNECTION_KEYS if not data.get(k)] if isinstance(data, dict) else ["all"]
-    if missing:
-        raise RuntimeConfigError(f"sandbox connection file {path} lacks: {', '.join(missing)}")
-    return data
-
-
-def sandbox_credential(connection: Mapping[str, Any]) -> Any:
-    """A ``ClientSecretCredential`` against the sandbox's token endpoint (its own authority and CA)."""
-    from azure.identity import ClientSecretCredential
-
-    return ClientSecretCredential(
-        connection["tenant_id"], connection["client_id"], connection["client_secret"],
-        authority=connection["authority"], disable_instance_discovery=True,
-        connection_verify=connection["ca_bundle"],
-    )

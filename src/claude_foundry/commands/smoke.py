@@ -87,12 +87,12 @@ def _format_template(template: str, name: str) -> str:
 
 def _sandbox(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any] | None]:
     """(credential or None, CA bundle or None, connection or None)."""
-    from claude_foundry import runtime as rt
+    from claude_foundry.connection import read_connection_file, sandbox_credential
 
     ca = getattr(args, "ca_bundle", None) or os.environ.get(c.ENV_CA_BUNDLE) or None
     if getattr(args, "sandbox", None):
-        conn = rt.load_sandbox_connection(args.sandbox)
-        return rt.sandbox_credential(conn), ca or conn["ca_bundle"], conn
+        conn = read_connection_file(args.sandbox)
+        return sandbox_credential(conn), ca or conn["ca_bundle"], conn
     if ca and not os.path.isfile(ca):
         raise UserError(f"--ca-bundle {ca}: no such file")
     return None, ca, None
