@@ -124,3 +124,24 @@ def provisioning_delay(sandbox: Sandbox) -> Iterator[Callable[[float], None]]:
 
     yield set_delay
     sandbox.provisioning_delay = before
+
+
+@pytest.fixture
+def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ANTHROPIC_FOUNDRY_* / CLAUDE_FOUNDRY_* variables from the caller's shell, and a fresh contract
+    cache, around a runtime test."""
+    from claude_foundry import contract as c
+    from claude_foundry import runtime as rt
+
+    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
+                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+        monkeypatch.delenv(name, raising=False)
+    rt.clear_contract_cache()
+    yield
+    rt.clear_contract_cache()
+
+
+@pytest.fixture(scope="module")
+def conn_file(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sandbox's connection file, as `--sandbox FILE` takes it."""
+    return str(sandbox.write_connection_file(tmp_path_factory.mktemp("conn") / "sandbox.json"))

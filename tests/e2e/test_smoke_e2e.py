@@ -7,13 +7,13 @@ import socket
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_runtime_e2e import MODELS, grant_caller, rotate_key, seed_stack
+from seeding import MODELS, grant_caller, rotate_key, seed_stack
 
 from claude_foundry import cli, smoke
 from claude_foundry import contract as c
 from claude_foundry import runtime as rt
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
 FAULTS = {
     "ok": None,
@@ -28,21 +28,6 @@ FAULTS = {
     "fmal": {"malformed": True},
     "fhang": {"hang": 4},
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
-                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
-    yield
-    rt.clear_contract_cache()
-
-
-@pytest.fixture(scope="module")
-def conn_file(sandbox, tmp_path_factory):
-    return str(sandbox.write_connection_file(tmp_path_factory.mktemp("conn") / "sandbox.json"))
 
 
 @pytest.fixture(scope="module")
