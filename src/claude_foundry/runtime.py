@@ -646,6 +646,21 @@ class FoundryRuntime:
             kwargs["timeout"] = t
         return kwargs
 
+    def _sdk_kwargs(self, deployment: str | None, max_retries: int | None, timeout: float | None,
+                    http_client: Any, default_http_client: Any) -> dict[str, Any]:
+        """What the sync and async clients share: the deployment check, retries and timeout, the HTTP
+        client (the caller's, or the SDK's default trusting ``ca_bundle``), and the key with key auth."""
+        if deployment is not None:
+            self.deployment(deployment)
+        kwargs = self._client_kwargs(max_retries, timeout)
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        elif self.ca_bundle:
+            kwargs["http_client"] = default_http_client(verify=ssl_context(self.ca_bundle))
+        if self.uses_key:
+            kwargs["api_key"] = self._keys.current
+        return kwargs
+
     def client(self, deployment: str | None = None, *, max_retries: int | None = None,
                timeout: float | None = None, http_client: Any = None) -> anthropic.AnthropicFoundry:
         """A synchronous ``anthropic.AnthropicFoundry`` for this resource.
@@ -656,16 +671,8 @@ class FoundryRuntime:
         """
         import anthropic
 
-        if deployment is not None:
-            self.deployment(deployment)
-        kwargs = self._client_kwargs(max_retries, timeout)
-        if http_client is not None:
-            kwargs["http_client"] = http_client
-        elif self.ca_bundle:
-            kwargs["http_client"] = anthropic.DefaultHttpxClient(verify=ssl_context(self.ca_bundle))
-        if self.uses_key:
-            kwargs["api_key"] = self._keys.current
-        else:
+        kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client, anthropic.DefaultHttpxClient)
+        if not self.uses_key:
             kwargs["azure_ad_token_provider"] = self.token_provider()
         return anthropic.AnthropicFoundry(middleware=[_build_middleware(self)], **kwargs)
 
@@ -676,16 +683,9 @@ class FoundryRuntime:
         """An ``anthropic.AsyncAnthropicFoundry`` for this resource (same checks as :meth:`client`)."""
         import anthropic
 
-        if deployment is not None:
-            self.deployment(deployment)
-        kwargs = self._client_kwargs(max_retries, timeout)
-        if http_client is not None:
-            kwargs["http_client"] = http_client
-        elif self.ca_bundle:
-            kwargs["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=ssl_context(self.ca_bundle))
-        if self.uses_key:
-            kwargs["api_key"] = self._keys.current
-        else:
+        kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client,
+                                  anthropic.DefaultAsyncHttpxClient)
+        if not self.uses_key:
             provider = self.token_provider()
 
             async def async_provider() -> str:
