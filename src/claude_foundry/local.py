@@ -91,35 +91,49 @@ class ApplyResult:
 
 
 class DeployState:
-    """What was applied last (resource id -> hash of the body), in a JSON file. Holds no secret values."""
+    """What was applied last, per resource id: a hash of the body (no secret value), its type, logical
+    name and API version (so a resource dropped from the stack can be deleted). Kept in a JSON file."""
+
+    FORMAT = "claude-foundry-local-deploy/2"
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self.hashes: dict[str, str] = {}
+        self.entries: dict[str, dict[str, str]] = {}
         if path is not None and path.is_file():
             try:
-                self.hashes = dict(json.loads(path.read_text(encoding="utf-8")).get("applied", {}))
-            except (OSError, ValueError):
-                self.hashes = {}
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("format") == self.FORMAT:
+                    self.entries = {k: dict(v) for k, v in data.get("applied", {}).items()}
+            except (OSError, ValueError, AttributeError):
+                self.entries = {}
 
     def get(self, arm_id: str) -> str | None:
-        return self.hashes.get(arm_id.lower())
+        entry = self.entries.get(arm_id.lower())
+        return entry["digest"] if entry else None
 
-    def set(self, arm_id: str, digest: str | None) -> None:
+    def set(self, step: Step, digest: str | None) -> None:
         with self._lock:
             if digest is None:
-                self.hashes.pop(arm_id.lower(), None)
+                self.entries.pop(step.arm_id.lower(), None)
             else:
-                self.hashes[arm_id.lower()] = digest
+                self.entries[step.arm_id.lower()] = {"digest": digest, "id": step.arm_id, "type": step.type,
+                                                     "name": step.name, "api_version": step.api_version}
             self._save()
+
+    def orphans(self, steps: list[Step]) -> list[Step]:
+        """Resources applied before that the stack no longer has (to delete, as ``pulumi up`` would)."""
+        wanted = {s.arm_id.lower() for s in steps}
+        return [Step(key=e["id"], type=e["type"], name=e["name"], arm_id=e["id"], api_version=e["api_version"],
+                     body={}) for k, e in sorted(self.entries.items()) if k not in wanted]
 
     def _save(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"applied": self.hashes}, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.write_text(json.dumps({"format": self.FORMAT, "applied": self.entries}, indent=1, sort_keys=True),
+                       encoding="utf-8")
         tmp.replace(self.path)
 
 
@@ -211,7 +225,7 @@ class Applier:
         poller = self._resources.resources.begin_create_or_update_by_id(
             step.arm_id, api_version=step.api_version, parameters=body)
         result = poller.result()
-        self.state.set(step.arm_id, digest)
+        self.state.set(step, digest)
         outputs = result.as_dict() if hasattr(result, "as_dict") else {}
         return StepResult(step, action, time.monotonic() - started, outputs=outputs)
 
@@ -222,9 +236,9 @@ class Applier:
         try:
             self._resources.resources.begin_delete_by_id(step.arm_id, api_version=step.api_version).result()
         except ResourceNotFoundError:
-            self.state.set(step.arm_id, None)
+            self.state.set(step, None)
             return StepResult(step, ABSENT, time.monotonic() - started)
-        self.state.set(step.arm_id, None)
+        self.state.set(step, None)
         return StepResult(step, DELETED, time.monotonic() - started)
 
 
@@ -291,9 +305,16 @@ def _guarded(work: Callable[[Step], StepResult], step: Step) -> StepResult:
 
 def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
                 report: Reporter | None = None) -> ApplyResult:
-    applier = Applier(target, DeployState(state_path))
+    """Apply the steps; then, when everything succeeded, delete what an earlier run applied and the stack
+    no longer has (children and locks first)."""
+    state = DeployState(state_path)
+    applier = Applier(target, state)
     try:
-        return ApplyResult(run_graph(steps, applier.apply, concurrency=concurrency, report=report))
+        results = run_graph(steps, applier.apply, concurrency=concurrency, report=report)
+        if all(r.action not in (FAILED, SKIPPED) for r in results):
+            orphans = deletion_order(state.orphans(steps))
+            results += run_graph(orphans, applier.delete, reverse=True, concurrency=concurrency, report=report)
+        return ApplyResult(results)
     finally:
         applier.close()
 
@@ -302,9 +323,35 @@ def destroy_steps(steps: list[Step], target: Target, *, state_path: Path | None 
                   report: Reporter | None = None) -> ApplyResult:
     applier = Applier(target, DeployState(state_path))
     try:
-        return ApplyResult(run_graph(steps, applier.delete, reverse=True, concurrency=concurrency, report=report))
+        return ApplyResult(run_graph(deletion_order(steps), applier.delete, reverse=True, concurrency=concurrency,
+                                     report=report))
     finally:
         applier.close()
+
+
+def _under(arm_id: str, scope: str) -> bool:
+    return arm_id.lower().startswith(scope.lower().rstrip("/") + "/")
+
+
+def deletion_order(steps: list[Step]) -> list[Step]:
+    """Steps whose ``depends_on`` also say what ARM needs for deleting (``run_graph(reverse=True)`` deletes a
+    step only after everything that depends on it): a resource nested in another (a deployment in its
+    account, a role assignment on a vault) depends on it, and a management lock depends on everything in
+    its scope, so the lock goes first; ARM refuses deletes under a lock (409 ScopeLocked)."""
+    out = []
+    for step in steps:
+        deps = set(step.depends_on)
+        scope = step.arm_id.split("/providers/Microsoft.Authorization/locks/")[0] \
+            if "/providers/microsoft.authorization/locks/" in step.arm_id.lower() else None
+        for other in steps:
+            if other is step:
+                continue
+            if _under(step.arm_id, other.arm_id):
+                deps.add(other.key)  # nested in other: other is deleted after it
+            if scope is not None and (_under(other.arm_id, scope) or other.arm_id.lower() == scope.lower()):
+                deps.add(other.key)  # a lock goes before everything in its scope
+        out.append(Step(step.key, step.type, step.name, step.arm_id, step.api_version, step.body, sorted(deps)))
+    return out
 
 
 def steps_from_plan(resources: Iterable[Any]) -> list[Step]:

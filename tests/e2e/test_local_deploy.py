@@ -223,3 +223,50 @@ def test_role_assignment_ids_in_sandbox_match_the_program(tmp_path: Path, target
             "11111111-2222-3333-4444-555555555555", target.principal_id)
     group = next(r for r in ras if r.step.body["properties"]["principalId"].startswith("1111"))
     assert group.step.arm_id.lower().startswith(account.lower())
+
+
+def test_a_deployment_dropped_from_the_stack_is_deleted(tmp_path: Path, target: Any, cs_client: Any) -> None:
+    _, spec = make_stack(tmp_path)
+    assert up_local(spec, target, state_dir=tmp_path).result.ok
+    smaller = spec.model_copy(update={"deployments": {"fast": spec.deployments["fast"]}})
+    again = up_local(smaller, target, state_dir=tmp_path)
+    assert again.result.ok
+    # the deployment map secret follows; the dropped deployment is deleted, as `pulumi up` would
+    assert sorted((r.step.name, r.action) for r in again.result.results if r.action != SAME) == [
+        ("claude-foundry-deployments-my-claude-deployment", "deleted"),
+        ("claude-foundry-vault-claude-foundry-deployments", "update")]
+    live = {d.name for d in cs_client.deployments.list(spec.resource_group, spec.foundry.name)}
+    assert live == {"fast"}
+
+
+def test_embedded_sandbox_keeps_its_state_and_port_between_runs(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    stack, _ = make_stack(tmp_path)
+    args = ["--local", "--state-dir", str(tmp_path / "state")]
+    assert main(["up", str(stack), *args]) == 0
+    first = capsys.readouterr().out
+    assert main(["up", str(stack), *args]) == 0
+    second = capsys.readouterr().out
+    assert "0 to change" in second, second
+    port_line = [line for line in first.splitlines() if "embedded sandbox at" in line]
+    assert port_line
+    assert port_line[0] in second
+
+
+def test_protected_stack_is_not_taken_down_without_unprotect(tmp_path: Path, connection: dict[str, Any],
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    stack, spec = make_stack(tmp_path, "protect: true\n")
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    args = ["--local", "--sandbox", str(conn), "--state-dir", str(tmp_path / "state")]
+    assert main(["up", str(stack), *args]) == 0
+    capsys.readouterr()
+    assert main(["down", str(stack), *args]) == 2
+    assert "--unprotect" in capsys.readouterr().err
+    assert main(["down", str(stack), *args, "--unprotect"]) == 0  # locks go first, then the rest
+    out = capsys.readouterr().out
+    assert "failed" not in out.split("down:")[-1]
+    with sandbox_target(connection) as t, t.cognitive_client() as cs, pytest.raises(ResourceNotFoundError):
+        cs.accounts.get(spec.resource_group, spec.foundry.name)

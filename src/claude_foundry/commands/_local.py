@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,15 @@ def print_result(console: Any, result: Any, verb: str) -> None:
                       "place and the run resumes[/]", highlight=False)
 
 
+def _last_port(port_file: Path) -> int:
+    """The port an embedded sandbox with this state used last time, so its URLs (and the endpoint secret
+    holding one) stay the same from run to run; 0 (any free port) the first time."""
+    try:
+        return int(port_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return 0
+
+
 @contextlib.contextmanager
 def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
     try:
@@ -41,13 +51,23 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
     except ImportError as exc:
         raise UserError("the local sandbox needs the `sandbox` extra: pip install 'claude-foundry[sandbox]' "
                         f"({exc.name} missing)") from None
+    port_file = None
     if state_dir is not None:
         sandbox_dir = state_dir / "sandbox"
         sandbox_dir.mkdir(parents=True, exist_ok=True)
-        config = SandboxConfig(state_dir=sandbox_dir, persist_file=sandbox_dir / "state.json")
+        port_file = sandbox_dir / "port"
+        config = SandboxConfig(state_dir=sandbox_dir, persist_file=sandbox_dir / "state.json",
+                               port=_last_port(port_file))
     else:
         config = SandboxConfig()
-    with Sandbox(config) as sandbox:
+    try:
+        sandbox = Sandbox(config).start()
+    except OSError:  # the last port is taken now: any free one (endpoint secrets then change)
+        config = dataclasses.replace(config, port=0)
+        sandbox = Sandbox(config).start()
+    with sandbox:
+        if port_file is not None:
+            port_file.write_text(str(sandbox.port), encoding="utf-8")
         console.print(f"[dim]embedded sandbox at {sandbox.connection['arm_endpoint']}[/]", highlight=False)
         yield sandbox.connection
 

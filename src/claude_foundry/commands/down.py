@@ -12,15 +12,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Delete STACK_FILE's resources from the local sandbox, dependants first. "
                        + LOCAL_NOTE.replace("pulumi up", "pulumi destroy"))
     add_local_args(p)
+    p.add_argument("--unprotect", action="store_true",
+                   help="also remove a stack with `protect: true` (its CanNotDelete locks go first)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from claude_foundry.commands._local import local_session, print_result
+    from claude_foundry.errors import UserError
     from claude_foundry.local import down_local
     from claude_foundry.spec import load_spec
 
     spec = load_spec(args.stack_file)
+    if spec.protect and not args.unprotect:
+        raise UserError(f"{args.stack_file}: the stack is protected (protect: true): its resources carry "
+                        "CanNotDelete locks and Pulumi `protect`. Pass --unprotect to remove the local "
+                        "rehearsal anyway; against Azure, set protect: false and `pulumi up` first.")
     with local_session(args) as (target, console, reporter):
         result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
                             report=reporter)
