@@ -510,6 +510,8 @@ async def run_smoke_async(
     opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
                     rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream)
     report = SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
+    import anthropic  # noqa: F401  (its first import takes seconds; not the deployments' time)
+
     start = time.monotonic()
     client = runtime.async_client(max_retries=0, timeout=timeout, http_client=http_client)
     try:
