@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,32 @@ def test_protected_stack_is_not_taken_down_without_unprotect(tmp_path: Path, con
     assert "failed" not in out.split("down:")[-1]
     with sandbox_target(connection) as t, t.cognitive_client() as cs, pytest.raises(ResourceNotFoundError):
         cs.accounts.get(spec.resource_group, spec.foundry.name)
+
+
+def test_no_key_in_up_or_demo_output(tmp_path: Path, connection: dict[str, Any], cs_client: Any,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    stack, spec = make_stack(tmp_path)
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    assert main(["up", str(stack), "--local", "--sandbox", str(conn), "--state-dir", str(tmp_path / "s")]) == 0
+    keys = cs_client.accounts.list_keys(spec.resource_group, spec.foundry.name)
+    assert main(["smoke", "--vault-url", connection["key_vault_url_template"].format(vault=spec.key_vault.name),
+                 "--sandbox", str(conn), "--report-json", str(tmp_path / "r.json"),
+                 "--report-junit", str(tmp_path / "r.xml")]) == 0
+    captured = capsys.readouterr()
+    reports = (tmp_path / "r.json").read_text() + (tmp_path / "r.xml").read_text()
+    state = "".join(p.read_text() for p in (tmp_path / "s").rglob("*.json"))
+    for key in (keys.key1, keys.key2):
+        assert key not in captured.out
+        assert key not in captured.err
+        assert key not in reports
+        assert key not in state  # the local deploy state keeps digests, never values
+    # the demo's sandbox is its own, so its keys are unknown here: scan for anything shaped like a key
+    from claude_foundry.spec import looks_like_secret
+
+    assert main(["demo", str(stack)]) == 0
+    demo = capsys.readouterr()
+    assert "demo passed" in demo.out
+    tokens = re.findall(r"[A-Za-z0-9_.-]{24,}", demo.out + demo.err)
+    assert tokens  # the scan sees request ids and URLs at least
+    assert [t for t in tokens if looks_like_secret(t)] == []
