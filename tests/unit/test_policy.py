@@ -310,6 +310,12 @@ def test_the_allow_tag_keeps_open_prod_network_advisory(plan_of):
     assert [v.enforcement for v in found(violations, pol.R_PUBLIC_NETWORK)] == [pol.ADVISORY]
 
 
+def test_an_explicit_public_network_in_the_spec_keeps_open_prod_network_advisory(plan_of):
+    violations = pol.check_plan(plan_of("prod", "foundry: {network: {ip_rules: [], public_network_access: true}}\n"))
+    assert [v.enforcement for v in found(violations, pol.R_PUBLIC_NETWORK)] == [pol.ADVISORY]
+    assert "allowed by the tag" in found(violations, pol.R_PUBLIC_NETWORK)[0].message
+
+
 def test_closed_or_ip_restricted_networks_pass(plan_of, prod_plan):
     assert found(pol.check_plan(prod_plan), pol.R_PUBLIC_NETWORK) == []  # ip rules
     closed = pol.check_plan(plan_of("dev", "foundry: {network: {public_network_access: false}}\n"))

@@ -10,6 +10,7 @@ import pulumi_azure_native as azure_native
 
 from claude_foundry import arm
 from claude_foundry.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.policy import ALLOW_PUBLIC_NETWORK_TAG
 from claude_foundry.spec.schema import FoundrySpec
 
 
@@ -33,6 +34,16 @@ def network_properties(foundry: FoundrySpec) -> dict[str, Any]:
         "public_network_access": "Enabled" if net.public_network_access else "Disabled",
         "network_acls": acls,
     }
+
+
+def account_tags(foundry: FoundrySpec, tags: Any) -> Any:
+    """The stack's tags, plus the policy's public-network waiver when the spec says so explicitly
+    (``foundry.network.public_network_access: true`` written out, not left at its default): the guardrail
+    "no public network in production unless the spec says so" sees only resources, so the intent travels
+    as a tag."""
+    if "public_network_access" in foundry.network.model_fields_set and foundry.network.public_network_access:
+        return {**(tags or {}), ALLOW_PUBLIC_NETWORK_TAG: "true"}
+    return tags
 
 
 class FoundryAccount(pulumi.ComponentResource):
@@ -59,7 +70,7 @@ class FoundryAccount(pulumi.ComponentResource):
                 "disable_local_auth": f.disable_local_auth,
                 **network_properties(f),
             },
-            tags=args.tags,
+            tags=account_tags(f, args.tags),
             opts=child_opts(self, protect=args.protect),
         )
         self.lock = delete_lock(f"{name}-lock", self.account.id, "Foundry account", self) \
