@@ -262,3 +262,4 @@ def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert f"{bad}:11: deployments.my-claude-deployment.capacity: must be an integer >= 1 (got 0)" in err
     assert "Traceback" not in err
+
