@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_foundry.errors import UserError
+from claude_foundry.ui import make_console
 
 SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",
            "failed": "[red]✗ failed[/]", "skipped": "[red]- skipped[/]", "deleted": "[red]- deleted[/]",
@@ -87,11 +88,3 @@ def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
     with embedded_sandbox(args.state_dir, console) as connection, sandbox_target(connection) as target:
         yield target, console, make_reporter(console)
 
-
-def make_console() -> Any:
-    """A rich console; wide enough for the tables when output goes to a CI log rather than a terminal."""
-    import sys
-
-    from rich.console import Console
-
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)

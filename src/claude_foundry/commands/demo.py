@@ -27,13 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_foundry.commands._local import embedded_sandbox, make_console, make_reporter, print_result
+    from claude_foundry.commands._local import embedded_sandbox, make_reporter, print_result
     from claude_foundry.commands.up import LOCAL_NOTE
     from claude_foundry.connection import sandbox_target
     from claude_foundry.local import up_local
     from claude_foundry.runtime import FoundryRuntime
     from claude_foundry.smoke import run_smoke
     from claude_foundry.spec import load_spec
+    from claude_foundry.ui import make_console
 
     started = time.monotonic()
     spec = load_spec(args.stack_file)

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.commands.smoke import build_runtime
     from claude_foundry.errors import UserError
 
-    if not args.vault_url and not os.environ.get(c.ENV_VAULT_URL):
-        raise UserError(f"pass --vault-url URL (or set {c.ENV_VAULT_URL})")
+    if not args.vault_url and not args.stack and not os.environ.get(c.ENV_VAULT_URL):
+        raise UserError(f"pass --vault-url URL or --stack STACK_FILE (or set {c.ENV_VAULT_URL})")
     fmt = args.format or ("dotenv" if args.write else "sh")
     if fmt == "json" and args.with_key:
         raise UserError("--format json is the public contract and never holds the key; use --format dotenv "

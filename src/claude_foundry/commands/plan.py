@@ -103,10 +103,11 @@ def _run_policy(result, args: argparse.Namespace) -> int:
 
 
 def _print_tree(result) -> None:
-    from rich.console import Console
     from rich.tree import Tree
 
-    console = Console(highlight=False)
+    from claude_foundry.ui import make_console
+
+    console = make_console()
     children: dict[str | None, list] = {}
     for r in result.resources:
         children.setdefault(r.parent, []).append(r)

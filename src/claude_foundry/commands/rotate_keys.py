@@ -29,10 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from claude_foundry.ops.common import dumps, load_stack, resolve_target, stack_view
     from claude_foundry.ops.rotate import rotate_keys
+    from claude_foundry.ui import make_console
 
     if args.grace < 0:
         from claude_foundry.errors import UserError
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError(f"{args.stack_file}: the stack disables local auth (Entra ID only): there is no key "
                         "to rotate")
-    console = Console(soft_wrap=False, stderr=bool(args.json))
+    console = make_console(soft_wrap=False, stderr=bool(args.json))
     with resolve_target(args) as target:
         result = rotate_keys(stack_view(spec, target), grace=args.grace, console=console,
                              stop_after=args.stop_after)

@@ -29,12 +29,12 @@ def add_target_arguments(p: argparse.ArgumentParser, *, full: bool = True) -> No
                    help=f"Key Vault holding the stack's contract (default: ${c.ENV_VAULT_URL})")
     g.add_argument("--prefix", metavar="P",
                    help=f"secret name prefix (default: ${c.ENV_SECRET_PREFIX} or {c.DEFAULT_SECRET_PREFIX})")
+    g.add_argument("--stack", metavar="STACK_FILE", help="stack file: its Key Vault, prefix and deployments")
     if full:
         g.add_argument("--base-url", metavar="URL", help="Foundry base URL (…/anthropic), with --deployments")
         g.add_argument("--resource", metavar="NAME", help="Foundry account name, instead of --base-url")
         g.add_argument("--deployments", metavar="A,B,C",
                        help="deployment names to call (with --vault-url/--stack: a subset of the stack's)")
-        g.add_argument("--stack", metavar="STACK_FILE", help="stack file: its Key Vault, prefix and deployments")
         g.add_argument("--contract", metavar="FILE", help="exported contract JSON (claude-foundry env --format json)")
         g.add_argument("--entra", action="store_true", help="authenticate with an Entra ID token, not a key")
         g.add_argument("--token-scope", metavar="SCOPE",
@@ -201,9 +201,8 @@ def _subset(runtime: Any, names: list[str] | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from claude_foundry import smoke
+    from claude_foundry.ui import make_console
 
     for flag in ("concurrency", "max_tokens"):
         if getattr(args, flag) < 1:
@@ -219,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
         poll_interval=args.poll_interval, timeout=args.timeout, stream=args.stream,
     )
-    console = Console(soft_wrap=False)
+    console = make_console(soft_wrap=False)
     if args.quiet:
         console.print(report.summary(), markup=False, highlight=False)
     else:

@@ -166,7 +166,7 @@ def status_of(exc: BaseException) -> int | None:
 def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> int:
     """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print a
     table (or ``--json``); exit 0 when ``passed(report)``, else 1."""
-    from rich.console import Console
+    from claude_foundry.ui import make_console
 
     spec = load_stack(args.stack_file)
     with resolve_target(args) as target:
@@ -174,7 +174,7 @@ def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> in
     if args.json:
         print(dumps(report.to_json()))
     else:
-        report.render(Console(soft_wrap=False))
+        report.render(make_console(soft_wrap=False))
     return 0 if passed(report) else 1
 
 

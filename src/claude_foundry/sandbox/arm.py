@@ -41,6 +41,8 @@ COUNTRY_CODE_RE = re.compile(r"^[A-Z]{2}$")
 SUBDOMAIN_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$")
 VAULT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
+#: How long Azure keeps a deleted Cognitive Services account before purging it (48 hours).
+ACCOUNT_RETENTION_SECONDS = 48 * 3600
 
 
 class ArmError(Exception):
@@ -236,6 +238,12 @@ class ArmApi:
                 if low[6] == "usages":
                     return Reply(200, {"value": self._usages(segs[5]), "nextLink": None})
                 return Reply(200, {"value": self._location_models(segs[5]), "nextLink": None})
+            if n == 5 and low[4] == "deletedaccounts" and method == "GET":
+                self._authorize(sub_id, "read")
+                return Reply(200, {"value": [self._deleted_account_view(r)
+                                             for r in self.s.deleted_accounts.values()]})
+            if n == 10 and low[4] == "locations" and low[6] == "resourcegroups" and low[8] == "deletedaccounts":
+                return self._deleted_account(method, segs[5], segs[7], segs[9])
             if n == 5 and low[4] == "checkdomainavailability" and method == "POST":
                 self._authorize(sub_id, "read")
                 name = str((body or {}).get("subdomainName", ""))
@@ -248,7 +256,7 @@ class ArmApi:
                 self._authorize(sub_id, "read")
                 return Reply(200, {"value": [self._deleted_vault_view(v) for v in self.s.deleted_vaults.values()]})
             if n in (8, 9) and low[4] == "locations" and low[6] == "deletedvaults":
-                return self._deleted_vault(method, segs[7], purge=(n == 9 and low[8] == "purge"))
+                return self._deleted_vault(method, segs[5], segs[7], purge=(n == 9 and low[8] == "purge"))
         if ns == "microsoft.marketplaceordering":
             return self._marketplace(method, segs, low, body)
         return None
@@ -285,7 +293,7 @@ class ArmApi:
                                      f"providers/{op['namespace']}/locations/{op['location']}/"
                                      f"operationResults/{op_id}?api-version={self.api_version}",
                                      **self._retry_headers(op)})
-        if op["kind"] == "delete":
+        if op["kind"] in ("delete", "purge"):
             return Reply(204)
         res = self.s.resources.get(op["resource_key"])
         return Reply(200, public(res)) if res else Reply(204)
@@ -342,6 +350,9 @@ class ArmApi:
             for k in [k for k, r in self.s.resources.items() if r.get("type", "").lower() == VAULTS]:
                 if _under(k, key):
                     self._soft_delete_vault(k)
+            for k in [k for k, r in self.s.resources.items() if r.get("type", "").lower() == ACCOUNTS]:
+                if _under(k, key):
+                    self._soft_delete_account(k)
             self._remove_tree(key)
             self.s.save()
             return Reply(200)
@@ -492,6 +503,8 @@ class ArmApi:
             raise self._conflict(existing["id"])
         if target.type == VAULTS:
             self._soft_delete_vault(target.key)
+        elif target.type == ACCOUNTS:
+            self._soft_delete_account(target.key)
         elif target.type == VAULT_SECRETS:
             vault = target.parent.rsplit("/", 1)[-1].lower()
             self.s.secrets.get(vault, {}).pop(target.name.lower(), None)
@@ -571,7 +584,8 @@ class ArmApi:
         sub = subdomain.lower()
         if sub in self.s.taken_subdomains:
             return True
-        for acc in self.s.accounts():
+        held = [*self.s.accounts(), *(r["resource"] for r in self.s.deleted_accounts.values())]
+        for acc in held:
             if acc["id"].lower() != own_key and \
                     str(acc.get("properties", {}).get("customSubDomainName", "")).lower() == sub:
                 return True
@@ -581,6 +595,14 @@ class ArmApi:
         existing = self.s.resources.get(target.key)
         if existing is not None and self.s.busy(target.key):
             raise self._conflict(existing["id"])
+        if existing is None and target.key in self.s.deleted_accounts:
+            if (body.get("properties") or {}).get("restore") is not True:
+                # Azure's answer (azure-cli#18146, terraform-provider-azurerm#12258): 409 FlagMustBeSetForRestore
+                raise ArmError(409, "FlagMustBeSetForRestore",
+                               f"An existing resource with ID '{target.path}' has been soft-deleted. To restore "
+                               "the resource, you must specify 'restore' to be 'true' in the property. If you "
+                               "don't want to restore existing resource, please purge it first.")
+            existing = self._restore_account(target.key)
         if self._same_input(existing, body):
             return Reply(200, public(existing))  # type: ignore[arg-type]
         props = body.get("properties") or {}
@@ -624,6 +646,7 @@ class ArmApi:
         p["internalId"] = existing["properties"]["internalId"] if existing else uuid.uuid4().hex
         p["dateCreated"] = existing["properties"]["dateCreated"] if existing else _iso(time.time())
         p["provisioningState"] = "Updating" if existing else "Creating"
+        p.pop("restore", None)
         res.setdefault("sku", {"name": arm_facts.ACCOUNT_SKU})
         res.setdefault("kind", arm_facts.ACCOUNT_KIND)
         res["etag"] = f'"{uuid.uuid4()}"'
@@ -636,6 +659,65 @@ class ArmApi:
             "key1": st.new_account_key(), "key2": st.new_account_key()}
         self.s.resources[target.key] = res
         return self._accepted(200 if existing else 201, res, target.key, res["location"])
+
+    # --- soft-deleted accounts (kept 48 h; the name and the subdomain stay held until purged) --------
+
+    def _soft_delete_account(self, key: str) -> None:
+        res = self.s.resources.get(key)
+        if res is None:
+            return
+        now = time.time()
+        self.s.deleted_accounts[key] = {
+            "resource": copy.deepcopy(res),
+            "deployments": [copy.deepcopy(d) for d in self.s.deployments_of(key)],
+            "deletionDate": now, "scheduledPurgeDate": now + ACCOUNT_RETENTION_SECONDS,
+            "location": res.get("location", "")}
+        self._remove_tree(key)
+
+    def _restore_account(self, key: str) -> dict[str, Any]:
+        """Bring a soft-deleted account (and its deployments) back, as ``properties.restore: true`` does."""
+        record = self.s.deleted_accounts.pop(key)
+        res = record["resource"]
+        self.s.resources[key] = res
+        for dep in record.get("deployments") or []:
+            self.s.resources[dep["id"].lower()] = dep
+        return res
+
+    def _deleted_account_view(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``DeletedAccounts_Get``/``_List``: the account, with the deleted-account id and the dates
+        (azure-rest-api-specs, GetDeletedAccount.json; ``deletionDate``/``scheduledPurgeDate`` in AccountProperties)."""
+        res = public(record["resource"])
+        rg = res["id"].split("/")[4]
+        res["id"] = (f"/subscriptions/{self.s.subscription_id}/providers/{CS_NS}/locations/{record['location']}/"
+                     f"resourceGroups/{rg}/deletedAccounts/{res['name']}")
+        props = res.setdefault("properties", {})
+        props["provisioningState"] = "Succeeded"
+        props["deletionDate"] = _iso(record["deletionDate"])
+        props["scheduledPurgeDate"] = _iso(record["scheduledPurgeDate"])
+        return res
+
+    def _deleted_account(self, method: str, location: str, rg: str, name: str) -> Reply:
+        sub_id = f"/subscriptions/{self.s.subscription_id}"
+        key = f"{sub_id}/resourceGroups/{rg}/providers/{CS_NS}/accounts/{name}".lower()
+        self._authorize(sub_id, "read" if method == "GET" else "write")
+        record = self.s.deleted_accounts.get(key)
+        if record is None or record["location"] != normalize_location(location):
+            raise ArmError(404, "ResourceNotFound",
+                           f"The deleted account '{name}' in resource group '{rg}' and location '{location}' was "
+                           "not found.")
+        if method == "GET":
+            return Reply(200, self._deleted_account_view(record))
+        if method != "DELETE":
+            raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on deleted accounts (GET, DELETE).")
+        if self.s.busy(key):
+            raise self._conflict(record["resource"]["id"])
+        if self.s.provisioning_delay <= 0:
+            del self.s.deleted_accounts[key]
+            self.s.save()
+            return Reply(200)
+        op = self.s.start_operation(key, "purge", record["location"], CS_NS)
+        self.s.save()
+        return Reply(202, None, self._lro_headers(op))
 
     def _account_action(self, method: str, target: Target, segs: list[str], low: list[str],
                         body: Any) -> Reply | None:
@@ -843,9 +925,12 @@ class ArmApi:
         recover = str(props_in.get("createMode", "")).lower() == "recover"
         if existing is None and lname in self.s.deleted_vaults:
             if not recover:
+                # Azure's answer (e.g. alan-turing-institute/data-safe-haven#2523, through azure-native)
                 raise ArmError(409, "ConflictError",
-                               f"Exist soft deleted vault with the same name '{target.name}'. Recover it "
-                               "(createMode: recover) or purge it first.")
+                               "A vault with the same name already exists in deleted state. You need to either "
+                               "recover or purge existing key vault. Follow this link "
+                               "https://go.microsoft.com/fwlink/?linkid=2149745 for more information on soft "
+                               "delete.")
             deleted = self.s.deleted_vaults.pop(lname)
             res = deleted["resource"]
             res["id"] = target.path
@@ -910,10 +995,10 @@ class ArmApi:
                                "scheduledPurgeDate": _iso(dv["scheduledPurgeDate"]), "tags": res.get("tags", {}),
                                "purgeProtectionEnabled": bool(res["properties"].get("enablePurgeProtection"))}}
 
-    def _deleted_vault(self, method: str, name: str, purge: bool) -> Reply:
+    def _deleted_vault(self, method: str, location: str, name: str, purge: bool) -> Reply:
         sub_id = f"/subscriptions/{self.s.subscription_id}"
         dv = self.s.deleted_vaults.get(name.lower())
-        if dv is None:
+        if dv is None or normalize_location(str(dv.get("location", ""))) != normalize_location(location):
             raise ArmError(404, "DeletedVaultNotFound", f"Deleted vault '{name}' not found.")
         if not purge:
             self._authorize(sub_id, "read")

@@ -72,7 +72,8 @@ class Sandbox:
             item = dict(item)
             self._faults.set(str(item.pop("account")), str(item.pop("deployment", "*")), FaultSpec.from_json(item))
         self._own_state_dir = self.config.state_dir is None
-        self.state_dir: Path | None = Path(self.config.state_dir) if self.config.state_dir else None
+        # absolute: the connection file names the CA bundle inside it, read by clients in other directories
+        self.state_dir: Path | None = Path(self.config.state_dir).resolve() if self.config.state_dir else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None

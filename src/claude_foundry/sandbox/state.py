@@ -1,7 +1,8 @@
 """The sandbox's in-memory state, its seed and its optional JSON persistence.
 
 One ``State`` holds everything the sandbox knows: principals, the ARM resource store (keyed by lower-cased
-resource id), long-running operations, Key Vault secret stores, soft-deleted vaults and settings. Every
+resource id), long-running operations, Key Vault secret stores, soft-deleted vaults and Cognitive Services
+accounts, and settings. Every
 handler works on it under ``State.lock`` (an ``RLock``) and never across an ``await``.
 
 With ``persist_file`` the state is loaded at start and written (atomically) after each change. The file
@@ -116,6 +117,8 @@ class State:
         self.operations: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, dict[str, Any]]] = {}  # vault -> name -> secret record
         self.deleted_vaults: dict[str, dict[str, Any]] = {}
+        #: soft-deleted Cognitive Services accounts, by lower-cased account id (Azure keeps them 48 h)
+        self.deleted_accounts: dict[str, dict[str, Any]] = {}
         self.marketplace: dict[str, bool] = {}
         self.main_client_id = ""
         # Settings and seed (not persisted: the seed is applied at every start).
@@ -166,6 +169,7 @@ class State:
         self.operations = data.get("operations", {})
         self.secrets = data.get("secrets", {})
         self.deleted_vaults = data.get("deleted_vaults", {})
+        self.deleted_accounts = data.get("deleted_accounts", {})
         self.marketplace = data.get("marketplace", {})
         self._persisted_origin = data.get("origin", "")
 
@@ -177,6 +181,7 @@ class State:
             if old and old != origin:
                 self.resources = json.loads(json.dumps(self.resources).replace(old, origin))
                 self.deleted_vaults = json.loads(json.dumps(self.deleted_vaults).replace(old, origin))
+                self.deleted_accounts = json.loads(json.dumps(self.deleted_accounts).replace(old, origin))
             self._persisted_origin = origin
             self.save()
 
@@ -195,6 +200,7 @@ class State:
                 "operations": self.operations,
                 "secrets": self.secrets,
                 "deleted_vaults": self.deleted_vaults,
+                "deleted_accounts": self.deleted_accounts,
                 "marketplace": self.marketplace,
                 "origin": self.origin,
             }
@@ -339,6 +345,8 @@ class State:
                 if op["kind"] == "delete":
                     if res is not None:
                         self.resources.pop(op["resource_key"], None)
+                elif op["kind"] == "purge":
+                    self.deleted_accounts.pop(op["resource_key"], None)
                 elif res is not None:
                     res.setdefault("properties", {})["provisioningState"] = "Succeeded"
             # Forget finished operations after an hour.
@@ -401,5 +409,6 @@ class State:
                 "vault_secrets": {v: sorted(s["name"] for s in store.values())
                                   for v, store in self.secrets.items()},
                 "deleted_vaults": sorted(self.deleted_vaults),
+                "deleted_accounts": sorted(r["resource"]["id"] for r in self.deleted_accounts.values()),
                 "provisioning_delay": self.provisioning_delay,
             }
