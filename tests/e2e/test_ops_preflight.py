@@ -81,8 +81,9 @@ def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
     assert report.ok, report.to_json()
-    for name in ("provider-data", "subdomain", "model:sonnet", "quota:claude-sonnet-4-5/GlobalStandard",
-                 "resource-group", "permissions", "marketplace:claude-sonnet-4-5"):
+    for name in ("provider-data", "subdomain", "deleted-account", "deleted-vault", "model:sonnet",
+                 "quota:claude-sonnet-4-5/GlobalStandard", "resource-group", "permissions",
+                 "marketplace:claude-sonnet-4-5"):
         assert by[name].status == PASS, by[name]
     assert report.count(WARN) == 0, report.to_json()
     assert "the subscription" in by["permissions"].reason  # the group does not exist yet: checked one level up
@@ -181,6 +182,82 @@ def test_marketplace_unknown_offer_fails(tmp_path: Path, target: Any) -> None:
     assert "anthropic/anthropic-claude-opus-4-6-offer/anthropic-claude-opus-4-6-plan-new not found" in check.reason
     assert "400 BadRequest" in check.reason
     assert check.fix
+    assert not report.ok
+
+
+def _arm(target: Any, method: str, path: str, api_version: str, body: Any = None) -> Any:
+    from claude_foundry.ops.common import ArmCaller
+
+    caller = ArmCaller(target)
+    try:
+        status, data = caller.call(method, path, api_version, body)
+    finally:
+        caller.close()
+    assert status in (200, 201, 202, 204), (status, data)
+    return data
+
+
+def test_deleted_account_fails_until_purged(tmp_path: Path, target: Any) -> None:
+    """Created then deleted through ARM: Azure keeps the account soft-deleted and refuses to create it again."""
+    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    view = stack_view(spec, target)
+    _arm(target, "PUT", view.rg_id, "2022-09-01", {"location": "eastus2"})
+    _arm(target, "PUT", view.account.id, view.account.api_version, view.account.body)
+    _arm(target, "DELETE", view.account.id, view.account.api_version)
+
+    report = run_preflight(stack_view(spec, target))
+    by = checks(report)
+    check = by["deleted-account"]
+    assert check.status == FAIL, check
+    assert "FlagMustBeSetForRestore" in check.reason
+    name, rg = spec.foundry.name, spec.resource_group
+    assert f"az cognitiveservices account purge -l eastus2 -g {rg} -n {name}" in check.fix
+    assert "recover" in check.fix
+    assert by["subdomain"].status == PASS
+    assert "soft-deleted" in by["subdomain"].reason
+    assert by["deleted-vault"].status == PASS
+    assert not report.ok
+
+    # another stack wanting the same subdomain: it is held by the deleted account, purge it
+    other = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": name}))
+    sub = checks(run_preflight(stack_view(other, target)))
+    assert sub["subdomain"].status == FAIL
+    assert "soft-deleted account" in sub["subdomain"].reason
+    assert "az cognitiveservices account purge" in sub["subdomain"].fix
+    assert sub["deleted-account"].status == PASS  # not in that stack's resource group
+
+    with target.cognitive_client() as cs:
+        cs.deleted_accounts.begin_purge("eastus2", rg, name).result()
+    after = checks(run_preflight(stack_view(spec, target)))
+    assert after["deleted-account"].status == PASS
+    assert after["subdomain"].status == PASS
+
+
+@pytest.mark.parametrize(("location", "purge_protection"),
+                         [("eastus2", False), ("eastus2", True), ("swedencentral", False)],
+                         ids=["plain", "purge-protection", "other-location"])
+def test_deleted_vault_fails(tmp_path: Path, target: Any, location: str, purge_protection: bool) -> None:
+    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, key_vault={"purge_protection": purge_protection}))
+    view = stack_view(spec, target)
+    assert view.vault is not None
+    _arm(target, "PUT", view.rg_id, "2022-09-01", {"location": "eastus2"})
+    _arm(target, "PUT", view.vault.id, view.vault.api_version, {**view.vault.body, "location": location})
+    _arm(target, "DELETE", view.vault.id, view.vault.api_version)
+
+    report = run_preflight(stack_view(spec, target))
+    check = checks(report)["deleted-vault"]
+    assert check.status == FAIL, check
+    name = spec.key_vault.name
+    assert name in check.reason
+    assert "ConflictError" in check.reason
+    assert f"az keyvault recover --name {name} --location {location}" in check.fix
+    if purge_protection:
+        assert "purge protection" in check.reason
+        assert "az keyvault purge" not in check.fix
+        assert "purging impossible" in check.fix
+    else:
+        assert f"az keyvault purge --name {name} --location {location}" in check.fix
+    assert checks(report)["deleted-account"].status == PASS
     assert not report.ok
 
 

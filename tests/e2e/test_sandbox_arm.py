@@ -466,3 +466,104 @@ def test_permissions_of_a_principal_without_roles(sandbox, make_credential, conn
         status, body = _send(client, "GET", f"/subscriptions/{sub}/providers/Microsoft.Authorization/permissions",
                              PERMISSIONS_API)
     assert (status, body) == (200, {"value": []})
+
+
+# --- soft delete: Cognitive Services accounts and Key Vault vaults ------------------------------------
+
+
+def _deleted(cs_client, rg, name):
+    return [d for d in cs_client.deleted_accounts.list() if d.name == name and f"/resourceGroups/{rg}/" in d.id]
+
+
+def test_deleted_account_is_kept_blocks_recreate_and_restores(cs_client, rg, connection):
+    acc = _account(cs_client, rg)
+    cs_client.deployments.begin_create_or_update(rg, acc.name, "s", _body(),
+                                                 api_version=arm.DEPLOYMENT_API_VERSION).result()
+    keys = cs_client.accounts.list_keys(rg, acc.name)
+    cs_client.accounts.begin_delete(rg, acc.name).result()
+    with pytest.raises(ResourceNotFoundError):
+        cs_client.accounts.get(rg, acc.name)
+
+    # DeletedAccounts_List / _Get: the account under its deleted-account id, with the dates
+    (listed,) = _deleted(cs_client, rg, acc.name)
+    got = cs_client.deleted_accounts.get("eastus2", rg, acc.name)
+    assert got.id == listed.id == (f"/subscriptions/{connection['subscription_id']}/providers/"
+                                   f"Microsoft.CognitiveServices/locations/eastus2/resourceGroups/{rg}/"
+                                   f"deletedAccounts/{acc.name}")
+    assert got.type == "Microsoft.CognitiveServices/accounts"
+    assert got.location == "eastus2"
+    assert got.properties.custom_sub_domain_name == acc.name
+    assert got.properties.deletion_date < got.properties.scheduled_purge_date
+    with pytest.raises(ResourceNotFoundError):
+        cs_client.deleted_accounts.get("swedencentral", rg, acc.name)
+
+    # the subdomain stays held, by this account too
+    assert not cs_client.check_domain_availability(
+        subdomain_name=acc.name, type="Microsoft.CognitiveServices/accounts").is_subdomain_available
+    with pytest.raises(HttpResponseError) as info:
+        _account(cs_client, rg, name=unique("acct-"), customSubDomainName=acc.name)
+    assert info.value.error.code == "CustomDomainInUse"
+    with pytest.raises(HttpResponseError) as info:
+        _account(cs_client, rg, name=acc.name)
+    assert info.value.status_code == 409
+    assert info.value.error.code == "FlagMustBeSetForRestore"
+    assert "has been soft-deleted" in info.value.error.message
+    assert "'restore'" in info.value.error.message
+
+    restored = _account(cs_client, rg, name=acc.name, restore=True)
+    assert restored.properties.provisioning_state == "Succeeded"
+    assert restored.properties.internal_id == acc.properties.internal_id
+    assert cs_client.accounts.list_keys(rg, acc.name).key1 == keys.key1
+    assert [d.name for d in cs_client.deployments.list(rg, acc.name)] == ["s"]
+    assert _deleted(cs_client, rg, acc.name) == []
+
+
+def test_purge_frees_the_name_and_the_subdomain(cs_client, rg, provisioning_delay):
+    acc = _account(cs_client, rg)
+    cs_client.accounts.begin_delete(rg, acc.name).result()
+    provisioning_delay(0.3)  # purge is long-running
+    poller = cs_client.deleted_accounts.begin_purge("eastus2", rg, acc.name)
+    assert _deleted(cs_client, rg, acc.name)  # still there while purging
+    poller.result()
+    provisioning_delay(0.0)
+    assert _deleted(cs_client, rg, acc.name) == []
+    with pytest.raises(ResourceNotFoundError):
+        cs_client.deleted_accounts.get("eastus2", rg, acc.name)
+    assert cs_client.check_domain_availability(
+        subdomain_name=acc.name, type="Microsoft.CognitiveServices/accounts").is_subdomain_available
+    again = _account(cs_client, rg, name=acc.name)
+    assert again.properties.internal_id != acc.properties.internal_id
+
+
+def test_deleting_the_group_soft_deletes_its_accounts(rm_client, cs_client, rg):
+    acc = _account(cs_client, rg)
+    rm_client.resource_groups.begin_delete(rg).result()
+    assert _deleted(cs_client, rg, acc.name)
+    cs_client.deleted_accounts.begin_purge("eastus2", rg, acc.name).result()
+    assert _deleted(cs_client, rg, acc.name) == []
+
+
+def test_deleted_vault_blocks_recreate_until_recovered(rm_client, connection, rg):
+    vault = unique("kv-")
+    sub = connection["subscription_id"]
+    rid = arm.vault_id(sub, rg, vault)
+    body = {"location": "eastus2", "properties": {"tenantId": connection["tenant_id"],
+                                                  "sku": {"family": "A", "name": "standard"},
+                                                  "enableRbacAuthorization": True}}
+    rm_client.resources.begin_create_or_update_by_id(rid, body, api_version="2023-07-01").result()
+    rm_client.resources.begin_delete_by_id(rid, api_version="2023-07-01").result()
+    deleted_id = f"/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/eastus2/deletedVaults/{vault}"
+    dv = rm_client.resources.get_by_id(deleted_id, api_version="2024-11-01")
+    assert dv.properties["vaultId"] == rid
+    with pytest.raises(ResourceNotFoundError):
+        rm_client.resources.get_by_id(deleted_id.replace("/eastus2/", "/westus/"), api_version="2024-11-01")
+    with pytest.raises(HttpResponseError) as info:
+        rm_client.resources.begin_create_or_update_by_id(rid, body, api_version="2023-07-01").result()
+    assert info.value.status_code == 409
+    assert info.value.error.code == "ConflictError"
+    assert "already exists in deleted state" in info.value.error.message
+    recover = {**body, "properties": {**body["properties"], "createMode": "recover"}}
+    v = rm_client.resources.begin_create_or_update_by_id(rid, recover, api_version="2023-07-01").result()
+    assert v.properties["vaultUri"] == connection["key_vault_url_template"].format(vault=vault)
+    with pytest.raises(ResourceNotFoundError):
+        rm_client.resources.get_by_id(deleted_id, api_version="2024-11-01")

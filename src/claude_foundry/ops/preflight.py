@@ -4,6 +4,10 @@ One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the re
 
 * ``provider-data``: every Claude deployment carries complete ``modelProviderData``;
 * ``subdomain``: the account's custom subdomain is free, or already ours (``checkDomainAvailability``);
+* ``deleted-account``: no soft-deleted Foundry account with the stack's resource group and name (Azure keeps a
+  deleted account 48 h; creating it again fails with 409 ``FlagMustBeSetForRestore``) (``deleted_accounts.list``);
+* ``deleted-vault``: no soft-deleted Key Vault with the stack's vault name (names are global; creating it
+  again fails with 409 ``ConflictError``) (``Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}``);
 * ``model:<deployment>``: the model and version are offered in the location with the chosen SKU
   (``models.list(location)``);
 * ``quota:<model>/<sku>``: the summed capacity fits the subscription's quota (``usages.list(location)``),
@@ -37,6 +41,9 @@ from claude_foundry.ops.common import (
 )
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
+
+#: api-version of ``Microsoft.KeyVault/locations/{location}/deletedVaults`` (azure-mgmt-keyvault is not a dependency).
+KEY_VAULT_API_VERSION = "2024-11-01"
 
 #: Azure Marketplace coordinates of the Anthropic offers (Azure-Samples/claude, scripts/preflight-claude.sh:
 #: publisher ``anthropic``, offer ``anthropic-<model>-offer``, plan ``anthropic-<model>-plan-new``).
@@ -149,6 +156,7 @@ class Preflight:
         self.arm = ArmCaller(view.target)
         self._models: list[Any] | None = None
         self._live_deployments: dict[str, dict[str, Any]] | None = None
+        self._deleted_accounts: list[Any] | None = None
         self.account_exists = False
 
     def close(self) -> None:
@@ -157,8 +165,8 @@ class Preflight:
 
     def run(self) -> PreflightReport:
         checks = [check_provider_data({n: d.body for n, d in self.view.deployments.items()})]
-        for fn in (self.check_subdomain, self.check_models, self.check_quota, self.check_marketplace,
-                   self.check_resource_group):
+        for fn in (self.check_subdomain, self.check_deleted_account, self.check_deleted_vault, self.check_models,
+                   self.check_quota, self.check_marketplace, self.check_resource_group):
             try:
                 result = fn()
             except Exception as exc:  # one check's surprise must not hide the others
@@ -194,10 +202,125 @@ class Preflight:
         if live and str((live.get("properties") or {}).get("customSubDomainName", "")).lower() == name.lower():
             return Check("subdomain", PASS, f"{name} is taken by this stack's own account (an update, not a "
                                             "create)")
+        holder = self._deleted_holder(name)
+        if holder is not None:
+            if self._is_ours(holder):
+                return Check("subdomain", PASS, f"{name} is held by this stack's own soft-deleted account (see "
+                                                "deleted-account)")
+            loc, rg, acc = _deleted_account_coordinates(holder)
+            return Check("subdomain", FAIL, f"{name} is held by the soft-deleted account {acc} (resource group {rg}, "
+                                            f"{loc}) until it is purged",
+                         f"purge it: az cognitiveservices account purge -l {loc} -g {rg} -n {acc}; or choose "
+                         "another foundry.name")
         reason = answer.reason or "in use"
         return Check("subdomain", FAIL, f"{name} is taken by another account ({reason})",
                      "choose another foundry.name: the custom subdomain is globally unique (a soft-deleted "
                      "account of yours may also hold it: purge it)")
+
+    # --- soft-deleted account and vault ------------------------------------------------------------
+
+    def deleted_accounts(self) -> list[Any]:
+        """The subscription's soft-deleted Cognitive Services accounts (``DeletedAccounts_List``), once."""
+        if self._deleted_accounts is None:
+            self._deleted_accounts = list(self.cs.deleted_accounts.list())
+        return self._deleted_accounts
+
+    def _is_ours(self, deleted: Any) -> bool:
+        _, rg, name = _deleted_account_coordinates(deleted)
+        return rg.lower() == self.spec.resource_group.lower() and name.lower() == self.spec.foundry.name.lower()
+
+    def _deleted_holder(self, subdomain: str) -> Any | None:
+        """The soft-deleted account holding ``subdomain``, when the caller may list them."""
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            deleted = self.deleted_accounts()
+        except HttpResponseError:
+            return None
+        for d in deleted:
+            props = d.properties
+            sub = getattr(props, "custom_sub_domain_name", None) if props is not None else None
+            if str(sub or "").lower() == subdomain.lower():
+                return d
+        return None
+
+    def check_deleted_account(self) -> Check:
+        from azure.core.exceptions import HttpResponseError
+
+        check = "deleted-account"
+        rg, name = self.spec.resource_group, self.spec.foundry.name
+        try:
+            mine = [d for d in self.deleted_accounts() if self._is_ours(d)]
+        except HttpResponseError as exc:
+            if status_of(exc) in (403, 404):
+                return _could_not_check(check, "the deleted accounts list", exc)
+            raise
+        if not mine:
+            return Check(check, PASS, f"no soft-deleted account {name} in resource group {rg}")
+        d = mine[0]
+        loc, _, acc = _deleted_account_coordinates(d)
+        props = d.properties
+        when = ""
+        if props is not None and getattr(props, "deletion_date", None):
+            when = f", deleted {props.deletion_date}"
+            if getattr(props, "scheduled_purge_date", None):
+                when += f", purged by Azure at {props.scheduled_purge_date}"
+        return Check(check, FAIL,
+                     f"the account {acc} in resource group {rg} was deleted and is soft-deleted ({loc}{when}): "
+                     "creating it again fails with FlagMustBeSetForRestore",
+                     f"purge it: az cognitiveservices account purge -l {loc} -g {rg} -n {acc}; or restore it "
+                     f"(az cognitiveservices account recover -l {loc} -g {rg} -n {acc}) and import it into the "
+                     "stack")
+
+    def check_deleted_vault(self) -> list[Check]:
+        check = "deleted-vault"
+        if self.view.vault is None:
+            return []
+        name = self.view.vault.id.rsplit("/", 1)[-1]
+        location = str(self.view.vault.body.get("location") or self.spec.location).replace(" ", "").lower()
+        sub = f"/subscriptions/{self.target.subscription_id}/providers/Microsoft.KeyVault"
+        status, data = self.arm.call("GET", f"{sub}/locations/{location}/deletedVaults/{name}", KEY_VAULT_API_VERSION)
+        if status == 404:
+            # Vault names are global: one soft-deleted in another location of the subscription blocks it too.
+            status, data = self._deleted_vault_elsewhere(sub, name)
+            if status == 404:
+                return [Check(check, PASS, f"no soft-deleted vault named {name}")]
+        if status in (401, 403):
+            return [Check(check, WARN, f"could not check: {arm_error_text(status, data)}",
+                          f"check by hand: az keyvault list-deleted --query \"[?name=='{name}']\"")]
+        if status != 200 or not isinstance(data, dict):
+            return [Check(check, WARN, f"could not check: {arm_error_text(status, data)}",
+                          f"check by hand: az keyvault show-deleted --name {name}")]
+        props = data.get("properties") or {}
+        loc = str(props.get("location") or location)
+        purge_date = props.get("scheduledPurgeDate", "the end of its retention")
+        reason = (f"a soft-deleted vault {name} ({loc}, deleted {props.get('deletionDate', '?')}, kept until "
+                  f"{purge_date}) holds the name: creating the vault fails with ConflictError")
+        recover = f"az keyvault recover --name {name} --location {loc}"
+        if props.get("purgeProtectionEnabled"):
+            return [Check(check, FAIL, reason + "; it has purge protection",
+                          f"recover it ({recover}) and import it into the stack, or choose another "
+                          f"key_vault.name: purge protection makes purging impossible before {purge_date}")]
+        return [Check(check, FAIL, reason,
+                      f"recover it ({recover}) and import it into the stack, or purge it (az keyvault purge "
+                      f"--name {name} --location {loc}), or choose another key_vault.name")]
+
+    def _deleted_vault_elsewhere(self, sub: str, name: str) -> tuple[int, Any]:
+        """``(200, deleted vault)`` when one named ``name`` is soft-deleted anywhere in the subscription,
+        ``(404, None)`` when none is (or the list cannot be read: the location's answer stands)."""
+        path: str | None = f"{sub}/deletedVaults"
+        for _ in range(20):  # pages
+            if path is None:
+                break
+            status, data = self.arm.call("GET", path, KEY_VAULT_API_VERSION)
+            if status != 200 or not isinstance(data, dict):
+                break
+            for v in data.get("value") or []:
+                if str(v.get("name", "")).lower() == name.lower():
+                    return 200, v
+            next_link = data.get("nextLink")
+            path = _path_of(next_link) if next_link else None
+        return 404, None
 
     # --- models -----------------------------------------------------------------------------------
 
@@ -406,6 +529,25 @@ class Preflight:
                          "grant Contributor (and, for the role assignments, Owner or User Access "
                          f"Administrator) on {where}")
         return Check("permissions", PASS, f"the caller may write everything the stack makes on {where}")
+
+
+def _deleted_account_coordinates(deleted: Any) -> tuple[str, str, str]:
+    """(location, resource group, name) of a soft-deleted account, from its id
+    (``/subscriptions/{s}/providers/Microsoft.CognitiveServices/locations/{loc}/resourceGroups/{rg}/deletedAccounts/{name}``)."""
+    segs = str(deleted.id or "").split("/")
+    low = [p.lower() for p in segs]
+    loc = segs[low.index("locations") + 1] if "locations" in low else str(deleted.location or "")
+    rg = segs[low.index("resourcegroups") + 1] if "resourcegroups" in low else ""
+    return loc, rg, str(deleted.name or segs[-1])
+
+
+def _path_of(link: str) -> str:
+    """A ``nextLink`` without the endpoint and api-version (``ArmCaller.call`` adds them back)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    parts = urlsplit(link)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "api-version"])
+    return parts.path + (f"?{query}" if query else "")
 
 
 def _match(pattern: str, action: str) -> bool:
