@@ -452,3 +452,36 @@ def down_local(spec: Any, target: Target, *, state_dir: Path | None = None, conc
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
     return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report)
+
+
+def purge_soft_deleted(spec: Any, target: Target) -> list[str]:
+    """After ``down``: purge the stack's soft-deleted account and vault, so the same names can be deployed
+    again (Azure keeps both soft-deleted and refuses to re-create them: ``FlagMustBeSetForRestore``,
+    ``ConflictError``). A vault under purge protection cannot be purged and is left as it is. Returns what
+    was done, in words."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from claude_foundry.ops.common import ArmCaller
+
+    done = []
+    with target.cognitive_client() as cs:
+        try:
+            cs.deleted_accounts.begin_purge(spec.location, spec.resource_group, spec.foundry.name).result()
+            done.append(f"purged the soft-deleted account {spec.foundry.name}")
+        except ResourceNotFoundError:
+            pass
+    name = spec.key_vault.name
+    if spec.key_vault.purge_protection:
+        done.append(f"vault {name} stays soft-deleted: purge protection forbids purging it before its retention "
+                    "ends (recover it with `createMode: recover`)")
+        return done
+    caller = ArmCaller(target)
+    try:
+        path = (f"/subscriptions/{target.subscription_id}/providers/Microsoft.KeyVault/locations/"
+                f"{spec.location}/deletedVaults/{name}/purge")
+        status, _ = caller.call("POST", path, armmap.API_VERSIONS[armmap.VAULT])
+    finally:
+        caller.close()
+    if status in (200, 202, 204):
+        done.append(f"purged the soft-deleted vault {name}")
+    return done

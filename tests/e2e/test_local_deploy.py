@@ -300,3 +300,22 @@ def test_no_key_in_up_or_demo_output(tmp_path: Path, connection: dict[str, Any],
     tokens = re.findall(r"[A-Za-z0-9_.-]{24,}", demo.out + demo.err)
     assert tokens  # the scan sees request ids and URLs at least
     assert [t for t in tokens if looks_like_secret(t)] == []
+
+
+def test_down_then_up_again_needs_a_purge_as_in_azure(tmp_path: Path, connection: dict[str, Any],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    stack, _ = make_stack(tmp_path)
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    args = ["--local", "--sandbox", str(conn), "--state-dir", str(tmp_path / "state")]
+    assert main(["up", str(stack), *args]) == 0
+    assert main(["down", str(stack), *args]) == 0
+    assert "soft-deleted" in capsys.readouterr().out
+    assert main(["up", str(stack), *args]) == 1  # the names are held by the soft-deleted account and vault
+    out = capsys.readouterr().out
+    assert "FlagMustBeSetForRestore" in out
+    assert main(["down", str(stack), *args, "--purge"]) == 0
+    purged = capsys.readouterr().out
+    assert "purged the soft-deleted account" in purged
+    assert "purged the soft-deleted vault" in purged
+    assert main(["up", str(stack), *args]) == 0

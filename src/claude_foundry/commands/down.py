@@ -12,6 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Delete STACK_FILE's resources from the local sandbox, dependants first. "
                        + LOCAL_NOTE.replace("pulumi up", "pulumi destroy"))
     add_local_args(p)
+    p.add_argument("--purge", action="store_true",
+                   help="then purge the soft-deleted account and vault, so the same names can be deployed "
+                        "again (Azure keeps them soft-deleted for days; a purge-protected vault cannot be purged)")
     p.add_argument("--unprotect", action="store_true",
                    help="also remove a stack with `protect: true` (its CanNotDelete locks go first)")
     p.set_defaults(func=run)
@@ -20,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from claude_foundry.commands._local import local_session, print_result
     from claude_foundry.errors import UserError
-    from claude_foundry.local import down_local
+    from claude_foundry.local import down_local, purge_soft_deleted
     from claude_foundry.spec import load_spec
 
     spec = load_spec(args.stack_file)
@@ -32,4 +35,10 @@ def run(args: argparse.Namespace) -> int:
         result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
                             report=reporter)
         print_result(console, result, "down")
+        if result.ok and args.purge:
+            for line in purge_soft_deleted(spec, target):
+                console.print(f"  {line}")
+        elif result.ok:
+            console.print("[dim]the account and the vault are now soft-deleted, as in Azure: deploying the same "
+                          "names again needs `down --local --purge` first (or a restore)[/]")
     return 0 if result.ok else 1
