@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from claude_foundry import arm
 from claude_foundry.cli import main
@@ -17,6 +16,7 @@ from claude_foundry.connection import sandbox_target
 from claude_foundry.local import up_local
 from claude_foundry.ops.common import stack_view
 from claude_foundry.ops.preflight import FAIL, PASS, WARN, check_provider_data, permitted, run_preflight
+from claude_foundry.sandbox.testing import write_stack
 from claude_foundry.spec import load_spec
 
 pytest.importorskip("starlette")
@@ -39,6 +39,10 @@ SEED = {
 }
 
 
+def pf_stack(directory: Path, deployments: dict[str, Any], **top: Any) -> Path:
+    return write_stack(directory, deployments, tag="pf", **top)
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("seeded"), seed=SEED)) as sb:
@@ -50,25 +54,6 @@ def target(seeded: Sandbox) -> Any:
     return sandbox_target(seeded.connection)
 
 
-def write_stack(directory: Path, deployments: dict[str, Any], **top: Any) -> Path:
-    suffix = uuid.uuid4().hex[:10]
-    doc: dict[str, Any] = {
-        "environment": "pf", "location": "eastus2", "resource_group": f"rg-pf-{suffix}",
-        "foundry": {"name": f"cf-pf-{suffix}",
-                    "model_provider": {"organization_name": "Contoso", "country_code": "US",
-                                       "industry": "technology"}},
-        "deployments": deployments, "key_vault": {"name": f"kv-{suffix}"},
-    }
-    for k, v in top.items():
-        if isinstance(v, dict) and isinstance(doc.get(k), dict):
-            doc[k] = {**doc[k], **v}
-        else:
-            doc[k] = v
-    path = directory / f"stack-{suffix}.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
-
-
 def checks(report: Any) -> dict[str, Any]:
     return {c.name: c for c in report.checks}
 
@@ -77,7 +62,7 @@ OK_DEPLOYMENTS = {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 10}}
 
 
 def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
     assert report.ok, report.to_json()
@@ -91,7 +76,7 @@ def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
 
 
 def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, {"o1": {"model": "claude-opus-4-1", "capacity": 8},
+    spec = load_spec(pf_stack(tmp_path, {"o1": {"model": "claude-opus-4-1", "capacity": 8},
                                             "o2": {"model": "claude-opus-4-1", "capacity": 5}}))
     report = run_preflight(stack_view(spec, target))
     check = checks(report)["quota:claude-opus-4-1/GlobalStandard"]
@@ -104,7 +89,7 @@ def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
 
 def test_own_capacity_counts_as_available(tmp_path: Path, seeded: Sandbox, target: Any) -> None:
     """A redeploy of the same stack reuses its own capacity: 25 of 30 used by us is not 'only 5 free'."""
-    spec = load_spec(write_stack(tmp_path, {"s6": {"model": "claude-sonnet-4-6", "capacity": 25}}))
+    spec = load_spec(pf_stack(tmp_path, {"s6": {"model": "claude-sonnet-4-6", "capacity": 25}}))
     assert up_local(spec, target, state_dir=tmp_path).result.ok
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
@@ -113,12 +98,12 @@ def test_own_capacity_counts_as_available(tmp_path: Path, seeded: Sandbox, targe
     assert "own account" in by["subdomain"].reason
     assert by["resource-group"].status == PASS
     # another stack asking for 10 more does not fit (25 of 30 used by someone else for it)
-    other = load_spec(write_stack(tmp_path, {"s6": {"model": "claude-sonnet-4-6", "capacity": 10}}))
+    other = load_spec(pf_stack(tmp_path, {"s6": {"model": "claude-sonnet-4-6", "capacity": 10}}))
     assert checks(run_preflight(stack_view(other, target)))["quota:claude-sonnet-4-6/GlobalStandard"].status == FAIL
 
 
 def test_model_absent_in_region(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, {"deep": {"model": "claude-opus-4-5"}, **OK_DEPLOYMENTS}))
+    spec = load_spec(pf_stack(tmp_path, {"deep": {"model": "claude-opus-4-5"}, **OK_DEPLOYMENTS}))
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
     assert by["model:deep"].status == FAIL
@@ -128,7 +113,7 @@ def test_model_absent_in_region(tmp_path: Path, target: Any) -> None:
 
 
 def test_subdomain_taken(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": TAKEN}))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": TAKEN}))
     by = checks(run_preflight(stack_view(spec, target)))
     assert by["subdomain"].status == FAIL
     assert TAKEN in by["subdomain"].reason
@@ -143,7 +128,7 @@ def test_subdomain_taken(tmp_path: Path, target: Any) -> None:
 ])
 def test_invalid_provider_data(tmp_path: Path, target: Any, bad: Any, word: str) -> None:
     """load_spec refuses bad provider data, so break it where preflight reads it: the planned bodies."""
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     view = stack_view(spec, target)
     props = view.deployments["sonnet"].body["properties"]
     if bad is None:
@@ -165,7 +150,7 @@ def test_provider_data_check_alone() -> None:
 
 def test_marketplace_terms_not_accepted_warns(tmp_path: Path, target: Any) -> None:
     """Not-accepted terms are a warning (the RP signs them from modelProviderData), never a failure."""
-    spec = load_spec(write_stack(tmp_path, {"haiku": {"model": "claude-haiku-4-5"}}))
+    spec = load_spec(pf_stack(tmp_path, {"haiku": {"model": "claude-haiku-4-5"}}))
     report = run_preflight(stack_view(spec, target))
     check = checks(report)["marketplace:claude-haiku-4-5"]
     assert check.status == WARN, check
@@ -175,7 +160,7 @@ def test_marketplace_terms_not_accepted_warns(tmp_path: Path, target: Any) -> No
 
 
 def test_marketplace_unknown_offer_fails(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, {"opus": {"model": "claude-opus-4-6"}}))
+    spec = load_spec(pf_stack(tmp_path, {"opus": {"model": "claude-opus-4-6"}}))
     report = run_preflight(stack_view(spec, target))
     check = checks(report)["marketplace:claude-opus-4-6"]
     assert check.status == FAIL, check
@@ -199,7 +184,7 @@ def _arm(target: Any, method: str, path: str, api_version: str, body: Any = None
 
 def test_deleted_account_fails_until_purged(tmp_path: Path, target: Any) -> None:
     """Created then deleted through ARM: Azure keeps the account soft-deleted and refuses to create it again."""
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     view = stack_view(spec, target)
     _arm(target, "PUT", view.rg_id, "2022-09-01", {"location": "eastus2"})
     _arm(target, "PUT", view.account.id, view.account.api_version, view.account.body)
@@ -219,7 +204,7 @@ def test_deleted_account_fails_until_purged(tmp_path: Path, target: Any) -> None
     assert not report.ok
 
     # another stack wanting the same subdomain: it is held by the deleted account, purge it
-    other = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": name}))
+    other = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS, foundry={"name": name}))
     sub = checks(run_preflight(stack_view(other, target)))
     assert sub["subdomain"].status == FAIL
     assert "soft-deleted account" in sub["subdomain"].reason
@@ -237,7 +222,7 @@ def test_deleted_account_fails_until_purged(tmp_path: Path, target: Any) -> None
                          [("eastus2", False), ("eastus2", True), ("swedencentral", False)],
                          ids=["plain", "purge-protection", "other-location"])
 def test_deleted_vault_fails(tmp_path: Path, target: Any, location: str, purge_protection: bool) -> None:
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, key_vault={"purge_protection": purge_protection}))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS, key_vault={"purge_protection": purge_protection}))
     view = stack_view(spec, target)
     assert view.vault is not None
     _arm(target, "PUT", view.rg_id, "2022-09-01", {"location": "eastus2"})
@@ -269,7 +254,7 @@ def _target_as(seeded: Sandbox, principal: dict[str, Any]) -> Any:
 def test_reader_only_fails_permissions(tmp_path: Path, seeded: Sandbox) -> None:
     sub = f"/subscriptions/{seeded.state.subscription_id}"
     reader = seeded.add_principal("pf-reader", roles=[("reader", sub)])
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     report = run_preflight(stack_view(spec, _target_as(seeded, reader)))
     by = checks(report)
     assert by["resource-group"].status == PASS  # a Reader may read (and see the group is missing)
@@ -289,7 +274,7 @@ def test_contributor_on_the_group(tmp_path: Path, seeded: Sandbox, target: Any) 
     the check runs at the existing group, where the role was granted through ARM."""
     from azure.core.rest import HttpRequest
 
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     contributor = seeded.add_principal("pf-contributor")
     rg_id = f"/subscriptions/{seeded.state.subscription_id}/resourceGroups/{spec.resource_group}"
     owner = target.resource_client()
@@ -310,7 +295,7 @@ def test_contributor_on_the_group(tmp_path: Path, seeded: Sandbox, target: Any) 
     assert check.status == FAIL, check
     assert check.reason == (f"the caller may not: Microsoft.Authorization/roleAssignments/write on resource group "
                             f"{spec.resource_group}")
-    no_roles = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, resource_group=spec.resource_group,
+    no_roles = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS, resource_group=spec.resource_group,
                                      access={"deployer_access": False}))
     check = checks(run_preflight(stack_view(no_roles, as_contributor)))["permissions"]
     assert check.status == PASS, check
@@ -318,7 +303,7 @@ def test_contributor_on_the_group(tmp_path: Path, seeded: Sandbox, target: Any) 
 
 
 def test_resource_group_missing_and_not_created(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, OK_DEPLOYMENTS, create_resource_group=False))
+    spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS, create_resource_group=False))
     report = run_preflight(stack_view(spec, target))
     assert checks(report)["resource-group"].status == FAIL
     assert not report.ok
@@ -336,12 +321,12 @@ def test_permission_matching() -> None:
 
 def test_cli_json_and_exit_codes(tmp_path: Path, seeded: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
     conn = seeded.write_connection_file(tmp_path / "conn.json")
-    good = write_stack(tmp_path, OK_DEPLOYMENTS)
+    good = pf_stack(tmp_path, OK_DEPLOYMENTS)
     assert main(["preflight", str(good), "--sandbox", str(conn), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is True
     assert {c["status"] for c in data["checks"]} <= {PASS, WARN}
-    bad = write_stack(tmp_path, {"op": {"model": "claude-opus-4-1", "capacity": 50}})
+    bad = pf_stack(tmp_path, {"op": {"model": "claude-opus-4-1", "capacity": 50}})
     assert main(["preflight", str(bad), "--sandbox", str(conn)]) == 1
     out = capsys.readouterr().out
     assert "fail" in out

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from claude_foundry.cli import main
 from claude_foundry.connection import Target, sandbox_target
@@ -17,6 +15,7 @@ from claude_foundry.local import up_local
 from claude_foundry.ops.common import ArmCaller, stack_view
 from claude_foundry.ops.rotate import COMPLETE, LAST_STEP, Journal, Rotator, journal_secret_name, rotate_keys
 from claude_foundry.ops.verify import run_verify
+from claude_foundry.sandbox.testing import write_stack
 from claude_foundry.spec import load_spec
 
 pytestmark = pytest.mark.e2e
@@ -24,21 +23,6 @@ pytestmark = pytest.mark.e2e
 
 class Interrupted(Exception):
     pass
-
-
-def write_stack(directory: Path, **foundry: Any) -> Path:
-    suffix = uuid.uuid4().hex[:10]
-    doc = {
-        "environment": "rot", "location": "eastus2", "resource_group": f"rg-rot-{suffix}",
-        "foundry": {"name": f"cf-rot-{suffix}",
-                    "model_provider": {"organization_name": "Contoso", "country_code": "US",
-                                       "industry": "technology"}, **foundry},
-        "deployments": {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 2}},
-        "key_vault": {"name": f"kv-{suffix}"},
-    }
-    path = directory / f"stack-{suffix}.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
 
 
 class Stack:
@@ -87,7 +71,7 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path, connection: dict[str, Any]) -> Any:
     target = sandbox_target(connection)
-    path = write_stack(tmp_path)
+    path = write_stack(tmp_path, tag="rot")
     assert up_local(load_spec(path), target, state_dir=tmp_path).result.ok
     s = Stack(path, target)
     yield s
@@ -193,7 +177,7 @@ def test_second_rotation_starts_fresh(stack: Stack) -> None:
 
 def test_refused_when_local_auth_disabled(tmp_path: Path, connection: dict[str, Any],
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_stack(tmp_path, disable_local_auth=True)
+    path = write_stack(tmp_path, tag="rot", foundry={"disable_local_auth": True})
     spec = load_spec(path)
     target = sandbox_target(connection)
     with pytest.raises(UserError) as err:

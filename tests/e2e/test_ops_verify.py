@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from claude_foundry.cli import main
 from claude_foundry.connection import Target, sandbox_target
 from claude_foundry.local import up_local
 from claude_foundry.ops.common import ArmCaller, stack_view
 from claude_foundry.ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
-from claude_foundry.sandbox.testing import deployment_body
+from claude_foundry.sandbox.testing import deployment_body, write_stack
 from claude_foundry.spec import load_spec
 
 pytestmark = pytest.mark.e2e
-
-
-def write_stack(directory: Path, **foundry: Any) -> Path:
-    suffix = uuid.uuid4().hex[:10]
-    doc = {
-        "environment": "vf", "location": "eastus2", "resource_group": f"rg-vf-{suffix}",
-        "foundry": {"name": f"cf-vf-{suffix}",
-                    "model_provider": {"organization_name": "Contoso", "country_code": "US",
-                                       "industry": "technology"}, **foundry},
-        "deployments": {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 5},
-                        "haiku": {"model": "claude-haiku-4-5", "capacity": 3}},
-        "key_vault": {"name": f"kv-{suffix}"},
-    }
-    path = directory / f"stack-{suffix}.yaml"
-    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -44,7 +26,8 @@ def target(connection: dict[str, Any]) -> Target:
 
 @pytest.fixture
 def deployed(tmp_path: Path, target: Target) -> tuple[Path, Any, ArmCaller]:
-    path = write_stack(tmp_path)
+    path = write_stack(tmp_path, {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 5},
+                                   "haiku": {"model": "claude-haiku-4-5", "capacity": 3}}, tag="vf")
     spec = load_spec(path)
     result = up_local(spec, target, state_dir=tmp_path)
     assert result.result.ok, result.result.summary()

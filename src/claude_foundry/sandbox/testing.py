@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from claude_foundry import arm
@@ -24,3 +25,26 @@ def deployment_body(model: str = CLAUDE_MODEL, capacity: int = 1, sku: str = "Gl
 def unique(prefix: str) -> str:
     """``prefix`` plus ten random hex digits: names that do not collide between tests."""
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def write_stack(directory: Path, deployments: dict[str, Any] | None = None, *, tag: str = "e2e",
+                **top: Any) -> Path:
+    """A valid stack file with names unique in a sandbox (subdomains and vault names are global there too):
+    eastus2, one sonnet deployment unless ``deployments`` says otherwise. Mapping values in ``top`` merge
+    into the defaults (``foundry={"disable_local_auth": True}``), anything else replaces them."""
+    import yaml
+
+    suffix = uuid.uuid4().hex[:10]
+    doc: dict[str, Any] = {
+        "environment": tag, "location": "eastus2", "resource_group": f"rg-{tag}-{suffix}",
+        "foundry": {"name": f"cf-{tag}-{suffix}",
+                    "model_provider": {"organization_name": "Contoso", "country_code": "US",
+                                       "industry": "technology"}},
+        "deployments": deployments or {"sonnet": {"model": CLAUDE_MODEL, "capacity": 2}},
+        "key_vault": {"name": f"kv-{suffix}"},
+    }
+    for key, value in top.items():
+        doc[key] = {**doc[key], **value} if isinstance(value, dict) and isinstance(doc.get(key), dict) else value
+    path = Path(directory) / f"stack-{suffix}.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
