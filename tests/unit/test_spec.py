@@ -263,3 +263,12 @@ def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"{bad}:11: deployments.my-claude-deployment.capacity: must be an integer >= 1 (got 0)" in err
     assert "Traceback" not in err
 
+
+
+def test_packaged_example_stack_is_the_dev_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from claude_foundry.commands.demo import default_stack
+
+    monkeypatch.chdir(tmp_path)  # outside the repository: the demo falls back to the packaged example
+    packaged = default_stack()
+    assert packaged.endswith("example-stack.yaml")
+    assert load_spec(packaged) == load_spec(ROOT / "stacks" / "dev.yaml")

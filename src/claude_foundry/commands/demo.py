@@ -18,12 +18,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "stack to it (the same Pulumi program, applied locally), read the contract back from "
                        "its Key Vault through the runtime, smoke-test every deployment, stop. A local "
                        "rehearsal: `pulumi up` against Azure is the real path.")
-    p.add_argument("stack_file", nargs="?", default="stacks/dev.yaml", metavar="STACK_FILE",
-                   help="default: stacks/dev.yaml")
+    p.add_argument("stack_file", nargs="?", metavar="STACK_FILE",
+                   help="default: stacks/dev.yaml, or the packaged example stack outside this repository")
     p.add_argument("--report-json", type=Path, help="write the smoke report as JSON")
     p.add_argument("--report-junit", type=Path, help="write the smoke report as JUnit XML")
     p.add_argument("--stream", action="store_true", help="also smoke-test a streaming call per deployment")
     p.set_defaults(func=run)
+
+
+def default_stack() -> str:
+    """stacks/dev.yaml in a checkout; else the example stack shipped in the package."""
+    from importlib import resources
+
+    if Path("stacks/dev.yaml").is_file():
+        return "stacks/dev.yaml"
+    return str(resources.files("claude_foundry").joinpath("data/example-stack.yaml"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,12 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.ui import make_console
 
     started = time.monotonic()
-    spec = load_spec(args.stack_file)
+    stack_file = args.stack_file or default_stack()
+    spec = load_spec(stack_file)
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")
     with tempfile.TemporaryDirectory(prefix="claude-foundry-demo-") as tmp, \
             embedded_sandbox(None, console) as connection, sandbox_target(connection) as target:
-        console.rule(f"1/3 deploy {args.stack_file} (up --local)")
+        console.rule(f"1/3 deploy {stack_file} (up --local)")
         deploy = up_local(spec, target, state_dir=Path(tmp), report=make_reporter(console))
         print_result(console, deploy.result, "up")
         if not deploy.result.ok or not deploy.vault_url:
