@@ -17,15 +17,42 @@ SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "u
            "absent": "[dim]= absent[/]"}
 
 
-def make_reporter(console: Any) -> Any:
-    def report(res: Any) -> None:
+class Reporter:
+    """Progress of a local deploy: one line per finished resource (readable in CI logs) and, on a terminal,
+    a live spinner line saying how many are done while the rest are in flight."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.done = 0
+        self._status: Any = None
+
+    def __call__(self, res: Any) -> None:
         step = res.step
         kind = step.type.split(":")[-1]
         line = f"  {SYMBOLS.get(res.action, res.action):<24} {kind:<22} {step.name}  [dim]{res.seconds:.1f}s[/]"
         if res.error:
             line += f"\n      [red]{res.error}[/]"
-        console.print(line, highlight=False, soft_wrap=True)
-    return report
+        self.console.print(line, highlight=False, soft_wrap=True)
+        self.done += 1
+        if self._status is not None:
+            self._status.update(f"{self._what}: {self.done} resource(s) done, the rest in flight …")
+
+    @contextlib.contextmanager
+    def live(self, what: str) -> Iterator[None]:
+        self._what = what
+        if not self.console.is_terminal:
+            yield
+            return
+        with self.console.status(f"{what} …") as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
+
+
+def make_reporter(console: Any) -> Reporter:
+    return Reporter(console)
 
 
 def print_result(console: Any, result: Any, verb: str) -> None:

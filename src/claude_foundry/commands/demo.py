@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="claude-foundry-demo-") as tmp, \
             embedded_sandbox(None, console) as connection, sandbox_target(connection) as target:
         console.rule(f"1/3 deploy {stack_file} (up --local)")
-        deploy = up_local(spec, target, state_dir=Path(tmp), report=make_reporter(console))
+        reporter = make_reporter(console)
+        with reporter.live("applying to the sandbox"):
+            deploy = up_local(spec, target, state_dir=Path(tmp), report=reporter)
         print_result(console, deploy.result, "up")
         if not deploy.result.ok or not deploy.vault_url:
             return 1

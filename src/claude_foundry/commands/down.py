@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
                         "CanNotDelete locks and Pulumi `protect`. Pass --unprotect to remove the local "
                         "rehearsal anyway; against Azure, set protect: false and `pulumi up` first.")
     with local_session(args) as (target, console, reporter):
-        result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
-                            report=reporter)
+        with reporter.live("removing from the sandbox"):
+            result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
+                                report=reporter)
         print_result(console, result, "down")
         if result.ok and args.purge:
             for line in purge_soft_deleted(spec, target):

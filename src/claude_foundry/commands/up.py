@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.stack_file)
     with local_session(args) as (target, console, reporter):
-        deploy = up_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency, report=reporter)
+        with reporter.live("applying to the sandbox"):
+            deploy = up_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
+                              report=reporter)
         print_result(console, deploy.result, "up")
         if deploy.result.ok:
             console.print(f"endpoint   {deploy.endpoint}")
