@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--persist", metavar="FILE",
                    help="load state from FILE at start and save it after each change (keys included)")
     p.add_argument("--seed", metavar="FILE",
-                   help="YAML/JSON seed: quota, models_by_location, taken_subdomains, marketplace_agreements, "
-                   "faults, provisioning_delay")
+                   help="YAML/JSON seed (see docs/sandbox.md): quota, default_quota, models_by_location, "
+                   "taken_subdomains, marketplace_agreements, marketplace_default_accepted, "
+                   "marketplace_unknown_offers, faults, provisioning_delay")
     p.add_argument("--provisioning-delay", type=float, default=0.0, metavar="S",
                    help="seconds a long-running ARM operation stays in progress (default 0)")
     p.add_argument("--access-log", action="store_true", help="log each request line (never keys or tokens)")
