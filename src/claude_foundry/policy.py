@@ -578,33 +578,25 @@ def check_plan(plan: Any, config: PolicyConfig | None = None) -> list[Violation]
     return evaluate(resources_of_plan(plan), config)
 
 
+def _item(container: Any, key: Any) -> Any:
+    """``container[key]``, or :data:`UNKNOWN` where pulumi_policy raises UnknownValueError (a preview value)."""
+    try:
+        return container[key]
+    except Exception as exc:
+        if type(exc).__name__ != "UnknownValueError":
+            raise
+        return UNKNOWN
+
+
 def plain(value: Any) -> Any:
     """A deep plain copy of pulumi-policy props: its proxies raise ``UnknownValueError`` on unknown values
     and the raw engine values are sentinel strings; both become :data:`UNKNOWN`."""
     if isinstance(value, str):
         return UNKNOWN if value in _UNKNOWN_SENTINELS else value
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key in value:
-            try:
-                item = value[key]
-            except Exception as exc:
-                if type(exc).__name__ != "UnknownValueError":
-                    raise
-                item = UNKNOWN
-            out[key] = plain(item)
-        return out
+        return {key: plain(_item(value, key)) for key in value}
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        items = []
-        for n in range(len(value)):
-            try:
-                item = value[n]
-            except Exception as exc:
-                if type(exc).__name__ != "UnknownValueError":
-                    raise
-                item = UNKNOWN
-            items.append(plain(item))
-        return items
+        return [plain(_item(value, n)) for n in range(len(value))]
     if hasattr(value, "value") and type(value).__name__ == "Secret":  # pulumi_policy.Secret
         return plain(value.value)
     return value
