@@ -17,8 +17,8 @@ if str(PROJECT_ROOT / "src") not in sys.path:  # running from a checkout without
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
 
 from claude_foundry import contract  # noqa: E402
-from claude_foundry.components import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack  # noqa: E402
-from claude_foundry.spec import load_spec  # noqa: E402
+from claude_foundry.program.components import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack  # noqa: E402
+from claude_foundry.program.spec import load_spec  # noqa: E402
 
 config = pulumi.Config("claude-foundry")
 spec = load_spec(PROJECT_ROOT / config.require("spec"))

@@ -1,6 +1,6 @@
 """claude-foundry's Pulumi policy pack: ``pulumi preview --policy-pack policy``.
 
-No rule lives here. Every policy calls a rule of :mod:`claude_foundry.policy` — the same functions
+No rule lives here. Every policy calls a rule of :mod:`claude_foundry.program.policy` — the same functions
 ``claude-foundry plan STACK --policy`` runs offline — on the neutral view built from what pulumi-policy
 hands it (``args.resource_type``, ``args.props`` in camelCase, ``args.urn``, ``args.opts.protect``,
 property dependencies).
@@ -29,7 +29,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from claude_foundry import policy as rules
+from claude_foundry.program import policy as rules
 
 PACK_NAME = "claude-foundry"
 

@@ -64,7 +64,8 @@ def main() -> int:
         runtime_py = install(Path(tmp) / "runtime", "")
         full_py = install(Path(tmp) / "full", "infra")
         # the runtime install must serve the runtime, smoke and env export without Pulumi
-        probe = ("import importlib.util, claude_foundry.runtime, claude_foundry.smoke, claude_foundry.envexport;"
+        probe = ("import importlib.util, claude_foundry.client.runtime, claude_foundry.client.smoke, "
+                 "claude_foundry.client.envexport;"
                  "assert importlib.util.find_spec('pulumi') is None, 'pulumi in the runtime install'")
         subprocess.run([str(runtime_py), "-c", probe], check=True)
         runtime_sizes = installed_sizes(runtime_py)

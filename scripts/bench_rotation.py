@@ -36,13 +36,13 @@ def main() -> int:
 
     from rich.console import Console
 
-    from claude_foundry import runtime as rt
-    from claude_foundry.connection import sandbox_target
-    from claude_foundry.local import up_local
+    from claude_foundry.azure.target import sandbox_target
+    from claude_foundry.client import runtime as rt
     from claude_foundry.ops.common import stack_view
     from claude_foundry.ops.rotate import rotate_keys
+    from claude_foundry.program.spec import load_spec
+    from claude_foundry.rehearse import up_local
     from claude_foundry.sandbox import Sandbox, SandboxConfig
-    from claude_foundry.spec import load_spec
 
     console = Console(stderr=True)
     spec = load_spec(args.stack)

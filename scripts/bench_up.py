@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from claude_foundry.connection import sandbox_target
-from claude_foundry.local import up_local
+from claude_foundry.azure.target import sandbox_target
+from claude_foundry.program.spec import load_spec
+from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.spec import load_spec
 
 MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -131,7 +131,7 @@ def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No ANTHROPIC_FOUNDRY_* / CLAUDE_FOUNDRY_* variables from the caller's shell, and a fresh contract
     cache, around a runtime test."""
     from claude_foundry import contract as c
-    from claude_foundry import runtime as rt
+    from claude_foundry.client import runtime as rt
 
     for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
                  c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):

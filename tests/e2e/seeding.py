@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_foundry import arm
 from claude_foundry import contract as c
+from claude_foundry.azure import arm
 from claude_foundry.sandbox.testing import PROVIDER_DATA
 
 KV_API_VERSION = "2023-07-01"

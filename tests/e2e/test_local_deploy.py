@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from claude_foundry import arm, contract
+from claude_foundry import contract
+from claude_foundry.azure import arm
+from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
-from claude_foundry.connection import sandbox_target
-from claude_foundry.local import CREATE, FAILED, SAME, SKIPPED, up_local
+from claude_foundry.program.spec import Spec, load_spec
+from claude_foundry.rehearse import CREATE, FAILED, SAME, SKIPPED, up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
 from claude_foundry.sandbox.testing import unique
-from claude_foundry.spec import Spec, load_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -292,7 +293,7 @@ def test_no_key_in_up_or_demo_output(tmp_path: Path, connection: dict[str, Any],
         assert key not in reports
         assert key not in state  # the local deploy state keeps digests, never values
     # the demo's sandbox is its own, so its keys are unknown here: scan for anything shaped like a key
-    from claude_foundry.spec import looks_like_secret
+    from claude_foundry.program.spec import looks_like_secret
 
     assert main(["demo", str(stack)]) == 0
     demo = capsys.readouterr()

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
+from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
-from claude_foundry.connection import sandbox_target
-from claude_foundry.local import up_local
 from claude_foundry.ops.common import stack_view
 from claude_foundry.ops.preflight import FAIL, PASS, WARN, check_provider_data, permitted, run_preflight
+from claude_foundry.program.spec import load_spec
+from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox.testing import write_stack
-from claude_foundry.spec import load_spec
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from claude_foundry import arm, contract
+from claude_foundry import contract
+from claude_foundry.azure import arm
 from claude_foundry.sandbox.testing import deployment_body, unique
 
 pytestmark = pytest.mark.e2e

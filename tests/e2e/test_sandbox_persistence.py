@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 from claude_foundry.sandbox import Sandbox, SandboxConfig
 from claude_foundry.sandbox.testing import deployment_body
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.connection import sandbox_target
-from claude_foundry.local import up_local
+from claude_foundry.azure.target import sandbox_target
+from claude_foundry.client.runtime import FoundryRuntime
+from claude_foundry.client.smoke import run_smoke
 from claude_foundry.ops.common import stack_view
 from claude_foundry.ops.verify import run_verify
-from claude_foundry.runtime import FoundryRuntime
+from claude_foundry.program.spec import load_spec
+from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.smoke import run_smoke
-from claude_foundry.spec import load_spec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pulumi.runtime
 
-from claude_foundry import armmap, contract
-from claude_foundry.plan import STACK_TYPE, plan
-from claude_foundry.spec import load_spec
+from claude_foundry import contract
+from claude_foundry.program import armmap
+from claude_foundry.program.plan import STACK_TYPE, plan
+from claude_foundry.program.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

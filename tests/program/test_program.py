@@ -8,9 +8,11 @@ import uuid
 
 import pytest
 
-from claude_foundry import arm, armmap, contract
-from claude_foundry.components import ClaudeFoundryStack
-from claude_foundry.plan import DEFAULT_CLIENT_CONFIG, KEY_PLACEHOLDER_RE, SECRET_MASK, key_placeholder, plan
+from claude_foundry import contract
+from claude_foundry.azure import arm
+from claude_foundry.program import armmap
+from claude_foundry.program.components import ClaudeFoundryStack
+from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, KEY_PLACEHOLDER_RE, SECRET_MASK, key_placeholder, plan
 
 SUB = DEFAULT_CLIENT_CONFIG["subscriptionId"]
 DEPLOYMENT = armmap.GENERIC_RESOURCE

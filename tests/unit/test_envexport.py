@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from claude_foundry import cli, envexport
+from claude_foundry import cli
 from claude_foundry import contract as c
-from claude_foundry import runtime as rt
+from claude_foundry.client import envexport
+from claude_foundry.client import runtime as rt
 
 KEY = "env-unit-key-abcdef0123456789"
 

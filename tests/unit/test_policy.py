@@ -1,4 +1,4 @@
-"""Policy rules (claude_foundry.policy) over real plans: each rule fails a bad plan and passes a good one."""
+"""Policy rules (claude_foundry.program.policy) over real plans: each rule fails a bad plan and passes a good one."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from claude_foundry import armmap, cli
-from claude_foundry import policy as pol
-from claude_foundry.plan import Plan, plan
-from claude_foundry.spec import Spec, load_spec
+from claude_foundry import cli
+from claude_foundry.program import armmap
+from claude_foundry.program import policy as pol
+from claude_foundry.program.plan import Plan, plan
+from claude_foundry.program.spec import Spec, load_spec
 
 pytest.importorskip("pulumi")
 pytest.importorskip("pulumi_azure_native")

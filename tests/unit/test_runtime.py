@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from claude_foundry import contract as c
-from claude_foundry import runtime as rt
+from claude_foundry.client import runtime as rt
 
 KEY_OLD = "old-key-0123456789abcdef"
 KEY_NEW = "new-key-fedcba9876543210"

@@ -11,8 +11,8 @@ import httpx2
 import pytest
 
 from claude_foundry import contract as c
-from claude_foundry import runtime as rt
-from claude_foundry import smoke
+from claude_foundry.client import runtime as rt
+from claude_foundry.client import smoke
 
 KEY = "smoke-unit-key-0123456789"
 BASE = "https://acct.services.ai.azure.com/anthropic"

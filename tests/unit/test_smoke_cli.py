@@ -8,7 +8,7 @@ import pytest
 
 from claude_foundry import cli
 from claude_foundry import contract as c
-from claude_foundry import runtime as rt
+from claude_foundry.client import runtime as rt
 
 KEY = "smoke-cli-unit-key-0123456789"
 pytest_plugins = ["pytester"]
@@ -58,7 +58,7 @@ def test_contract_subset_unknown_deployment(tmp_path, monkeypatch, capsys):
 
 
 def test_plugin_skips_without_target(pytester):
-    pytester.makeconftest('pytest_plugins = ["claude_foundry.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["claude_foundry.client.pytest_plugin"]')
     pytester.makepyfile("def test_x(claude_foundry_smoke):\n    assert False\n")
     for name in (c.ENV_VAULT_URL, c.ENV_RESOURCE, c.ENV_BASE_URL):
         pytester._monkeypatch.delenv(name, raising=False)

@@ -1,33 +1,4 @@
-"""The Pulumi program as a library: one ``ComponentResource`` per concern.
+"""Compatibility import path: the components live in :mod:`claude_foundry.program.components`."""
 
-``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
-:class:`ClaudeDeployments`, :class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
-``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
-
-Needs the ``infra`` extra (pulumi, pulumi-azure-native).
-"""
-
-from claude_foundry.components.access import AccessAssignments, AccessAssignmentsArgs, role_assignment_name
-from claude_foundry.components.account import FoundryAccount, FoundryAccountArgs
-from claude_foundry.components.common import TYPE_PREFIX
-from claude_foundry.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
-from claude_foundry.components.diagnostics import Diagnostics, DiagnosticsArgs
-from claude_foundry.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack
-from claude_foundry.components.vault import ContractVault, ContractVaultArgs
-
-__all__ = [
-    "DEFAULT_COMPONENT_NAME",
-    "TYPE_PREFIX",
-    "AccessAssignments",
-    "AccessAssignmentsArgs",
-    "ClaudeDeployments",
-    "ClaudeDeploymentsArgs",
-    "ClaudeFoundryStack",
-    "ContractVault",
-    "ContractVaultArgs",
-    "Diagnostics",
-    "DiagnosticsArgs",
-    "FoundryAccount",
-    "FoundryAccountArgs",
-    "role_assignment_name",
-]
+from claude_foundry.program.components import *  # noqa: F403
+from claude_foundry.program.components import __all__  # noqa: F401

@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_foundry import arm, armmap
-from claude_foundry.connection import Target
+from claude_foundry.azure import arm
+from claude_foundry.azure.target import Target
 from claude_foundry.errors import UserError
+from claude_foundry.program import armmap
 
 # One spelling of the type tokens and API versions: the ARM mapping the plan uses.
 RESOURCE_GROUP_API_VERSION = armmap.API_VERSIONS[armmap.RESOURCE_GROUP]
@@ -37,7 +38,7 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
-    from claude_foundry.connection import azure_target, sandbox_target
+    from claude_foundry.azure.target import azure_target, sandbox_target
 
     if getattr(args, "sandbox", None):
         if getattr(args, "subscription", None):
@@ -47,7 +48,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
 
 
 def load_stack(path: str) -> Any:
-    from claude_foundry.spec import load_spec
+    from claude_foundry.program.spec import load_spec
 
     return load_spec(path)
 
@@ -95,7 +96,7 @@ class StackView:
 
 def stack_view(spec: Any, target: Target) -> StackView:
     """Run the real program under mocks with the target's ids and sort its ARM resources by role."""
-    from claude_foundry.local import plan_for_target
+    from claude_foundry.rehearse import plan_for_target
 
     planned = plan_for_target(spec, target)
     items = [PlannedArm(r.name, r.type, r.arm.id, r.arm.api_version, r.arm.body)
@@ -154,7 +155,7 @@ def arm_error_text(status: int, data: Any) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    from claude_foundry.local import describe_arm_error
+    from claude_foundry.rehearse import describe_arm_error
 
     return describe_arm_error(exc)
 
@@ -166,7 +167,7 @@ def status_of(exc: BaseException) -> int | None:
 def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> int:
     """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print a
     table (or ``--json``); exit 0 when ``passed(report)``, else 1."""
-    from claude_foundry.ui import make_console
+    from claude_foundry.cli.ui import make_console
 
     spec = load_stack(args.stack_file)
     with resolve_target(args) as target:

@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 from claude_foundry.ops.common import (
     MARKETPLACE_API_VERSION,
     PERMISSIONS_API_VERSION,

@@ -131,7 +131,7 @@ class Rotator:
         self.view = view
         self.grace = grace
         if min_regenerate_gap is None:
-            from claude_foundry import runtime
+            from claude_foundry.client import runtime
 
             min_regenerate_gap = runtime.KEY_REREAD_MIN_INTERVAL + REGENERATE_GAP_MARGIN
         self.min_regenerate_gap = min_regenerate_gap

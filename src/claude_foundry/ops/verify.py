@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 from claude_foundry.ops.common import (
     ROLE_ASSIGNMENT_API_VERSION,
     ArmCaller,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_foundry import arm as arm_facts
+from claude_foundry.azure import arm as arm_facts
 from claude_foundry.sandbox import roles as builtin_roles
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.state import State, normalize_location

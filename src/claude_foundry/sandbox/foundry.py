@@ -22,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from claude_foundry import arm as arm_facts
+from claude_foundry.azure import arm as arm_facts
 from claude_foundry.sandbox import identity
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.sandbox.roles import AZURE_CONTRIBUTOR_GUID
 

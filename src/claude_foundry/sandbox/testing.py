@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from claude_foundry import arm
+from claude_foundry.azure import arm
 
 CLAUDE_MODEL = "claude-sonnet-4-5"
 PROVIDER_DATA = {"organizationName": "Contoso Test", "countryCode": "US", "industry": "technology"}

@@ -1,0 +1,5 @@
+import sys
+
+from claude_foundry.cli import main
+
+sys.exit(main())

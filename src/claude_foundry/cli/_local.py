@@ -1,0 +1,117 @@
+"""Shared by ``up``/``down``/``demo``: reach (or start) the sandbox and show progress with rich."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from claude_foundry.cli.ui import make_console
+from claude_foundry.errors import UserError
+
+SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",
+           "failed": "[red]✗ failed[/]", "skipped": "[red]- skipped[/]", "deleted": "[red]- deleted[/]",
+           "absent": "[dim]= absent[/]"}
+
+
+class Reporter:
+    """Progress of a local deploy: one line per finished resource (readable in CI logs) and, on a terminal,
+    a live spinner line saying how many are done while the rest are in flight."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.done = 0
+        self._status: Any = None
+
+    def __call__(self, res: Any) -> None:
+        step = res.step
+        kind = step.type.split(":")[-1]
+        line = f"  {SYMBOLS.get(res.action, res.action):<24} {kind:<22} {step.name}  [dim]{res.seconds:.1f}s[/]"
+        if res.error:
+            line += f"\n      [red]{res.error}[/]"
+        self.console.print(line, highlight=False, soft_wrap=True)
+        self.done += 1
+        if self._status is not None:
+            self._status.update(f"{self._what}: {self.done} resource(s) done, the rest in flight …")
+
+    @contextlib.contextmanager
+    def live(self, what: str) -> Iterator[None]:
+        self._what = what
+        if not self.console.is_terminal:
+            yield
+            return
+        with self.console.status(f"{what} …") as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
+
+
+def make_reporter(console: Any) -> Reporter:
+    return Reporter(console)
+
+
+def print_result(console: Any, result: Any, verb: str) -> None:
+    style = "green" if result.ok else "red"
+    console.print(f"[{style}]{verb}: {result.summary()}[/]", highlight=False)
+    if not result.ok:
+        console.print("[red]fix the cause above and run the same command again: what succeeded stays in "
+                      "place and the run resumes[/]", highlight=False)
+
+
+def _last_port(port_file: Path) -> int:
+    """The port an embedded sandbox with this state used last time, so its URLs (and the endpoint secret
+    holding one) stay the same from run to run; 0 (any free port) the first time."""
+    try:
+        return int(port_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
+    try:
+        from claude_foundry.sandbox import Sandbox, SandboxConfig
+    except ImportError as exc:
+        raise UserError("the local sandbox needs the `sandbox` extra: pip install 'claude-foundry[sandbox]' "
+                        f"({exc.name} missing)") from None
+    port_file = None
+    if state_dir is not None:
+        sandbox_dir = state_dir / "sandbox"
+        sandbox_dir.mkdir(parents=True, exist_ok=True)
+        port_file = sandbox_dir / "port"
+        config = SandboxConfig(state_dir=sandbox_dir, persist_file=sandbox_dir / "state.json",
+                               port=_last_port(port_file))
+    else:
+        config = SandboxConfig()
+    try:
+        sandbox = Sandbox(config).start()
+    except OSError:  # the last port is taken now: any free one (endpoint secrets then change)
+        config = dataclasses.replace(config, port=0)
+        sandbox = Sandbox(config).start()
+    with sandbox:
+        if port_file is not None:
+            port_file.write_text(str(sandbox.port), encoding="utf-8")
+        console.print(f"[dim]embedded sandbox at {sandbox.connection['arm_endpoint']}[/]", highlight=False)
+        yield sandbox.connection
+
+
+@contextlib.contextmanager
+def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
+
+    from claude_foundry.azure.target import sandbox_target
+    from claude_foundry.cli.up import LOCAL_NOTE
+
+    console = make_console()
+    console.print(f"[bold]{LOCAL_NOTE}[/]")
+    if args.sandbox:
+        with sandbox_target(args.sandbox) as target:
+            yield target, console, make_reporter(console)
+        return
+    with embedded_sandbox(args.state_dir, console) as connection, sandbox_target(connection) as target:
+        yield target, console, make_reporter(console)
+

@@ -1,0 +1,64 @@
+"""``claude-foundry env``: print (or write) the variables that point the SDK and Claude Code at a stack."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from claude_foundry.cli.smoke import add_target_arguments
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "env", help="export the stack's endpoint and deployment names as environment variables",
+        description="Read the stack's contract from Key Vault and print ANTHROPIC_FOUNDRY_RESOURCE (or "
+                    "ANTHROPIC_FOUNDRY_BASE_URL), CLAUDE_CODE_USE_FOUNDRY=1 and ANTHROPIC_DEFAULT_*_MODEL pinned "
+                    "to this stack's deployments. The key only with --with-key; never with Entra ID stacks.")
+    add_target_arguments(p, full=False)
+    p.add_argument("--deployment", metavar="NAME",
+                   help="pin this deployment for its model family (default: newest model, then name)")
+    p.add_argument("--format", choices=("sh", "dotenv", "json"),
+                   help="sh (export lines, default), dotenv, or json (the public contract + variables)")
+    p.add_argument("--with-key", action="store_true",
+                   help="include ANTHROPIC_FOUNDRY_API_KEY (key-auth stacks only; prefer --write)")
+    p.add_argument("--write", metavar="FILE",
+                   help="write to FILE (owner-only, 0600, atomically) instead of stdout; default format dotenv")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from claude_foundry import contract as c
+    from claude_foundry.cli.smoke import build_runtime
+    from claude_foundry.client import envexport
+    from claude_foundry.errors import UserError
+
+    if not args.vault_url and not args.stack and not os.environ.get(c.ENV_VAULT_URL):
+        raise UserError(f"pass --vault-url URL or --stack STACK_FILE (or set {c.ENV_VAULT_URL})")
+    fmt = args.format or ("dotenv" if args.write else "sh")
+    if fmt == "json" and args.with_key:
+        raise UserError("--format json is the public contract and never holds the key; use --format dotenv "
+                        "--with-key --write FILE")
+    # Entra auth for the runtime means: no key needed to build it; the contract still carries the key if any.
+    runtime, _ = build_runtime(args, auth="entra")
+    contract = runtime.contract
+    if args.with_key and (contract.auth_mode == c.AUTH_MODE_ENTRA or not contract.api_key):
+        print("note: this stack uses Entra ID (no key in Key Vault); nothing secret is exported — Claude Code "
+              "and the SDK authenticate with your Azure credential", file=sys.stderr)
+    try:
+        variables = envexport.env_vars(contract, deployment=args.deployment, with_key=args.with_key)
+    except envexport.EnvExportError as exc:
+        raise UserError(str(exc)) from None
+    text = envexport.render_contract_json(contract, variables) if fmt == "json" \
+        else envexport.render(variables, fmt)
+    if args.write:
+        try:
+            path = envexport.write_private(args.write, text)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.write}: {exc.strerror or type(exc).__name__}") from None
+        names = ", ".join(k for k in variables if k != c.ENV_API_KEY)
+        extra = " and the key" if c.ENV_API_KEY in variables else ""
+        print(f"wrote {path} (mode 0600): {names}{extra}", file=sys.stderr)
+        return 0
+    sys.stdout.write(text)
+    return 0

@@ -1,0 +1,233 @@
+"""``claude-foundry smoke``: call every deployment of a stack once and say, per deployment, why it fails.
+
+Targets (one of):
+
+* ``--vault-url URL [--prefix P]``: the contract the stack wrote to Key Vault (default target when
+  ``CLAUDE_FOUNDRY_VAULT_URL`` is set);
+* ``--base-url URL`` or ``--resource NAME`` with ``--deployments a,b,c``: key from ``ANTHROPIC_FOUNDRY_API_KEY``,
+  or ``--entra`` for an Entra ID token;
+* ``--stack STACK_FILE``: the stack file's Key Vault, secret prefix and deployments;
+* ``--contract FILE``: an exported contract (``claude-foundry env --format json``).
+
+Exit 0 when every deployment passed, 1 when one failed, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from claude_foundry import contract as c
+from claude_foundry.errors import OperationFailed, UserError
+
+
+def add_target_arguments(p: argparse.ArgumentParser, *, full: bool = True) -> None:
+    """The flags that say where a stack's contract comes from (shared with ``env``)."""
+    g = p.add_argument_group("target")
+    g.add_argument("--vault-url", metavar="URL",
+                   help=f"Key Vault holding the stack's contract (default: ${c.ENV_VAULT_URL})")
+    g.add_argument("--prefix", metavar="P",
+                   help=f"secret name prefix (default: ${c.ENV_SECRET_PREFIX} or {c.DEFAULT_SECRET_PREFIX})")
+    g.add_argument("--stack", metavar="STACK_FILE", help="stack file: its Key Vault, prefix and deployments")
+    if full:
+        g.add_argument("--base-url", metavar="URL", help="Foundry base URL (…/anthropic), with --deployments")
+        g.add_argument("--resource", metavar="NAME", help="Foundry account name, instead of --base-url")
+        g.add_argument("--deployments", metavar="A,B,C",
+                       help="deployment names to call (with --vault-url/--stack: a subset of the stack's)")
+        g.add_argument("--contract", metavar="FILE", help="exported contract JSON (claude-foundry env --format json)")
+        g.add_argument("--entra", action="store_true", help="authenticate with an Entra ID token, not a key")
+        g.add_argument("--token-scope", metavar="SCOPE",
+                       help=f"Entra ID token scope (default: ${c.ENV_TOKEN_SCOPE} or {c.DEFAULT_TOKEN_SCOPE}; "
+                            f"{c.TOKEN_SCOPE_AI_AZURE} works too)")
+    g.add_argument("--ca-bundle", metavar="FILE",
+                   help=f"extra CA bundle, for the local sandbox only (default: ${c.ENV_CA_BUNDLE})")
+    g.add_argument("--sandbox", metavar="CONNECTION_FILE",
+                   help="use the local sandbox's identity and CA (its connection file)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "smoke", help="call every deployment once; diagnose each failure",
+        description="Smoke-test a stack: one tiny Messages call per deployment, concurrently; 404 retried while "
+                    "a deployment propagates, 429 retried per retry-after, nothing else. Exit 0 when all "
+                    "passed, 1 otherwise, 2 on usage errors.")
+    add_target_arguments(p)
+    g = p.add_argument_group("behaviour")
+    g.add_argument("--concurrency", type=int, default=32, metavar="N", help="deployments called at once (32)")
+    g.add_argument("--max-tokens", type=int, default=16, metavar="N", help="max_tokens of each call (16)")
+    g.add_argument("--propagation-timeout", type=float, default=120.0, metavar="S",
+                   help="how long a 404 is retried while a new deployment propagates (120 s)")
+    g.add_argument("--rate-limit-timeout", type=float, default=60.0, metavar="S",
+                   help="how long 429s are retried, honouring retry-after (60 s)")
+    g.add_argument("--poll-interval", type=float, default=2.0, metavar="S",
+                   help="first wait between 404 polls, growing 1.5x (2 s)")
+    g.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per-request timeout (60 s)")
+    g.add_argument("--stream", action="store_true", help="also make and check a streaming call")
+    g = p.add_argument_group("reports")
+    g.add_argument("--report-json", metavar="FILE", help="write a JSON report")
+    g.add_argument("--report-junit", metavar="FILE", help="write a JUnit XML report")
+    g.add_argument("-q", "--quiet", action="store_true", help="no table, only the summary line")
+    p.set_defaults(func=run)
+
+
+# --- target resolution (also used by ``env``) -----------------------------------------------------
+
+
+def _split(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return names or None
+
+
+def _format_template(template: str, name: str) -> str:
+    return template.format(name=name, vault=name, key_vault=name, resource=name, account=name)
+
+
+def _sandbox(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any] | None]:
+    """(credential or None, CA bundle or None, connection or None)."""
+    from claude_foundry.azure.target import read_connection_file, sandbox_credential
+
+    ca = getattr(args, "ca_bundle", None) or os.environ.get(c.ENV_CA_BUNDLE) or None
+    if getattr(args, "sandbox", None):
+        conn = read_connection_file(args.sandbox)
+        return sandbox_credential(conn), ca or conn["ca_bundle"], conn
+    if ca and not os.path.isfile(ca):
+        raise UserError(f"--ca-bundle {ca}: no such file")
+    return None, ca, None
+
+
+def _stack_target(path: str, conn: dict[str, Any] | None) -> tuple[str, str, list[str]]:
+    """Hook for stack files: (vault URL, secret prefix, deployment names) from ``claude_foundry.program.spec``."""
+    try:
+        from claude_foundry.program.spec import load_spec
+    except ImportError:  # pragma: no cover - the spec loader ships with the full install
+        raise UserError("--stack needs the stack loader, which this install lacks; use --vault-url") from None
+    spec = load_spec(path)
+    vault = spec.key_vault.name
+    template = (conn or {}).get("key_vault_url_template") or "https://{name}.vault.azure.net"
+    return _format_template(template, vault), spec.key_vault.secret_prefix, list(spec.deployments)
+
+
+def _vault_error(vault_url: str, exc: Exception) -> OperationFailed:
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: {first}")
+
+
+def build_runtime(args: argparse.Namespace, *, auth: str | None = None) -> tuple[Any, list[str] | None]:
+    """(FoundryRuntime, deployment names to use or None for all) from the target flags."""
+    from azure.core.exceptions import AzureError
+
+    from claude_foundry.client import runtime as rt
+
+    credential, ca, conn = _sandbox(args)
+    vault_url = getattr(args, "vault_url", None)
+    base_url = getattr(args, "base_url", None)
+    resource = getattr(args, "resource", None)
+    stack = getattr(args, "stack", None)
+    contract_file = getattr(args, "contract", None)
+    chosen = [n for n, v in (("--vault-url", vault_url), ("--base-url", base_url), ("--resource", resource),
+                             ("--stack", stack), ("--contract", contract_file)) if v]
+    if len(chosen) > 1:
+        raise UserError(f"{' and '.join(chosen)} are exclusive: choose one target")
+    names = _split(getattr(args, "deployments", None))
+    if auth is None:
+        auth = "entra" if getattr(args, "entra", False) else "auto"
+    common: dict[str, Any] = {"auth": auth, "token_scope": getattr(args, "token_scope", None), "ca_bundle": ca}
+    if credential is not None:
+        common["credential"] = credential
+
+    if not chosen:
+        if os.environ.get(c.ENV_VAULT_URL):
+            vault_url = os.environ[c.ENV_VAULT_URL]
+        elif os.environ.get(c.ENV_RESOURCE) or os.environ.get(c.ENV_BASE_URL):
+            env_names = names or _split(os.environ.get(c.ENV_DEPLOYMENTS))
+            if not env_names and not os.environ.get(c.ENV_DEPLOYMENTS):
+                raise UserError(f"no deployments: pass --deployments or set {c.ENV_DEPLOYMENTS}")
+            runtime = rt.FoundryRuntime.from_env(**_key_or_entra(common))
+            return runtime, names
+        else:
+            raise UserError(f"no target: pass --vault-url, --base-url/--resource with --deployments, --stack or "
+                            f"--contract (or set {c.ENV_VAULT_URL})")
+
+    if base_url or resource:
+        if not names:
+            raise UserError("--base-url/--resource need --deployments a,b,c")
+        env = {c.ENV_DEPLOYMENTS: ",".join(names)}
+        if base_url:
+            env[c.ENV_BASE_URL] = base_url
+        else:
+            env[c.ENV_RESOURCE] = resource  # type: ignore[assignment]
+        if auth != "entra" and os.environ.get(c.ENV_API_KEY):
+            env[c.ENV_API_KEY] = os.environ[c.ENV_API_KEY]
+        elif auth != "entra":
+            raise UserError(f"no key: set {c.ENV_API_KEY}, or pass --entra to use an Entra ID token")
+        contract = rt.contract_from_env(env)
+        return rt.FoundryRuntime(contract, **common), names
+
+    if contract_file:
+        runtime = rt.FoundryRuntime.from_json(contract_file, **_key_or_entra(common))
+        return runtime, _subset(runtime, names)
+
+    prefix = getattr(args, "prefix", None)
+    if stack:
+        vault_url, stack_prefix, stack_names = _stack_target(stack, conn)
+        prefix = prefix or stack_prefix
+        names = names or stack_names
+    assert vault_url is not None
+    try:
+        runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=prefix, **common)
+    except UserError:
+        raise
+    except AzureError as exc:
+        raise _vault_error(vault_url, exc) from None
+    if stack:
+        return runtime, names  # a stack deployment missing from the vault's map is reported as a failure
+    return runtime, _subset(runtime, names)
+
+
+def _key_or_entra(common: dict[str, Any]) -> dict[str, Any]:
+    if common["auth"] != "entra" and not os.environ.get(c.ENV_API_KEY):
+        return {**common, "auth": "entra"}
+    return common
+
+
+def _subset(runtime: Any, names: list[str] | None) -> list[str] | None:
+    if names:
+        for n in names:
+            runtime.deployment(n)  # UnknownDeploymentError (a UserError) lists the known ones
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from claude_foundry.cli.ui import make_console
+    from claude_foundry.client import smoke
+
+    for flag in ("concurrency", "max_tokens"):
+        if getattr(args, flag) < 1:
+            raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
+    for flag in ("propagation_timeout", "rate_limit_timeout", "poll_interval"):
+        if getattr(args, flag) < 0:
+            raise UserError(f"--{flag.replace('_', '-')} must not be negative")
+    if args.timeout <= 0:
+        raise UserError("--timeout must be positive")
+    runtime, names = build_runtime(args)
+    report = smoke.run_smoke(
+        runtime, names, concurrency=args.concurrency, max_tokens=args.max_tokens,
+        propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
+        poll_interval=args.poll_interval, timeout=args.timeout, stream=args.stream,
+    )
+    console = make_console(soft_wrap=False)
+    if args.quiet:
+        console.print(report.summary(), markup=False, highlight=False)
+    else:
+        report.render(console)
+    try:
+        if args.report_json:
+            report.write_json(args.report_json)
+        if args.report_junit:
+            report.write_junit(args.report_junit)
+    except OSError as exc:
+        raise UserError(f"cannot write report: {exc}") from None
+    return 0 if report.passed else 1

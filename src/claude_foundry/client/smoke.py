@@ -1,0 +1,547 @@
+"""Smoke test: does every deployment of a stack answer, right now, with the model the stack declares?
+
+One tiny Messages call per deployment, all deployments concurrently (bounded). The SDK's own retries are off
+(``max_retries=0``); this module retries only what it understands:
+
+* 404 while a new deployment propagates, within ``propagation_timeout`` (polling with backoff);
+* 429, honouring ``retry-after`` / ``retry-after-ms``, within ``rate_limit_timeout``.
+
+Everything else fails at once, with a diagnosis a platform engineer can act on and the ``request-id`` /
+``apim-request-id`` to quote to support. Use it from the CLI (``claude-foundry smoke``), from Python
+(:func:`run_smoke`) or from pytest (:mod:`claude_foundry.client.pytest_plugin`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import re
+import socket
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claude_foundry import contract as c
+from claude_foundry.azure import arm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from claude_foundry.client.runtime import FoundryRuntime
+
+DEFAULT_CONCURRENCY = 32
+DEFAULT_MAX_TOKENS = 16
+DEFAULT_PROPAGATION_TIMEOUT = 120.0
+DEFAULT_RATE_LIMIT_TIMEOUT = 60.0
+DEFAULT_REQUEST_TIMEOUT = 60.0
+DEFAULT_POLL_INTERVAL = 2.0
+MAX_POLL_INTERVAL = 15.0
+DEFAULT_PROMPT = "Reply with the single word: pong"
+
+# Categories (stable strings: reports and JUnit failure types use them).
+OK = "ok"
+AUTH = "unauthorized"
+FORBIDDEN = "forbidden"
+NOT_FOUND = "not_found"
+RATE_LIMITED = "rate_limited"
+SERVER_ERROR = "server_error"
+HTTP_ERROR = "http_error"
+TIMEOUT = "timeout"
+TLS = "tls"
+DNS = "dns"
+CONNECTION = "connection"
+MALFORMED = "malformed_response"
+CHECK_FAILED = "check_failed"
+CONFIG = "config"
+
+
+@dataclass
+class DeploymentResult:
+    """The outcome for one deployment. Never holds a key or a token."""
+
+    name: str
+    model: str = ""  # the model the stack declares for this deployment ("" when unknown)
+    passed: bool = False
+    category: str = ""
+    diagnosis: str = ""
+    status: int | None = None  # HTTP status of the last attempt (None: no HTTP answer)
+    request_id: str | None = None
+    apim_request_id: str | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+    response_model: str | None = None
+    stream_checked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["duration_s"] = round(self.duration_s, 3)
+        return out
+
+
+@dataclass
+class SmokeReport:
+    resource: str
+    base_url: str
+    auth: str
+    results: list[DeploymentResult] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """True when there was at least one deployment and every one passed."""
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[DeploymentResult]:
+        return [r for r in self.results if not r.passed]
+
+    def summary(self) -> str:
+        ok = sum(r.passed for r in self.results)
+        lines = [f"{ok}/{len(self.results)} deployments passed on {self.resource or self.base_url}"]
+        lines += [f"- {r.name}: {r.diagnosis}" for r in self.failures]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "base_url": self.base_url,
+            "auth": self.auth,
+            "passed": self.passed,
+            "duration_s": round(self.duration_s, 3),
+            "deployments": [r.to_json() for r in self.results],
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    def to_junit(self) -> ET.Element:
+        suite = ET.Element("testsuite", {
+            "name": "claude-foundry smoke",
+            "tests": str(len(self.results)),
+            "failures": str(len(self.failures)),
+            "errors": "0",
+            "skipped": "0",
+            "time": f"{self.duration_s:.3f}",
+        })
+        props = ET.SubElement(suite, "properties")
+        for name, value in (("resource", self.resource), ("base_url", self.base_url), ("auth", self.auth)):
+            ET.SubElement(props, "property", {"name": name, "value": value})
+        classname = f"claude_foundry.smoke.{self.resource or 'foundry'}"
+        for r in self.results:
+            case = ET.SubElement(suite, "testcase", {"classname": classname, "name": r.name,
+                                                     "time": f"{r.duration_s:.3f}"})
+            if not r.passed:
+                failure = ET.SubElement(case, "failure", {"message": r.diagnosis, "type": r.category})
+                failure.text = r.diagnosis
+            out = ET.SubElement(case, "system-out")
+            out.text = (f"model={r.model} status={r.status} attempts={r.attempts} "
+                        f"request-id={r.request_id} apim-request-id={r.apim_request_id}")
+        return suite
+
+    def write_junit(self, path: str | Path) -> None:
+        tree = ET.ElementTree(self.to_junit())
+        ET.indent(tree)
+        tree.write(str(path), encoding="utf-8", xml_declaration=True)
+
+    def render(self, console: Any = None) -> None:
+        """Print a ``rich`` table (to stdout unless ``console`` is given)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        console = console or Console()
+        table = Table(title=f"claude-foundry smoke: {self.resource or self.base_url} ({self.auth} auth)")
+        for col in ("deployment", "model", "result", "HTTP", "tries", "seconds", "request-id", "diagnosis"):
+            table.add_column(col, overflow="fold")
+        for r in self.results:
+            table.add_row(
+                r.name, r.model or "?", "[green]PASS[/]" if r.passed else "[red]FAIL[/]",
+                str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
+                r.request_id or r.apim_request_id or "-", r.diagnosis,
+                end_section=False,
+            )
+        console.print(table)
+        ok = sum(r.passed for r in self.results)
+        colour = "green" if self.passed else "red"
+        console.print(f"[{colour}]{ok}/{len(self.results)} deployments passed[/] in {self.duration_s:.2f}s")
+
+
+# --- diagnosis ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    """What a diagnosis may mention about the target."""
+
+    resource: str
+    base_url: str
+    auth: str  # "key" | "entra"
+    auth_mode: str  # the stack's declared auth-mode
+    token_scope: str
+    key_secret: str | None  # the Key Vault secret the key came from, when it did
+    timeout: float
+
+
+def _host(base_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or base_url)
+
+
+def _error_detail(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            code, msg = err.get("code") or err.get("type"), err.get("message")
+            text = " ".join(str(x) for x in (code, msg) if x)
+            return f" (service said: {text[:200]})" if text else ""
+    return ""
+
+
+def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 1, waited: float = 0.0,
+                    body: Any = None) -> tuple[str, str]:
+    """(category, words) for an HTTP error status."""
+    detail = _error_detail(body)
+    account_scope = f".../providers/{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts/{ctx.resource or '<account>'}"
+    if status == 401:
+        if ctx.auth == "entra":
+            return AUTH, (
+                f"401 Unauthorized: the Entra ID token was refused. It was requested for scope {ctx.token_scope}; "
+                f"try {c.TOKEN_SCOPE_AI_AZURE if ctx.token_scope != c.TOKEN_SCOPE_AI_AZURE else c.DEFAULT_TOKEN_SCOPE}"
+                " (--token-scope), and check that the credential belongs to the account's tenant" + detail)
+        if ctx.auth_mode == c.AUTH_MODE_ENTRA:
+            return AUTH, (
+                "401 Unauthorized: the API key was refused, and this stack disables local (key) auth "
+                "(auth-mode=entra, disableLocalAuth=true): keys never work here; use Entra ID (--entra) with a "
+                "principal holding Cognitive Services User or Azure AI User" + detail)
+        where = (f" (the runtime re-read Key Vault secret {ctx.key_secret!r} once and still got 401: re-sync it "
+                 "with the account's current key1)") if ctx.key_secret else \
+            f" (check {c.ENV_API_KEY} against the account's current key1/key2)"
+        return AUTH, (
+            "401 Unauthorized: the API key is wrong or was rotated" + where +
+            ", or local (key) auth is disabled on the account (disableLocalAuth=true); then use Entra ID" + detail)
+    if status == 403:
+        return FORBIDDEN, (
+            f"403 Forbidden: the caller lacks the data-plane role 'Cognitive Services User' or 'Azure AI User' "
+            f"on Foundry account '{ctx.resource}' (assign it at scope {account_scope}, or its resource group; "
+            "role assignments take a few minutes to apply); with keys, check the account's network rules "
+            "(public network access / IP firewall)" + detail)
+    if status == 404:
+        path_hint = "" if ctx.base_url.rstrip("/").endswith("/anthropic") else \
+            f" The base URL {ctx.base_url} does not end in /anthropic: that is the likely cause."
+        return NOT_FOUND, (
+            f"404 Not Found after {attempts} attempt(s) over {waited:.0f}s: deployment '{deployment}' is not on "
+            f"resource '{ctx.resource}' (or did not finish propagating), or the endpoint path is wrong (must be "
+            f"https://<resource>.services.ai.azure.com/anthropic/v1/messages).{path_hint}" + detail)
+    if status == 429:
+        return RATE_LIMITED, (
+            f"429 Too Many Requests after {attempts} attempt(s) over {waited:.0f}s: the deployment's quota/"
+            f"capacity (tokens per minute, TPM) is exhausted; raise '{deployment}''s capacity or the "
+            "subscription's quota for the model, or spread the load" + detail)
+    if status >= 500:
+        return SERVER_ERROR, (
+            f"{status} server error from Foundry: a service-side failure, not your configuration; retry later "
+            "and quote the request-id and apim-request-id to support" + detail)
+    return HTTP_ERROR, f"HTTP {status} from Foundry: unexpected answer" + detail
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+_DNS_MARKERS = ("name or service not known", "nodename nor servname", "getaddrinfo failed",
+                "temporary failure in name resolution", "no address associated", "name resolution")
+
+
+def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
+    """(category, words) for a failure without an HTTP answer (or with an unreadable one)."""
+    import anthropic
+
+    host = _host(ctx.base_url)
+    chain = _chain(exc)
+    text = " | ".join(str(e) for e in chain).lower()
+    if isinstance(exc, anthropic.APITimeoutError) or any(isinstance(e, TimeoutError) for e in chain):
+        return TIMEOUT, (
+            f"timed out after {ctx.timeout:.0f}s without an answer from {host}: the service is slow or hangs, or a "
+            "proxy/firewall drops the connection; retry, and raise --timeout only if the service is known slow")
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate_verify_failed" in text \
+            or "certificate verify failed" in text:
+        return TLS, (
+            f"TLS certificate verification failed for {host}: the server's certificate is not trusted by this "
+            "machine (a TLS-inspecting proxy needs its CA in the trust store; for the local sandbox pass "
+            "--ca-bundle)")
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return TLS, f"TLS handshake with {host} failed: {type(exc).__name__}; check proxies and TLS interception"
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(m in text for m in _DNS_MARKERS):
+        return DNS, (
+            f"DNS lookup of {host} failed: the resource name is wrong, the account has no custom subdomain, or a "
+            "private endpoint's DNS zone is not reachable from here")
+    if isinstance(exc, anthropic.APIConnectionError) or any(isinstance(e, OSError) for e in chain):
+        return CONNECTION, (
+            f"could not connect to {host} (refused, reset or unreachable): check network access to the account "
+            "(public network access, private endpoint, firewall, proxy)")
+    if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError | ValueError):
+        return MALFORMED, ("Foundry answered but the body is not a valid Messages API response: a proxy or "
+                           "gateway in between may have rewritten it")
+    return CHECK_FAILED, f"unexpected {type(exc).__name__} while calling the deployment"
+
+
+def _model_matches(expected: str, got: str | None) -> bool:
+    if not expected:
+        return True
+    if not got:
+        return False
+    return got == expected or bool(re.fullmatch(re.escape(expected) + r"-\d{8}", got))
+
+
+def _retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+# --- one deployment -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Options:
+    max_tokens: int
+    prompt: str
+    propagation_timeout: float
+    rate_limit_timeout: float
+    poll_interval: float
+    stream: bool
+
+
+@dataclass
+class _Answer:
+    """What the checks look at, from a message or a collected stream."""
+
+    model: str | None = None
+    text: str = ""
+    input_tokens: int | None = None
+    output_tokens: int = 0
+    stopped: bool = True
+
+    @classmethod
+    def from_message(cls, msg: Any) -> _Answer:
+        blocks = getattr(msg, "content", None) or []
+        text = "".join(getattr(b, "text", "") or "" for b in blocks if getattr(b, "type", "") == "text")
+        usage = getattr(msg, "usage", None)
+        return cls(model=getattr(msg, "model", None), text=text,
+                   input_tokens=getattr(usage, "input_tokens", None) if usage is not None else None,
+                   output_tokens=(getattr(usage, "output_tokens", 0) or 0) if usage is not None else 0)
+
+
+def _check_answer(ans: _Answer, expected_model: str) -> list[str]:
+    problems = []
+    if not ans.text.strip():
+        problems.append("the answer has no text content")
+    if ans.input_tokens is None or not ans.output_tokens:
+        problems.append("the answer has no token usage")
+    if not ans.stopped:
+        problems.append("the stream ended without message_stop")
+    got = ans.model
+    if not _model_matches(expected_model, got):
+        problems.append(f"the answer came from model {got!r}, but the stack declares {expected_model!r} for this "
+                        "deployment: the deployment points at another model (redeploy it, or fix the stack)")
+    return problems
+
+
+async def _call_once(client: Any, name: str, opts: _Options, *, stream: bool) -> tuple[Any, Any]:
+    """One attempt: (parsed message or collected stream summary, httpx2 response)."""
+    kwargs = {"model": name, "max_tokens": opts.max_tokens,
+              "messages": [{"role": "user", "content": opts.prompt}]}
+    if not stream:
+        raw = await client.messages.with_raw_response.create(**kwargs)
+        return _Answer.from_message(await raw.parse()), raw.http_response
+    raw = await client.messages.with_raw_response.create(stream=True, **kwargs)
+    events = await raw.parse()
+    return await _collect_stream(events), raw.http_response
+
+
+async def _collect_stream(events: Any) -> _Answer:
+    out = _Answer(stopped=False)
+    async for ev in events:
+        kind = getattr(ev, "type", "")
+        if kind == "message_start":
+            out.model = ev.message.model
+            out.input_tokens = ev.message.usage.input_tokens
+            out.output_tokens = ev.message.usage.output_tokens or 0
+        elif kind == "content_block_delta" and getattr(ev.delta, "type", "") == "text_delta":
+            out.text += ev.delta.text
+        elif kind == "message_delta" and ev.usage is not None:
+            out.output_tokens = ev.usage.output_tokens or out.output_tokens
+        elif kind == "message_stop":
+            out.stopped = True
+    return out
+
+
+async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Options, ctx: _Ctx,
+                               *, stream: bool) -> Any:
+    """Run one logical call with the smoke retry policy; fills ``res``; returns the message or None."""
+    import anthropic
+
+    start = time.monotonic()
+    interval = opts.poll_interval
+    while True:
+        res.attempts += 1
+        try:
+            msg, http = await _call_once(client, res.name, opts, stream=stream)
+        except anthropic.APIStatusError as exc:
+            headers = exc.response.headers
+            res.status = exc.status_code
+            res.request_id = headers.get("request-id") or res.request_id
+            res.apim_request_id = headers.get("apim-request-id") or res.apim_request_id
+            waited = time.monotonic() - start
+            if exc.status_code == 404 and waited + interval <= opts.propagation_timeout:
+                await asyncio.sleep(interval)
+                interval = min(interval * 1.5, MAX_POLL_INTERVAL)
+                continue
+            if exc.status_code == 429:
+                delay = _retry_after(headers)
+                delay = min(interval, MAX_POLL_INTERVAL) if delay is None else delay
+                if waited + delay <= opts.rate_limit_timeout:
+                    await asyncio.sleep(delay)
+                    interval = min(interval * 1.5, MAX_POLL_INTERVAL)
+                    continue
+            body = exc.body if isinstance(exc.body, dict) else None
+            res.category, res.diagnosis = diagnose_status(exc.status_code, ctx, res.name, attempts=res.attempts,
+                                                          waited=waited, body=body)
+            return None
+        except Exception as exc:  # no usable HTTP answer: named by kind, never retried
+            response = getattr(exc, "response", None)
+            if response is not None:
+                res.status = response.status_code
+                res.request_id = response.headers.get("request-id") or res.request_id
+                res.apim_request_id = response.headers.get("apim-request-id") or res.apim_request_id
+            res.category, res.diagnosis = diagnose_exception(exc, ctx)
+            return None
+        res.status = http.status_code
+        res.request_id = http.headers.get("request-id")
+        res.apim_request_id = http.headers.get("apim-request-id")
+        return msg
+
+
+async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Options, ctx: _Ctx,
+                     sem: asyncio.Semaphore) -> DeploymentResult:
+    from claude_foundry.client.runtime import UnknownDeploymentError
+
+    info = runtime.deployments.get(name)
+    res = DeploymentResult(name=name, model=info.model if info else "")
+    async with sem:
+        start = time.monotonic()
+        try:
+            runtime.deployment(name)
+            msg = await _attempt_with_policy(client, res, opts, ctx, stream=False)
+            if msg is not None:
+                problems = _check_answer(msg, res.model)
+                res.response_model = msg.model
+                if not res.request_id:
+                    problems.append("the answer has no request-id header: it did not come from Claude on Foundry "
+                                    "(a proxy or gateway in between?)")
+                if not problems and opts.stream:
+                    smsg = await _attempt_with_policy(client, res, opts, ctx, stream=True)
+                    if smsg is None:
+                        res.diagnosis = "streaming call: " + res.diagnosis
+                    else:
+                        res.stream_checked = True
+                        problems += [f"streaming call: {p}" for p in _check_answer(smsg, res.model)]
+                if res.category == "" and problems:
+                    res.category, res.diagnosis = CHECK_FAILED, "; ".join(problems)
+                elif res.category == "":
+                    res.passed, res.category = True, OK
+                    res.diagnosis = "answered" + (" (and streamed)" if res.stream_checked else "")
+        except UnknownDeploymentError as exc:
+            res.category, res.diagnosis = CONFIG, str(exc)
+        finally:
+            res.duration_s = time.monotonic() - start
+    return res
+
+
+# --- entry points ---------------------------------------------------------------------------------
+
+
+async def run_smoke_async(
+    runtime: FoundryRuntime,
+    deployments: list[str] | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    prompt: str = DEFAULT_PROMPT,
+    propagation_timeout: float = DEFAULT_PROPAGATION_TIMEOUT,
+    rate_limit_timeout: float = DEFAULT_RATE_LIMIT_TIMEOUT,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    stream: bool = False,
+    http_client: Any = None,
+) -> SmokeReport:
+    """Smoke-test ``deployments`` (default: every deployment in the runtime's contract)."""
+    names = list(deployments) if deployments is not None else sorted(runtime.deployments)
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    src = getattr(runtime, "_vault_source", None)
+    ctx = _Ctx(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth,
+               auth_mode=runtime.contract.auth_mode, token_scope=runtime.token_scope,
+               key_secret=src.names.api_key if src is not None and runtime.uses_key else None, timeout=timeout)
+    opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
+                    rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream)
+    report = SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
+    import anthropic  # noqa: F401  (its first import takes seconds; not the deployments' time)
+
+    start = time.monotonic()
+    client = runtime.async_client(max_retries=0, timeout=timeout, http_client=http_client)
+    try:
+        sem = asyncio.Semaphore(concurrency)
+        report.results = list(await asyncio.gather(*(_smoke_one(runtime, client, n, opts, ctx, sem)
+                                                     for n in names)))
+    finally:
+        await client.close()
+    report.duration_s = time.monotonic() - start
+    return report
+
+
+def run_smoke(runtime: FoundryRuntime, deployments: list[str] | None = None, **kwargs: Any) -> SmokeReport:
+    """Synchronous :func:`run_smoke_async` (for scripts and pytest suites)."""
+    return asyncio.run(run_smoke_async(runtime, deployments, **kwargs))
+
+
+def assert_smoke_passed(report: SmokeReport) -> None:
+    """``AssertionError`` with every failed deployment's diagnosis, for test suites."""
+    if not report.passed:
+        raise AssertionError(report.summary() if report.results else "no deployments to smoke-test")
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DeploymentResult",
+    "SmokeReport",
+    "assert_smoke_passed",
+    "diagnose_exception",
+    "diagnose_status",
+    "run_smoke",
+    "run_smoke_async",
+]

@@ -1,0 +1,276 @@
+"""Pulumi type token + resolved inputs -> the ARM request (resource id, API version, PUT body).
+
+One mapping, two users:
+
+* the mocks of :mod:`claude_foundry.program.plan` give every resource its real ARM id (so ``workspace.id`` or
+  ``account.id`` resolve to ids of the right shape) and the computed outputs Azure would return
+  (:func:`computed_outputs`);
+* the local deploy (``up --local``) PUTs exactly these bodies to the local ARM sandbox with
+  ``ResourceManagementClient.resources.begin_create_or_update_by_id(id, api_version, body)``.
+
+Inputs arrive the way the Pulumi engine (or the mock monitor) sees them: camelCase keys, integers as floats,
+Pulumi secrets already unwrapped (:func:`claude_foundry.program.plan.unwrap_secrets`). Whole floats are normalised
+back to ints. The API versions are the ones the pulumi-azure-native 3.x classes use (their docstrings:
+"Uses Azure REST API version ..."); the generic ``resources:Resource`` carries its own ``apiVersion``.
+
+Importable without Pulumi.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_foundry.azure import arm
+
+# --- type tokens ------------------------------------------------------------------------------------
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+GENERIC_RESOURCE = "azure-native:resources:Resource"
+ACCOUNT = "azure-native:cognitiveservices:Account"
+VAULT = "azure-native:keyvault:Vault"
+SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+#: pulumi-azure-native 3.x moved ``insights`` into ``monitor``; the old token is accepted too.
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+DIAGNOSTIC_SETTING_V2 = "azure-native:insights:DiagnosticSetting"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
+LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
+
+#: API version per type token (pulumi-azure-native 3.29's default versions).
+API_VERSIONS: dict[str, str] = {
+    RESOURCE_GROUP: "2024-03-01",
+    ACCOUNT: "2025-06-01",
+    VAULT: "2024-11-01",
+    SECRET: "2024-11-01",
+    WORKSPACE: "2023-09-01",
+    DIAGNOSTIC_SETTING: "2021-05-01-preview",
+    DIAGNOSTIC_SETTING_V2: "2021-05-01-preview",
+    ROLE_ASSIGNMENT: "2022-04-01",
+    LOCK_BY_SCOPE: "2020-05-01",
+    LOCK_AT_RESOURCE: "2020-05-01",
+}
+SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+
+#: Namespace for deterministic fake values (workspace customerId) derived from ARM ids.
+_FAKE_NS = uuid.UUID("6f1c1d0e-3b8a-4c55-9a55-0c1a0de5f0a1")
+
+
+class ArmMappingError(ValueError):
+    """The inputs lack something the ARM id or body needs (e.g. an unresolved resource group name)."""
+
+
+@dataclass(frozen=True)
+class ArmRequest:
+    """What ``PUT {id}?api-version={api_version}`` with ``body`` would send to Azure Resource Manager."""
+
+    id: str
+    api_version: str
+    body: dict[str, Any] = field(default_factory=dict)
+    #: ARM resource type, e.g. ``Microsoft.CognitiveServices/accounts``.
+    type: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.id.rsplit("/", 1)[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "api_version": self.api_version, "type": self.type, "body": self.body}
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def normalise(value: Any) -> Any:
+    """Deep copy with whole floats turned back into ints (the engine sends every number as a double)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalise(v) for v in value]
+    return value
+
+
+def _req(inputs: dict[str, Any], key: str, type_: str) -> Any:
+    value = inputs.get(key)
+    if value is None or value == "":
+        raise ArmMappingError(f"{type_}: input {key!r} is missing or unknown; cannot build the ARM id")
+    return value
+
+
+def _pick(inputs: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: inputs[k] for k in keys if inputs.get(k) is not None}
+
+
+def _rg_id(sub: str, inputs: dict[str, Any], type_: str) -> str:
+    return arm.resource_group_id(sub, _req(inputs, "resourceGroupName", type_))
+
+
+# --- the mapping --------------------------------------------------------------------------------------
+
+
+def to_arm(type_token: str, inputs: dict[str, Any], subscription_id: str) -> ArmRequest | None:
+    """The ARM request for a resource, or None for a type this module does not map (components).
+
+    Raises :class:`ArmMappingError` when a mapped type lacks an input its id needs.
+    """
+    mapper = _MAPPERS.get(type_token)
+    if mapper is None:
+        return None
+    return mapper(type_token, normalise(inputs), subscription_id)
+
+
+def _resource_group(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    rid = arm.resource_group_id(sub, _req(i, "resourceGroupName", t))
+    return ArmRequest(rid, API_VERSIONS[t], _pick(i, "location", "tags", "managedBy"),
+                      "Microsoft.Resources/resourceGroups")
+
+
+def _account(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    rg = _req(i, "resourceGroupName", t)
+    rid = arm.account_id(sub, rg, _req(i, "accountName", t))
+    body = _pick(i, "location", "kind", "sku", "identity", "tags")
+    body["properties"] = dict(i.get("properties") or {})
+    return ArmRequest(rid, API_VERSIONS[t], body, f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts")
+
+
+def _generic(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    ns = _req(i, "resourceProviderNamespace", t)
+    rtype = _req(i, "resourceType", t).strip("/")
+    parent = (i.get("parentResourcePath") or "").strip("/")
+    name = _req(i, "resourceName", t)
+    middle = f"{parent}/" if parent else ""
+    rid = f"{_rg_id(sub, i, t)}/providers/{ns}/{middle}{rtype}/{name}"
+    body = _pick(i, "location", "kind", "sku", "identity", "tags", "plan", "managedBy", "extendedLocation")
+    body["properties"] = i.get("properties") if i.get("properties") is not None else {}
+    parent_types = [p for n, p in enumerate(parent.split("/")) if parent and n % 2 == 0]
+    arm_type = "/".join([ns, *parent_types, rtype])
+    return ArmRequest(rid, _req(i, "apiVersion", t), body, arm_type)
+
+
+def _vault(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    rid = arm.vault_id(sub, _req(i, "resourceGroupName", t), _req(i, "vaultName", t))
+    body = _pick(i, "location", "tags")
+    body["properties"] = dict(i.get("properties") or {})
+    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults")
+
+
+def _secret(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    vid = arm.vault_id(sub, _req(i, "resourceGroupName", t), _req(i, "vaultName", t))
+    rid = f"{vid}/secrets/{_req(i, 'secretName', t)}"
+    body = _pick(i, "tags")
+    body["properties"] = dict(i.get("properties") or {})
+    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults/secrets")
+
+
+_WORKSPACE_PROPERTY_INPUTS = ("retentionInDays", "sku", "features", "workspaceCapping",
+                              "publicNetworkAccessForIngestion", "publicNetworkAccessForQuery",
+                              "forceCmkForQuery", "defaultDataCollectionRuleResourceId")
+
+
+def _workspace(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    rid = arm.workspace_id(sub, _req(i, "resourceGroupName", t), _req(i, "workspaceName", t))
+    body = _pick(i, "location", "tags", "identity")
+    body["properties"] = _pick(i, *_WORKSPACE_PROPERTY_INPUTS)
+    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.OperationalInsights/workspaces")
+
+
+def _diagnostic_setting(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    scope = _req(i, "resourceUri", t).rstrip("/")
+    rid = f"{scope}/providers/Microsoft.Insights/diagnosticSettings/{_req(i, 'name', t)}"
+    body = {"properties": _pick(i, "workspaceId", "logs", "metrics", "logAnalyticsDestinationType",
+                                "storageAccountId", "eventHubAuthorizationRuleId", "eventHubName",
+                                "serviceBusRuleId", "marketplacePartnerId")}
+    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.Insights/diagnosticSettings")
+
+
+def _role_assignment(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    scope = _req(i, "scope", t).rstrip("/")
+    rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{_req(i, 'roleAssignmentName', t)}"
+    body = {"properties": _pick(i, "roleDefinitionId", "principalId", "principalType", "description",
+                                "condition", "conditionVersion", "delegatedManagedIdentityResourceId")}
+    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.Authorization/roleAssignments")
+
+
+def _lock_by_scope(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    scope = _req(i, "scope", t).rstrip("/")
+    rid = f"{scope}/providers/Microsoft.Authorization/locks/{_req(i, 'lockName', t)}"
+    return ArmRequest(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
+                      "Microsoft.Authorization/locks")
+
+
+def _lock_at_resource(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+    ns = _req(i, "resourceProviderNamespace", t)
+    parent = (i.get("parentResourcePath") or "").strip("/")
+    middle = f"{parent}/" if parent else ""
+    target = f"{_rg_id(sub, i, t)}/providers/{ns}/{middle}{_req(i, 'resourceType', t)}/" \
+             f"{_req(i, 'resourceName', t)}"
+    rid = f"{target}/providers/Microsoft.Authorization/locks/{_req(i, 'lockName', t)}"
+    return ArmRequest(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
+                      "Microsoft.Authorization/locks")
+
+
+_MAPPERS = {
+    RESOURCE_GROUP: _resource_group,
+    GENERIC_RESOURCE: _generic,
+    ACCOUNT: _account,
+    VAULT: _vault,
+    SECRET: _secret,
+    WORKSPACE: _workspace,
+    DIAGNOSTIC_SETTING: _diagnostic_setting,
+    DIAGNOSTIC_SETTING_V2: _diagnostic_setting,
+    ROLE_ASSIGNMENT: _role_assignment,
+    LOCK_BY_SCOPE: _lock_by_scope,
+    LOCK_AT_RESOURCE: _lock_at_resource,
+}
+
+
+# --- computed outputs -------------------------------------------------------------------------------
+
+
+def account_endpoint(subdomain: str) -> str:
+    """ARM's ``properties.endpoint`` of an AIServices account (NOT the Claude endpoint)."""
+    return f"https://{subdomain}.cognitiveservices.azure.com/"
+
+
+def vault_uri(vault_name: str) -> str:
+    return f"https://{vault_name}.vault.azure.net/"
+
+
+def computed_outputs(type_token: str, inputs: dict[str, Any], request: ArmRequest) -> dict[str, Any]:
+    """Output properties Azure computes for the resource, in Pulumi's (camelCase, top-level) shape.
+
+    The mock returns these merged over the inputs: ``name``, ``type`` and per type e.g. the account's
+    ``properties.endpoint``, the vault's ``properties.vaultUri``, the workspace's ``customerId``.
+    """
+    out: dict[str, Any] = {"name": request.name, "type": request.type}
+    if type_token == ACCOUNT:
+        sub = (inputs.get("properties") or {}).get("customSubDomainName") or request.name
+        out["properties"] = {"endpoint": account_endpoint(sub), "provisioningState": "Succeeded",
+                             "endpoints": {"Anthropic": f"https://{sub}.services.ai.azure.com/anthropic/"}}
+    elif type_token == VAULT:
+        out["properties"] = {"vaultUri": vault_uri(request.name), "provisioningState": "Succeeded"}
+    elif type_token == SECRET:
+        vault = request.id.split("/vaults/", 1)[1].split("/", 1)[0]
+        out["properties"] = {"secretUri": f"{vault_uri(vault)}secrets/{request.name}"}
+    elif type_token == WORKSPACE:
+        out["customerId"] = str(uuid.uuid5(_FAKE_NS, request.id.lower()))
+        out["provisioningState"] = "Succeeded"
+    elif type_token == GENERIC_RESOURCE:
+        out["properties"] = {"provisioningState": "Succeeded"}
+    return out
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """``over`` merged onto ``base`` (mappings key by key, anything else replaced)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base[k], v) if k in base else v
+        return out
+    return over

@@ -1,0 +1,33 @@
+"""The Pulumi program as a library: one ``ComponentResource`` per concern.
+
+``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
+:class:`ClaudeDeployments`, :class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
+``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
+
+Needs the ``infra`` extra (pulumi, pulumi-azure-native).
+"""
+
+from claude_foundry.program.components.access import AccessAssignments, AccessAssignmentsArgs, role_assignment_name
+from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components.common import TYPE_PREFIX
+from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
+from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
+from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack
+from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
+
+__all__ = [
+    "DEFAULT_COMPONENT_NAME",
+    "TYPE_PREFIX",
+    "AccessAssignments",
+    "AccessAssignmentsArgs",
+    "ClaudeDeployments",
+    "ClaudeDeploymentsArgs",
+    "ClaudeFoundryStack",
+    "ContractVault",
+    "ContractVaultArgs",
+    "Diagnostics",
+    "DiagnosticsArgs",
+    "FoundryAccount",
+    "FoundryAccountArgs",
+    "role_assignment_name",
+]

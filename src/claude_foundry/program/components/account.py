@@ -1,0 +1,80 @@
+"""``FoundryAccount``: the Foundry resource (``Microsoft.CognitiveServices/accounts``, kind AIServices)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from claude_foundry.azure import arm
+from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.policy import ALLOW_PUBLIC_NETWORK_TAG
+from claude_foundry.program.spec.schema import FoundrySpec
+
+
+@dataclass(frozen=True)
+class FoundryAccountArgs:
+    foundry: FoundrySpec
+    location: str
+    resource_group_name: pulumi.Input[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = False
+
+
+def network_properties(foundry: FoundrySpec) -> dict[str, Any]:
+    """``publicNetworkAccess`` and ``networkAcls`` (snake_case input shape) from the spec."""
+    net = foundry.network
+    if net.ip_rules:
+        acls: dict[str, Any] = {"default_action": "Deny", "ip_rules": [{"value": ip} for ip in net.ip_rules]}
+    else:
+        acls = {"default_action": "Allow"}
+    return {
+        "public_network_access": "Enabled" if net.public_network_access else "Disabled",
+        "network_acls": acls,
+    }
+
+
+def account_tags(foundry: FoundrySpec, tags: Any) -> Any:
+    """The stack's tags, plus the policy's public-network waiver when the spec says so explicitly
+    (``foundry.network.public_network_access: true`` written out, not left at its default): the guardrail
+    "no public network in production unless the spec says so" sees only resources, so the intent travels
+    as a tag."""
+    if "public_network_access" in foundry.network.model_fields_set and foundry.network.public_network_access:
+        return {**(tags or {}), ALLOW_PUBLIC_NETWORK_TAG: "true"}
+    return tags
+
+
+class FoundryAccount(pulumi.ComponentResource):
+    """The AIServices account whose custom subdomain serves Claude; CanNotDelete-locked when protected."""
+
+    account: azure_native.cognitiveservices.Account
+    lock: azure_native.authorization.ManagementLockByScope | None
+    id: pulumi.Output[str]
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FoundryAccountArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TYPE_PREFIX}FoundryAccount", name, None, opts)
+        f = args.foundry
+        self.account = azure_native.cognitiveservices.Account(
+            f"{name}-account",
+            account_name=f.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind=arm.ACCOUNT_KIND,
+            sku={"name": arm.ACCOUNT_SKU},
+            identity={"type": "SystemAssigned"},
+            properties={
+                "custom_sub_domain_name": f.name,
+                "disable_local_auth": f.disable_local_auth,
+                **network_properties(f),
+            },
+            tags=account_tags(f, args.tags),
+            opts=child_opts(self, protect=args.protect),
+        )
+        self.lock = delete_lock(f"{name}-lock", self.account.id, "Foundry account", self) \
+            if args.protect else None
+        self.id = self.account.id
+        self.name = self.account.name
+        self.register_outputs({"id": self.id, "name": self.name})

@@ -1,0 +1,80 @@
+"""``ClaudeDeployments``: one ``accounts/deployments`` per spec entry, created one after another.
+
+The typed ``cognitiveservices.Deployment`` cannot carry ``properties.modelProviderData`` (required by
+Azure for Anthropic models; a sibling of ``properties.model``, as Azure Verified Modules send it), so each
+deployment is a generic ``resources.Resource`` at
+:data:`claude_foundry.azure.arm.DEPLOYMENT_API_VERSION`. Azure refuses concurrent changes to one account, so each
+deployment ``depends_on`` the previous one (the first on the account); other accounts stay parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from claude_foundry.azure import arm
+from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.spec.schema import DeploymentSpec, ModelProviderSpec
+
+
+@dataclass(frozen=True)
+class ClaudeDeploymentsArgs:
+    deployments: dict[str, DeploymentSpec]
+    model_provider: ModelProviderSpec
+    account: pulumi.Resource  # the Account (dependency of the first deployment)
+    account_name: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+    protect: bool = False
+    catalogue: Catalogue | None = None
+
+
+def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, model_format: str) -> dict:
+    """The ARM ``properties`` of one Claude deployment (camelCase: the generic Resource sends them as is)."""
+    return {
+        "model": {
+            "format": model_format,
+            "name": dep.model,
+            "version": str(dep.version),
+        },
+        # Not inside "model": ARM takes it at properties.modelProviderData (not yet in the published REST
+        # spec; Azure Verified Modules and Azure's starter kit send it here).
+        "modelProviderData": {
+            "organizationName": provider.organization_name,
+            "countryCode": provider.country_code,
+            "industry": provider.industry,
+        },
+        "raiPolicyName": dep.rai_policy,
+        "versionUpgradeOption": dep.version_upgrade_option,
+    }
+
+
+class ClaudeDeployments(pulumi.ComponentResource):
+    """The Claude deployments of one account, chained."""
+
+    resources: dict[str, azure_native.resources.Resource]
+
+    def __init__(self, name: str, args: ClaudeDeploymentsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TYPE_PREFIX}ClaudeDeployments", name, None, opts)
+        cat = args.catalogue or load_catalogue()
+        parent_path = pulumi.Output.from_input(args.account_name).apply(lambda n: f"accounts/{n}")
+        self.resources = {}
+        previous: pulumi.Resource = args.account
+        for dep_name, dep in args.deployments.items():
+            res = azure_native.resources.Resource(
+                f"{name}-{dep_name}",
+                resource_name_=dep_name,
+                resource_group_name=args.resource_group_name,
+                resource_provider_namespace=arm.COGNITIVE_SERVICES_NAMESPACE,
+                parent_resource_path=parent_path,
+                resource_type="deployments",
+                api_version=arm.DEPLOYMENT_API_VERSION,
+                sku={"name": dep.sku, "capacity": dep.capacity},
+                properties=deployment_properties(dep, args.model_provider, cat.format),
+                opts=child_opts(self, protect=args.protect, depends_on=[previous]),
+            )
+            self.resources[dep_name] = res
+            previous = res
+        self.register_outputs({"names": list(self.resources)})

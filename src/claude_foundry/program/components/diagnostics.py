@@ -1,0 +1,68 @@
+"""``Diagnostics``: Log Analytics workspace (unless an existing one is given) and diagnostic settings of the
+account (allLogs + AllMetrics) and the vault (allLogs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.spec.schema import Spec
+
+DIAGNOSTIC_SETTING_NAME = "claude-foundry-logs"
+WORKSPACE_SKU = "PerGB2018"
+
+
+@dataclass(frozen=True)
+class DiagnosticsArgs:
+    spec: Spec
+    resource_group_name: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    vault_id: pulumi.Input[str]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Diagnostics(pulumi.ComponentResource):
+    workspace: azure_native.operationalinsights.Workspace | None
+    workspace_id: pulumi.Output[str]
+    account_setting: azure_native.monitor.DiagnosticSetting
+    vault_setting: azure_native.monitor.DiagnosticSetting
+
+    def __init__(self, name: str, args: DiagnosticsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(f"{TYPE_PREFIX}Diagnostics", name, None, opts)
+        spec = args.spec
+        if spec.diagnostics.workspace_id:
+            self.workspace = None
+            self.workspace_id = pulumi.Output.from_input(spec.diagnostics.workspace_id)
+        else:
+            self.workspace = azure_native.operationalinsights.Workspace(
+                f"{name}-workspace",
+                workspace_name=spec.workspace_name,
+                resource_group_name=args.resource_group_name,
+                location=spec.location,
+                retention_in_days=spec.diagnostics.retention_days,
+                sku={"name": WORKSPACE_SKU},
+                tags=args.tags,
+                opts=child_opts(self),
+            )
+            self.workspace_id = self.workspace.id
+        self.account_setting = azure_native.monitor.DiagnosticSetting(
+            f"{name}-account",
+            name=DIAGNOSTIC_SETTING_NAME,
+            resource_uri=args.account_id,
+            workspace_id=self.workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child_opts(self),
+        )
+        self.vault_setting = azure_native.monitor.DiagnosticSetting(
+            f"{name}-vault",
+            name=DIAGNOSTIC_SETTING_NAME,
+            resource_uri=args.vault_id,
+            workspace_id=self.workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            opts=child_opts(self),
+        )
+        self.register_outputs({"workspace_id": self.workspace_id})

@@ -1,0 +1,209 @@
+"""Load and validate a stack file: ``load_spec(path) -> Spec`` or :class:`SpecError` naming every problem.
+
+Each problem reads ``<file>:<line>: <field.path>: <what is wrong and what is allowed>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.errors import UserError
+from claude_foundry.program.spec.loader import Document, Issue, LoadError, Mark, dotted, load_document
+from claude_foundry.program.spec.schema import INDUSTRIES, SKUS, Spec, spec_json_schema
+
+__all__ = ["INDUSTRIES", "SKUS", "Issue", "Mark", "Spec", "SpecError", "load_spec", "spec_json_schema",
+           "validate_data"]
+
+
+class SpecError(UserError):
+    """A stack file is invalid. ``issues`` holds every problem found; str() is one line per issue."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+# --- secrets pasted into a spec -------------------------------------------------------------------
+
+_SECRET_PATTERNS = (
+    re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}"),  # Anthropic API key
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\."),  # JWT (Entra ID token)
+    re.compile(r"^[0-9a-fA-F]{32}$"),  # classic Cognitive Services key
+    re.compile(r"^[A-Za-z0-9]{84}$"),  # current Azure AI Services key
+    re.compile(r"(AccountKey|SharedAccessKey|client_secret|password)=", re.IGNORECASE),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+)
+_SECRET_FIELD = re.compile(r"(^|[_-])(api[_-]?key|key|token|secret|password|client[_-]?secret)$", re.IGNORECASE)
+
+
+def looks_like_secret(value: str) -> bool:
+    return any(p.search(value) for p in _SECRET_PATTERNS)
+
+
+def _scan_secrets(data: Any, path: tuple[str | int, ...], doc: Document, out: list[Issue]) -> None:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            child = (*path, k)
+            if _SECRET_FIELD.search(str(k)) and v not in (None, "", False):
+                out.append(Issue(doc.mark_for(child), dotted(child),
+                                 "keys and tokens never belong in a stack file; the stack reads the account "
+                                 "key from Azure and stores it in Key Vault (value not shown)"))
+            else:
+                _scan_secrets(v, child, doc, out)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _scan_secrets(v, (*path, i), doc, out)
+    elif isinstance(data, str) and looks_like_secret(data):
+        out.append(Issue(doc.mark_for(path), dotted(path),
+                         "this value looks like a key or token; secrets never belong in a stack file "
+                         "(value not shown). Rotate it if it was committed."))
+
+
+# --- pydantic errors -> readable issues -----------------------------------------------------------
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, str) and looks_like_secret(value):
+        return "a value that looks like a secret"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(err: dict[str, Any], field_names: list[str]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(field_names) if field_names else "none"
+        return f"unknown field; allowed here: {allowed}"
+    if kind == "missing":
+        return "required field missing"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be an integer (got {_got(value)})"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (got {_got(value)})"
+    if kind in ("string_type",):
+        return f"must be a string (got {_got(value)})"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping of fields (got {_got(value)})"
+    if kind == "list_type":
+        return f"must be a list (got {_got(value)})"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        noun = "an integer" if isinstance(value, int) else "a number"
+        return f"must be {noun} {op} {bound} (got {_got(value)})"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else \
+            f"must be at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_got(value)})"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return f"{err['msg']} (got {_got(value)})"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Allowed field names of the model at ``loc`` (for 'unknown field' messages)."""
+    current: Any = Spec
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional[...] / Annotated[...] down to a model, dict or list type."""
+    while typing.get_origin(annotation) not in (None, dict, list):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if args else None
+    return annotation
+
+
+def _issues_from_validation(exc: ValidationError, doc: Document) -> list[Issue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # pydantic adds the function name for "after" validators on dict items; keep field paths only
+        parent = _fields_at(loc[:-1]) if err["type"] == "extra_forbidden" else []
+        issues.append(Issue(doc.mark_for(loc), dotted(loc), _message(err, parent)))
+    return issues
+
+
+def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tuple[list[Issue], list[Issue]]:
+    errors, warnings = [], []
+    for name, dep in spec.deployments.items():
+        info = cat.model(dep.model)
+        if info is None:
+            continue
+        where = doc.mark_for(("deployments", name, "model"))
+        path = f"deployments.{name}.model"
+        if info.retirement and info.retirement <= today:
+            errors.append(Issue(where, path, f"{dep.model} retired on {info.retirement}; choose a newer model"))
+        elif info.deprecation and info.deprecation <= today:
+            retires = info.retirement or "a date to be announced"
+            errors.append(Issue(where, path, f"{dep.model} is deprecated since {info.deprecation}: no new "
+                                             f"deployments; it retires on {retires}"))
+        elif info.retirement or info.deprecation:
+            warnings.append(Issue(where, path, f"{dep.model} is due to retire "
+                                               f"({info.retirement or info.deprecation}); plan a move"))
+        elif info.lifecycle_note:
+            warnings.append(Issue(where, path, f"{dep.model}: {info.lifecycle_note}"))
+    return errors, warnings
+
+
+def validate_data(doc: Document, catalogue: Catalogue | None = None,
+                  today: dt.date | None = None) -> tuple[Spec | None, list[Issue], list[Issue]]:
+    """Validate loaded data; returns (spec or None, errors, warnings)."""
+    cat = catalogue or load_catalogue()
+    issues: list[Issue] = []
+    _scan_secrets(doc.data, (), doc, issues)
+    location = doc.data.get("location")
+    try:
+        spec = Spec.model_validate(doc.data, context={"catalogue": cat, "location": location})
+    except ValidationError as exc:
+        issues.extend(_issues_from_validation(exc, doc))
+        spec = None
+    warnings: list[Issue] = []
+    if spec is not None and not issues:
+        errors, warnings = _lifecycle(spec, cat, doc, today or dt.date.today())
+        issues.extend(errors)
+    issues.sort(key=lambda i: (i.mark.file if i.mark else "", i.mark.line if i.mark else 0))
+    return (None if issues else spec), issues, warnings
+
+
+def load_spec(path: str | Path, catalogue: Catalogue | None = None, *,
+              warnings: list[Issue] | None = None) -> Spec:
+    """Load, merge (``extends``) and validate a stack file. Raises :class:`SpecError` with every issue.
+
+    Lifecycle warnings (a model due to retire) are appended to ``warnings`` when a list is given.
+    """
+    try:
+        doc = load_document(path)
+    except LoadError as exc:
+        raise SpecError(exc.issues) from None
+    spec, issues, warns = validate_data(doc, catalogue)
+    if warnings is not None:
+        warnings.extend(warns)
+    if issues or spec is None:
+        raise SpecError(issues)
+    return spec
+

@@ -1,0 +1,431 @@
+"""The stack spec: one pydantic model per concern, strict (unknown fields are errors).
+
+Checks that need the model catalogue (model known, version known, offered in the location, SKU allowed)
+run inside the same validation pass through pydantic's validation context, so that a file's errors are all
+reported at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from claude_foundry import contract
+from claude_foundry.azure import arm
+from claude_foundry.catalogue import Catalogue
+from claude_foundry.program.spec.iso3166 import ISO_3166_ALPHA2
+
+INDUSTRIES = ("technology", "finance", "healthcare", "education", "retail", "manufacturing", "government",
+              "media", "other")
+SKUS = ("GlobalStandard", "DataZoneStandard")
+
+ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+VAULT_NAME_RE = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,22})[a-zA-Z0-9]$")
+DEPLOYMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
+RESOURCE_GROUP_RE = re.compile(r"^[-\w._()]{1,90}$")
+ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+WORKSPACE_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")
+WORKSPACE_ID_RE = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/"
+    r"Microsoft\.OperationalInsights/workspaces/[a-zA-Z0-9-]{4,63}$",
+    re.IGNORECASE,
+)
+TAG_NAME_FORBIDDEN = set("<>%&\\?/")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              validate_default=False)
+
+
+def _catalogue(info: ValidationInfo) -> Catalogue | None:
+    return (info.context or {}).get("catalogue")
+
+
+# --- Foundry account ------------------------------------------------------------------------------
+
+
+class ModelProviderSpec(StrictModel):
+    """``properties.modelProviderData`` of every Claude deployment (Azure requires it; the Cognitive
+    Services RP signs Anthropic's Marketplace offer with it). Describe your real legal entity."""
+
+    organization_name: Annotated[str, Field(min_length=1, max_length=256,
+                                            description="Legal name of the organisation using Claude.")]
+    country_code: Annotated[str, Field(description="ISO-3166 alpha-2 country code, upper case (e.g. US, DE).")]
+    industry: Annotated[str, Field(description="Lower case, one of: " + ", ".join(INDUSTRIES) + ".")]
+
+    @field_validator("country_code")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        if v not in ISO_3166_ALPHA2:
+            hint = " (upper case)" if v.upper() in ISO_3166_ALPHA2 else ""
+            raise ValueError(f"must be an ISO-3166 alpha-2 country code such as US, DE, SE{hint} (got {v!r})")
+        return v
+
+    @field_validator("industry")
+    @classmethod
+    def _industry(cls, v: str) -> str:
+        if v not in INDUSTRIES:
+            hint = "must be lower case: " if v.lower() in INDUSTRIES else "must be one of "
+            raise ValueError(f"{hint}{', '.join(INDUSTRIES)} (got {v!r})")
+        return v
+
+
+class NetworkSpec(StrictModel):
+    """Network access to the Foundry account."""
+
+    public_network_access: bool = Field(True, description="Allow access from public networks at all.")
+    ip_rules: list[str] = Field(default_factory=list, description=(
+        "IPv4 addresses or CIDR ranges allowed in. When given, everything else is denied "
+        "(networkAcls.defaultAction Deny)."))
+
+    @field_validator("ip_rules")
+    @classmethod
+    def _ips(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                net = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"must be IPv4 addresses or CIDR ranges such as 203.0.113.0/24 "
+                                 f"(got {item!r})") from None
+            if net.version != 4:
+                raise ValueError(f"Azure network rules take IPv4 only (got {item!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NetworkSpec:
+        if not self.public_network_access and self.ip_rules:
+            raise ValueError("ip_rules have no effect with public_network_access: false; remove one of them")
+        return self
+
+
+class FoundrySpec(StrictModel):
+    """The Foundry resource (``Microsoft.CognitiveServices/accounts``, kind AIServices, SKU S0)."""
+
+    name: Annotated[str, Field(description=(
+        "Account name and custom subdomain: 2-63 characters, lower-case letters, digits and hyphens, "
+        "starting and ending with a letter or digit; globally unique. The Claude endpoint is "
+        "https://<name>.services.ai.azure.com/anthropic."))]
+    model_provider: ModelProviderSpec = Field(description="Who uses Claude; sent as modelProviderData.")
+    disable_local_auth: bool = Field(False, description=(
+        "Entra ID only: no API keys. No key is exported to Key Vault; runtime and smoke use Entra ID. "
+        "Recommended for production."))
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Public access and IP rules.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not ACCOUNT_NAME_RE.match(v):
+            raise ValueError("must be 2-63 characters of lower-case letters, digits and hyphens, starting "
+                             f"and ending with a letter or digit (it becomes a DNS name) (got {v!r})")
+        return v
+
+
+# --- Deployments ----------------------------------------------------------------------------------
+
+
+class DeploymentSpec(StrictModel):
+    """One named Claude deployment. Its name (the map key) is what clients pass as ``model``."""
+
+    model: Annotated[str, Field(description="Claude model id from the catalogue, e.g. claude-sonnet-4-5.")]
+    version: str | None = Field(None, description="Model version; default: the catalogue's default.")
+    sku: Literal["GlobalStandard", "DataZoneStandard"] = Field(
+        "GlobalStandard", description="Deployment type. DataZoneStandard keeps processing in the US data zone.")
+    capacity: int | None = Field(None, ge=1, description=(
+        "Capacity in thousands of tokens per minute; default: the catalogue's default (25)."))
+    version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]
+        arm.VERSION_UPGRADE_DEFAULT, description="When Azure moves the deployment to a new model version.")
+    rai_policy: str = Field(arm.RAI_POLICY_DEFAULT, min_length=1, description="Content filter policy name.")
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str, info: ValidationInfo) -> str:
+        cat = _catalogue(info)
+        if cat is None:
+            return v
+        known = cat.model(v)
+        if known is None:
+            raise ValueError(f"unknown model {v!r}; known: {', '.join(cat.models)} (extend the catalogue "
+                             "with CLAUDE_FOUNDRY_CATALOGUE for newer ones)")
+        location = (info.context or {}).get("location")
+        if isinstance(location, str) and location in cat.locations and location not in known.locations:
+            raise ValueError(f"{v} is not offered in {location}; it is offered in "
+                             f"{', '.join(known.locations)}")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None, info: ValidationInfo) -> str | None:
+        cat = _catalogue(info)
+        model = info.data.get("model")
+        if v is None or cat is None or model is None or cat.model(model) is None:
+            return v
+        versions = cat.models[model].versions
+        if v not in versions:
+            raise ValueError(f"unknown version {v!r} of {model}; known: {', '.join(versions)}")
+        return v
+
+    @field_validator("sku")
+    @classmethod
+    def _sku(cls, v: str, info: ValidationInfo) -> str:
+        cat = _catalogue(info)
+        location = (info.context or {}).get("location")
+        if cat is None or not isinstance(location, str) or location not in cat.locations:
+            return v
+        allowed = cat.locations[location].skus
+        if v not in allowed:
+            raise ValueError(f"SKU {v} is not offered in {location}; allowed there: {', '.join(allowed)}")
+        return v
+
+    @model_validator(mode="after")
+    def _defaults(self, info: ValidationInfo) -> DeploymentSpec:
+        cat = _catalogue(info)
+        known = cat.model(self.model) if cat else None
+        if known is not None:
+            # frozen model: fill the catalogue's defaults in place once, at validation time
+            if self.version is None:
+                object.__setattr__(self, "version", known.default_version)
+            if self.capacity is None:
+                object.__setattr__(self, "capacity", known.default_capacity)
+        return self
+
+
+# --- Key Vault, access, diagnostics ---------------------------------------------------------------
+
+
+class KeyVaultSpec(StrictModel):
+    """The Key Vault the runtime reads the contract from (RBAC authorization, soft delete always on)."""
+
+    name: Annotated[str, Field(description=(
+        "3-24 characters: letters, digits and hyphens, starting with a letter, ending with a letter or "
+        "digit, no two hyphens in a row; globally unique."))]
+    purge_protection: bool = Field(False, description=(
+        "Turn on purge protection. IRREVERSIBLE: once on, the vault and its secrets cannot be purged "
+        "before the retention period ends, and it can never be turned off. Recommended for production."))
+    soft_delete_retention_days: int = Field(90, ge=7, le=90, description="Days a deleted vault or secret "
+                                                                          "is kept recoverable (7-90).")
+    secret_prefix: str = Field(contract.DEFAULT_SECRET_PREFIX, description=(
+        "Prefix of the secret names (<prefix>-endpoint, -resource, -api-key, -deployments, -auth-mode); "
+        f"1-{contract.MAX_SECRET_PREFIX_LENGTH} characters of letters, digits and hyphens."))
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not VAULT_NAME_RE.match(v) or "--" in v:
+            raise ValueError("must be 3-24 characters of letters, digits and hyphens, start with a letter, "
+                             f"end with a letter or digit, with no '--' (got {v!r})")
+        return v
+
+    @field_validator("secret_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not contract.SECRET_NAME_RE.match(v) or len(v) > contract.MAX_SECRET_PREFIX_LENGTH:
+            raise ValueError(f"must be 1-{contract.MAX_SECRET_PREFIX_LENGTH} characters of letters, digits "
+                             f"and '-' (Key Vault secret names) (got {v!r})")
+        return v
+
+
+class _Principal(StrictModel):
+    principal_id: Annotated[str, Field(description="Object id (GUID) of the user, group or service principal.")]
+    principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
+    description: str = ""
+
+    @field_validator("principal_id")
+    @classmethod
+    def _guid(cls, v: str) -> str:
+        try:
+            return str(uuid.UUID(v))
+        except ValueError:
+            raise ValueError(f"must be an object id (GUID) such as 00000000-0000-0000-0000-000000000000 "
+                             f"(got {v!r})") from None
+
+
+class ClaudeUser(_Principal):
+    """A principal that may call Claude with an Entra ID token."""
+
+    role: Literal["cognitive-services-user", "azure-ai-user"] = Field(
+        "cognitive-services-user", description="Cognitive Services User or Azure AI User, on the account.")
+
+
+class SecretReader(_Principal):
+    """A principal that may read the exported secrets (Key Vault Secrets User on the vault)."""
+
+
+class AccessSpec(StrictModel):
+    """Role assignments made by the stack."""
+
+    claude_users: list[ClaudeUser] = Field(default_factory=list, description=(
+        "Principals that may call Claude with Entra ID tokens (role on the account)."))
+    secret_readers: list[SecretReader] = Field(default_factory=list, description=(
+        "Principals that may read the exported secrets (Key Vault Secrets User on the vault)."))
+    deployer_access: bool = Field(True, description=(
+        "Also grant the identity that runs the deploy Key Vault Secrets User on the vault and Cognitive "
+        "Services User on the account, so the smoke test right after `pulumi up` in CI runs as the same "
+        "identity. Turn off when CI's deploy identity must not call Claude."))
+
+    @model_validator(mode="after")
+    def _unique(self) -> AccessSpec:
+        for field in ("claude_users", "secret_readers"):
+            ids = [p.principal_id for p in getattr(self, field)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{field}: principal listed twice: {', '.join(dupes)}")
+        return self
+
+
+class DiagnosticsSpec(StrictModel):
+    """Request logging: diagnostic settings of the account and the vault to Log Analytics. On by default;
+    Anthropic recommends keeping at least 30 days."""
+
+    enabled: bool = Field(True, description="Send the account's and the vault's logs to Log Analytics.")
+    retention_days: int = Field(30, ge=30, le=730, description="Log Analytics retention, 30-730 days.")
+    workspace_id: str | None = Field(None, description=(
+        "ARM id of an existing Log Analytics workspace; when absent, the stack creates one."))
+    workspace_name: str | None = Field(None, description="Name of the created workspace; default "
+                                                          "log-<foundry.name>.")
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _wid(cls, v: str | None) -> str | None:
+        if v is not None and not WORKSPACE_ID_RE.match(v):
+            raise ValueError("must be the ARM id of a Log Analytics workspace: /subscriptions/<guid>/"
+                             "resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>")
+        return v
+
+    @field_validator("workspace_name")
+    @classmethod
+    def _wname(cls, v: str | None) -> str | None:
+        if v is not None and not WORKSPACE_NAME_RE.match(v):
+            raise ValueError(f"must be 4-63 characters of letters, digits and hyphens, starting and ending "
+                             f"with a letter or digit (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> DiagnosticsSpec:
+        if self.workspace_id and self.workspace_name:
+            raise ValueError("give workspace_id (use an existing workspace) or workspace_name (create one), "
+                             "not both")
+        return self
+
+
+# --- The stack ------------------------------------------------------------------------------------
+
+
+class Spec(StrictModel):
+    """One environment's stack: a Foundry account, its Claude deployments, a Key Vault with the contract."""
+
+    environment: Annotated[str, Field(description="Environment name (dev, prod, ...): lower-case letters, "
+                                                  "digits, hyphens, up to 32.")]
+    location: Annotated[str, Field(description="Azure region, e.g. eastus2 or swedencentral.")]
+    resource_group: Annotated[str, Field(description="Resource group that holds everything.")]
+    create_resource_group: bool = Field(True, description="Create the resource group (false: it exists).")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every resource.")
+    foundry: FoundrySpec = Field(description="The Foundry resource.")
+    deployments: dict[str, DeploymentSpec] = Field(description=(
+        "Claude deployments keyed by deployment name (what clients pass as `model`). Deployed one after "
+        "another, since Azure refuses concurrent changes to one account."))
+    key_vault: KeyVaultSpec = Field(description="The Key Vault holding the contract for the runtime.")
+    access: AccessSpec = Field(default_factory=AccessSpec, description="Role assignments.")
+    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec, description=(
+        "Request logging to Log Analytics (on by default, 30 days)."))
+    protect: bool = Field(False, description=(
+        "Production guard: Pulumi `protect` on the account, deployments and vault, and a CanNotDelete "
+        "lock on the account and the vault."))
+
+    @field_validator("environment")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        if not ENVIRONMENT_RE.match(v):
+            raise ValueError(f"must be 1-32 lower-case letters, digits and hyphens (got {v!r})")
+        return v
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str, info: ValidationInfo) -> str:
+        cat = _catalogue(info)
+        if cat is not None and v not in cat.locations:
+            raise ValueError(f"Claude is not offered in {v!r}; locations: {', '.join(cat.locations)}")
+        return v
+
+    @field_validator("resource_group")
+    @classmethod
+    def _rg(cls, v: str) -> str:
+        if not RESOURCE_GROUP_RE.match(v) or v.endswith("."):
+            raise ValueError("must be 1-90 characters of letters, digits, '_', '-', '.', '(' and ')', not "
+                             f"ending in '.' (got {v!r})")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > 50:
+            raise ValueError(f"Azure allows at most 50 tags (got {len(v)})")
+        for name, value in v.items():
+            if not name or len(name) > 512 or TAG_NAME_FORBIDDEN & set(name):
+                raise ValueError(f"tag name {name!r}: 1-512 characters, none of < > % & \\ ? /")
+            if len(value) > 256:
+                raise ValueError(f"tag {name!r}: value longer than 256 characters")
+        return v
+
+    @field_validator("deployments")
+    @classmethod
+    def _deployments(cls, v: dict[str, DeploymentSpec]) -> dict[str, DeploymentSpec]:
+        if not v:
+            raise ValueError("at least one deployment is required")
+        bad = [name for name in v if not DEPLOYMENT_NAME_RE.match(name)]
+        if bad:
+            raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
+                             "'-', starting with a letter or digit")
+        return v
+
+    # --- derived values used by infra, runtime and ops ---
+
+    @property
+    def secret_names(self) -> contract.SecretNames:
+        return contract.SecretNames(self.key_vault.secret_prefix)
+
+    @property
+    def auth_mode(self) -> str:
+        return contract.AUTH_MODE_ENTRA if self.foundry.disable_local_auth else contract.AUTH_MODE_KEY
+
+    @property
+    def workspace_name(self) -> str:
+        return self.diagnostics.workspace_name or f"log-{self.foundry.name}"[:63]
+
+    def deployment_map(self, catalogue: Catalogue | None = None) -> dict[str, contract.DeploymentInfo]:
+        from claude_foundry.catalogue import load_catalogue
+
+        cat = catalogue or load_catalogue()
+        return {
+            name: contract.DeploymentInfo(model=d.model, version=str(d.version), family=cat.family_of(d.model),
+                                          sku=d.sku, capacity=d.capacity)
+            for name, d in self.deployments.items()
+        }
+
+    def base_url(self, template: str = contract.FOUNDRY_BASE_URL_TEMPLATE) -> str:
+        return contract.foundry_base_url(self.foundry.name, template)
+
+    def all_tags(self) -> dict[str, str]:
+        return {"environment": self.environment, "managed-by": "claude-foundry", **self.tags}
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of a stack file (with ``extends``), for editors."""
+    schema = Spec.model_json_schema()
+    schema["properties"]["extends"] = {"type": "string", "description": (
+        "Another stack file (relative path) this one is merged onto: mappings merge key by key "
+        "(deployments by name), a key set to null removes it, anything else is replaced.")}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "claude-foundry stack"
+    return schema
