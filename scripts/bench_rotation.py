@@ -38,8 +38,8 @@ def main() -> int:
 
     from claude_foundry.azure.target import sandbox_target
     from claude_foundry.client import runtime as rt
-    from claude_foundry.ops.common import stack_view
     from claude_foundry.ops.rotate import rotate_keys
+    from claude_foundry.ops.view import stack_view
     from claude_foundry.program.spec import load_spec
     from claude_foundry.rehearse import up_local
     from claude_foundry.sandbox import Sandbox, SandboxConfig

@@ -111,6 +111,13 @@ class SecretNames:
         }
 
 
+# --- Tags the program writes and the policy reads ------------------------------------------------
+
+#: On the account: the spec said ``foundry.network.public_network_access: true`` explicitly, which the
+#: production guardrail "no public network access" accepts as a waiver.
+TAG_ALLOW_PUBLIC_NETWORK = "claude-foundry-allow-public-network"
+
+
 # --- Environment variables ------------------------------------------------------------------------
 
 # Read by the anthropic SDK's AnthropicFoundry (RESOURCE and BASE_URL are mutually exclusive).

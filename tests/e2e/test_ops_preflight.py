@@ -13,8 +13,8 @@ import pytest
 from claude_foundry.azure import arm
 from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
-from claude_foundry.ops.common import stack_view
 from claude_foundry.ops.preflight import FAIL, PASS, WARN, check_provider_data, permitted, run_preflight
+from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox.testing import write_stack
@@ -171,7 +171,7 @@ def test_marketplace_unknown_offer_fails(tmp_path: Path, target: Any) -> None:
 
 
 def _arm(target: Any, method: str, path: str, api_version: str, body: Any = None) -> Any:
-    from claude_foundry.ops.common import ArmCaller
+    from claude_foundry.azure.caller import ArmCaller
 
     caller = ArmCaller(target)
     try:

@@ -11,8 +11,8 @@ import pytest
 from claude_foundry.azure.target import sandbox_target
 from claude_foundry.client.runtime import FoundryRuntime
 from claude_foundry.client.smoke import run_smoke
-from claude_foundry.ops.common import stack_view
 from claude_foundry.ops.verify import run_verify
+from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig

@@ -66,3 +66,38 @@ def vault_id(subscription_id: str, resource_group: str, vault: str) -> str:
 def workspace_id(subscription_id: str, resource_group: str, workspace: str) -> str:
     return (f"{resource_group_id(subscription_id, resource_group)}/providers/"
             f"Microsoft.OperationalInsights/workspaces/{workspace}")
+
+
+# --- Pulumi type tokens of the resources the program declares, and their ARM API versions -----------
+
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+GENERIC_RESOURCE = "azure-native:resources:Resource"
+ACCOUNT = "azure-native:cognitiveservices:Account"
+VAULT = "azure-native:keyvault:Vault"
+SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+#: pulumi-azure-native 3.x moved ``insights`` into ``monitor``; the old token is accepted too.
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+DIAGNOSTIC_SETTING_V2 = "azure-native:insights:DiagnosticSetting"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
+LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
+
+#: API version per type token (pulumi-azure-native 3.29's default versions).
+API_VERSIONS: dict[str, str] = {
+    RESOURCE_GROUP: "2024-03-01",
+    ACCOUNT: "2025-06-01",
+    VAULT: "2024-11-01",
+    SECRET: "2024-11-01",
+    WORKSPACE: "2023-09-01",
+    DIAGNOSTIC_SETTING: "2021-05-01-preview",
+    DIAGNOSTIC_SETTING_V2: "2021-05-01-preview",
+    ROLE_ASSIGNMENT: "2022-04-01",
+    LOCK_BY_SCOPE: "2020-05-01",
+    LOCK_AT_RESOURCE: "2020-05-01",
+}
+SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+
+#: API versions of the ARM calls ops make that no declared resource carries.
+PERMISSIONS_API_VERSION = "2022-04-01"
+MARKETPLACE_API_VERSION = "2021-01-01"

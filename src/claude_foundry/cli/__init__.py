@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # Azure SDK errors reach here as words, not tracebacks
-        message = _azure_error(exc)
+        from claude_foundry.azure.errors import describe_azure
+
+        message = describe_azure(exc)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
@@ -69,26 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def _azure_error(exc: BaseException) -> str | None:
-    """An Azure SDK failure in words a platform engineer acts on (None: not an Azure SDK error)."""
-    try:
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
-    except ImportError:  # pragma: no cover - azure-core is a core dependency
-        return None
-    first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-    if isinstance(exc, ClientAuthenticationError):
-        return (f"Azure authentication failed: {first}. Log in (`az login`, or azure/login with OIDC in CI) or "
-                "set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET; for the local sandbox pass "
-                "--sandbox CONNECTION_FILE")
-    if isinstance(exc, ServiceRequestError):
-        return f"cannot reach Azure: {first} (network, proxy or DNS)"
-    if isinstance(exc, HttpResponseError):
-        err = getattr(exc, "error", None)
-        code = getattr(err, "code", None) or getattr(exc, "reason", None) or "error"
-        return f"Azure answered {getattr(exc, 'status_code', '?')} {code}: {getattr(err, 'message', None) or first}"
-    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

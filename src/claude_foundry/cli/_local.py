@@ -12,6 +12,24 @@ from typing import Any
 from claude_foundry.cli.ui import make_console
 from claude_foundry.errors import UserError
 
+LOCAL_NOTE = ("This is a LOCAL REHEARSAL against the embedded sandbox (a stand-in for Azure on this machine); "
+              "`pulumi up` against Azure is the real path.")
+DEFAULT_STATE_DIR = Path(".claude-foundry")
+
+
+def add_local_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("stack_file", metavar="STACK_FILE")
+    p.add_argument("--local", action="store_true", required=True,
+                   help="required: act on the local sandbox (for Azure use `pulumi up` / `pulumi destroy`)")
+    p.add_argument("--sandbox", metavar="CONNECTION_FILE",
+                   help="a running sandbox's connection file; without it an embedded sandbox is started, "
+                   "its state kept in --state-dir so a second run sees the same resources")
+    p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                   help=f"where local deploy state (and the embedded sandbox's state) lives (default "
+                   f"{DEFAULT_STATE_DIR})")
+    p.add_argument("--concurrency", type=int, default=16, help="independent resources applied at once")
+
+
 SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",
            "failed": "[red]✗ failed[/]", "skipped": "[red]- skipped[/]", "deleted": "[red]- deleted[/]",
            "absent": "[dim]= absent[/]"}
@@ -104,7 +122,6 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
 def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
 
     from claude_foundry.azure.target import sandbox_target
-    from claude_foundry.cli.up import LOCAL_NOTE
 
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")

@@ -37,9 +37,8 @@ def default_stack() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from claude_foundry.azure.target import sandbox_target
-    from claude_foundry.cli._local import embedded_sandbox, make_reporter, print_result
+    from claude_foundry.cli._local import LOCAL_NOTE, embedded_sandbox, make_reporter, print_result
     from claude_foundry.cli.ui import make_console
-    from claude_foundry.cli.up import LOCAL_NOTE
     from claude_foundry.client.runtime import FoundryRuntime
     from claude_foundry.client.smoke import run_smoke
     from claude_foundry.program.spec import load_spec

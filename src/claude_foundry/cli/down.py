@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from claude_foundry.cli.up import LOCAL_NOTE, add_local_args
+    from claude_foundry.cli._local import LOCAL_NOTE, add_local_args
 
     p = sub.add_parser("down", help="local rehearsal: remove a stack from the local sandbox",
                        description="Delete STACK_FILE's resources from the local sandbox, dependants first. "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from claude_foundry.ops.common import add_target_arguments
+from claude_foundry.cli._target import add_target_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_foundry.ops.common import run_report_command
+    from claude_foundry.cli._target import run_report_command
     from claude_foundry.ops.preflight import run_preflight
 
     return run_report_command(args, run_preflight, lambda report: report.ok)

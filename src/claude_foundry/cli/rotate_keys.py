@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from claude_foundry.ops.common import add_target_arguments
+from claude_foundry.cli._target import add_target_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,15 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from claude_foundry.cli._target import dumps, resolve_target
     from claude_foundry.cli.ui import make_console
-    from claude_foundry.ops.common import dumps, load_stack, resolve_target, stack_view
     from claude_foundry.ops.rotate import rotate_keys
+    from claude_foundry.ops.view import stack_view
+    from claude_foundry.program.spec import load_spec
 
     if args.grace < 0:
         from claude_foundry.errors import UserError
 
         raise UserError("--grace must not be negative")
-    spec = load_stack(args.stack_file)
+    spec = load_spec(args.stack_file)
     if spec.foundry.disable_local_auth:
         from claude_foundry.errors import UserError
 

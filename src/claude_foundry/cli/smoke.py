@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from claude_foundry import contract as c
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import UserError
 
 
 def add_target_arguments(p: argparse.ArgumentParser, *, full: bool = True) -> None:
@@ -74,13 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- target resolution (also used by ``env``) -----------------------------------------------------
 
 
-def _split(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    return names or None
-
-
 def _format_template(template: str, name: str) -> str:
     return template.format(name=name, vault=name, key_vault=name, resource=name, account=name)
 
@@ -99,105 +92,44 @@ def _sandbox(args: argparse.Namespace) -> tuple[Any, str | None, dict[str, Any] 
 
 
 def _stack_target(path: str, conn: dict[str, Any] | None) -> tuple[str, str, list[str]]:
-    """Hook for stack files: (vault URL, secret prefix, deployment names) from ``claude_foundry.program.spec``."""
-    try:
-        from claude_foundry.program.spec import load_spec
-    except ImportError:  # pragma: no cover - the spec loader ships with the full install
-        raise UserError("--stack needs the stack loader, which this install lacks; use --vault-url") from None
+    """(vault URL, secret prefix, deployment names) from a stack file."""
+    from claude_foundry.program.spec import load_spec
+
     spec = load_spec(path)
     vault = spec.key_vault.name
     template = (conn or {}).get("key_vault_url_template") or "https://{name}.vault.azure.net"
     return _format_template(template, vault), spec.key_vault.secret_prefix, list(spec.deployments)
 
 
-def _vault_error(vault_url: str, exc: Exception) -> OperationFailed:
-    first = (str(exc).strip().splitlines() or [""])[0][:300]
-    return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: {first}")
+def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
+    """The flags of :func:`add_target_arguments` as a library :class:`~claude_foundry.client.targets.RuntimeTarget`."""
+    from claude_foundry.client.targets import RuntimeTarget, split_names
+
+    credential, ca, conn = _sandbox(args)
+    names = split_names(getattr(args, "deployments", None))
+    fields: dict[str, Any] = {
+        "vault_url": getattr(args, "vault_url", None), "prefix": getattr(args, "prefix", None),
+        "base_url": getattr(args, "base_url", None), "resource": getattr(args, "resource", None),
+        "contract_file": getattr(args, "contract", None), "deployments": names,
+        "auth": auth or ("entra" if getattr(args, "entra", False) else "auto"),
+        "token_scope": getattr(args, "token_scope", None), "ca_bundle": ca, "credential": credential,
+    }
+    stack = getattr(args, "stack", None)
+    if stack:
+        others = [flag for attr, flag in RuntimeTarget.FLAGS if fields[attr]]
+        if others:
+            raise UserError(f"--stack and {' and '.join(others)} are exclusive: choose one target")
+        vault_url, prefix, stack_names = _stack_target(stack, conn)
+        fields.update(vault_url=vault_url, prefix=fields["prefix"] or prefix, deployments=names or stack_names,
+                      names_from_stack=True)
+    return RuntimeTarget(**fields)
 
 
 def build_runtime(args: argparse.Namespace, *, auth: str | None = None) -> tuple[Any, list[str] | None]:
     """(FoundryRuntime, deployment names to use or None for all) from the target flags."""
-    from azure.core.exceptions import AzureError
+    from claude_foundry.client.targets import resolve_runtime
 
-    from claude_foundry.client import runtime as rt
-
-    credential, ca, conn = _sandbox(args)
-    vault_url = getattr(args, "vault_url", None)
-    base_url = getattr(args, "base_url", None)
-    resource = getattr(args, "resource", None)
-    stack = getattr(args, "stack", None)
-    contract_file = getattr(args, "contract", None)
-    chosen = [n for n, v in (("--vault-url", vault_url), ("--base-url", base_url), ("--resource", resource),
-                             ("--stack", stack), ("--contract", contract_file)) if v]
-    if len(chosen) > 1:
-        raise UserError(f"{' and '.join(chosen)} are exclusive: choose one target")
-    names = _split(getattr(args, "deployments", None))
-    if auth is None:
-        auth = "entra" if getattr(args, "entra", False) else "auto"
-    common: dict[str, Any] = {"auth": auth, "token_scope": getattr(args, "token_scope", None), "ca_bundle": ca}
-    if credential is not None:
-        common["credential"] = credential
-
-    if not chosen:
-        if os.environ.get(c.ENV_VAULT_URL):
-            vault_url = os.environ[c.ENV_VAULT_URL]
-        elif os.environ.get(c.ENV_RESOURCE) or os.environ.get(c.ENV_BASE_URL):
-            env_names = names or _split(os.environ.get(c.ENV_DEPLOYMENTS))
-            if not env_names and not os.environ.get(c.ENV_DEPLOYMENTS):
-                raise UserError(f"no deployments: pass --deployments or set {c.ENV_DEPLOYMENTS}")
-            runtime = rt.FoundryRuntime.from_env(**_key_or_entra(common))
-            return runtime, names
-        else:
-            raise UserError(f"no target: pass --vault-url, --base-url/--resource with --deployments, --stack or "
-                            f"--contract (or set {c.ENV_VAULT_URL})")
-
-    if base_url or resource:
-        if not names:
-            raise UserError("--base-url/--resource need --deployments a,b,c")
-        env = {c.ENV_DEPLOYMENTS: ",".join(names)}
-        if base_url:
-            env[c.ENV_BASE_URL] = base_url
-        else:
-            env[c.ENV_RESOURCE] = resource  # type: ignore[assignment]
-        if auth != "entra" and os.environ.get(c.ENV_API_KEY):
-            env[c.ENV_API_KEY] = os.environ[c.ENV_API_KEY]
-        elif auth != "entra":
-            raise UserError(f"no key: set {c.ENV_API_KEY}, or pass --entra to use an Entra ID token")
-        contract = rt.contract_from_env(env)
-        return rt.FoundryRuntime(contract, **common), names
-
-    if contract_file:
-        runtime = rt.FoundryRuntime.from_json(contract_file, **_key_or_entra(common))
-        return runtime, _subset(runtime, names)
-
-    prefix = getattr(args, "prefix", None)
-    if stack:
-        vault_url, stack_prefix, stack_names = _stack_target(stack, conn)
-        prefix = prefix or stack_prefix
-        names = names or stack_names
-    assert vault_url is not None
-    try:
-        runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=prefix, **common)
-    except UserError:
-        raise
-    except AzureError as exc:
-        raise _vault_error(vault_url, exc) from None
-    if stack:
-        return runtime, names  # a stack deployment missing from the vault's map is reported as a failure
-    return runtime, _subset(runtime, names)
-
-
-def _key_or_entra(common: dict[str, Any]) -> dict[str, Any]:
-    if common["auth"] != "entra" and not os.environ.get(c.ENV_API_KEY):
-        return {**common, "auth": "entra"}
-    return common
-
-
-def _subset(runtime: Any, names: list[str] | None) -> list[str] | None:
-    if names:
-        for n in names:
-            runtime.deployment(n)  # UnknownDeploymentError (a UserError) lists the known ones
-    return names
+    return resolve_runtime(runtime_target(args, auth=auth))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,24 +7,8 @@ local sandbox through the Azure SDKs, so the whole chain can be tried (and teste
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-LOCAL_NOTE = ("This is a LOCAL REHEARSAL against the embedded sandbox (a stand-in for Azure on this machine); "
-              "`pulumi up` against Azure is the real path.")
-DEFAULT_STATE_DIR = Path(".claude-foundry")
-
-
-def add_local_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("stack_file", metavar="STACK_FILE")
-    p.add_argument("--local", action="store_true", required=True,
-                   help="required: act on the local sandbox (for Azure use `pulumi up` / `pulumi destroy`)")
-    p.add_argument("--sandbox", metavar="CONNECTION_FILE",
-                   help="a running sandbox's connection file; without it an embedded sandbox is started, "
-                   "its state kept in --state-dir so a second run sees the same resources")
-    p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
-                   help=f"where local deploy state (and the embedded sandbox's state) lives (default "
-                   f"{DEFAULT_STATE_DIR})")
-    p.add_argument("--concurrency", type=int, default=16, help="independent resources applied at once")
+from claude_foundry.cli._local import LOCAL_NOTE, add_local_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

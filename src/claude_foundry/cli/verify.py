@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from claude_foundry.ops.common import add_target_arguments
+from claude_foundry.cli._target import add_target_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_foundry.ops.common import run_report_command
+    from claude_foundry.cli._target import run_report_command
     from claude_foundry.ops.verify import run_verify
 
     return run_report_command(args, run_verify, lambda report: report.in_sync)

@@ -23,35 +23,24 @@ An endpoint that answers 404 (not implemented, e.g. in the local sandbox) degrad
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from claude_foundry import provider_data
 from claude_foundry.azure import arm
-from claude_foundry.ops.common import (
-    MARKETPLACE_API_VERSION,
-    PERMISSIONS_API_VERSION,
-    RESOURCE_GROUP_API_VERSION,
-    ArmCaller,
-    StackView,
-    arm_error_text,
-    describe,
-    status_of,
-)
+from claude_foundry.azure.arm import MARKETPLACE_API_VERSION, PERMISSIONS_API_VERSION
+from claude_foundry.azure.caller import ArmCaller
+from claude_foundry.azure.errors import arm_error_text, describe, status_of
+from claude_foundry.ops.view import StackView
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
 
-#: api-version of ``Microsoft.KeyVault/locations/{location}/deletedVaults`` (azure-mgmt-keyvault is not a dependency).
-KEY_VAULT_API_VERSION = "2024-11-01"
 
 #: Azure Marketplace coordinates of the Anthropic offers (Azure-Samples/claude, scripts/preflight-claude.sh:
 #: publisher ``anthropic``, offer ``anthropic-<model>-offer``, plan ``anthropic-<model>-plan-new``).
 MARKETPLACE_PUBLISHER = "anthropic"
 MARKETPLACE_OFFER_TYPE = "virtualmachine"
-INDUSTRIES = ("technology", "finance", "healthcare", "education", "retail", "manufacturing", "government",
-              "media", "other")
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 def marketplace_ids(model: str) -> tuple[str, str, str]:
@@ -112,31 +101,14 @@ def _could_not_check(name: str, what: str, exc_or_text: Any) -> Check:
 
 def provider_data_problems(data: Any) -> list[str]:
     """What is wrong with one deployment's ``modelProviderData`` (empty: complete)."""
-    if not isinstance(data, dict):
-        return ["modelProviderData is missing"]
-    out = []
-    org = data.get("organizationName")
-    if not isinstance(org, str) or not org.strip():
-        out.append("organizationName is missing or empty")
-    cc = data.get("countryCode")
-    if not isinstance(cc, str) or not COUNTRY_RE.match(cc):
-        out.append(f"countryCode {cc!r} is not an upper-case ISO 3166 alpha-2 code")
-    ind = data.get("industry")
-    if ind not in INDUSTRIES:
-        out.append(f"industry {ind!r} is not one of {', '.join(INDUSTRIES)} (lower case)")
-    return out
-
-
-def _deployment_provider_data(body: dict[str, Any]) -> Any:
-    props = body.get("properties") or {}
-    model = props.get("model") or {}
-    return props.get("modelProviderData", model.get("modelProviderData"))
+    return [f"{field} {problem}" for field, problem in provider_data.problems(data)]
 
 
 def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:
     problems = []
     for name, body in sorted(deployment_bodies.items()):
-        problems.extend(f"{name}: {p}" for p in provider_data_problems(_deployment_provider_data(body)))
+        data, _ = provider_data.of_properties(body.get("properties"))
+        problems.extend(f"{name}: {p}" for p in provider_data_problems(data))
     if problems:
         return Check("provider-data", FAIL, "; ".join(problems),
                      "set foundry.model_provider (organization_name, country_code such as US, lower-case "
@@ -279,7 +251,8 @@ class Preflight:
         name = self.view.vault.id.rsplit("/", 1)[-1]
         location = str(self.view.vault.body.get("location") or self.spec.location).replace(" ", "").lower()
         sub = f"/subscriptions/{self.target.subscription_id}/providers/Microsoft.KeyVault"
-        status, data = self.arm.call("GET", f"{sub}/locations/{location}/deletedVaults/{name}", KEY_VAULT_API_VERSION)
+        status, data = self.arm.call("GET", f"{sub}/locations/{location}/deletedVaults/{name}",
+                                     arm.API_VERSIONS[arm.VAULT])
         if status == 404:
             # Vault names are global: one soft-deleted in another location of the subscription blocks it too.
             status, data = self._deleted_vault_elsewhere(sub, name)
@@ -312,7 +285,7 @@ class Preflight:
         for _ in range(20):  # pages
             if path is None:
                 break
-            status, data = self.arm.call("GET", path, KEY_VAULT_API_VERSION)
+            status, data = self.arm.call("GET", path, arm.API_VERSIONS[arm.VAULT])
             if status != 200 or not isinstance(data, dict):
                 break
             for v in data.get("value") or []:
@@ -478,7 +451,7 @@ class Preflight:
     def check_resource_group(self) -> list[Check]:
         rg = self.spec.resource_group
         sub_scope = f"/subscriptions/{self.target.subscription_id}"
-        status, data = self.arm.call("GET", self.view.rg_id, RESOURCE_GROUP_API_VERSION)
+        status, data = self.arm.call("GET", self.view.rg_id, arm.API_VERSIONS[arm.RESOURCE_GROUP])
         out = []
         required = self._required_actions()
         if status == 200:

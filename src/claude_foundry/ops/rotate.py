@@ -32,8 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_foundry.azure.caller import ArmCaller
+from claude_foundry.azure.errors import arm_error_text
 from claude_foundry.errors import OperationFailed, UserError
-from claude_foundry.ops.common import ArmCaller, StackView, arm_error_text
+from claude_foundry.ops.view import StackView
 
 JOURNAL_SUFFIX = "rotation"
 JOURNAL_FORMAT = "claude-foundry-rotation/1"

@@ -1,6 +1,6 @@
 """``claude-foundry verify``: compare what is live with what the stack's plan says should be.
 
-The expected side is the real Pulumi program's ARM bodies (:func:`claude_foundry.ops.common.stack_view`);
+The expected side is the real Pulumi program's ARM bodies (:func:`claude_foundry.ops.view.stack_view`);
 the live side is read through ARM and, for secrets, the Key Vault data plane. Every difference is a
 :class:`Drift` row: resource, field, expected, actual. Secret values are never shown: a secret that differs
 reads "differs from the plan", and the API key is compared with the account's current keys with
@@ -15,13 +15,10 @@ from typing import Any
 from urllib.parse import quote
 
 from claude_foundry.azure import arm
-from claude_foundry.ops.common import (
-    ROLE_ASSIGNMENT_API_VERSION,
-    ArmCaller,
-    PlannedArm,
-    StackView,
-    arm_error_text,
-)
+from claude_foundry.azure.caller import ArmCaller
+from claude_foundry.azure.errors import arm_error_text
+from claude_foundry.azure.resource import ArmResource
+from claude_foundry.ops.view import StackView
 
 MISSING = "(missing)"
 ABSENT = "(absent)"
@@ -118,7 +115,7 @@ class Verifier:
         self.drifts.append(Drift(resource, field, _s(expected) if not isinstance(expected, str) else expected,
                                  _s(actual) if not isinstance(actual, str) else actual))
 
-    def _get(self, planned: PlannedArm) -> dict[str, Any] | None:
+    def _get(self, planned: ArmResource) -> dict[str, Any] | None:
         status, data = self.arm.call("GET", planned.id, planned.api_version)
         self.checked += 1
         if status == 404:
@@ -219,7 +216,7 @@ class Verifier:
         status, data = self.arm.call(
             "GET", f"{scope}/providers/Microsoft.Authorization/roleAssignments?$filter="
                    + quote(f"principalId eq '{principal}'"),
-            ROLE_ASSIGNMENT_API_VERSION)
+            arm.API_VERSIONS[arm.ROLE_ASSIGNMENT])
         if status != 200 or not isinstance(data, dict):
             return False
         for ra in data.get("value") or []:

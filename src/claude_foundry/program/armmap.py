@@ -18,41 +18,28 @@ Importable without Pulumi.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry.azure import arm
 
-# --- type tokens ------------------------------------------------------------------------------------
-
-RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
-GENERIC_RESOURCE = "azure-native:resources:Resource"
-ACCOUNT = "azure-native:cognitiveservices:Account"
-VAULT = "azure-native:keyvault:Vault"
-SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
-WORKSPACE = "azure-native:operationalinsights:Workspace"
-#: pulumi-azure-native 3.x moved ``insights`` into ``monitor``; the old token is accepted too.
-DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
-DIAGNOSTIC_SETTING_V2 = "azure-native:insights:DiagnosticSetting"
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-LOCK_BY_SCOPE = "azure-native:authorization:ManagementLockByScope"
-LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
-
-#: API version per type token (pulumi-azure-native 3.29's default versions).
-API_VERSIONS: dict[str, str] = {
-    RESOURCE_GROUP: "2024-03-01",
-    ACCOUNT: "2025-06-01",
-    VAULT: "2024-11-01",
-    SECRET: "2024-11-01",
-    WORKSPACE: "2023-09-01",
-    DIAGNOSTIC_SETTING: "2021-05-01-preview",
-    DIAGNOSTIC_SETTING_V2: "2021-05-01-preview",
-    ROLE_ASSIGNMENT: "2022-04-01",
-    LOCK_BY_SCOPE: "2020-05-01",
-    LOCK_AT_RESOURCE: "2020-05-01",
-}
-SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+# Type tokens and API versions live in claude_foundry.azure.arm; re-exported for the mapping's users.
+from claude_foundry.azure.arm import (
+    ACCOUNT,
+    API_VERSIONS,
+    DIAGNOSTIC_SETTING,
+    DIAGNOSTIC_SETTING_V2,
+    GENERIC_RESOURCE,
+    LOCK_AT_RESOURCE,
+    LOCK_BY_SCOPE,
+    RESOURCE_GROUP,
+    ROLE_ASSIGNMENT,
+    SECRET,
+    VAULT,
+    WORKSPACE,
+)
+from claude_foundry.azure.resource import ArmResource
 
 #: Namespace for deterministic fake values (workspace customerId) derived from ARM ids.
 _FAKE_NS = uuid.UUID("6f1c1d0e-3b8a-4c55-9a55-0c1a0de5f0a1")
@@ -60,24 +47,6 @@ _FAKE_NS = uuid.UUID("6f1c1d0e-3b8a-4c55-9a55-0c1a0de5f0a1")
 
 class ArmMappingError(ValueError):
     """The inputs lack something the ARM id or body needs (e.g. an unresolved resource group name)."""
-
-
-@dataclass(frozen=True)
-class ArmRequest:
-    """What ``PUT {id}?api-version={api_version}`` with ``body`` would send to Azure Resource Manager."""
-
-    id: str
-    api_version: str
-    body: dict[str, Any] = field(default_factory=dict)
-    #: ARM resource type, e.g. ``Microsoft.CognitiveServices/accounts``.
-    type: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.id.rsplit("/", 1)[-1]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "api_version": self.api_version, "type": self.type, "body": self.body}
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -114,7 +83,7 @@ def _rg_id(sub: str, inputs: dict[str, Any], type_: str) -> str:
 # --- the mapping --------------------------------------------------------------------------------------
 
 
-def to_arm(type_token: str, inputs: dict[str, Any], subscription_id: str) -> ArmRequest | None:
+def to_arm(type_token: str, inputs: dict[str, Any], subscription_id: str) -> ArmResource | None:
     """The ARM request for a resource, or None for a type this module does not map (components).
 
     Raises :class:`ArmMappingError` when a mapped type lacks an input its id needs.
@@ -122,24 +91,24 @@ def to_arm(type_token: str, inputs: dict[str, Any], subscription_id: str) -> Arm
     mapper = _MAPPERS.get(type_token)
     if mapper is None:
         return None
-    return mapper(type_token, normalise(inputs), subscription_id)
+    return dataclasses.replace(mapper(type_token, normalise(inputs), subscription_id), token=type_token)
 
 
-def _resource_group(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _resource_group(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     rid = arm.resource_group_id(sub, _req(i, "resourceGroupName", t))
-    return ArmRequest(rid, API_VERSIONS[t], _pick(i, "location", "tags", "managedBy"),
+    return ArmResource(rid, API_VERSIONS[t], _pick(i, "location", "tags", "managedBy"),
                       "Microsoft.Resources/resourceGroups")
 
 
-def _account(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _account(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     rg = _req(i, "resourceGroupName", t)
     rid = arm.account_id(sub, rg, _req(i, "accountName", t))
     body = _pick(i, "location", "kind", "sku", "identity", "tags")
     body["properties"] = dict(i.get("properties") or {})
-    return ArmRequest(rid, API_VERSIONS[t], body, f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts")
+    return ArmResource(rid, API_VERSIONS[t], body, f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts")
 
 
-def _generic(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _generic(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     ns = _req(i, "resourceProviderNamespace", t)
     rtype = _req(i, "resourceType", t).strip("/")
     parent = (i.get("parentResourcePath") or "").strip("/")
@@ -150,22 +119,22 @@ def _generic(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
     body["properties"] = i.get("properties") if i.get("properties") is not None else {}
     parent_types = [p for n, p in enumerate(parent.split("/")) if parent and n % 2 == 0]
     arm_type = "/".join([ns, *parent_types, rtype])
-    return ArmRequest(rid, _req(i, "apiVersion", t), body, arm_type)
+    return ArmResource(rid, _req(i, "apiVersion", t), body, arm_type)
 
 
-def _vault(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _vault(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     rid = arm.vault_id(sub, _req(i, "resourceGroupName", t), _req(i, "vaultName", t))
     body = _pick(i, "location", "tags")
     body["properties"] = dict(i.get("properties") or {})
-    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults")
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults")
 
 
-def _secret(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _secret(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     vid = arm.vault_id(sub, _req(i, "resourceGroupName", t), _req(i, "vaultName", t))
     rid = f"{vid}/secrets/{_req(i, 'secretName', t)}"
     body = _pick(i, "tags")
     body["properties"] = dict(i.get("properties") or {})
-    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults/secrets")
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.KeyVault/vaults/secrets")
 
 
 _WORKSPACE_PROPERTY_INPUTS = ("retentionInDays", "sku", "features", "workspaceCapping",
@@ -173,45 +142,45 @@ _WORKSPACE_PROPERTY_INPUTS = ("retentionInDays", "sku", "features", "workspaceCa
                               "forceCmkForQuery", "defaultDataCollectionRuleResourceId")
 
 
-def _workspace(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _workspace(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     rid = arm.workspace_id(sub, _req(i, "resourceGroupName", t), _req(i, "workspaceName", t))
     body = _pick(i, "location", "tags", "identity")
     body["properties"] = _pick(i, *_WORKSPACE_PROPERTY_INPUTS)
-    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.OperationalInsights/workspaces")
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.OperationalInsights/workspaces")
 
 
-def _diagnostic_setting(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _diagnostic_setting(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     scope = _req(i, "resourceUri", t).rstrip("/")
     rid = f"{scope}/providers/Microsoft.Insights/diagnosticSettings/{_req(i, 'name', t)}"
     body = {"properties": _pick(i, "workspaceId", "logs", "metrics", "logAnalyticsDestinationType",
                                 "storageAccountId", "eventHubAuthorizationRuleId", "eventHubName",
                                 "serviceBusRuleId", "marketplacePartnerId")}
-    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.Insights/diagnosticSettings")
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.Insights/diagnosticSettings")
 
 
-def _role_assignment(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _role_assignment(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     scope = _req(i, "scope", t).rstrip("/")
     rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{_req(i, 'roleAssignmentName', t)}"
     body = {"properties": _pick(i, "roleDefinitionId", "principalId", "principalType", "description",
                                 "condition", "conditionVersion", "delegatedManagedIdentityResourceId")}
-    return ArmRequest(rid, API_VERSIONS[t], body, "Microsoft.Authorization/roleAssignments")
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.Authorization/roleAssignments")
 
 
-def _lock_by_scope(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _lock_by_scope(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     scope = _req(i, "scope", t).rstrip("/")
     rid = f"{scope}/providers/Microsoft.Authorization/locks/{_req(i, 'lockName', t)}"
-    return ArmRequest(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
+    return ArmResource(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
                       "Microsoft.Authorization/locks")
 
 
-def _lock_at_resource(t: str, i: dict[str, Any], sub: str) -> ArmRequest:
+def _lock_at_resource(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     ns = _req(i, "resourceProviderNamespace", t)
     parent = (i.get("parentResourcePath") or "").strip("/")
     middle = f"{parent}/" if parent else ""
     target = f"{_rg_id(sub, i, t)}/providers/{ns}/{middle}{_req(i, 'resourceType', t)}/" \
              f"{_req(i, 'resourceName', t)}"
     rid = f"{target}/providers/Microsoft.Authorization/locks/{_req(i, 'lockName', t)}"
-    return ArmRequest(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
+    return ArmResource(rid, API_VERSIONS[t], {"properties": _pick(i, "level", "notes", "owners")},
                       "Microsoft.Authorization/locks")
 
 
@@ -242,7 +211,7 @@ def vault_uri(vault_name: str) -> str:
     return f"https://{vault_name}.vault.azure.net/"
 
 
-def computed_outputs(type_token: str, inputs: dict[str, Any], request: ArmRequest) -> dict[str, Any]:
+def computed_outputs(type_token: str, inputs: dict[str, Any], request: ArmResource) -> dict[str, Any]:
     """Output properties Azure computes for the resource, in Pulumi's (camelCase, top-level) shape.
 
     The mock returns these merged over the inputs: ``name``, ``type`` and per type e.g. the account's

@@ -22,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry import contract
+from claude_foundry.azure.resource import ArmResource
 from claude_foundry.program import armmap
 from claude_foundry.program.spec.schema import Spec
 
@@ -138,7 +140,7 @@ class PlannedResource:
     custom: bool  # False for components
     inputs: dict[str, Any]  # camelCase as registered, secrets unwrapped, whole floats -> int
     secret_paths: list[str]  # dotted input paths that were Pulumi secrets
-    arm: armmap.ArmRequest | None  # None for components and unmapped types
+    arm: ArmResource | None  # None for components and unmapped types
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     id: str | None = None  # the id the mock gave it (the ARM id when mapped)
 
@@ -303,6 +305,8 @@ def _make_monitor_classes():
             plain, secret_paths = unwrap_secrets(raw)
             plain = armmap.normalise(plain)
             arm_req = armmap.to_arm(request.type, plain, self.mocks.subscription_id) if custom else None
+            if arm_req is not None:
+                arm_req = dataclasses.replace(arm_req, logical_name=request.name)
             parent = request.parent or None
             if parent and parent.split("::")[2] == "pulumi:pulumi:Stack":
                 parent = None  # top-level resources: the implicit root stack is no real parent
@@ -422,3 +426,15 @@ def plan(spec: Spec, *, base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPL
     outputs, secret = monitor.component_outputs.get(top.urn, ({}, set())) if top else ({}, set())
     return Plan(resources=list(monitor.planned), outputs=outputs, secret_outputs=secret,
                 client_config=config, project=project, stack=stack_name)
+
+
+def plan_for_target(spec: Spec, target: Any) -> Plan:
+    """The program's plan with a target's ids and endpoint template: anything with ``subscription_id``,
+    ``tenant_id``, ``principal_id`` and ``foundry_base_url_template`` (a
+    :class:`~claude_foundry.azure.target.Target`)."""
+    config = {"subscriptionId": target.subscription_id}
+    if getattr(target, "tenant_id", None):
+        config["tenantId"] = target.tenant_id
+    if getattr(target, "principal_id", None):
+        config["objectId"] = target.principal_id
+    return plan(spec, base_url_template=target.foundry_base_url_template, client_config=config)

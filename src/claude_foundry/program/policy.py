@@ -30,10 +30,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_foundry import contract, provider_data
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.program import armmap
-from claude_foundry.program.spec.iso3166 import ISO_3166_ALPHA2
-from claude_foundry.program.spec.schema import INDUSTRIES
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -43,7 +42,7 @@ LEVELS = (MANDATORY, ADVISORY)
 PRODUCTION_ENVIRONMENTS = frozenset({"prod", "production"})
 #: Spec tag (``tags:`` in the stack file) that explicitly allows open public network access in production:
 #: the ``public-network`` violation then stays advisory. The value must be ``"true"``.
-ALLOW_PUBLIC_NETWORK_TAG = "claude-foundry-allow-public-network"
+ALLOW_PUBLIC_NETWORK_TAG = contract.TAG_ALLOW_PUBLIC_NETWORK
 #: Minimum Log Analytics retention (days) that Anthropic recommends for request logs.
 MIN_LOG_RETENTION_DAYS = 30
 #: Retention Azure applies to a PerGB2018 workspace when none is given.
@@ -331,24 +330,15 @@ def check_model_provider_data(res: PolicyResource, config: PolicyConfig) -> Iter
     if data is UNKNOWN:
         return
     if not isinstance(data, Mapping):
-        nested = isinstance(res.get("properties.model.modelProviderData"), Mapping)
+        _, nested = provider_data.of_properties(res.get("properties") if isinstance(res.get("properties"), Mapping)
+                                                else None)
         where = (" (found inside properties.model: it belongs next to model, at properties.modelProviderData)"
                  if nested else "")
         yield _v(R_PROVIDER_DATA, res, "properties.modelProviderData is missing (organizationName, "
                                        f"countryCode, industry){where}")
         return
-    problems = []
-    org = data.get("organizationName")
-    if _known(org) and (not isinstance(org, str) or not org.strip()):
-        problems.append("organizationName is missing or empty")
-    country = data.get("countryCode")
-    if _known(country) and country not in ISO_3166_ALPHA2:
-        problems.append(f"countryCode must be an ISO-3166 alpha-2 code in upper case (got {country!r})")
-    industry = data.get("industry")
-    if _known(industry) and industry not in INDUSTRIES:
-        problems.append(f"industry must be one of {', '.join(INDUSTRIES)} (got {industry!r})")
-    for p in problems:
-        yield _v(R_PROVIDER_DATA, res, f"modelProviderData: {p}")
+    for field_name, problem in provider_data.problems(data, known=_known):
+        yield _v(R_PROVIDER_DATA, res, f"modelProviderData.{field_name} {problem}")
 
 
 def check_vault_rbac(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_foundry import provider_data
 from claude_foundry.azure import arm as arm_facts
 from claude_foundry.sandbox import roles as builtin_roles
 from claude_foundry.sandbox import state as st
@@ -35,9 +36,6 @@ LOCKS = st.LOCKS_TYPE
 DIAGNOSTIC_SETTINGS = "microsoft.insights/diagnosticsettings"
 
 #: Industries Foundry accepts in ``modelProviderData.industry`` (lower case).
-INDUSTRIES = ("technology", "finance", "healthcare", "education", "retail", "manufacturing", "government",
-              "media", "other")
-COUNTRY_CODE_RE = re.compile(r"^[A-Z]{2}$")
 SUBDOMAIN_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}[a-zA-Z0-9]$")
 VAULT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
@@ -832,15 +830,13 @@ class ArmApi:
         if not isinstance(data, dict):
             raise bad("Deploying an Anthropic model requires properties.modelProviderData with organizationName, "
                       "countryCode and industry.")
-        org = data.get("organizationName")
-        if not isinstance(org, str) or not org.strip():
-            raise bad("modelProviderData.organizationName must be a non-empty string.")
-        cc = data.get("countryCode")
-        if not isinstance(cc, str) or not COUNTRY_CODE_RE.match(cc):
-            raise bad("modelProviderData.countryCode must be an ISO 3166-1 alpha-2 code in upper case, e.g. 'US'.")
-        industry = data.get("industry")
-        if industry not in INDUSTRIES:
-            raise bad(f"modelProviderData.industry must be one of: {', '.join(INDUSTRIES)}.")
+        azure_wording = {
+            "organizationName": "modelProviderData.organizationName must be a non-empty string.",
+            "countryCode": "modelProviderData.countryCode must be an ISO 3166-1 alpha-2 code in upper case, e.g. 'US'.",
+            "industry": f"modelProviderData.industry must be one of: {', '.join(provider_data.INDUSTRIES)}.",
+        }
+        for field_name, _problem in provider_data.problems(data):
+            raise bad(azure_wording[field_name])
         return data
 
     def _put_deployment(self, target: Target, body: dict[str, Any]) -> Reply:

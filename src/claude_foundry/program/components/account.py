@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
+from claude_foundry import contract
 from claude_foundry.azure import arm
 from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
-from claude_foundry.program.policy import ALLOW_PUBLIC_NETWORK_TAG
 from claude_foundry.program.spec.schema import FoundrySpec
 
 
@@ -42,7 +42,7 @@ def account_tags(foundry: FoundrySpec, tags: Any) -> Any:
     "no public network in production unless the spec says so" sees only resources, so the intent travels
     as a tag."""
     if "public_network_access" in foundry.network.model_fields_set and foundry.network.public_network_access:
-        return {**(tags or {}), ALLOW_PUBLIC_NETWORK_TAG: "true"}
+        return {**(tags or {}), contract.TAG_ALLOW_PUBLIC_NETWORK: "true"}
     return tags
 
 

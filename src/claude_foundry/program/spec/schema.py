@@ -21,13 +21,11 @@ from pydantic import (
     model_validator,
 )
 
-from claude_foundry import contract
+from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue
-from claude_foundry.program.spec.iso3166 import ISO_3166_ALPHA2
+from claude_foundry.provider_data import INDUSTRIES
 
-INDUSTRIES = ("technology", "finance", "healthcare", "education", "retail", "manufacturing", "government",
-              "media", "other")
 SKUS = ("GlobalStandard", "DataZoneStandard")
 
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -68,17 +66,17 @@ class ModelProviderSpec(StrictModel):
     @field_validator("country_code")
     @classmethod
     def _country(cls, v: str) -> str:
-        if v not in ISO_3166_ALPHA2:
-            hint = " (upper case)" if v.upper() in ISO_3166_ALPHA2 else ""
-            raise ValueError(f"must be an ISO-3166 alpha-2 country code such as US, DE, SE{hint} (got {v!r})")
+        problem = provider_data.country_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("industry")
     @classmethod
     def _industry(cls, v: str) -> str:
-        if v not in INDUSTRIES:
-            hint = "must be lower case: " if v.lower() in INDUSTRIES else "must be one of "
-            raise ValueError(f"{hint}{', '.join(INDUSTRIES)} (got {v!r})")
+        problem = provider_data.industry_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
 

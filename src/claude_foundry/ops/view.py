@@ -1,0 +1,58 @@
+"""What the stack's program says should exist, by role: the input every ops function compares with Azure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_foundry.azure import arm
+from claude_foundry.azure.resource import ArmResource
+from claude_foundry.azure.target import Target
+from claude_foundry.errors import UserError
+
+
+@dataclass
+class StackView:
+    """What the program says should exist, by role (each an :class:`ArmResource` of the plan)."""
+
+    spec: Any
+    target: Target
+    resource_group: ArmResource | None
+    account: ArmResource
+    deployments: dict[str, ArmResource]  # deployment name -> planned
+    vault: ArmResource | None
+    secrets: dict[str, ArmResource]  # secret name -> planned
+    role_assignments: list[ArmResource] = field(default_factory=list)
+    diagnostic_settings: list[ArmResource] = field(default_factory=list)
+
+    @property
+    def rg_name(self) -> str:
+        return self.spec.resource_group
+
+    @property
+    def account_name(self) -> str:
+        return self.spec.foundry.name
+
+    @property
+    def rg_id(self) -> str:
+        return arm.resource_group_id(self.target.subscription_id, self.spec.resource_group)
+
+
+def stack_view(spec: Any, target: Target) -> StackView:
+    """Run the real program under mocks with the target's ids and sort its ARM resources by role."""
+    from claude_foundry.program.plan import plan_for_target
+
+    items = [r.arm for r in plan_for_target(spec, target).resources if r.arm is not None]
+    account = next((i for i in items if i.token == arm.ACCOUNT), None)
+    if account is None:  # pragma: no cover - the program always makes one
+        raise UserError("the stack's plan has no Foundry account")
+    deployments = {i.name: i for i in items if i.is_under(account.id + "/deployments")}
+    return StackView(
+        spec=spec, target=target,
+        resource_group=next((i for i in items if i.token == arm.RESOURCE_GROUP), None),
+        account=account, deployments=deployments,
+        vault=next((i for i in items if i.token == arm.VAULT), None),
+        secrets={i.name: i for i in items if i.token == arm.SECRET},
+        role_assignments=[i for i in items if i.token == arm.ROLE_ASSIGNMENT],
+        diagnostic_settings=[i for i in items if i.token == arm.DIAGNOSTIC_SETTING],
+    )
