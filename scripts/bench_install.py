@@ -1,85 +1,214 @@
-"""Install size: the runtime-only install (``pip install claude-foundry``) versus the full one with the
-Pulumi program's dependencies (``claude-foundry[infra]``). Target: runtime <= 1/10 of full.
+"""Install size, measured as a new user would: throwaway virtualenvs from the package index, one per install.
 
-Creates two throwaway virtualenvs (needs the package index), installs each, and sums the bytes of their
-site-packages. Also proves the runtime install imports the runtime and smoke modules without Pulumi.
+* ``baseline``: ``anthropic`` + ``azure-identity`` + ``azure-keyvault-secrets`` alone (what an application
+  calling Claude on Foundry with a Key Vault contract needs without claude-foundry);
+* ``core``: ``pip install claude-foundry`` (the light install: runtime, smoke, env export, validate);
+* each extra: ``claude-foundry[cli]``, ``[ops]``, ``[infra]``, ``[sandbox]``, ``[test]``.
 
-    python scripts/bench_install.py
+Target: core/baseline <= 1.10, from one run. The project is built into a wheel once and every virtualenv
+installs that wheel (with the same specifiers for the baseline's three packages as ``pyproject.toml``), so
+all installs resolve the same versions. Sizes are the bytes each distribution's RECORD lists (the ``.pyc``
+files pip compiles included), the virtualenv's own pip/setuptools/wheel left out. Each install is also
+probed: the core imports the runtime, smoke and env export with none of the extras' modules present, and a
+command of a missing extra exits 2 naming it; each extra imports what its commands need.
+
+    python scripts/bench_install.py                      # baseline, core and every extra
+    python scripts/bench_install.py --only core          # baseline and core only (a minute)
 """
 
 from __future__ import annotations
 
+import argparse
+import concurrent.futures
+import json
+import re
 import subprocess
 import sys
 import tempfile
+import time
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGET = 1.10
+
+#: The runtime's own third-party dependencies: the baseline install.
+BASELINE = ("anthropic", "azure-identity", "azure-keyvault-secrets")
+EXTRAS = ("cli", "ops", "infra", "sandbox", "test")
+
+#: The virtualenv's own tooling, present in every install and not part of what the project installs.
+TOOLING = {"pip", "setuptools", "wheel"}
+
+#: Import names each install must (True) or must not (False) find.
+OPTIONAL_MODULES = ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices",
+                    "starlette", "uvicorn")
+EXPECT: dict[str, dict[str, bool]] = {
+    "core": dict.fromkeys(OPTIONAL_MODULES, False),
+    "cli": {**dict.fromkeys(OPTIONAL_MODULES, False), "rich": True},
+    "ops": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": True,
+            "azure.mgmt.cognitiveservices": True, "starlette": False, "uvicorn": False},
+    "infra": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": False,
+              "azure.mgmt.cognitiveservices": False, "starlette": False, "uvicorn": False},
+    "sandbox": {"rich": True, "pulumi": False, "pulumi_azure_native": False, "azure.mgmt.resource": True,
+                "azure.mgmt.cognitiveservices": True, "starlette": True, "uvicorn": True},
+    "test": dict.fromkeys(OPTIONAL_MODULES, True),
+}
+#: Modules each install must import (the code its commands run).
+IMPORTS = {
+    "core": ("claude_foundry.client.runtime", "claude_foundry.client.smoke", "claude_foundry.client.envexport",
+             "claude_foundry.program.spec", "claude_foundry.cli"),
+    "ops": ("claude_foundry.ops.preflight", "claude_foundry.ops.verify", "claude_foundry.ops.rotate",
+            "claude_foundry.program.plan"),
+    "infra": ("claude_foundry.program.plan", "claude_foundry.program.components"),
+    "sandbox": ("claude_foundry.sandbox", "claude_foundry.azure.target"),
+}
+#: Commands run in an install: (install, argv, expected exit code, text stderr must hold).
+COMMANDS = (
+    ("core", ["validate", "stacks/dev.yaml"], 0, ""),
+    ("core", ["preflight", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[ops]'"),
+    ("core", ["plan", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[infra]'"),
+    ("core", ["sandbox"], 2, "pip install 'claude-foundry[sandbox]'"),
+    ("infra", ["plan", "stacks/dev.yaml", "--json"], 0, ""),
+    ("ops", ["plan", "stacks/dev.yaml", "--json"], 0, ""),
+    ("ops", ["up", "--local", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[infra,sandbox]'"),
+)
 
 
-def install(where: Path, extras: str) -> Path:
+def specifiers() -> dict[str, str]:
+    """The pyproject's requirement string of each baseline package (so baseline and core resolve alike)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    found = {}
+    for name in BASELINE:
+        m = re.search(rf'^\s*"({re.escape(name)}\b[^"]*)"', text, re.MULTILINE)
+        found[name] = m.group(1) if m else name
+    return found
+
+
+def build_wheel(dist: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
+                   check=True, stdout=subprocess.DEVNULL)
+    (wheel,) = dist.glob("claude_foundry-*.whl")
+    return wheel
+
+
+def install(where: Path, requirements: list[str]) -> tuple[Path, float]:
+    started = time.monotonic()
     venv.EnvBuilder(with_pip=True).create(where)
     py = where / "bin" / "python"
-    target = f"{ROOT}[{extras}]" if extras else str(ROOT)
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", target],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return py
+    result = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                             *requirements], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"pip install {' '.join(requirements)} failed:\n{result.stderr[-3000:]}")
+    return py, time.monotonic() - started
 
-
-#: The virtualenv's own tooling, present in both and not part of what the project installs.
-TOOLING = {"pip", "setuptools", "wheel"}
 
 SIZE_PROBE = """
 import importlib.metadata as md, json, sys
 tooling = set(sys.argv[1].split(","))
 sizes = {}
 for dist in md.distributions():
-    name = dist.metadata["Name"].lower()
+    name = dist.metadata["Name"].lower().replace("_", "-")
     if name in tooling:
         continue
     total = 0
     for f in dist.files or []:
-        p = f.locate()
         try:
-            total += p.stat().st_size
+            total += f.locate().stat().st_size
         except OSError:
             pass
     sizes[name] = total
 print(json.dumps(sizes))
 """
 
+FIND_PROBE = """
+import importlib.util, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = importlib.util.find_spec(name) is not None
+    except ImportError:
+        found[name] = False
+print(json.dumps(found))
+"""
+
 
 def installed_sizes(py: Path) -> dict[str, int]:
-    """Bytes per installed distribution (from their RECORD files), the venv's own tooling left out."""
-    import json
-
+    """Bytes per installed distribution (from their RECORD files), the virtualenv's own tooling left out."""
     out = subprocess.run([str(py), "-c", SIZE_PROBE, ",".join(sorted(TOOLING))], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        runtime_py = install(Path(tmp) / "runtime", "")
-        full_py = install(Path(tmp) / "full", "infra")
-        # the runtime install must serve the runtime, smoke and env export without Pulumi
-        probe = ("import importlib.util, claude_foundry.client.runtime, claude_foundry.client.smoke, "
-                 "claude_foundry.client.envexport;"
-                 "assert importlib.util.find_spec('pulumi') is None, 'pulumi in the runtime install'")
-        subprocess.run([str(runtime_py), "-c", probe], check=True)
-        runtime_sizes = installed_sizes(runtime_py)
-        full_sizes = installed_sizes(full_py)
-    runtime, full = sum(runtime_sizes.values()), sum(full_sizes.values())
-    ratio = runtime / full
-    print("largest in the runtime install: " + ", ".join(
-        f"{n} {b / 1e6:.1f} MB" for n, b in sorted(runtime_sizes.items(), key=lambda kv: -kv[1])[:5]))
-    print("largest in the full install:    " + ", ".join(
-        f"{n} {b / 1e6:.1f} MB" for n, b in sorted(full_sizes.items(), key=lambda kv: -kv[1])[:3]))
-    print(f"runtime-only install: {runtime / 1e6:7.1f} MB")
-    print(f"full install [infra]: {full / 1e6:7.1f} MB")
-    print(f"ratio runtime/full:   {ratio:7.3f}  (target <= 0.100) {'OK' if ratio <= 0.1 else 'MISSED'}")
-    return 0 if ratio <= 0.1 else 1
+def probe(label: str, py: Path) -> list[str]:
+    """What is wrong with this install (empty when its modules and commands are as the extras say)."""
+    problems = []
+    out = subprocess.run([str(py), "-c", FIND_PROBE, *OPTIONAL_MODULES], check=True, capture_output=True, text=True)
+    found = json.loads(out.stdout)
+    for name, want in EXPECT.get(label, {}).items():
+        if found[name] != want:
+            problems.append(f"{name} {'missing' if want else 'present'}")
+    modules = IMPORTS.get(label, ())
+    if modules:
+        r = subprocess.run([str(py), "-c", "import " + ", ".join(modules)], capture_output=True, text=True,
+                           check=False)
+        if r.returncode:
+            problems.append(f"import failed: {r.stderr.strip().splitlines()[-1]}")
+    exe = py.parent / "claude-foundry"
+    for where, argv, code, text in COMMANDS:
+        if where != label:
+            continue
+        r = subprocess.run([str(exe), *argv], capture_output=True, text=True, cwd=ROOT, check=False, timeout=300)
+        if r.returncode != code or text not in r.stderr or "Traceback" in r.stderr:
+            problems.append(f"claude-foundry {' '.join(argv)}: exit {r.returncode} (want {code}): "
+                            f"{r.stderr.strip()[-300:]}")
+    return problems
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:7.1f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", choices=("core", "all"), default="all",
+                    help="core: the baseline and core installs only; all (default): every extra too")
+    ap.add_argument("--jobs", type=int, default=3, help="installs built at once (3)")
+    args = ap.parse_args(argv)
+
+    labels = ["baseline", "core"] + ([] if args.only == "core" else list(EXTRAS))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
+        wheel = build_wheel(Path(tmp) / "dist")
+        reqs = {"baseline": list(specifiers().values()), "core": [str(wheel)]}
+        reqs.update({e: [f"{wheel}[{e}]"] for e in EXTRAS})
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {label: pool.submit(install, Path(tmp) / label, reqs[label]) for label in labels}
+            built = {label: f.result() for label, f in futures.items()}
+        sizes = {label: installed_sizes(py) for label, (py, _) in built.items()}
+        problems = {label: probe(label, py) for label, (py, _) in built.items() if label != "baseline"}
+
+    base = sum(sizes["baseline"].values())
+    core_sizes = sizes["core"]
+    print(f"baseline = {' + '.join(reqs['baseline'])}")
+    print(f"{'install':<10} {'size':>10} {'x baseline':>11}  {'seconds':>7}  what it adds (largest first)")
+    for label in labels:
+        total = sum(sizes[label].values())
+        ref = sizes["baseline"] if label in ("baseline", "core") else core_sizes
+        added = {n: b for n, b in sizes[label].items() if n not in ref}
+        if label == "baseline":
+            added = dict(sizes[label])
+        top = ", ".join(f"{n} {b / 1e6:.1f}" for n, b in sorted(added.items(), key=lambda kv: -kv[1])[:6])
+        more = f" (+{len(added) - 6} more)" if len(added) > 6 else ""
+        name = label if label in ("baseline", "core") else f"[{label}]"
+        print(f"{name:<10} {mb(total)} {total / base:10.3f}x  {built[label][1]:7.0f}  {top}{more}")
+    ratio = sum(core_sizes.values()) / base
+    ok = ratio <= TARGET
+    print(f"core/baseline: {ratio:.3f} (target <= {TARGET:.2f}) {'OK' if ok else 'MISSED'}; "
+          f"{time.monotonic() - started:.0f} s in all")
+    for label, items in problems.items():
+        for p in items:
+            print(f"PROBLEM in {label}: {p}")
+    return 0 if ok and not any(problems.values()) else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
-"""The catalogue of Claude models, SKUs and locations, loaded from ``data/catalogue.yaml``.
+"""The Claude catalogue: a dated snapshot of what Microsoft Foundry offers, per model and version.
 
-The catalogue is data so that a new model (``claude-opus-4-6`` appeared after the seed document) is one
-YAML entry. A team can point ``CLAUDE_FOUNDRY_CATALOGUE`` at its own file with the same shape.
+The live truth is Azure's models list (``GET .../locations/{location}/models``); ``claude-foundry catalogue
+refresh`` merges it into a snapshot file. The bundled snapshot (``data/catalogue.yaml``) says when and from
+which documents it was taken; a team points ``CLAUDE_FOUNDRY_CATALOGUE`` at its own refreshed copy, and a new
+model reaches a stack with no code change.
+
+Each model has versions; the version is the hosting: ``1`` runs on Anthropic's infrastructure, ``2`` on Azure
+(MicrosoftDocs/azure-ai-docs, ``concepts-claude-models-content.md``). Every question "would Azure take this
+deployment" is answered here once (:meth:`Catalogue.offer_problems`, :meth:`Catalogue.lifecycle`), for the
+spec, the policy, preflight and the sandbox alike.
 """
 
 from __future__ import annotations
@@ -11,15 +18,61 @@ import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from claude_foundry.errors import UserError
 
 ENV_CATALOGUE = "CLAUDE_FOUNDRY_CATALOGUE"
+
+HOSTING_AZURE = "azure"
+HOSTING_ANTHROPIC = "anthropic"
+HOSTINGS = (HOSTING_AZURE, HOSTING_ANTHROPIC)
+#: What each hosting is called in Microsoft's documentation and the portal.
+HOSTING_WORDS = {HOSTING_AZURE: "Hosted on Azure", HOSTING_ANTHROPIC: "Hosted on Anthropic infrastructure"}
+#: The version Foundry uses for each hosting (models that follow the documented numbering).
+HOSTING_VERSIONS = {HOSTING_ANTHROPIC: "1", HOSTING_AZURE: "2"}
+
+STATUSES = ("preview", "ga", "gated", "deprecated", "retired")
+THINKING_MODES = ("adaptive", "enabled", "disabled")
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+AUTH_ANY, AUTH_ENTRA_ONLY = "any", "entra-only"
+
+Status = Literal["preview", "ga", "gated", "deprecated", "retired"]
+Hosting = Literal["azure", "anthropic"]
+
+
+class CatalogueError(UserError):
+    """The catalogue file cannot be read or is not a catalogue (exit 2, names the file)."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Where an entry came from: a document (repo + path) or Azure's models list (``via``)."""
+
+    repo: str = "MicrosoftDocs/azure-ai-docs"
+    path: str | None = None
+    url: str | None = None
+    via: str | None = None  # e.g. "ARM models list, eastus2" for a refreshed entry
+    date: dt.date | None = None
+    note: str = ""
+
+
+class RefreshRecord(_Strict):
+    date: dt.date
+    locations: list[str]
+    via: str  # "subscription <id>" or "sandbox"
+
+
+class Snapshot(_Strict):
+    date: dt.date
+    sources: list[Source] = Field(default_factory=list)
+    refreshes: list[RefreshRecord] = Field(default_factory=list)
 
 
 class SkuInfo(_Strict):
@@ -29,25 +82,136 @@ class SkuInfo(_Strict):
 
 class LocationInfo(_Strict):
     geography: str
+
+
+class Capabilities(_Strict):
+    """What a request to the model may carry (the docs' capability tables)."""
+
+    context_window: int | None = None
+    max_output: int | None = None
+    thinking: tuple[Literal["adaptive", "enabled", "disabled"], ...] = ("enabled", "disabled")
+    effort: tuple[Literal["low", "medium", "high", "xhigh", "max"], ...] = ()
+    mid_conversation_system: bool = False
+
+
+class VersionInfo(_Strict):
+    hosting: Hosting
     skus: list[str]
+    #: None in the file: not stated by the snapshot's sources; loaded as every location of the catalogue
+    #: (``locations_stated`` False) and left to preflight's live check.
+    locations: list[str] | None = None
+    locations_stated: bool = True
+    status: Status | None = None  # None: the model's
+    deprecation: dt.date | None = None
+    retirement: dt.date | None = None
+    source: Source | None = None
 
 
 class ModelInfo(_Strict):
     family: str
-    versions: list[str]
-    default_version: str
-    default_capacity: int = Field(ge=1)
-    locations: list[str]
-    deprecation: dt.date | None = None
-    retirement: dt.date | None = None
-    lifecycle_note: str = ""
+    status: Status = "ga"
+    auth: Literal["any", "entra-only"] = AUTH_ANY
+    deprecation: dt.date | None = None  # no new deployments after it
+    retirement: dt.date | None = None  # the model stops answering
+    note: str = ""
+    default_capacity: int = Field(25, ge=1)
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    source: Source | None = None
+    versions: dict[str, VersionInfo]
+
+    @model_validator(mode="after")
+    def _has_versions(self) -> ModelInfo:
+        if not self.versions:
+            raise ValueError("a model needs at least one version")
+        return self
+
+    # -- per version -------------------------------------------------------------------------------
+
+    def version_info(self, version: str) -> VersionInfo | None:
+        return self.versions.get(str(version))
+
+    def status_of(self, version: str) -> str:
+        info = self.version_info(version)
+        return (info.status if info and info.status else None) or self.status
+
+    def retirement_of(self, version: str) -> dt.date | None:
+        info = self.version_info(version)
+        return (info.retirement if info else None) or self.retirement
+
+    def deprecation_of(self, version: str) -> dt.date | None:
+        info = self.version_info(version)
+        return (info.deprecation if info else None) or self.deprecation
+
+    @property
+    def hostings(self) -> list[str]:
+        return [h for h in HOSTINGS if any(v.hosting == h for v in self.versions.values())]
+
+    def version_for(self, hosting: str) -> str | None:
+        """The newest version of this hosting that is not retired (None: not offered in it)."""
+        candidates = [v for v, info in self.versions.items() if info.hosting == hosting]
+        live = [v for v in candidates if self.status_of(v) != "retired"] or candidates
+        return max(live, key=_version_key) if live else None
+
+    @property
+    def default_hosting(self) -> str:
+        """Azure-hosted where the model has it (the portal's and the docs' default), else Anthropic's."""
+        return HOSTING_AZURE if HOSTING_AZURE in self.hostings else self.hostings[0]
+
+    @property
+    def default_version(self) -> str:
+        return self.version_for(self.default_hosting) or next(iter(self.versions))
+
+    @property
+    def locations(self) -> list[str]:
+        """Every location any version is offered in."""
+        out: list[str] = []
+        for info in self.versions.values():
+            out.extend(loc for loc in info.locations or () if loc not in out)
+        return out
+
+    @property
+    def entra_only(self) -> bool:
+        return self.auth == AUTH_ENTRA_ONLY
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (-1, version)
 
 
 class Catalogue(_Strict):
+    snapshot: Snapshot
     format: str = "Anthropic"
     skus: dict[str, SkuInfo]
     locations: dict[str, LocationInfo]
+    #: Newest first: the env export prefers the first model of a family.
     models: dict[str, ModelInfo]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_locations(cls, data: Any) -> Any:
+        """A version without stated locations is offered, as far as the snapshot knows, everywhere Claude is."""
+        if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
+            return data
+        everywhere = list((data.get("locations") or {}).keys())
+        for model in data["models"].values():
+            for version in (model or {}).get("versions", {}).values() if isinstance(model, dict) else ():
+                if isinstance(version, dict) and version.get("locations") is None:
+                    version["locations"] = list(everywhere)
+                    version["locations_stated"] = False
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        problems = []
+        for name, model in self.models.items():
+            for version, info in model.versions.items():
+                problems += [f"models.{name}.versions.{version}.skus: unknown SKU {s!r}" for s in info.skus
+                             if s not in self.skus]
+                problems += [f"models.{name}.versions.{version}.locations: unknown location {loc!r}"
+                             for loc in info.locations or () if loc not in self.locations]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def model(self, name: str) -> ModelInfo | None:
         return self.models.get(name)
@@ -56,20 +220,145 @@ class Catalogue(_Strict):
         info = self.models.get(model)
         return info.family if info else ""
 
+    def sku_locations(self, sku: str) -> list[str]:
+        info = self.skus.get(sku)
+        if info is None:
+            return []
+        return [loc for loc, li in self.locations.items()
+                if info.geographies is None or li.geography in info.geographies]
+
+    # -- would Azure take it -----------------------------------------------------------------------
+
+    def offer_problems(self, model: str, version: str, sku: str, location: str) -> list[tuple[str, str]]:
+        """``(field, what is wrong and what is allowed)`` for a deployment Azure would refuse as not offered:
+        fields are ``model``, ``version``, ``sku``, ``location``. Empty: offered (as far as the snapshot
+        knows; ``preflight`` asks the live list)."""
+        info = self.models.get(model)
+        if info is None:
+            return [("model", f"unknown model {model!r}; known: {', '.join(self.models)} (run `claude-foundry "
+                              f"catalogue refresh` or point {ENV_CATALOGUE} at a newer catalogue)")]
+        vinfo = info.version_info(version)
+        if vinfo is None:
+            return [("version", f"{model} has no version {version!r}; versions: "
+                                f"{_versions_words(info)}")]
+        out = []
+        if sku not in vinfo.skus:
+            out.append(("sku", f"{model} version {version} ({HOSTING_WORDS[vinfo.hosting]}) is offered as "
+                               f"{', '.join(vinfo.skus)}, not {sku}" + _sku_hint(info, sku)))
+        elif sku in self.skus and location in self.locations and location not in self.sku_locations(sku):
+            geo = ", ".join(self.skus[sku].geographies or [])
+            out.append(("sku", f"{sku} keeps data inside its data zone ({geo}); {location} is in "
+                               f"{self.locations[location].geography}: use GlobalStandard or a location in {geo}"))
+        if location in self.locations and location not in (vinfo.locations or ()):
+            out.append(("location", f"{model} version {version} is not offered in {location}; locations: "
+                                    f"{', '.join(vinfo.locations or ()) or 'none'}"))
+        return out
+
+    def lifecycle(self, model: str, version: str, today: dt.date | None = None) -> tuple[str, str] | None:
+        """``("error" | "warning", words)`` for a retired, deprecated or gated model, else None."""
+        info = self.models.get(model)
+        if info is None or info.version_info(version) is None:
+            return None
+        today = today or dt.date.today()
+        status = info.status_of(version)
+        retirement = info.retirement_of(version)
+        deprecation = info.deprecation_of(version)
+        if status == "retired" or (retirement is not None and retirement <= today):
+            when = f" on {retirement.isoformat()}" if retirement else ""
+            return ("error", f"{model} retired{when} and no longer answers; deploy a current model "
+                             f"({', '.join(self.successors(model))})")
+        if deprecation is not None and deprecation <= today:
+            return ("error", f"{model} is deprecated since {deprecation.isoformat()}: Azure takes no new "
+                             f"deployments of it" + (f"; it retires on {retirement.isoformat()}" if retirement else ""))
+        if status == "deprecated" or deprecation is not None or retirement is not None:
+            parts = [f"{model} is deprecated" if status == "deprecated" or deprecation else f"{model} is due to retire"]
+            if deprecation:
+                parts.append(f"no new deployments after {deprecation.isoformat()}")
+            parts.append(f"it retires on {retirement.isoformat()}" if retirement else
+                         "retirement date not yet announced")
+            return ("warning", "; ".join(parts) + f"; plan a move to {', '.join(self.successors(model))}")
+        if status == "preview":
+            return ("warning", f"{model} is in preview on Foundry (no SLA; behaviour and availability may change)")
+        if status == "gated":
+            return ("warning", f"{model} is a gated research preview: access is granted by Anthropic; "
+                               "without it the deployment is refused")
+        return None
+
+    def successors(self, model: str) -> list[str]:
+        """Current models of the same family, newest first (for advice)."""
+        fam = self.family_of(model)
+        out = [n for n, m in self.models.items() if m.family == fam and n != model and m.status in ("ga",)]
+        return out[:2] or [n for n, m in self.models.items() if m.status == "ga"][:2]
+
+
+def _versions_words(info: ModelInfo) -> str:
+    return ", ".join(f"{v} ({HOSTING_WORDS[i.hosting]})" for v, i in info.versions.items())
+
+
+def _sku_hint(info: ModelInfo, sku: str) -> str:
+    others = [f"version {v} ({HOSTING_WORDS[i.hosting]})" for v, i in info.versions.items() if sku in i.skus]
+    return f"; {sku} is offered for {', '.join(others)}" if others else ""
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def parse_catalogue(data: Any, source: str) -> Catalogue:
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise CatalogueError(f"{source}: not a claude-foundry catalogue ({exc.error_count()} problem(s)); first: "
+                             f"{where or '(top)'}: {first.get('msg')}") from None
+
 
 def load_catalogue_file(path: str | Path) -> Catalogue:
-    with open(path, encoding="utf-8") as fh:
-        return Catalogue.model_validate(yaml.safe_load(fh))
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise CatalogueError(f"{path}: catalogue file not found (a regular file is needed; {ENV_CATALOGUE} "
+                                 "names it)")
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except CatalogueError:
+        raise
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CatalogueError(f"{path}: cannot read the catalogue: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return parse_catalogue(data, str(path))
+
+
+def bundled_catalogue_text() -> str:
+    return resources.files("claude_foundry").joinpath("data/catalogue.yaml").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=4)
 def _load(path: str | None) -> Catalogue:
     if path:
         return load_catalogue_file(path)
-    text = resources.files("claude_foundry").joinpath("data/catalogue.yaml").read_text(encoding="utf-8")
-    return Catalogue.model_validate(yaml.safe_load(text))
+    return parse_catalogue(yaml.safe_load(bundled_catalogue_text()), "claude_foundry/data/catalogue.yaml")
 
 
 def load_catalogue() -> Catalogue:
     """The packaged catalogue, or the file named by ``CLAUDE_FOUNDRY_CATALOGUE``."""
     return _load(os.environ.get(ENV_CATALOGUE) or None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump_catalogue(cat: Catalogue, header: str = "") -> str:
+    """The catalogue as YAML (what ``catalogue refresh`` writes); locations not stated stay ``null``."""
+    data = _plain(cat.model_dump(mode="python", exclude_defaults=True))
+    for model in data["models"].values():
+        for vdata in model["versions"].values():
+            if not vdata.pop("locations_stated", True):
+                vdata["locations"] = None
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
+    return (header.rstrip() + "\n" if header else "") + text

@@ -177,11 +177,28 @@ def test_non_claude_deployments_are_not_judged(dev_plan):
 
 
 def test_model_not_offered_in_the_account_location_fails(dev_plan):
-    # claude-haiku-4-5 is offered in eastus2 and swedencentral, not westus2
-    resources = edited(dev_plan, armmap.ACCOUNT, lambda p: p.update(location="westus2"))
-    v = found(pol.evaluate(resources), pol.R_MODEL_LOCATION, pol.MANDATORY)
+    # claude-fable-5 (version 1) is offered in eastus2 and swedencentral only, not centralus
+    def fable(p: dict[str, Any]) -> None:
+        p["properties"]["model"].update(name="claude-fable-5", version="1")
+
+    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, fable, name="claude-foundry-deployments-fast")
+    moved = [pol.PolicyResource(r.type, r.name, {**dict(r.props), "location": "centralus"}, r.urn, r.protect,
+                                r.property_dependencies) if r.type == armmap.ACCOUNT else r for r in resources]
+    v = found(pol.evaluate(moved), pol.R_MODEL_LOCATION, pol.MANDATORY)
     assert [x.resource for x in v] == ["claude-foundry-deployments-fast"]
+    assert "claude-fable-5 version 1 is not offered in centralus; locations: eastus2, swedencentral" in v[0].message
+    assert found(pol.evaluate(resources), pol.R_MODEL_LOCATION) == []
     assert found(pol.check_plan(dev_plan), pol.R_MODEL_LOCATION) == []
+
+
+def test_data_zone_sku_of_an_anthropic_hosted_version_fails(dev_plan):
+    # DataZoneStandard exists only for the Azure-hosted (version 2) deployments of a few models
+    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, lambda p: p["sku"].update(name="DataZoneStandard"),
+                       name="claude-foundry-deployments-my-claude-deployment")
+    v = found(pol.evaluate(resources), pol.R_MODEL_LOCATION, pol.MANDATORY)
+    assert len(v) == 1
+    assert "claude-sonnet-4-5 version 1 (Hosted on Anthropic infrastructure) is offered as GlobalStandard, not " \
+           "DataZoneStandard" in v[0].message
 
 
 # --- model-provider-data ------------------------------------------------------------------------------

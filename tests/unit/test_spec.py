@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from claude_foundry import contract
-from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.catalogue import load_catalogue
 from claude_foundry.cli import main
 from claude_foundry.program.spec import SpecError, load_spec
 
@@ -48,7 +48,12 @@ def test_good_spec_resolves_catalogue_defaults(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, GOOD))
     assert spec.deployments["my-claude-deployment"].capacity == 50
     fast = spec.deployments["fast"]
-    assert (fast.version, fast.capacity, fast.sku) == ("1", 25, "GlobalStandard")
+    # haiku-4-5 has both hostings: the Azure-hosted version 2 is the default, as in the Foundry portal;
+    # sonnet-4-5 is Anthropic-hosted only (version 1).
+    assert (fast.version, fast.capacity, fast.sku) == ("2", 25, "GlobalStandard")
+    assert spec.deployments["my-claude-deployment"].version == "1"
+    assert fast.version_upgrade_option == "NoAutoUpgrade"
+    assert fast.rai_policy is None
     assert spec.auth_mode == contract.AUTH_MODE_KEY
     assert spec.base_url() == "https://contoso-claude-dev.services.ai.azure.com/anthropic"
     assert spec.deployment_map()["fast"].family == "haiku"
@@ -83,7 +88,7 @@ def test_unknown_field_lists_allowed_fields(tmp_path: Path) -> None:
     errs = errors_of(write(tmp_path, GOOD.replace("fast: {model: claude-haiku-4-5}",
                                                   "fast: {model: claude-haiku-4-5, capacty: 5}")))
     assert len(errs) == 1
-    assert "deployments.fast.capacty: unknown field; allowed here: model, version, sku, capacity" in errs[0]
+    assert "deployments.fast.capacty: unknown field; allowed here: model, hosting, version, sku, capacity" in errs[0]
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
@@ -119,9 +124,9 @@ def test_missing_file() -> None:
     ("  fast:", "  f:", "deployments: deployment name 'f': 2-64 characters"),
     ("claude-haiku-4-5}", "claude-haiku-9}", "deployments.fast.model: unknown model 'claude-haiku-9'"),
     ("claude-haiku-4-5}", "claude-haiku-4-5, version: '7'}",
-     "deployments.fast.version: unknown version '7' of claude-haiku-4-5; known: 1"),
-    ("location: eastus2", "location: westus2",
-     "deployments.fast.model: claude-haiku-4-5 is not offered in westus2"),
+     "deployments.fast.version: claude-haiku-4-5 has no version '7'; versions: 1 (Hosted on Anthropic "
+     "infrastructure), 2 (Hosted on Azure)"),
+    ("location: eastus2", "location: westus2", "location: Claude is not offered in 'westus2'"),
     ("location: eastus2", "location: westeurope", "location: Claude is not offered in 'westeurope'"),
     ("claude-haiku-4-5}", "claude-haiku-4-5, sku: Standard}", "deployments.fast.sku: must be one of"),
     ("country_code: US", "country_code: XX", "foundry.model_provider.country_code: must be an ISO-3166"),
@@ -142,8 +147,8 @@ def test_sku_not_offered_in_location(tmp_path: Path) -> None:
     text = GOOD.replace("location: eastus2", "location: swedencentral").replace(
         "claude-haiku-4-5}", "claude-haiku-4-5, sku: DataZoneStandard}")
     errs = errors_of(write(tmp_path, text))
-    assert errs == [f"{tmp_path / 'stack.yaml'}:12: deployments.fast.sku: SKU DataZoneStandard is not offered "
-                    "in swedencentral; allowed there: GlobalStandard"]
+    assert errs == [f"{tmp_path / 'stack.yaml'}:12: deployments.fast.sku: DataZoneStandard keeps data inside its "
+                    "data zone (us); swedencentral is in eu: use GlobalStandard or a location in us"]
 
 
 @pytest.mark.parametrize("secret", [
@@ -241,16 +246,19 @@ def test_retired_model_is_refused_and_due_one_warns(tmp_path: Path) -> None:
         update={"retirement": dt.date(2000, 1, 1)})
     models["claude-sonnet-4-5"] = cat.models["claude-sonnet-4-5"].model_copy(
         update={"retirement": dt.date(2999, 1, 1)})
-    retiring = Catalogue(format=cat.format, skus=cat.skus, locations=cat.locations, models=models)
+    retiring = cat.model_copy(update={"models": models})
     path = write(tmp_path, GOOD)
     with pytest.raises(SpecError) as info:
         load_spec(path, retiring)
     assert [str(i) for i in info.value.issues] == [
-        f"{path}:12: deployments.fast.model: claude-haiku-4-5 retired on 2000-01-01; choose a newer model"]
+        f"{path}:12: deployments.fast.model: claude-haiku-4-5 retired on 2000-01-01 and no longer answers; "
+        "deploy a current model (claude-haiku-5-5)"]
     warnings: list = []
     load_spec(write(tmp_path, GOOD.replace("  fast: {model: claude-haiku-4-5}\n", "")), retiring,
               warnings=warnings)
-    assert [w.message for w in warnings] == ["claude-sonnet-4-5 is due to retire (2999-01-01); plan a move"]
+    assert [w.message for w in warnings] == [
+        "claude-sonnet-4-5 is due to retire; it retires on 2999-01-01; plan a move to claude-sonnet-5-5, "
+        "claude-sonnet-5"]
 
 
 def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,17 +5,27 @@ Importable without Pulumi.
 
 from __future__ import annotations
 
-#: API version of ``Microsoft.CognitiveServices/accounts/deployments`` used for Claude deployments, the
-#: one Azure's starter kit deploys with. It carries ``properties.modelProviderData`` (a sibling of
-#: ``properties.model``; not yet in the published REST spec). Azure Verified Modules' Bicep uses 2026-05-01,
-#: the first GA version that accepts it; change it here, and only here, after checking the models list API.
-DEPLOYMENT_API_VERSION = "2025-10-01-preview"
+import os as _os
+
+#: API version of ``Microsoft.CognitiveServices/accounts/deployments`` for Claude deployments: 2026-05-01, the
+#: first GA version verified live with ``properties.modelProviderData`` (a sibling of ``properties.model``; not
+#: yet in the published REST spec, azure-rest-api-specs issue 43610). Source: Azure/bicep-registry-modules,
+#: ``avm/res/cognitive-services/account`` CHANGELOG 0.18.0 — AVM itself later held the feature back and no
+#: longer sends modelProviderData; Azure's starter kit (Azure-Samples/claude) sends it at 2025-10-01-preview.
+DEPLOYMENT_API_VERSION_GA = "2026-05-01"
+#: The documented fallback (the starter kit's version), for a subscription or cloud where the GA version is not
+#: rolled out yet: set ``CLAUDE_FOUNDRY_DEPLOYMENT_API_VERSION=2025-10-01-preview``.
+DEPLOYMENT_API_VERSION_FALLBACK = "2025-10-01-preview"
+ENV_DEPLOYMENT_API_VERSION = "CLAUDE_FOUNDRY_DEPLOYMENT_API_VERSION"
+DEPLOYMENT_API_VERSIONS = (DEPLOYMENT_API_VERSION_GA, DEPLOYMENT_API_VERSION_FALLBACK)
+DEPLOYMENT_API_VERSION = _os.environ.get(ENV_DEPLOYMENT_API_VERSION) or DEPLOYMENT_API_VERSION_GA
 
 COGNITIVE_SERVICES_NAMESPACE = "Microsoft.CognitiveServices"
 ACCOUNT_KIND = "AIServices"
 ACCOUNT_SKU = "S0"
 RAI_POLICY_DEFAULT = "Microsoft.DefaultV2"
-VERSION_UPGRADE_DEFAULT = "OnceNewDefaultVersionAvailable"
+#: Claude deployments stay on their version (= hosting) unless the stack says otherwise.
+VERSION_UPGRADE_DEFAULT = "NoAutoUpgrade"
 VERSION_UPGRADE_OPTIONS = ("OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade")
 
 #: Built-in role definition ids (the GUIDs are the same in every Azure tenant).

@@ -2,13 +2,18 @@
 
 Each command lives in ``claude_foundry.cli.<name>`` with ``register(subparsers)``; a command's heavy
 imports (Pulumi, the sandbox) happen inside its ``run`` so that ``claude-foundry validate`` stays fast and
-the runtime-only install can run the commands that do not need Pulumi.
+the core install (``pip install claude-foundry``) can run the commands that need no extra.
+
+A command that needs an extra (:data:`COMMAND_EXTRAS`) is checked before it runs: when a module that extra
+brings is missing, it exits 2 naming ``pip install 'claude-foundry[<extra>]'``. Any other missing third-party
+module a command trips over ends the same way (never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +35,76 @@ COMMANDS = (
     "rotate_keys",
     "schema",
 )
+
+#: What each extra of pyproject.toml brings that the commands import (the import names probed before a command
+#: runs). Keep in step with ``[project.optional-dependencies]``; tests/unit/test_extras.py checks it.
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "cli": ("rich",),
+    "infra": ("rich", "pulumi", "pulumi_azure_native"),
+    "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
+    "sandbox": ("rich", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
+                "azure.mgmt.cognitiveservices"),
+}
+
+#: The extras each command needs beyond the core install (a command not listed needs only the core).
+#: preflight/verify/rotate-keys plan the stack in-process under Pulumi mocks, hence [ops] includes [infra];
+#: up/down/demo apply that plan to the sandbox.
+COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "plan": ("infra",),
+    "sandbox": ("sandbox",),
+    "up": ("infra", "sandbox"),
+    "down": ("infra", "sandbox"),
+    "demo": ("infra", "sandbox"),
+    "preflight": ("ops",),
+    "verify": ("ops",),
+    "rotate_keys": ("ops",),
+}
+
+
+def install_hint(extras: Sequence[str]) -> str:
+    """``pip install 'claude-foundry[a,b]'`` (or the core install when ``extras`` is empty)."""
+    return f"pip install 'claude-foundry[{','.join(extras)}]'" if extras else "pip install claude-foundry"
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module blocked in sys.modules
+        return False
+
+
+def missing_modules(extras: Sequence[str]) -> list[str]:
+    """The import names of ``extras`` that this install lacks, in a stable order."""
+    wanted = dict.fromkeys(m for e in extras for m in EXTRA_MODULES.get(e, ()))
+    return [m for m in wanted if not _importable(m)]
+
+
+def _extra_of(module: str) -> tuple[str, ...]:
+    """The smallest extra that brings ``module`` (a dotted import name), or () when none does."""
+    for extra, modules in EXTRA_MODULES.items():  # ordered smallest first
+        for m in modules:
+            if module == m or module.startswith(m + ".") or ("." in module and m.startswith(module + ".")):
+                return (extra,)
+    return ()
+
+
+def _needs(command: str, extras: Sequence[str], missing: str) -> str:
+    what = f"claude-foundry[{','.join(extras)}]" if extras else "claude-foundry's own dependencies"
+    return f"`claude-foundry {command}` needs {what} ({missing} not installed): {install_hint(extras)}"
+
+
+def require_extras(command: str) -> None:
+    """Raise a :class:`UserError` (exit 2) naming the extra to install when ``command`` needs one that is
+    not (fully) installed."""
+    extras = COMMAND_EXTRAS.get(command.replace("-", "_"), ())
+    missing = missing_modules(extras)
+    if missing:
+        raise UserError(_needs(command, extras, ", ".join(missing)))
+
+
+def _missing_module_message(command: str, exc: ModuleNotFoundError) -> str:
+    name = exc.name or "a module"
+    return _needs(command, COMMAND_EXTRAS.get(command.replace("-", "_"), ()) or _extra_of(name), name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,10 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        require_extras(args.command)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a module an extra brings (or a broken install): name what to install
+        if not exc.name or exc.name.split(".")[0] == "claude_foundry":
+            raise  # our own module missing is a bug, not an install to fix
+        print(f"error: {_missing_module_message(args.command, exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # Azure SDK errors reach here as words, not tracebacks
         from claude_foundry.azure.errors import describe_azure
 

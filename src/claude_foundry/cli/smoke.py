@@ -150,8 +150,15 @@ def run(args: argparse.Namespace) -> int:
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
         poll_interval=args.poll_interval, timeout=args.timeout, stream=args.stream,
     )
-    console = make_console(soft_wrap=False)
-    if args.quiet:
+    try:
+        console = make_console(soft_wrap=False)
+    except ModuleNotFoundError as exc:  # rich is the [cli] extra's nicety; the core install prints plain lines
+        if (exc.name or "").split(".")[0] != "rich":
+            raise
+        console = None
+    if console is None:
+        _print_plain(report, quiet=args.quiet)
+    elif args.quiet:
         console.print(report.summary(), markup=False, highlight=False)
     else:
         report.render(console)
@@ -163,3 +170,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write report: {exc}") from None
     return 0 if report.passed else 1
+
+
+def _print_plain(report: Any, *, quiet: bool) -> None:
+    """The report without rich (the core install): one line per deployment, then the summary."""
+    if not quiet:
+        print(f"claude-foundry smoke: {report.resource or report.base_url} ({report.auth} auth)")
+        for r in report.results:
+            rid = r.request_id or r.apim_request_id or "-"
+            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  model={r.model or '?'}  "
+                  f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}"
+                  + (f"\n        {r.diagnosis}" if r.diagnosis else ""))
+    summary = report.summary()
+    print(summary if quiet else summary.splitlines()[0])  # the failures' diagnoses are printed above already

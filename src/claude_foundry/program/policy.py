@@ -25,7 +25,6 @@ Importable without Pulumi.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,8 +312,9 @@ def check_allowed_model(res: PolicyResource, config: PolicyConfig) -> Iterator[V
                                f"{', '.join(info.versions)}")
     if _known(fmt) and fmt != cat.format:
         yield _v(R_MODEL, res, f"{name}: properties.model.format must be {cat.format!r} (got {fmt!r})")
-    if info.retirement is not None and info.retirement <= dt.date.today():
-        yield _v(R_MODEL, res, f"{name} retired on {info.retirement.isoformat()}")
+    verdict = cat.lifecycle(name, str(version)) if _known(version) and version is not None else None
+    if verdict is not None and verdict[0] == "error":
+        yield _v(R_MODEL, res, verdict[1])
 
 
 def check_model_provider_data(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
@@ -485,22 +485,22 @@ def _setting_ok(setting: PolicyResource, workspaces: Sequence[PolicyResource]) -
 
 
 def check_model_location(resources: Sequence[PolicyResource], config: PolicyConfig) -> Iterator[Violation]:
-    """Every Claude deployment's model is offered (catalogue) in the location of its account."""
+    """Every Claude deployment's model version and SKU are offered (catalogue) in the location of its account."""
     cat = config.cat()
     accounts = {account_name(r): r for r in resources if is_account(r) and account_name(r)}
     for dep in (r for r in resources if is_claude_deployment(r)):
         account = accounts.get(deployment_account_name(dep))
-        model = dep.get("properties.model.name")
+        model, version, sku = dep.get("properties.model.name"), dep.get("properties.model.version"), \
+            dep.get("sku.name")
         info = cat.model(model) if isinstance(model, str) else None
-        if account is None or info is None:
+        if account is None or info is None or not _known(version) or not _known(sku):
             continue
         location = account.get("location")
-        if not isinstance(location, str):
+        if not isinstance(location, str) or info.version_info(str(version)) is None:
             continue
-        loc = _norm_location(location)
-        if loc in cat.locations and loc not in info.locations:
-            yield _v(R_MODEL_LOCATION, dep, f"{model} is not offered in {location}; it is offered in "
-                                            f"{', '.join(info.locations)}")
+        for field_name, problem in cat.offer_problems(model, str(version), str(sku), _norm_location(location)):
+            if field_name in ("sku", "location"):
+                yield _v(R_MODEL_LOCATION, dep, problem)
 
 
 # --- the rule set ------------------------------------------------------------------------------------

@@ -4,15 +4,26 @@
 :class:`ClaudeDeployments`, :class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
+From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
+workspace_id=..., claude_users=[...], secret_readers=[...]))`` wires in your resources (``pulumi.Input`` values);
+see docs/library.md. Test such a program with :mod:`claude_foundry.testing`.
+
 Needs the ``infra`` extra (pulumi, pulumi-azure-native).
 """
 
-from claude_foundry.program.components.access import AccessAssignments, AccessAssignmentsArgs, role_assignment_name
+from claude_foundry.program.components.access import (
+    AccessAssignments,
+    AccessAssignmentsArgs,
+    ClaudeUserArgs,
+    PrincipalArgs,
+    SecretReaderArgs,
+    role_assignment_name,
+)
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
-from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack
+from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack, ClaudeFoundryStackArgs
 from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
 
 __all__ = [
@@ -23,11 +34,15 @@ __all__ = [
     "ClaudeDeployments",
     "ClaudeDeploymentsArgs",
     "ClaudeFoundryStack",
+    "ClaudeFoundryStackArgs",
+    "ClaudeUserArgs",
     "ContractVault",
     "ContractVaultArgs",
     "Diagnostics",
     "DiagnosticsArgs",
     "FoundryAccount",
     "FoundryAccountArgs",
+    "PrincipalArgs",
+    "SecretReaderArgs",
     "role_assignment_name",
 ]

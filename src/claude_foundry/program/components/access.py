@@ -3,12 +3,20 @@
 Each assignment's name is a uuid5 of (scope-identifying name, principal, role), so re-running the program
 produces the same assignment instead of a duplicate (Azure refuses a second assignment of the same role to
 the same principal on the same scope under another name).
+
+Principals come from the spec (``access.claude_users`` / ``access.secret_readers``, plain object ids) and,
+from a program of your own, from :class:`ClaudeUserArgs` / :class:`SecretReaderArgs` whose ``principal_id``
+is any ``pulumi.Input[str]`` (e.g. ``identity.principal_id`` of a user-assigned identity created in the same
+program).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -20,6 +28,8 @@ from claude_foundry.program.spec.schema import AccessSpec
 #: Namespace of the deterministic role assignment names (never change it: names would change).
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("3b0b3f2e-8f0c-4a36-9a3e-6d1f4c2b7a10")
 
+PrincipalType = Literal["ServicePrincipal", "User", "Group"]
+
 
 def role_assignment_name(scope_name: str, principal_id: str, role: str) -> str:
     """Deterministic GUID name of a role assignment."""
@@ -27,16 +37,93 @@ def role_assignment_name(scope_name: str, principal_id: str, role: str) -> str:
 
 
 @dataclass(frozen=True)
+class PrincipalArgs:
+    """A principal of your program. ``key`` names its role assignment's logical name
+    (``<access>-user-<key>`` / ``<access>-reader-<key>``); it defaults to the principal id when that is a
+    plain string. Give one for an Output (it has no value yet): otherwise the position in the list is used,
+    which changes (and replaces the assignment) when the list is reordered."""
+
+    principal_id: pulumi.Input[str]
+    principal_type: PrincipalType = "ServicePrincipal"
+    key: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ClaudeUserArgs(PrincipalArgs):
+    """May call Claude with Entra ID tokens: Cognitive Services User (or Azure AI User) on the account."""
+
+    role: Literal["cognitive-services-user", "azure-ai-user"] = "cognitive-services-user"
+
+
+@dataclass(frozen=True)
+class SecretReaderArgs(PrincipalArgs):
+    """May read the exported secrets: Key Vault Secrets User on the vault."""
+
+
+@dataclass(frozen=True)
+class _Grant:
+    logical: str
+    principal_id: pulumi.Input[str]
+    principal_type: str | None
+    role: str
+    scope: pulumi.Input[str]
+    scope_name: pulumi.Input[str]
+    description: str | None
+
+
+@dataclass(frozen=True)
 class AccessAssignmentsArgs:
     access: AccessSpec
     subscription_id: pulumi.Input[str]
     account_id: pulumi.Input[str]
-    account_scope_name: str  # e.g. "<resource group>/<account name>"
+    account_scope_name: pulumi.Input[str]  # e.g. "<resource group>/<account name>"
     vault_id: pulumi.Input[str]
-    vault_scope_name: str
+    vault_scope_name: pulumi.Input[str]
     #: Object id of the identity running the deploy (getClientConfig), granted access when
     #: ``access.deployer_access`` is on, so CI's smoke test right after ``pulumi up`` works as that identity.
     deployer_principal_id: pulumi.Input[str] | None = None
+    #: Principals of your own program, besides the spec's (an object id or a ``*Args``).
+    claude_users: Sequence[pulumi.Input[str] | ClaudeUserArgs] = ()
+    secret_readers: Sequence[pulumi.Input[str] | SecretReaderArgs] = ()
+
+
+def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[PrincipalArgs]) \
+        -> list[tuple[str, PrincipalArgs]]:
+    out = []
+    for n, item in enumerate(items):
+        args = item if isinstance(item, PrincipalArgs) else cls(principal_id=item)
+        if isinstance(args.principal_id, str):
+            try:
+                args = dataclasses.replace(args, principal_id=str(uuid.UUID(args.principal_id)))
+            except ValueError:
+                raise ValueError(f"principal_id must be an object id (GUID) (got {args.principal_id!r})") from None
+        key = args.key or (args.principal_id if isinstance(args.principal_id, str) else f"wired{n}")
+        out.append((key, args))
+    return out
+
+
+def _grants(name: str, args: AccessAssignmentsArgs) -> list[_Grant]:
+    account = (args.account_id, args.account_scope_name)
+    vault = (args.vault_id, args.vault_scope_name)
+    grants = [_Grant(f"{name}-user-{u.principal_id}", u.principal_id, u.principal_type, u.role, *account,
+                     u.description or None) for u in args.access.claude_users]
+    grants += [_Grant(f"{name}-reader-{r.principal_id}", r.principal_id, r.principal_type,
+                      "key-vault-secrets-user", *vault, r.description or None) for r in args.access.secret_readers]
+    grants += [_Grant(f"{name}-user-{key}", u.principal_id, u.principal_type,
+                      getattr(u, "role", "cognitive-services-user"), *account, u.description or None)
+               for key, u in _wired(args.claude_users, ClaudeUserArgs)]
+    grants += [_Grant(f"{name}-reader-{key}", r.principal_id, r.principal_type, "key-vault-secrets-user",
+                      *vault, r.description or None) for key, r in _wired(args.secret_readers, SecretReaderArgs)]
+    if args.access.deployer_access and args.deployer_principal_id is not None:
+        why = "claude-foundry: the deploying identity (access.deployer_access)"
+        grants += [
+            _Grant(f"{name}-deployer-claude", args.deployer_principal_id, None, "cognitive-services-user",
+                   *account, why),
+            _Grant(f"{name}-deployer-secrets", args.deployer_principal_id, None, "key-vault-secrets-user",
+                   *vault, why),
+        ]
+    return grants
 
 
 class AccessAssignments(pulumi.ComponentResource):
@@ -49,34 +136,20 @@ class AccessAssignments(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}AccessAssignments", name, None, opts)
         sub = pulumi.Output.from_input(args.subscription_id)
         self.assignments = []
-        plan = [(u, u.role, args.account_id, args.account_scope_name, "user") for u in args.access.claude_users]
-        plan += [(r, "key-vault-secrets-user", args.vault_id, args.vault_scope_name, "reader")
-                 for r in args.access.secret_readers]
-        for principal, role, scope, scope_name, kind in plan:
-            ra_name = role_assignment_name(scope_name, principal.principal_id, role)
+        for g in _grants(name, args):
+            if isinstance(g.scope_name, str) and isinstance(g.principal_id, str):
+                ra_name: pulumi.Input[str] = role_assignment_name(g.scope_name, g.principal_id, g.role)
+            else:
+                ra_name = pulumi.Output.all(g.scope_name, g.principal_id).apply(
+                    lambda sp, role=g.role: role_assignment_name(sp[0], sp[1], role))
             self.assignments.append(azure_native.authorization.RoleAssignment(
-                f"{name}-{kind}-{principal.principal_id}",
+                g.logical,
                 role_assignment_name=ra_name,
-                scope=scope,
-                principal_id=principal.principal_id,
-                principal_type=principal.principal_type,
-                role_definition_id=sub.apply(lambda s, role=role: arm.role_definition_id(s, role)),
-                description=principal.description or None,
+                scope=g.scope,
+                principal_id=g.principal_id,
+                principal_type=g.principal_type,
+                role_definition_id=sub.apply(lambda s, role=g.role: arm.role_definition_id(s, role)),
+                description=g.description,
                 opts=child_opts(self),
             ))
-        if args.access.deployer_access and args.deployer_principal_id is not None:
-            deployer = pulumi.Output.from_input(args.deployer_principal_id)
-            for kind, role, scope, scope_name in (
-                    ("deployer-claude", "cognitive-services-user", args.account_id, args.account_scope_name),
-                    ("deployer-secrets", "key-vault-secrets-user", args.vault_id, args.vault_scope_name)):
-                self.assignments.append(azure_native.authorization.RoleAssignment(
-                    f"{name}-{kind}",
-                    role_assignment_name=deployer.apply(
-                        lambda p, scope_name=scope_name, role=role: role_assignment_name(scope_name, p, role)),
-                    scope=scope,
-                    principal_id=deployer,
-                    role_definition_id=sub.apply(lambda s, role=role: arm.role_definition_id(s, role)),
-                    description="claude-foundry: the deploying identity (access.deployer_access)",
-                    opts=child_opts(self),
-                ))
         self.register_outputs({"count": len(self.assignments)})

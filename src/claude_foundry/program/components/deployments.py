@@ -1,7 +1,8 @@
 """``ClaudeDeployments``: one ``accounts/deployments`` per spec entry, created one after another.
 
 The typed ``cognitiveservices.Deployment`` cannot carry ``properties.modelProviderData`` (required by
-Azure for Anthropic models; a sibling of ``properties.model``, as Azure Verified Modules send it), so each
+Azure for Anthropic models; a sibling of ``properties.model``, as Azure's starter kit sends it — Azure Verified
+Modules held the feature back), so each
 deployment is a generic ``resources.Resource`` at
 :data:`claude_foundry.azure.arm.DEPLOYMENT_API_VERSION`. Azure refuses concurrent changes to one account, so each
 deployment ``depends_on`` the previous one (the first on the account); other accounts stay parallel.
@@ -33,22 +34,28 @@ class ClaudeDeploymentsArgs:
 
 def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, model_format: str) -> dict:
     """The ARM ``properties`` of one Claude deployment (camelCase: the generic Resource sends them as is)."""
-    return {
+    if dep.version is None:
+        # only a spec that skipped validation (model_construct) lacks one; never send "None" to Azure
+        raise ValueError(f"deployment of {dep.model}: no model version; build the spec with load_spec or "
+                         "spec_from_mapping (they resolve it from the catalogue)")
+    props = {
         "model": {
             "format": model_format,
             "name": dep.model,
             "version": str(dep.version),
         },
         # Not inside "model": ARM takes it at properties.modelProviderData (not yet in the published REST
-        # spec; Azure Verified Modules and Azure's starter kit send it here).
+        # spec, azure-rest-api-specs issue 43610; Azure's starter kit sends it here, AVM no longer does).
         "modelProviderData": {
             "organizationName": provider.organization_name,
             "countryCode": provider.country_code,
             "industry": provider.industry,
         },
-        "raiPolicyName": dep.rai_policy,
         "versionUpgradeOption": dep.version_upgrade_option,
     }
+    if dep.rai_policy:  # optional: Foundry has no built-in content filter for Claude at deployment time
+        props["raiPolicyName"] = dep.rai_policy
+    return props
 
 
 class ClaudeDeployments(pulumi.ComponentResource):

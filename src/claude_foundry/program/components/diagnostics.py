@@ -1,5 +1,8 @@
 """``Diagnostics``: Log Analytics workspace (unless an existing one is given) and diagnostic settings of the
-account (allLogs + AllMetrics) and the vault (allLogs)."""
+account (allLogs + AllMetrics) and the vault (allLogs).
+
+An existing workspace comes from the spec (``diagnostics.workspace_id``, an ARM id) or, from a program of your
+own, as ``DiagnosticsArgs.workspace_id`` (any ``pulumi.Input[str]``, e.g. your workspace's ``.id``)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ class DiagnosticsArgs:
     account_id: pulumi.Input[str]
     vault_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    #: An existing Log Analytics workspace (its ARM id); the component then creates none.
+    workspace_id: pulumi.Input[str] | None = None
 
 
 class Diagnostics(pulumi.ComponentResource):
@@ -33,9 +38,13 @@ class Diagnostics(pulumi.ComponentResource):
     def __init__(self, name: str, args: DiagnosticsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}Diagnostics", name, None, opts)
         spec = args.spec
-        if spec.diagnostics.workspace_id:
+        if args.workspace_id is not None and spec.diagnostics.workspace_id:
+            raise ValueError("give the workspace in the spec (diagnostics.workspace_id) or in the args "
+                             "(workspace_id), not both")
+        existing = args.workspace_id if args.workspace_id is not None else spec.diagnostics.workspace_id
+        if existing:
             self.workspace = None
-            self.workspace_id = pulumi.Output.from_input(spec.diagnostics.workspace_id)
+            self.workspace_id = pulumi.Output.from_input(existing)
         else:
             self.workspace = azure_native.operationalinsights.Workspace(
                 f"{name}-workspace",

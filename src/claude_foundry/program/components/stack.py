@@ -1,13 +1,26 @@
-"""``ClaudeFoundryStack``: the whole environment described by one :class:`~claude_foundry.program.spec.Spec`."""
+"""``ClaudeFoundryStack``: the whole environment described by one :class:`~claude_foundry.program.spec.Spec`.
+
+``ClaudeFoundryStack(name, spec)`` builds everything the spec names. From a program of your own, pass
+:class:`ClaudeFoundryStackArgs` instead of the spec to wire in your own resources (``pulumi.Input`` values):
+an existing resource group, a Log Analytics workspace, principals created in the same program.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from claude_foundry import contract
 from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.program.components.access import AccessAssignments, AccessAssignmentsArgs
+from claude_foundry.program.components.access import (
+    AccessAssignments,
+    AccessAssignmentsArgs,
+    ClaudeUserArgs,
+    SecretReaderArgs,
+)
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
@@ -24,18 +37,53 @@ OUTPUT_NAMES = ("endpoint", "resource_name", "account_id", "vault_name", "vault_
                 "deployment_names", "deployments", "auth_mode")
 
 
+@dataclass(frozen=True)
+class ClaudeFoundryStackArgs:
+    """The spec plus what a program of your own wires in; every field but ``spec`` is optional.
+
+    - ``resource_group_name``: an existing resource group (e.g. your ``ResourceGroup``'s ``.name``); the
+      stack then creates none (whatever ``create_resource_group`` says) and puts everything in it.
+      ``spec.resource_group`` is then only a label: keep it equal to the real name, as ``verify`` and
+      ``rotate-keys`` read it from a stack file.
+    - ``workspace_id``: your own Log Analytics workspace (its ``.id``); the stack then creates none. Not
+      together with ``diagnostics.workspace_id`` in the spec, nor with ``diagnostics.enabled: false``.
+    - ``claude_users`` / ``secret_readers``: principals besides the spec's, as object ids
+      (``pulumi.Input[str]``, e.g. a user-assigned identity's ``.principal_id``) or
+      :class:`ClaudeUserArgs` / :class:`SecretReaderArgs` (principal type, role, a stable ``key``).
+    - ``base_url_template``: the Claude endpoint template (default: the contract's, Azure's).
+    """
+
+    spec: Spec
+    resource_group_name: pulumi.Input[str] | None = None
+    workspace_id: pulumi.Input[str] | None = None
+    claude_users: Sequence[pulumi.Input[str] | ClaudeUserArgs] = ()
+    secret_readers: Sequence[pulumi.Input[str] | SecretReaderArgs] = ()
+    base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPLATE
+
+
 class ClaudeFoundryStack(pulumi.ComponentResource):
     """Resource group (optional), Foundry account, Claude deployments, contract vault, access, diagnostics.
 
+    ``ClaudeFoundryStack(name, spec)`` or, wiring your own resources, ``ClaudeFoundryStack(name,
+    ClaudeFoundryStackArgs(spec=spec, resource_group_name=rg.name, ...), opts=...)``.
+
     Outputs (attributes): ``endpoint`` (Claude base URL; not secret), ``resource_name``, ``account_id``,
     ``vault_name``, ``vault_url``, ``secret_names`` (role -> Key Vault secret name), ``deployment_names``,
-    ``deployments`` (name -> {model, version, family}), ``auth_mode``.
+    ``deployments`` (name -> {model, version, family}), ``auth_mode``; besides, ``resource_group_name``.
     """
 
-    def __init__(self, name: str, spec: Spec,
-                 base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPLATE,
+    def __init__(self, name: str, spec: Spec | ClaudeFoundryStackArgs,
+                 base_url_template: str | None = None,
                  opts: pulumi.ResourceOptions | None = None, *, catalogue: Catalogue | None = None):
         super().__init__(f"{TYPE_PREFIX}ClaudeFoundryStack", name, None, opts)
+        args = spec if isinstance(spec, ClaudeFoundryStackArgs) else ClaudeFoundryStackArgs(spec=spec)
+        if not isinstance(args.spec, Spec):
+            raise TypeError("spec must be a claude_foundry.program.spec.Spec (build one with load_spec or "
+                            f"spec_from_mapping), got {type(args.spec).__name__}")
+        spec = args.spec
+        base_url_template = base_url_template or args.base_url_template
+        if args.workspace_id is not None and not spec.diagnostics.enabled:
+            raise ValueError("workspace_id given but the spec turns diagnostics off (diagnostics.enabled: false)")
         self.spec = spec
         cat = catalogue or load_catalogue()
         tags = spec.all_tags()
@@ -43,11 +91,14 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
 
         self.resource_group: azure_native.resources.ResourceGroup | None = None
         rg_name: pulumi.Input[str] = spec.resource_group
-        if spec.create_resource_group:
+        if args.resource_group_name is not None:
+            rg_name = args.resource_group_name
+        elif spec.create_resource_group:
             self.resource_group = azure_native.resources.ResourceGroup(
                 f"{name}-rg", resource_group_name=spec.resource_group, location=spec.location, tags=tags,
                 opts=pulumi.ResourceOptions(parent=self))
             rg_name = self.resource_group.name
+        self.resource_group_name: pulumi.Output[str] = pulumi.Output.from_input(rg_name)
 
         self.foundry = FoundryAccount(f"{name}-foundry", FoundryAccountArgs(
             foundry=spec.foundry, location=spec.location, resource_group_name=rg_name, tags=tags,
@@ -64,18 +115,21 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             account_name=account.name, base_url_template=base_url_template, tags=tags),
             opts=pulumi.ResourceOptions(parent=self))
 
+        # the scope names of role assignment names: "<resource group>/<resource>"
+        rg_label = spec.resource_group if args.resource_group_name is None else args.resource_group_name
         self.access = AccessAssignments(f"{name}-access", AccessAssignmentsArgs(
             access=spec.access, subscription_id=client.subscription_id,
-            account_id=account.id, account_scope_name=f"{spec.resource_group}/{spec.foundry.name}",
-            vault_id=self.vault.id, vault_scope_name=f"{spec.resource_group}/{spec.key_vault.name}",
-            deployer_principal_id=client.object_id),
+            account_id=account.id, account_scope_name=_scope_name(rg_label, spec.foundry.name),
+            vault_id=self.vault.id, vault_scope_name=_scope_name(rg_label, spec.key_vault.name),
+            deployer_principal_id=client.object_id, claude_users=args.claude_users,
+            secret_readers=args.secret_readers),
             opts=pulumi.ResourceOptions(parent=self))
 
         self.diagnostics: Diagnostics | None = None
         if spec.diagnostics.enabled:
             self.diagnostics = Diagnostics(f"{name}-diagnostics", DiagnosticsArgs(
                 spec=spec, resource_group_name=rg_name, account_id=account.id, vault_id=self.vault.id,
-                tags=tags), opts=pulumi.ResourceOptions(parent=self))
+                tags=tags, workspace_id=args.workspace_id), opts=pulumi.ResourceOptions(parent=self))
 
         dmap = spec.deployment_map(cat)
         self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(spec.base_url(base_url_template))
@@ -93,3 +147,9 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
     def outputs(self) -> dict[str, pulumi.Output]:
         """The stack outputs by name (what ``infra/__main__.py`` exports)."""
         return {k: getattr(self, k) for k in OUTPUT_NAMES}
+
+
+def _scope_name(resource_group: pulumi.Input[str], resource: str) -> pulumi.Input[str]:
+    if isinstance(resource_group, str):
+        return f"{resource_group}/{resource}"
+    return pulumi.Output.concat(resource_group, "/", resource)

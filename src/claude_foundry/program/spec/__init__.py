@@ -1,6 +1,8 @@
-"""Load and validate a stack file: ``load_spec(path) -> Spec`` or :class:`SpecError` naming every problem.
+"""Load and validate a stack: ``load_spec(path) -> Spec`` from a file, ``spec_from_mapping(data) -> Spec`` from
+a mapping built in code; both raise :class:`SpecError` naming every problem.
 
-Each problem reads ``<file>:<line>: <field.path>: <what is wrong and what is allowed>``.
+Each problem reads ``<file>:<line>: <field.path>: <what is wrong and what is allowed>`` (for a mapping,
+``<source>: <field.path>: ...``: a mapping has no lines).
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,8 @@ from claude_foundry.errors import UserError
 from claude_foundry.program.spec.loader import Document, Issue, LoadError, Mark, dotted, load_document
 from claude_foundry.program.spec.schema import INDUSTRIES, SKUS, Spec, spec_json_schema
 
-__all__ = ["INDUSTRIES", "SKUS", "Issue", "Mark", "Spec", "SpecError", "load_spec", "spec_json_schema",
-           "validate_data"]
+__all__ = ["INDUSTRIES", "SKUS", "Issue", "Mark", "Spec", "SpecError", "load_spec", "spec_from_mapping",
+           "spec_json_schema", "validate_data"]
 
 
 class SpecError(UserError):
@@ -149,24 +153,22 @@ def _issues_from_validation(exc: ValidationError, doc: Document) -> list[Issue]:
 
 
 def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tuple[list[Issue], list[Issue]]:
+    """Refusals and warnings that need the whole spec: retired / deprecated / preview / gated models, and an
+    Entra-only model in a stack that exports a key."""
     errors, warnings = [], []
     for name, dep in spec.deployments.items():
         info = cat.model(dep.model)
-        if info is None:
+        if info is None or dep.version is None:
             continue
         where = doc.mark_for(("deployments", name, "model"))
         path = f"deployments.{name}.model"
-        if info.retirement and info.retirement <= today:
-            errors.append(Issue(where, path, f"{dep.model} retired on {info.retirement}; choose a newer model"))
-        elif info.deprecation and info.deprecation <= today:
-            retires = info.retirement or "a date to be announced"
-            errors.append(Issue(where, path, f"{dep.model} is deprecated since {info.deprecation}: no new "
-                                             f"deployments; it retires on {retires}"))
-        elif info.retirement or info.deprecation:
-            warnings.append(Issue(where, path, f"{dep.model} is due to retire "
-                                               f"({info.retirement or info.deprecation}); plan a move"))
-        elif info.lifecycle_note:
-            warnings.append(Issue(where, path, f"{dep.model}: {info.lifecycle_note}"))
+        verdict = cat.lifecycle(dep.model, dep.version, today)
+        if verdict is not None:
+            (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
+        if info.entra_only and not spec.foundry.disable_local_auth:
+            errors.append(Issue(where, path, f"{dep.model} accepts Microsoft Entra ID only, but this stack enables "
+                                             "key auth and exports a key: set foundry.disable_local_auth: true "
+                                             "(or deploy it from an Entra-only stack)"))
     return errors, warnings
 
 
@@ -200,10 +202,35 @@ def load_spec(path: str | Path, catalogue: Catalogue | None = None, *,
         doc = load_document(path)
     except LoadError as exc:
         raise SpecError(exc.issues) from None
+    return _spec_of(doc, catalogue, warnings)
+
+
+@dataclass(frozen=True)
+class _SourceMark(Mark):
+    """Where a problem of a mapping is: its source's name, no line."""
+
+    def __str__(self) -> str:
+        return self.file
+
+
+def spec_from_mapping(data: Mapping[str, Any], *, source: str = "<mapping>", catalogue: Catalogue | None = None,
+                      warnings: list[Issue] | None = None) -> Spec:
+    """Validate a stack given as a mapping (what a stack file holds, without ``extends``), with every check
+    :func:`load_spec` makes and the same messages, one line per problem: ``<source>: <field.path>: ...``.
+
+    Raises :class:`SpecError`. Lifecycle warnings are appended to ``warnings`` when a list is given.
+    """
+    mark = _SourceMark(source, 0)
+    if not isinstance(data, Mapping):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise SpecError([Issue(mark, "", f"the top level must be a mapping of fields, got {kind}")])
+    return _spec_of(Document(data=dict(data), marks={(): mark}, files=[source]), catalogue, warnings)
+
+
+def _spec_of(doc: Document, catalogue: Catalogue | None, warnings: list[Issue] | None) -> Spec:
     spec, issues, warns = validate_data(doc, catalogue)
     if warnings is not None:
         warnings.extend(warns)
     if issues or spec is None:
         raise SpecError(issues)
     return spec
-

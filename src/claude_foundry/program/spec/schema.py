@@ -7,9 +7,12 @@ reported at once.
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
+import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,7 +26,7 @@ from pydantic import (
 
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
-from claude_foundry.catalogue import Catalogue
+from claude_foundry.catalogue import HOSTING_WORDS, Catalogue, load_catalogue
 from claude_foundry.provider_data import INDUSTRIES
 
 SKUS = ("GlobalStandard", "DataZoneStandard")
@@ -47,8 +50,27 @@ class StrictModel(BaseModel):
                               validate_default=False)
 
 
-def _catalogue(info: ValidationInfo) -> Catalogue | None:
-    return (info.context or {}).get("catalogue")
+def _catalogue(info: ValidationInfo) -> Catalogue:
+    """The catalogue of the validation context, else the packaged one (or ``CLAUDE_FOUNDRY_CATALOGUE``'s):
+    no way of validating a spec skips the catalogue checks."""
+    return (info.context or {}).get("catalogue") or load_catalogue()
+
+
+def validation_context(data: Any, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``context`` completed with what the checks need: the ``catalogue`` (default: the packaged one) and
+    the ``location`` the deployments are checked against (default: the data's own)."""
+    ctx = dict(context or {})
+    if ctx.get("catalogue") is None:
+        ctx["catalogue"] = load_catalogue()
+    if "location" not in ctx and isinstance(data, Mapping):
+        ctx["location"] = data.get("location")
+    return ctx
+
+
+#: The context :meth:`Spec.model_validate` hands to ``Spec.__init__`` (pydantic calls a custom
+#: ``__init__`` without the validation context).
+_SPEC_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("spec_context",
+                                                                                       default=None)
 
 
 # --- Foundry account ------------------------------------------------------------------------------
@@ -137,66 +159,95 @@ class DeploymentSpec(StrictModel):
     """One named Claude deployment. Its name (the map key) is what clients pass as ``model``."""
 
     model: Annotated[str, Field(description="Claude model id from the catalogue, e.g. claude-sonnet-4-5.")]
-    version: str | None = Field(None, description="Model version; default: the catalogue's default.")
+    hosting: Literal["azure", "anthropic"] | None = Field(None, description=(
+        "Where the model runs: azure (Hosted on Azure, version 2) or anthropic (Hosted on Anthropic's "
+        "infrastructure, version 1; Files API and Skills only there). Default: azure where the model has it, "
+        "as the Foundry portal does; else anthropic."))
+    version: str | None = Field(None, validate_default=True, description=(
+        "Pin a model version instead of a hosting (the version is the hosting: 1 = anthropic, 2 = azure). "
+        "Default: the newest version of the chosen hosting."))
     sku: Literal["GlobalStandard", "DataZoneStandard"] = Field(
-        "GlobalStandard", description="Deployment type. DataZoneStandard keeps processing in the US data zone.")
+        "GlobalStandard", validate_default=True, description="Deployment type. DataZoneStandard keeps processing in the US data zone "
+        "(Azure-hosted versions of some models only).")
     capacity: int | None = Field(None, ge=1, description=(
         "Capacity in thousands of tokens per minute; default: the catalogue's default (25)."))
     version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]
-        arm.VERSION_UPGRADE_DEFAULT, description="When Azure moves the deployment to a new model version.")
-    rai_policy: str = Field(arm.RAI_POLICY_DEFAULT, min_length=1, description="Content filter policy name.")
+        arm.VERSION_UPGRADE_DEFAULT, description=(
+            "When Azure may move the deployment to another model version. Default NoAutoUpgrade: for Claude the "
+            "version is the hosting, so an automatic upgrade could move a deployment between Anthropic's and "
+            "Azure's infrastructure (data residency, billing, features)."))
+    rai_policy: str | None = Field(None, min_length=1, description=(
+        "Content filter (raiPolicyName). Optional: Foundry applies no built-in content filter to Claude at "
+        "deployment time; set one only if your account defines it."))
 
     @field_validator("model")
     @classmethod
     def _model(cls, v: str, info: ValidationInfo) -> str:
         cat = _catalogue(info)
-        if cat is None:
-            return v
-        known = cat.model(v)
-        if known is None:
-            raise ValueError(f"unknown model {v!r}; known: {', '.join(cat.models)} (extend the catalogue "
-                             "with CLAUDE_FOUNDRY_CATALOGUE for newer ones)")
-        location = (info.context or {}).get("location")
-        if isinstance(location, str) and location in cat.locations and location not in known.locations:
-            raise ValueError(f"{v} is not offered in {location}; it is offered in "
-                             f"{', '.join(known.locations)}")
+        if cat is not None and cat.model(v) is None:
+            raise ValueError(cat.offer_problems(v, "", "", "")[0][1])
+        return v
+
+    @field_validator("hosting")
+    @classmethod
+    def _hosting(cls, v: str | None, info: ValidationInfo) -> str | None:
+        cat = _catalogue(info)
+        model = cat.model(info.data.get("model", "")) if cat else None
+        if v is not None and model is not None and v not in model.hostings:
+            offered = ", ".join(f"{h} (version {model.version_for(h)})" for h in model.hostings)
+            raise ValueError(f"{info.data['model']} is not offered {HOSTING_WORDS[v]}; it is offered: {offered}")
         return v
 
     @field_validator("version")
     @classmethod
     def _version(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """Resolves the version: the one pinned, or the newest of the chosen (or default) hosting."""
         cat = _catalogue(info)
-        model = info.data.get("model")
-        if v is None or cat is None or model is None or cat.model(model) is None:
+        name = info.data.get("model")
+        model = cat.model(name) if cat and name else None
+        if model is None or "hosting" not in info.data:
             return v
-        versions = cat.models[model].versions
-        if v not in versions:
-            raise ValueError(f"unknown version {v!r} of {model}; known: {', '.join(versions)}")
+        hosting = info.data.get("hosting")
+        if v is None:
+            return model.version_for(hosting or model.default_hosting)
+        v = str(v)
+        vinfo = model.version_info(v)
+        if vinfo is None:
+            raise ValueError(cat.offer_problems(name, v, "", "")[0][1])  # type: ignore[union-attr]
+        if hosting is not None and vinfo.hosting != hosting:
+            raise ValueError(f"version {v} of {name} is {HOSTING_WORDS[vinfo.hosting]}, but hosting says "
+                             f"{hosting}: drop one of them")
         return v
 
     @field_validator("sku")
     @classmethod
     def _sku(cls, v: str, info: ValidationInfo) -> str:
         cat = _catalogue(info)
+        name, version = info.data.get("model"), info.data.get("version")
         location = (info.context or {}).get("location")
-        if cat is None or not isinstance(location, str) or location not in cat.locations:
+        if cat is None or not name or not version or cat.model(name) is None or not isinstance(location, str):
             return v
-        allowed = cat.locations[location].skus
-        if v not in allowed:
-            raise ValueError(f"SKU {v} is not offered in {location}; allowed there: {', '.join(allowed)}")
+        problems = [p for f, p in cat.offer_problems(name, version, v, location) if f in ("sku", "location")]
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")
     def _defaults(self, info: ValidationInfo) -> DeploymentSpec:
         cat = _catalogue(info)
         known = cat.model(self.model) if cat else None
-        if known is not None:
-            # frozen model: fill the catalogue's defaults in place once, at validation time
-            if self.version is None:
-                object.__setattr__(self, "version", known.default_version)
-            if self.capacity is None:
-                object.__setattr__(self, "capacity", known.default_capacity)
+        if known is not None and self.capacity is None:
+            # frozen model: fill the catalogue's default in place once, at validation time
+            object.__setattr__(self, "capacity", known.default_capacity)
         return self
+
+    @property
+    def resolved_hosting(self) -> str | None:
+        from claude_foundry.catalogue import load_catalogue
+
+        info = load_catalogue().model(self.model)
+        vinfo = info.version_info(self.version) if info and self.version else None
+        return vinfo.hosting if vinfo else self.hosting
 
 
 # --- Key Vault, access, diagnostics ---------------------------------------------------------------
@@ -340,6 +391,33 @@ class Spec(StrictModel):
     protect: bool = Field(False, description=(
         "Production guard: Pulumi `protect` on the account, deployments and vault, and a CanNotDelete "
         "lock on the account and the vault."))
+
+    # --- entry points: every one runs the catalogue checks (claude_foundry.program.spec.spec_from_mapping
+    # is the public one, with readable errors) ---
+
+    def __init__(self, /, **data: Any) -> None:
+        context = _SPEC_CONTEXT.get() or validation_context(data)
+        self.__pydantic_validator__.validate_python(data, self_instance=self, context=context)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:
+        token = _SPEC_CONTEXT.set(validation_context(obj, kwargs.pop("context", None)))
+        try:
+            return super().model_validate(obj, context=_SPEC_CONTEXT.get(), **kwargs)
+        finally:
+            _SPEC_CONTEXT.reset(token)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Spec:
+        try:
+            parsed = json.loads(json_data)
+        except ValueError:
+            parsed = None  # pydantic reports the JSON error
+        token = _SPEC_CONTEXT.set(validation_context(parsed, kwargs.pop("context", None)))
+        try:
+            return super().model_validate_json(json_data, context=_SPEC_CONTEXT.get(), **kwargs)
+        finally:
+            _SPEC_CONTEXT.reset(token)
 
     @field_validator("environment")
     @classmethod
