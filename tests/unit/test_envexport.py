@@ -12,7 +12,7 @@ import pytest
 
 from claude_foundry import cli
 from claude_foundry import contract as c
-from claude_foundry.client import envexport
+from claude_foundry.client import _sources, envexport
 from claude_foundry.client import runtime as rt
 
 KEY = "env-unit-key-abcdef0123456789"
@@ -132,8 +132,8 @@ def vault(monkeypatch):
         names.auth_mode: "key",
         names.api_key: KEY,
     }
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: FakeSecretClient(secrets))
-    monkeypatch.setattr(rt, "default_credential", lambda ca=None: object())
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: FakeSecretClient(secrets))
+    monkeypatch.setattr(_sources, "default_credential", lambda ca=None: object())
     yield secrets
     rt.clear_contract_cache()
 

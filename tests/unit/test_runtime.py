@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from claude_foundry import contract as c
+from claude_foundry.client import _sources
 from claude_foundry.client import runtime as rt
 
 KEY_OLD = "old-key-0123456789abcdef"
@@ -367,7 +368,7 @@ def vault_secrets(prefix="claude-foundry", key=KEY_OLD, auth="key") -> dict[str,
 def test_key_vault_load_is_cached_once(monkeypatch):
     fake = FakeSecretClient(vault_secrets())
     made = []
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: made.append(a) or fake)
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: made.append(a) or fake)
     r1 = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net/", credential=object())
     r2 = rt.FoundryRuntime.from_key_vault("https://KV.vault.azure.net", credential=object())
     assert len(made) == 1
@@ -383,7 +384,7 @@ def test_key_vault_load_concurrent_threads_one_load(monkeypatch):
 
     fake = FakeSecretClient(vault_secrets())
     made = []
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: made.append(a) or fake)
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: made.append(a) or fake)
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: rt.contract_from_key_vault("https://kv.vault.azure.net", credential=object()),
                       range(16)))
@@ -392,7 +393,7 @@ def test_key_vault_load_concurrent_threads_one_load(monkeypatch):
 
 def test_key_vault_entra_stack(monkeypatch):
     fake = FakeSecretClient(vault_secrets(key=None, auth="entra"))
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake)
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: fake)
     runtime = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())
     assert runtime.auth == "entra"
     assert runtime.contract.auth_mode == "entra"
@@ -401,7 +402,7 @@ def test_key_vault_entra_stack(monkeypatch):
 def test_key_vault_missing_secret_is_clear(monkeypatch):
     secrets = vault_secrets()
     del secrets["claude-foundry-deployments"]
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: FakeSecretClient(secrets))
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: FakeSecretClient(secrets))
     with pytest.raises(rt.RuntimeConfigError, match="claude-foundry-deployments"):
         rt.contract_from_key_vault("https://kv.vault.azure.net", credential=object())
 
@@ -409,7 +410,7 @@ def test_key_vault_missing_secret_is_clear(monkeypatch):
 def test_key_vault_rotation_updates_cache(monkeypatch):
     secrets = vault_secrets()
     fake_kv = FakeSecretClient(secrets)
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake_kv)
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: fake_kv)
     runtime = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())
     fake = FakeFoundry(valid_key=KEY_NEW)
     secrets["claude-foundry-api-key"] = KEY_NEW
@@ -424,7 +425,7 @@ def test_from_environment_prefers_vault(monkeypatch):
     monkeypatch.setenv(c.ENV_VAULT_URL, "https://kv.vault.azure.net")
     monkeypatch.setenv(c.ENV_SECRET_PREFIX, "team-a")
     fake_kv = FakeSecretClient(vault_secrets(prefix="team-a"))
-    monkeypatch.setattr(rt, "_secret_client", lambda *a: fake_kv)
+    monkeypatch.setattr(_sources, "_secret_client", lambda *a: fake_kv)
     runtime = rt.FoundryRuntime.from_environment(credential=object())
     assert runtime.resource == "acct"
     assert fake_kv.calls[0] == "team-a-endpoint"

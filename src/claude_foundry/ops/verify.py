@@ -20,6 +20,11 @@ from claude_foundry.azure.errors import arm_error_text
 from claude_foundry.azure.resource import ArmResource
 from claude_foundry.ops.view import StackView
 
+#: Deployment fields the program sends that Azure may leave out of a GET (whether it echoes modelProviderData is
+#: unverified; raiPolicyName and versionUpgradeOption are optional): missing on GET is not drift.
+MAYBE_NOT_ECHOED = (("properties.modelProviderData", "modelProviderData"),
+                    ("properties.raiPolicyName", "raiPolicyName"),
+                    ("properties.versionUpgradeOption", "versionUpgradeOption"))
 MISSING = "(missing)"
 ABSENT = "(absent)"
 KEY_NOT_CURRENT = "not a current account key"
@@ -175,21 +180,19 @@ class Verifier:
             body = planned.body
             for path, label in (("properties.model.name", "model"), ("properties.model.version", "version"),
                                 ("properties.model.format", "format"), ("sku.name", "sku"),
-                                ("sku.capacity", "capacity"), ("properties.raiPolicyName", "raiPolicyName")):
+                                ("sku.capacity", "capacity"), *MAYBE_NOT_ECHOED):
                 exp = _get(body, path)
                 act = _get(got, path)
-                if exp is None:
-                    continue
+                if exp is None or (act is None and (path, label) in MAYBE_NOT_ECHOED):
+                    continue  # Azure may not echo these on GET: absent is not drift, a different value is
                 if path in ("sku.capacity", "properties.model.version"):
                     same = str(exp) == str(act)
+                elif isinstance(exp, dict):
+                    same = exp == act
                 else:
                     same = _ci_eq(exp, act)
                 if not same:
                     self.drift(res, label, exp, act)
-            exp_pd = _get(body, "properties.modelProviderData") or _get(body, "properties.model.modelProviderData")
-            act_pd = _get(got, "properties.modelProviderData") or _get(got, "properties.model.modelProviderData")
-            if exp_pd is not None and exp_pd != act_pd:
-                self.drift(res, "modelProviderData", exp_pd, act_pd)
         for name in sorted(live):
             got = live[name]
             self.drift(f"deployment {name}", "exists", ABSENT + " not in the stack",

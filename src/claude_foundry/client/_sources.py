@@ -1,0 +1,265 @@
+"""Where a runtime's contract comes from: the environment, an exported JSON file, or Key Vault.
+
+Key Vault reads go through one :class:`VaultSource` per vault and secret prefix, cached per process
+(thread-safe); the runtime keeps the source to re-read the key secret after a 401.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from claude_foundry import contract as c
+from claude_foundry.errors import UserError
+
+
+class RuntimeConfigError(UserError):
+    """The contract cannot be built or used as asked (missing variables, exclusive settings, bad file)."""
+
+
+def _resource_from_base_url(base_url: str) -> str:
+    """Best effort: the account name in a Foundry base URL (standard host or the sandbox's path form)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    m = re.match(r"^([a-z0-9-]+)\.services\.ai\.azure\.com$", host, re.IGNORECASE)
+    if m:
+        return m.group(1)
+    m = re.search(r"/foundry/([^/]+)/anthropic/?$", parts.path)
+    return m.group(1) if m else ""
+
+
+def parse_deployments(text: str | None) -> dict[str, c.DeploymentInfo]:
+    """``CLAUDE_FOUNDRY_DEPLOYMENTS``: a JSON deployment map, or comma-separated names (models unknown)."""
+    if not text or not text.strip():
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return c.load_deployment_map(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeConfigError(f"{c.ENV_DEPLOYMENTS} is not a valid deployment map: {exc}") from None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return {n: c.DeploymentInfo(model="", version="", family="") for n in names}
+
+
+def contract_from_env(environ: Mapping[str, str] | None = None) -> c.Contract:
+    """Build a contract from the variables the anthropic SDK reads, plus ``CLAUDE_FOUNDRY_DEPLOYMENTS``.
+
+    Without ``ANTHROPIC_FOUNDRY_API_KEY`` the contract is an Entra ID one.
+    """
+    env = os.environ if environ is None else environ
+    resource = (env.get(c.ENV_RESOURCE) or "").strip()
+    base_url = (env.get(c.ENV_BASE_URL) or "").strip()
+    if resource and base_url:
+        raise RuntimeConfigError(
+            f"{c.ENV_RESOURCE} and {c.ENV_BASE_URL} are mutually exclusive (the SDK refuses both); unset one"
+        )
+    if not resource and not base_url:
+        raise RuntimeConfigError(f"set {c.ENV_RESOURCE} (account name) or {c.ENV_BASE_URL} (full base URL)")
+    if resource:
+        base_url = c.foundry_base_url(resource)
+    else:
+        base_url = base_url.rstrip("/")
+        resource = _resource_from_base_url(base_url)
+    key = env.get(c.ENV_API_KEY) or None
+    return c.Contract(
+        resource=resource,
+        base_url=base_url,
+        deployments=parse_deployments(env.get(c.ENV_DEPLOYMENTS)),
+        auth_mode=c.AUTH_MODE_KEY if key else c.AUTH_MODE_ENTRA,
+        api_key=key,
+    )
+
+
+def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
+    """Load an exported contract (``Contract.public_json()`` shape) from a file path or a mapping.
+
+    The file never holds a key: use key auth by passing ``api_key`` to :class:`FoundryRuntime` (or set
+    ``ANTHROPIC_FOUNDRY_API_KEY``; :meth:`FoundryRuntime.from_json` does that), or Entra ID.
+    """
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+        origin = "contract JSON"
+    else:
+        origin = str(source)
+        try:
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RuntimeConfigError(f"contract file not found: {origin}") from None
+        except (OSError, ValueError) as exc:
+            raise RuntimeConfigError(f"cannot read contract file {origin}: {exc}") from None
+    if not isinstance(data, dict) or "base_url" not in data:
+        raise RuntimeConfigError(
+            f"{origin}: expected an object with resource, base_url, auth_mode, deployments")
+    if "api_key" in data:
+        raise RuntimeConfigError(f"{origin}: holds an api_key; exported contracts must never contain the key")
+    try:
+        raw = data.get("deployments") or {}
+        deployments = {str(k): c.DeploymentInfo.from_json(v) for k, v in raw.items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RuntimeConfigError(f"{origin}: bad deployments entry: {exc}") from None
+    base_url = str(data["base_url"]).rstrip("/")
+    return c.Contract(
+        resource=str(data.get("resource") or _resource_from_base_url(base_url)),
+        base_url=base_url,
+        deployments=deployments,
+        auth_mode=str(data.get("auth_mode") or c.AUTH_MODE_KEY),
+    )
+
+
+def default_credential(ca_bundle: str | None = None) -> Any:
+    """``DefaultAzureCredential`` (imported lazily)."""
+    from azure.identity import DefaultAzureCredential
+
+    kwargs: dict[str, Any] = {}
+    if ca_bundle:
+        kwargs["connection_verify"] = ca_bundle
+    return DefaultAzureCredential(**kwargs)
+
+
+def _secret_client(vault_url: str, credential: Any, ca_bundle: str | None) -> Any:
+    from azure.keyvault.secrets import SecretClient
+
+    kwargs: dict[str, Any] = {}
+    if ca_bundle:
+        kwargs["connection_verify"] = ca_bundle
+    return SecretClient(vault_url, credential, **kwargs)
+
+
+def _get_secret(client: Any, name: str, *, required: bool) -> str | None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        value = client.get_secret(name).value
+    except ResourceNotFoundError:
+        if required:
+            raise RuntimeConfigError(
+                f"Key Vault secret {name!r} not found in {client.vault_url}: wrong vault or secret prefix, "
+                "or the stack has not been deployed"
+            ) from None
+        return None
+    return value
+
+
+class VaultSource:
+    """Reads one stack's secrets from one vault; counts its round trips (secret reads)."""
+
+    def __init__(self, vault_url: str, prefix: str, credential: Any, ca_bundle: str | None) -> None:
+        self.vault_url = vault_url.rstrip("/")
+        self.names = c.SecretNames(prefix)
+        self._client = _secret_client(self.vault_url, credential, ca_bundle)
+        self.contract_loads = 0
+        self.key_reads = 0
+
+    def load(self) -> c.Contract:
+        names = self.names
+        # The first read does the Key Vault challenge dance; the others then run in parallel.
+        endpoint = _get_secret(self._client, names.endpoint, required=True)
+        rest = (names.resource, names.deployments, names.auth_mode, names.api_key)
+        with ThreadPoolExecutor(max_workers=len(rest)) as pool:
+            futures = [pool.submit(_get_secret, self._client, n, required=n != names.api_key) for n in rest]
+            resource, deployments, auth_mode, api_key = (f.result() for f in futures)
+        self.contract_loads += 1
+        try:
+            deployment_map = c.load_deployment_map(deployments or "{}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeConfigError(
+                f"Key Vault secret {names.deployments!r} is not a deployment map: {exc}") from None
+        return c.Contract(
+            resource=resource or "",
+            base_url=(endpoint or "").rstrip("/"),
+            deployments=deployment_map,
+            auth_mode=(auth_mode or c.AUTH_MODE_KEY).strip(),
+            api_key=api_key or None,
+        )
+
+    def read_key(self) -> str | None:
+        self.key_reads += 1
+        return _get_secret(self._client, self.names.api_key, required=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+_CACHE_LOCK = threading.Lock()
+_CONTRACT_CACHE: dict[tuple[str, str], c.Contract] = {}
+_SOURCE_CACHE: dict[tuple[str, str], VaultSource] = {}
+_LOAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+def clear_contract_cache() -> None:
+    """Forget every contract read from Key Vault in this process (tests, long-lived tools)."""
+    with _CACHE_LOCK:
+        sources = list(_SOURCE_CACHE.values())
+        _CONTRACT_CACHE.clear()
+        _SOURCE_CACHE.clear()
+        _LOAD_LOCKS.clear()
+    for source in sources:
+        source.close()
+
+
+def _vault_key(vault_url: str, prefix: str) -> tuple[str, str]:
+    return (vault_url.rstrip("/").lower(), prefix)
+
+
+def load_from_vault(
+    vault_url: str, prefix: str, credential: Any, ca_bundle: str | None, use_cache: bool
+) -> tuple[c.Contract, VaultSource]:
+    key = _vault_key(vault_url, prefix)
+    if not use_cache:
+        source = VaultSource(vault_url, prefix, credential, ca_bundle)
+        try:
+            return source.load(), source
+        except BaseException:
+            source.close()
+            raise
+    with _CACHE_LOCK:
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # one load per vault/prefix even when many threads ask at once
+        with _CACHE_LOCK:
+            if key in _CONTRACT_CACHE:
+                return _CONTRACT_CACHE[key], _SOURCE_CACHE[key]
+        source = VaultSource(vault_url, prefix, credential, ca_bundle)
+        try:
+            loaded = source.load()
+        except BaseException:
+            source.close()
+            raise
+        with _CACHE_LOCK:
+            _CONTRACT_CACHE[key] = loaded
+            _SOURCE_CACHE[key] = source
+        return loaded, source
+
+
+def contract_from_key_vault(
+    vault_url: str,
+    *,
+    prefix: str = c.DEFAULT_SECRET_PREFIX,
+    credential: Any = None,
+    ca_bundle: str | None = None,
+    use_cache: bool = True,
+) -> c.Contract:
+    """Read a stack's contract from Key Vault (cached per process, vault and prefix)."""
+    ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
+    cred = credential if credential is not None else default_credential(ca)
+    loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache)
+    if not use_cache:
+        source.close()
+    return loaded
+
+
+def remember_new_key(source: VaultSource, key: str) -> None:
+    """A re-read key replaces the one in the cached contract of ``source``'s vault and prefix."""
+    vkey = _vault_key(source.vault_url, source.names.prefix)
+    with _CACHE_LOCK:
+        cached = _CONTRACT_CACHE.get(vkey)
+        if cached is not None:
+            _CONTRACT_CACHE[vkey] = dataclasses.replace(cached, api_key=key)
