@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
 @pytest.fixture(scope="module")
 def stack(sandbox, credential):
-    return seed_stack(sandbox, credential, {**MODELS, "opus-old": "claude-opus-4-1"})
+    return seed_stack(sandbox, credential, {**MODELS, "opus-old": "claude-opus-4-5"})
 
 
 def test_env_sh_points_sdk_and_claude_code_at_the_stack(stack, conn_file, capsys):

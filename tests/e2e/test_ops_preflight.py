@@ -27,9 +27,9 @@ from claude_foundry.sandbox import Sandbox, SandboxConfig
 pytestmark = pytest.mark.e2e
 
 TAKEN = "taken-by-someone-else"
-EASTUS2_MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-6"]  # no opus-4-5
+EASTUS2_MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7", "claude-sonnet-4-6"]  # no opus-4-5
 SEED = {
-    "quota": {"GlobalStandard/claude-opus-4-1": 10, "GlobalStandard/claude-sonnet-4-6": 30},
+    "quota": {"GlobalStandard/claude-opus-4-7": 10, "GlobalStandard/claude-sonnet-4-6": 30},
     "models_by_location": {"eastus2": EASTUS2_MODELS},
     "taken_subdomains": [TAKEN],
     "marketplace_agreements": {
@@ -76,10 +76,10 @@ def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
 
 
 def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(pf_stack(tmp_path, {"o1": {"model": "claude-opus-4-1", "capacity": 8},
-                                            "o2": {"model": "claude-opus-4-1", "capacity": 5}}))
+    spec = load_spec(pf_stack(tmp_path, {"o1": {"model": "claude-opus-4-7", "capacity": 8},
+                                            "o2": {"model": "claude-opus-4-7", "capacity": 5}}))
     report = run_preflight(stack_view(spec, target))
-    check = checks(report)["quota:claude-opus-4-1/GlobalStandard"]
+    check = checks(report)["quota:claude-opus-4-7/GlobalStandard"]
     assert check.status == FAIL
     assert "needs 13K TPM" in check.reason
     assert "10 of 10" in check.reason
@@ -326,10 +326,10 @@ def test_cli_json_and_exit_codes(tmp_path: Path, seeded: Sandbox, capsys: pytest
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is True
     assert {c["status"] for c in data["checks"]} <= {PASS, WARN}
-    bad = pf_stack(tmp_path, {"op": {"model": "claude-opus-4-1", "capacity": 50}})
+    bad = pf_stack(tmp_path, {"op": {"model": "claude-opus-4-7", "capacity": 50}})
     assert main(["preflight", str(bad), "--sandbox", str(conn)]) == 1
     out = capsys.readouterr().out
     assert "fail" in out
-    assert "quota:claude-opus-4-1" in out.replace("\n", "")
+    assert "quota:claude-opus-4-7" in out.replace("\n", "")
     assert main(["preflight", str(tmp_path / "nope.yaml"), "--sandbox", str(conn)]) == 2
     assert main(["preflight", str(good), "--sandbox", str(tmp_path / "missing.json")]) == 2

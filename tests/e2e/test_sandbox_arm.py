@@ -60,7 +60,14 @@ def test_account_create_keys_models_usages(cs_client, rg):
     assert {m.name for m in models} >= {"claude-sonnet-4-5", "claude-opus-4-6"}
     assert all(m.format == "Anthropic" for m in models)
     sonnet = next(m for m in models if m.name == "claude-sonnet-4-5")
-    assert {s.name for s in sonnet.skus} == {"GlobalStandard", "DataZoneStandard"}
+    assert {s.name for s in sonnet.skus} == {"GlobalStandard"}  # Anthropic-hosted only: no Data Zone
+    haiku = {m.version: m for m in models if m.name == "claude-haiku-4-5"}
+    assert set(haiku) == {"1", "2"}  # one entry per version (= hosting)
+    assert {s.name for s in haiku["2"].skus} == {"GlobalStandard", "DataZoneStandard"}
+    assert {s.name for s in haiku["1"].skus} == {"GlobalStandard"}
+    assert haiku["2"].is_default_version is True
+    assert haiku["1"].is_default_version is False
+    assert haiku["2"].lifecycle_status == "GenerallyAvailable"
     cs_client.deployments.begin_create_or_update(rg, acc.name, "sonnet", _body(capacity=7),
                                                  api_version=arm.DEPLOYMENT_API_VERSION).result()
     usages = {u.name.value: u for u in cs_client.usages.list("eastus2")}
@@ -69,8 +76,10 @@ def test_account_create_keys_models_usages(cs_client, rg):
     assert u.limit >= u.current_value
     account_usages = {u.name.value for u in cs_client.accounts.list_usages(rg, acc.name).value}
     assert "AIServices.GlobalStandard.claude-sonnet-4-5" in account_usages
-    location_models = list(cs_client.models.list("westus2"))
-    assert "claude-haiku-4-5" not in {m.model.name for m in location_models}  # not offered there
+    location_models = list(cs_client.models.list("centralus"))
+    assert "claude-fable-5" not in {m.model.name for m in location_models}  # not offered there
+    assert "claude-fable-5" in {m.model.name for m in cs_client.models.list("eastus2")}
+    assert list(cs_client.models.list("westus2")) == []  # no Claude in westus2 (region table, 2026-09)
 
 
 def test_put_is_idempotent(rm_client, connection, rg):

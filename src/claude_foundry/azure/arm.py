@@ -24,6 +24,8 @@ COGNITIVE_SERVICES_NAMESPACE = "Microsoft.CognitiveServices"
 ACCOUNT_KIND = "AIServices"
 ACCOUNT_SKU = "S0"
 RAI_POLICY_DEFAULT = "Microsoft.DefaultV2"
+#: What ARM assumes when a deployment names no versionUpgradeOption.
+ARM_VERSION_UPGRADE_DEFAULT = "OnceNewDefaultVersionAvailable"
 #: Claude deployments stay on their version (= hosting) unless the stack says otherwise.
 VERSION_UPGRADE_DEFAULT = "NoAutoUpgrade"
 VERSION_UPGRADE_OPTIONS = ("OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade")

@@ -84,7 +84,8 @@ def load_seed(seed: dict[str, Any] | str | os.PathLike[str] | None) -> dict[str,
     if not isinstance(data, dict):
         raise ValueError("seed must be a mapping")
     known = {"quota", "default_quota", "models_by_location", "taken_subdomains", "marketplace_agreements",
-             "marketplace_default_accepted", "marketplace_unknown_offers", "faults", "provisioning_delay"}
+             "marketplace_default_accepted", "marketplace_unknown_offers", "faults", "provisioning_delay",
+             "subscription_quota_id", "deployment_get_omits", "role_propagation_delay"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown seed key(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
@@ -127,6 +128,12 @@ class State:
         for k, v in (seed.get("quota") or {}).items():
             self.quota[self.usage_name_from_seed_key(str(k))] = int(v)
         self.default_quota = int(seed.get("default_quota", DEFAULT_QUOTA))
+        #: subscriptionPolicies.quotaId of the sandbox's subscription (eligibility: CSP, trial, credit-only ...)
+        self.subscription_quota_id = str(seed.get("subscription_quota_id") or "PayAsYouGo_2014-09-01")
+        #: deployment properties GET leaves out (whether Azure echoes modelProviderData is unverified)
+        self.deployment_get_omits = [str(x) for x in (seed.get("deployment_get_omits") or [])]
+        #: seconds before a new role assignment takes effect on the data planes (Azure: minutes)
+        self.role_propagation_delay = float(seed.get("role_propagation_delay") or 0.0)
         self.models_by_location: dict[str, list[str]] = {
             normalize_location(k): list(v) for k, v in (seed.get("models_by_location") or {}).items()}
         self.taken_subdomains = {s.lower() for s in (seed.get("taken_subdomains") or [])}
@@ -303,9 +310,24 @@ class State:
             return list(self.models_by_location[loc])
         return [name for name, m in self.catalogue.models.items() if loc in m.locations]
 
-    def skus_in(self, location: str) -> list[str]:
-        info = self.catalogue.locations.get(normalize_location(location))
-        return list(info.skus) if info else []
+    def versions_in(self, model: str, location: str) -> list[str]:
+        """The versions of ``model`` offered in ``location`` (the catalogue's, or all when the seed's
+        ``models_by_location`` lists the model there)."""
+        info = self.catalogue.models.get(model)
+        if info is None or model not in self.models_in(location):
+            return []
+        loc = normalize_location(location)
+        if loc in self.models_by_location:
+            return list(info.versions)
+        return [v for v, vi in info.versions.items() if loc in (vi.locations or ())]
+
+    def skus_in(self, location: str, model: str | None = None, version: str | None = None) -> list[str]:
+        """SKUs offered in ``location`` (by geography), narrowed to a model version's when given."""
+        loc = normalize_location(location)
+        offered = [s for s in self.catalogue.skus if loc in self.catalogue.sku_locations(s)]
+        info = self.catalogue.models.get(model) if model else None
+        vinfo = info.version_info(version) if info and version else None
+        return [s for s in offered if vinfo is None or s in vinfo.skus]
 
     @staticmethod
     def _marketplace_key(key: str) -> str:

@@ -167,8 +167,8 @@ class DeploymentSpec(StrictModel):
         "Pin a model version instead of a hosting (the version is the hosting: 1 = anthropic, 2 = azure). "
         "Default: the newest version of the chosen hosting."))
     sku: Literal["GlobalStandard", "DataZoneStandard"] = Field(
-        "GlobalStandard", validate_default=True, description="Deployment type. DataZoneStandard keeps processing in the US data zone "
-        "(Azure-hosted versions of some models only).")
+        "GlobalStandard", validate_default=True, description="Deployment type. DataZoneStandard keeps processing "
+        "in the US data zone (Azure-hosted versions of some models only).")
     capacity: int | None = Field(None, ge=1, description=(
         "Capacity in thousands of tokens per minute; default: the catalogue's default (25)."))
     version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]

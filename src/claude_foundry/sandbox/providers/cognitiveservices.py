@@ -240,10 +240,10 @@ def _account_action(api: ArmApi, method: str, target: Target, segs: list[str], l
 # --- models and quota -----------------------------------------------------------------------------
 
 
-def _model_skus(api: ArmApi, model: str, location: str) -> list[dict[str, Any]]:
+def _model_skus(api: ArmApi, model: str, version: str, location: str) -> list[dict[str, Any]]:
     info = api.s.catalogue.models[model]
     out = []
-    for sku in api.s.skus_in(location):
+    for sku in api.s.skus_in(location, model, version):
         out.append({"name": sku, "usageName": api.s.usage_name(sku, model),
                     "capacity": {"minimum": 1, "maximum": max(api.s.quota_limit(sku, model), 1), "step": 1,
                                  "default": info.default_capacity},
@@ -251,26 +251,34 @@ def _model_skus(api: ArmApi, model: str, location: str) -> list[dict[str, Any]]:
     return out
 
 
+#: The catalogue's lifecycle status as the models list spells ``lifecycleStatus`` (ModelLifecycleStatus).
+LIFECYCLE_STATUS = {"ga": "GenerallyAvailable", "preview": "Preview", "gated": "Preview",
+                    "deprecated": "Deprecating", "retired": "Deprecated"}
+
+
 def _account_models(api: ArmApi, location: str) -> list[dict[str, Any]]:
+    """The models list (``AccountModel`` items) for a location, seeded from the catalogue, one per version."""
     out = []
     for name in api.s.models_in(location):
         info = api.s.catalogue.models.get(name)
         if info is None:
             continue
-        for version in info.versions:
+        for version in api.s.versions_in(name, location):
             entry: dict[str, Any] = {
                 "format": api.s.catalogue.format, "name": name, "version": version,
                 "isDefaultVersion": version == info.default_version,
-                "lifecycleStatus": "GenerallyAvailable",
+                "lifecycleStatus": LIFECYCLE_STATUS[info.status_of(version)],
                 "capabilities": {"chatCompletion": "true", "messages": "true", "responses": "false"},
-                "maxCapacity": max((api.s.quota_limit(s, name) for s in api.s.skus_in(location)), default=0),
-                "skus": _model_skus(api, name, location),
+                "maxCapacity": max((api.s.quota_limit(s, name) for s in api.s.skus_in(location, name, version)),
+                                   default=0),
+                "skus": _model_skus(api, name, version, location),
                 "systemData": {"createdBy": "Microsoft", "createdByType": "Application"},
             }
             dep: dict[str, str] = {}
-            if info.retirement:
-                dep["inference"] = f"{info.retirement.isoformat()}T00:00:00Z"
-            if info.deprecation:
+            retirement, deprecation = info.retirement_of(version), info.deprecation_of(version)
+            if retirement:
+                dep["inference"] = f"{retirement.isoformat()}T00:00:00Z"
+            if deprecation or retirement:
                 dep["deprecationStatus"] = "Planned"
             if dep:
                 entry["deprecation"] = dep
@@ -285,13 +293,23 @@ def _location_models(api: ArmApi, location: str) -> list[dict[str, Any]]:
 
 
 def _used_capacity(api: ArmApi, location: str, sku: str, model: str, exclude_key: str | None = None) -> int:
-    loc = normalize_location(location)
+    """Capacity of ``model`` under ``sku`` already deployed in the quota pool ``location`` draws from: Global
+    Standard is one pool per subscription across regions, Data Zone Standard one per data zone."""
+    cat = api.s.catalogue
+    geo_of = {loc: li.geography for loc, li in cat.locations.items()}
+    here = normalize_location(location)
+    zone = (cat.skus.get(sku).geographies if cat.skus.get(sku) else None)  # type: ignore[union-attr]
     total = 0
     for key, res in api.s.resources.items():
         if res.get("type", "").lower() != DEPLOYMENTS or key == exclude_key:
             continue
         account = api.s.resources.get(key.rsplit("/deployments/", 1)[0])
-        if account is None or account.get("location") != loc:
+        if account is None:
+            continue
+        there = account.get("location")
+        same_pool = (there == here) if sku not in cat.skus else (
+            zone is None or geo_of.get(there) == geo_of.get(here))
+        if not same_pool:
             continue
         if res.get("sku", {}).get("name") == sku and \
                 res.get("properties", {}).get("model", {}).get("name") == model:
@@ -359,12 +377,22 @@ def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         raise ArmError(400, "DeploymentModelNotSupported",
                        f"The model '{fmt}/{name}' has no version '{version}'. Versions: "
                        f"{', '.join(info.versions)}.")
+    if version not in api.s.versions_in(str(name), location):
+        raise ArmError(400, "DeploymentModelNotSupported",
+                       f"The model '{fmt}/{name}' version '{version}' is not supported in location '{location}'. "
+                       f"Versions offered there: {', '.join(api.s.versions_in(str(name), location)) or 'none'}.")
+    verdict = cat.lifecycle(str(name), version)
+    if verdict is not None and verdict[0] == "error":
+        raise ArmError(400, "DeploymentModelNotSupported",
+                       f"The model '{fmt}/{name}' version '{version}' is deprecated and no longer accepts new "
+                       "deployments.")
     sku = body.get("sku") or {}
     sku_name = sku.get("name")
-    if sku_name not in api.s.skus_in(location):
+    offered = api.s.skus_in(location, str(name), version)
+    if sku_name not in offered:
         raise ArmError(400, "InvalidResourceProperties",
                        f"The specified SKU '{sku_name}' for model '{name} {version}' is not supported in "
-                       f"location '{location}'. SKUs: {', '.join(api.s.skus_in(location))}.")
+                       f"location '{location}'. SKUs: {', '.join(offered) or 'none'}.")
     try:
         capacity = int(sku.get("capacity", 1))
     except (TypeError, ValueError):
@@ -389,12 +417,14 @@ def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     p = res["properties"]
     p["model"] = {"format": fmt, "name": name, "version": version}
     res["sku"] = {"name": sku_name, "capacity": capacity}
-    p.setdefault("versionUpgradeOption", arm_facts.VERSION_UPGRADE_DEFAULT)
-    p.setdefault("raiPolicyName", arm_facts.RAI_POLICY_DEFAULT)
+    p.setdefault("versionUpgradeOption", arm_facts.ARM_VERSION_UPGRADE_DEFAULT)
     p["capabilities"] = {"chatCompletion": "true", "messages": "true"}
     p["rateLimits"] = [{"key": "request", "renewalPeriod": 60, "count": capacity},
                        {"key": "token", "renewalPeriod": 60, "count": capacity * 1000}]
     p["provisioningState"] = "Updating" if existing else "Creating"
+    for hidden in api.s.deployment_get_omits:  # accepted, but not echoed on GET (seed: deployment_get_omits)
+        if hidden in p:
+            res["_sb"].setdefault("hidden", {})[hidden] = p.pop(hidden)
     api.s.resources[target.key] = res
     return api.accepted(200 if existing else 201, target.key, location, CS_NS)
 
