@@ -33,6 +33,7 @@ COMMANDS = (
     "preflight",
     "verify",
     "rotate_keys",
+    "catalogue",
     "schema",
 )
 
@@ -117,13 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"claude_foundry.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("claude_foundry.cli"):
-                continue  # command not built yet / not shipped in this install
-            raise
-        module.register(sub)
+        importlib.import_module(f"claude_foundry.cli.{name}").register(sub)
     return parser
 
 
