@@ -178,9 +178,39 @@ def _version_key(version: str) -> tuple[int, str]:
     return (int(version), version) if version.isdigit() else (-1, version)
 
 
+class Eligibility(_Strict):
+    """What a subscription type (``subscriptionPolicies.quotaId``) means for deploying Claude."""
+
+    verdict: Literal["eligible", "ineligible", "uncertain", "zero-quota"]
+    reason: str
+    source: str = ""
+
+
+class MarketplaceOffer(_Strict):
+    """Azure Marketplace coordinates whose terms govern Claude billing; ``{model}`` is replaced by the model
+    id. ``None`` ids: not published in the sources (preflight says so instead of guessing)."""
+
+    name: str
+    publisher: str | None = None
+    offer: str | None = None
+    plan: str | None = None
+    per_model: bool = False
+    note: str = ""
+    source: str = ""
+
+    def ids(self, model: str) -> tuple[str, str, str] | None:
+        if not (self.publisher and self.offer and self.plan):
+            return None
+        return (self.publisher.format(model=model), self.offer.format(model=model), self.plan.format(model=model))
+
+
 class Catalogue(_Strict):
     snapshot: Snapshot
     format: str = "Anthropic"
+    #: quotaId -> verdict (prefix match on the part before ``_``, e.g. ``CSP`` for ``CSP_2015-05-01``)
+    eligibility: dict[str, Eligibility] = Field(default_factory=dict)
+    #: tried in order by preflight
+    marketplace_offers: list[MarketplaceOffer] = Field(default_factory=list)
     skus: dict[str, SkuInfo]
     locations: dict[str, LocationInfo]
     #: Newest first: the env export prefers the first model of a family.
@@ -215,6 +245,13 @@ class Catalogue(_Strict):
 
     def model(self, name: str) -> ModelInfo | None:
         return self.models.get(name)
+
+    def eligibility_of(self, quota_id: str) -> Eligibility | None:
+        """The verdict for a subscription's quotaId (exact, else by its offer-type prefix before ``_``)."""
+        if quota_id in self.eligibility:
+            return self.eligibility[quota_id]
+        prefix = quota_id.split("_", 1)[0].lower()
+        return next((e for k, e in self.eligibility.items() if k.split("_", 1)[0].lower() == prefix), None)
 
     def family_of(self, model: str) -> str:
         info = self.models.get(model)

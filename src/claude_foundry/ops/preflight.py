@@ -3,17 +3,21 @@
 One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the reason and the fix:
 
 * ``provider-data``: every Claude deployment carries complete ``modelProviderData``;
+* ``subscription``: the subscription's type (``subscriptionPolicies.quotaId``) may deploy Claude: CSP, free
+  trial and student subscriptions fail; credit-only, Visual Studio and Dev/Test ones warn (catalogue data);
 * ``subdomain``: the account's custom subdomain is free, or already ours (``checkDomainAvailability``);
 * ``deleted-account``: no soft-deleted Foundry account with the stack's resource group and name (Azure keeps a
   deleted account 48 h; creating it again fails with 409 ``FlagMustBeSetForRestore``) (``deleted_accounts.list``);
 * ``deleted-vault``: no soft-deleted Key Vault with the stack's vault name (names are global; creating it
   again fails with 409 ``ConflictError``) (``Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}``);
-* ``model:<deployment>``: the model and version are offered in the location with the chosen SKU
-  (``models.list(location)``);
+* ``model:<deployment>``: the model and version are offered in the location with the chosen SKU, and not
+  Deprecated (``models.list(location)``, the live truth; Deprecating / Legacy / Preview warn);
 * ``quota:<model>/<sku>``: the summed capacity fits the subscription's quota (``usages.list(location)``),
   counting the capacity our own live deployments already hold as available to us;
-* ``marketplace:<model>``: the Marketplace agreement of the Anthropic offer is accepted. A missing
-  acceptance is a warning: the Cognitive Services RP signs the offer itself from ``modelProviderData``;
+* ``marketplace:<model>``: the Marketplace terms Claude bills through (the Claude Platform on Foundry / CCU
+  offer, then the per-model offer of older deployments) are accepted. Not accepted, or an offer the
+  Marketplace does not know (400), is a warning: the Cognitive Services RP signs the terms itself from
+  ``modelProviderData``;
 * ``resource-group`` and ``permissions``: the group exists (or may be created) and the caller may write
   accounts, deployments, vaults (and role assignments when the stack makes some) there.
 
@@ -36,15 +40,13 @@ from claude_foundry.ops.view import StackView
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
 
+#: api-version of ``GET /subscriptions/{id}`` (Microsoft.Resources subscriptions, stable).
+SUBSCRIPTION_API_VERSION = "2022-12-01"
 
-#: Azure Marketplace coordinates of the Anthropic offers (Azure-Samples/claude, scripts/preflight-claude.sh:
-#: publisher ``anthropic``, offer ``anthropic-<model>-offer``, plan ``anthropic-<model>-plan-new``).
-MARKETPLACE_PUBLISHER = "anthropic"
+
+#: The Marketplace offer type the agreements API files Anthropic's offers under (the offers themselves are
+#: catalogue data: ``Catalogue.marketplace_offers``).
 MARKETPLACE_OFFER_TYPE = "virtualmachine"
-
-
-def marketplace_ids(model: str) -> tuple[str, str, str]:
-    return MARKETPLACE_PUBLISHER, f"anthropic-{model}-offer", f"anthropic-{model}-plan-new"
 
 
 @dataclass
@@ -121,6 +123,9 @@ def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:
 
 class Preflight:
     def __init__(self, view: StackView) -> None:
+        from claude_foundry.catalogue import load_catalogue
+
+        self.catalogue = load_catalogue()
         self.view = view
         self.spec = view.spec
         self.target = view.target
@@ -137,8 +142,9 @@ class Preflight:
 
     def run(self) -> PreflightReport:
         checks = [check_provider_data({n: d.body for n, d in self.view.deployments.items()})]
-        for fn in (self.check_subdomain, self.check_deleted_account, self.check_deleted_vault, self.check_models,
-                   self.check_quota, self.check_marketplace, self.check_resource_group):
+        for fn in (self.check_subscription, self.check_subdomain, self.check_deleted_account,
+                   self.check_deleted_vault, self.check_models, self.check_quota, self.check_marketplace,
+                   self.check_resource_group):
             try:
                 result = fn()
             except Exception as exc:  # one check's surprise must not hide the others
@@ -146,6 +152,31 @@ class Preflight:
                                 f"unexpected error: {describe(exc)}", "")]
             checks.extend(result if isinstance(result, list) else [result])
         return PreflightReport(checks)
+
+    # --- subscription eligibility ---------------------------------------------------------------
+
+    def check_subscription(self) -> Check:
+        """Whether the subscription's type may deploy Claude at all (``subscriptionPolicies.quotaId``)."""
+        check = "subscription"
+        status, data = self.arm.call("GET", f"/subscriptions/{self.target.subscription_id}", SUBSCRIPTION_API_VERSION)
+        policies = (data or {}).get("subscriptionPolicies") if isinstance(data, dict) else None
+        quota_id = (policies or {}).get("quotaId") if isinstance(policies, dict) else None
+        if status != 200 or not quota_id:
+            return Check(check, WARN, f"could not read the subscription's type ({arm_error_text(status, data)})",
+                         "check that it is not CSP, a free trial, student, or credit-only sponsored subscription")
+        verdict = self.catalogue.eligibility_of(str(quota_id))
+        if verdict is None:
+            return Check(check, PASS, f"subscription type {quota_id}: not one the docs exclude")
+        words = f"subscription type {quota_id}: {verdict.reason}"
+        if verdict.verdict == "eligible":
+            return Check(check, PASS, words)
+        if verdict.verdict == "ineligible":
+            return Check(check, FAIL, words, "deploy from a pay-as-you-go or Enterprise (EA / MCA-E) subscription "
+                                             "(Azure answers \"Marketplace purchase eligibility check failed\")")
+        fix = ("request Claude quota for the subscription, or deploy from a pay-as-you-go or EA subscription"
+               if verdict.verdict == "zero-quota" else
+               "attach a pay-as-you-go payment method, or deploy from a pay-as-you-go or EA subscription")
+        return Check(check, WARN, words, fix)
 
     # --- subdomain --------------------------------------------------------------------------------
 
@@ -337,11 +368,28 @@ class Preflight:
                                                   f"{', '.join(here) or 'none'})",
                                      "pick another model, or another location where it is offered"))
                 continue
+            lifecycle = str(getattr(offer, "lifecycle_status", "") or "")
+            inference_end = getattr(getattr(offer, "deprecation", None), "inference", None)
+            if lifecycle.lower() == "deprecated":
+                out.append(Check(check, FAIL, f"{d.model} {d.version} is Deprecated in {location}: inference calls "
+                                              "answer 410 and new deployments are refused",
+                                 f"deploy a current model ({', '.join(self.catalogue.successors(d.model))})"))
+                continue
             skus = [s.name for s in (offer.skus or [])]
             if d.sku not in skus:
                 out.append(Check(check, FAIL, f"{d.model} {d.version} is not offered as {d.sku} in {location} "
                                               f"(SKUs: {', '.join(skus) or 'none'})",
                                  "change the deployment's sku"))
+                continue
+            if lifecycle.lower() in ("deprecating", "legacy"):
+                until = f" (inference ends {str(inference_end)[:10]})" if inference_end else ""
+                out.append(Check(check, WARN, f"{d.model} {d.version} is {lifecycle} in {location}{until}: only "
+                                              "subscriptions with existing deployments may create new ones",
+                                 f"plan a move to {', '.join(self.catalogue.successors(d.model))}"))
+                continue
+            if lifecycle.lower() == "preview":
+                out.append(Check(check, WARN, f"{d.model} {d.version} offered in {location} as {d.sku}, in preview",
+                                 "no SLA in preview; pin a GA model for production"))
                 continue
             out.append(Check(check, PASS, f"{d.model} {d.version} offered in {location} as {d.sku}"))
         return out
@@ -394,45 +442,68 @@ class Preflight:
             used_by_others = max(int(usage.current_value or 0) - own.get((model, sku), 0), 0)
             free = limit - used_by_others
             if capacity > free:
-                out.append(Check(check, FAIL, f"needs {capacity}K TPM; {free} of {limit} is free in "
-                                              f"{self.spec.location} ({used_by_others} used elsewhere)",
-                                 "lower the deployments' capacity, delete unused deployments (and purge "
-                                 "soft-deleted accounts, which hold quota for 48 h), or request more quota"))
+                pool = ("Global Standard quota is one pool per subscription across all regions, so another region "
+                        "does not help; " if sku == "GlobalStandard" else
+                        "Data Zone Standard quota is one pool per data zone; " if sku == "DataZoneStandard" else "")
+                out.append(Check(check, FAIL, f"needs {capacity}K TPM; {free} of {limit} is free "
+                                              f"({used_by_others} used by other deployments)",
+                                 f"{pool}lower the deployments' capacity, delete unused deployments (and purge "
+                                 "soft-deleted accounts, which hold quota for 48 h), or request more quota "
+                                 "(Foundry portal: Quotas)"))
             else:
                 out.append(Check(check, PASS, f"needs {capacity}K TPM; {free} of {limit} free"))
         return out
 
     # --- marketplace ------------------------------------------------------------------------------
 
+    def _agreement(self, ids: tuple[str, str, str]) -> tuple[int, Any]:
+        publisher, offer, plan = ids
+        path = (f"/subscriptions/{self.target.subscription_id}/providers/Microsoft.MarketplaceOrdering/"
+                f"offerTypes/{MARKETPLACE_OFFER_TYPE}/publishers/{publisher}/offers/{offer}/plans/{plan}/"
+                "agreements/current")
+        return self.arm.call("GET", path, MARKETPLACE_API_VERSION)
+
     def check_marketplace(self) -> list[Check]:
+        """Per model: the terms of the offers Claude bills through (the CCU offer, then the per-model one), tried
+        in the catalogue's order. Accepted anywhere passes; an offer the Marketplace does not know (400) or terms
+        not accepted yet are warnings: the Cognitive Services RP signs the terms from modelProviderData."""
         out = []
+        offers = self.catalogue.marketplace_offers
         for model in sorted({d.model for d in self.spec.deployments.values()}):
             check = f"marketplace:{model}"
-            publisher, offer, plan = marketplace_ids(model)
-            path = (f"/subscriptions/{self.target.subscription_id}/providers/Microsoft.MarketplaceOrdering/"
-                    f"offerTypes/{MARKETPLACE_OFFER_TYPE}/publishers/{publisher}/offers/{offer}/plans/{plan}/"
-                    "agreements/current")
-            accept = f"az term accept --publisher {publisher} --product {offer} --plan {plan}"
-            status, data = self.arm.call("GET", path, MARKETPLACE_API_VERSION)
-            if status == 404:
-                out.append(_could_not_check(check, "the Marketplace agreements API", arm_error_text(status, data)))
-                continue
-            if status == 400:
-                out.append(Check(check, FAIL, f"Marketplace offer {publisher}/{offer}/{plan} not found "
-                                              f"({arm_error_text(status, data)})",
-                                 "check the model id; the offer may not be published for it yet"))
-                continue
-            if status != 200 or not isinstance(data, dict):
-                out.append(Check(check, WARN, f"could not check: {arm_error_text(status, data)}",
-                                 f"check by hand: az term show --publisher {publisher} --product {offer} "
-                                 f"--plan {plan}"))
-                continue
-            if (data.get("properties") or {}).get("accepted"):
-                out.append(Check(check, PASS, f"terms of {offer} accepted"))
+            notes: list[str] = []
+            accepted = None
+            unreachable = None
+            pending: tuple[str, str, str] | None = None
+            for o in offers:
+                ids = o.ids(model)
+                if ids is None:
+                    notes.append(f"{o.name}: Marketplace ids not known to the catalogue")
+                    continue
+                status, data = self._agreement(ids)
+                label = "/".join(ids)
+                if status == 200 and isinstance(data, dict):
+                    if (data.get("properties") or {}).get("accepted"):
+                        accepted = ids
+                        break
+                    pending = pending or ids
+                    notes.append(f"terms of {ids[1]} not accepted yet")
+                elif status == 400:
+                    notes.append(f"Marketplace offer {label} not found ({arm_error_text(status, data)})")
+                elif status == 404:
+                    unreachable = arm_error_text(status, data)
+                else:
+                    notes.append(f"{label}: could not check ({arm_error_text(status, data)})")
+            if accepted is not None:
+                out.append(Check(check, PASS, f"terms of {accepted[1]} accepted"))
+            elif unreachable is not None and pending is None:
+                out.append(_could_not_check(check, "the Marketplace agreements API", unreachable))
             else:
-                out.append(Check(check, WARN, f"terms of {offer} not accepted yet; the Cognitive Services RP "
-                                              "signs them from modelProviderData at the first deployment",
-                                 f"if your subscription blocks RP-initiated purchases: {accept}"))
+                fix = ("the Cognitive Services RP accepts the terms from modelProviderData at the first deployment; "
+                       "if your subscription blocks RP-initiated purchases, accept them: "
+                       + (f"az term accept --publisher {pending[0]} --product {pending[1]} --plan {pending[2]}"
+                          if pending else "in the Foundry portal (the model's deploy page)"))
+                out.append(Check(check, WARN, "; ".join(notes) or "no Marketplace offer to check", fix))
         return out
 
     # --- resource group and permissions -----------------------------------------------------------
