@@ -153,3 +153,35 @@ def test_cli_in_sync_exit_zero(deployed: Any, connection: dict[str, Any], tmp_pa
     data = json.loads(capsys.readouterr().out)
     assert data["in_sync"] is True
     assert data["drift"] == []
+
+
+def test_fields_azure_may_not_echo_are_not_drift_when_absent(tmp_path: Path,
+                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Whether ARM's GET echoes modelProviderData is unverified (raiPolicyName and versionUpgradeOption are
+    optional): a sandbox that leaves them out of GET reports no drift; one that echoes a different value does."""
+    from claude_foundry.sandbox import Sandbox, SandboxConfig
+
+    seed = {"deployment_get_omits": ["modelProviderData", "versionUpgradeOption"]}
+    with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("omits"), seed=seed)) as sb, \
+            sandbox_target(sb.connection) as target:
+        path = write_stack(tmp_path, {"haiku": {"model": "claude-haiku-4-5", "capacity": 3}}, tag="ve")
+        spec = load_spec(path)
+        assert up_local(spec, target, state_dir=tmp_path).result.ok
+        view = stack_view(spec, target)
+        with ArmCaller(target) as caller:
+            got = call_ok(caller, "GET", view.deployments["haiku"].id, view.deployments["haiku"].api_version)
+        assert "modelProviderData" not in got["properties"]  # the sandbox really leaves it out
+        report = run_verify(view)
+        assert report.in_sync, report.to_json()
+
+
+def test_a_different_echoed_upgrade_option_is_drift(deployed: Any) -> None:
+    _, view, caller = deployed
+    planned = view.deployments["haiku"]
+    body = json.loads(json.dumps(planned.body))
+    assert body["properties"]["versionUpgradeOption"] == "NoAutoUpgrade"
+    body["properties"]["versionUpgradeOption"] = "OnceNewDefaultVersionAvailable"
+    call_ok(caller, "PUT", planned.id, planned.api_version, body)
+    report = run_verify(view)
+    assert [(d.resource, d.field, d.expected, d.actual) for d in report.drifts] == \
+        [("deployment haiku", "versionUpgradeOption", "NoAutoUpgrade", "OnceNewDefaultVersionAvailable")]

@@ -32,7 +32,7 @@ def add_local_args(p: argparse.ArgumentParser) -> None:
 
 SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",
            "failed": "[red]✗ failed[/]", "skipped": "[red]- skipped[/]", "deleted": "[red]- deleted[/]",
-           "absent": "[dim]= absent[/]"}
+           "absent": "[dim]= absent[/]", "kept": "[yellow]! kept[/]"}
 
 
 class Reporter:

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "marketplace_unknown_offers, faults, provisioning_delay")
     p.add_argument("--provisioning-delay", type=float, default=0.0, metavar="S",
                    help="seconds a long-running ARM operation stays in progress (default 0)")
-    p.add_argument("--access-log", action="store_true", help="log each request line (never keys or tokens)")
+    p.add_argument("--access-log", action="store_true",
+                   help="log one line per request to stderr: method, path (of the query only api-version), "
+                   "status and duration in ms; never a header, a body, a key or a token")
     p.set_defaults(func=run)
 
 

@@ -27,6 +27,7 @@ from claude_foundry.rehearse.graph import (
     CREATE,
     DELETED,
     FAILED,
+    KEPT,
     SAME,
     SKIPPED,
     UPDATE,
@@ -39,7 +40,7 @@ from claude_foundry.rehearse.graph import (
 )
 from claude_foundry.rehearse.state import DeployState, body_digest
 
-__all__ = ["ABSENT", "CREATE", "DELETED", "FAILED", "SAME", "SKIPPED", "UPDATE", "Applier", "ApplyResult",
+__all__ = ["ABSENT", "CREATE", "DELETED", "FAILED", "KEPT", "SAME", "SKIPPED", "UPDATE", "Applier", "ApplyResult",
            "DeployState", "LocalDeploy", "Step", "StepResult", "apply_steps", "body_digest", "deletion_order",
            "destroy_steps", "down_local", "purge_soft_deleted", "run_graph", "state_file", "steps_from_plan",
            "up_local"]

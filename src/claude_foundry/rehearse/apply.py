@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from claude_foundry.rehearse.graph import (
     CREATE,
     DELETED,
     FAILED,
+    KEPT,
     SAME,
     SKIPPED,
     UPDATE,
@@ -116,16 +118,29 @@ class Applier:
 
 
 def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
-                report: Reporter | None = None) -> ApplyResult:
+                report: Reporter | None = None, scope: str | None = None) -> ApplyResult:
     """Apply the steps; then, when everything succeeded, delete what an earlier run applied and the stack
-    no longer has (children and locks first)."""
+    no longer has (children and locks first; one account's deployments one after another) — only inside
+    ``scope`` (the stack's resource group), never a protected resource or a resource group."""
     state = DeployState(state_path)
     applier = Applier(target, state)
     try:
         results = run_graph(steps, applier.apply, concurrency=concurrency, report=report)
         if all(r.action not in (FAILED, SKIPPED) for r in results):
-            orphans = deletion_order(state.orphans(steps))
-            results += run_graph(orphans, applier.delete, reverse=True, concurrency=concurrency, report=report)
+            orphans, kept = state.orphans(steps, scope)
+            # what lies inside a kept resource (its lock, secrets, role assignments) stays with it
+            kept_ids = [s.arm_id for s, why in kept if why.startswith("protected")]
+            inside = [o for o in orphans if any(o.resource.is_under(k) for k in kept_ids)]
+            orphans = [o for o in orphans if o not in inside]
+            kept += [(o, "inside a protected resource that is kept") for o in inside]
+            results += run_graph(deletion_order(orphans), applier.delete, reverse=True, concurrency=concurrency,
+                                 report=report)
+            for step, why in kept:
+                state.forget(step)
+                res = StepResult(step, KEPT, error=why)
+                results.append(res)
+                if report:
+                    report(res)
         return ApplyResult(results)
     finally:
         applier.close()
@@ -153,8 +168,23 @@ class LocalDeploy:
     deployments: list[str]
 
 
+def stack_scope(spec: Any, target: Target) -> str:
+    """What a stack owns in the rehearsal: everything inside its resource group."""
+    return arm.resource_group_id(target.subscription_id, spec.resource_group)
+
+
 def state_file(state_dir: Path, spec: Any, target: Target) -> Path:
-    return state_dir / f"deploy-{spec.environment}-{target.subscription_id}.json"
+    """The stack's own state file, named by what identifies a stack (subscription, resource group, account),
+    not only by its environment (two stack files may share one). A pre-0.2 file shared per environment hands
+    over the entries inside this stack's resource group."""
+    ident = f"{target.subscription_id}/{spec.resource_group}/{spec.foundry.name}".lower()
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    path = state_dir / f"deploy-{spec.environment}-{spec.foundry.name}-{digest}.json"
+    legacy = state_dir / DeployState.LEGACY_NAME.format(environment=spec.environment,
+                                                        subscription=target.subscription_id)
+    if not path.exists() and legacy.is_file():
+        DeployState(path).take_from(legacy, stack_scope(spec, target))
+    return path
 
 
 def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
@@ -162,7 +192,8 @@ def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concur
     planned = plan_for_target(spec, target)
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
-    result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report)
+    result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
+                         scope=stack_scope(spec, target))
     vault_url = None
     vault = next((s for s in steps if s.type == arm.VAULT), None)
     if vault is not None and result.ok:

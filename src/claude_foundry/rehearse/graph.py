@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -11,8 +12,8 @@ from typing import Any
 from claude_foundry.azure.errors import describe
 from claude_foundry.azure.resource import ArmResource
 
-CREATE, UPDATE, SAME, FAILED, SKIPPED, DELETED, ABSENT = (
-    "create", "update", "unchanged", "failed", "skipped", "deleted", "absent")
+CREATE, UPDATE, SAME, FAILED, SKIPPED, DELETED, ABSENT, KEPT = (
+    "create", "update", "unchanged", "failed", "skipped", "deleted", "absent", "kept")
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Step:
     key: str  # unique (Pulumi URN)
     resource: ArmResource
     depends_on: list[str] = field(default_factory=list)  # keys of other steps
+    protect: bool = False  # Pulumi's protect: never deleted as an orphan
 
     @property
     def type(self) -> str:
@@ -68,11 +70,16 @@ class ApplyResult:
 
     @property
     def changed(self) -> int:
-        return self.count(CREATE) + self.count(UPDATE)
+        return self.count(CREATE) + self.count(UPDATE) + self.count(DELETED)
 
     def summary(self) -> str:
         parts = [f"{self.count(CREATE)} created", f"{self.count(UPDATE)} updated",
                  f"{self.count(SAME)} unchanged"]
+        if self.count(DELETED):
+            parts.append(f"{self.count(DELETED)} deleted: " + ", ".join(sorted(
+                r.step.name or r.step.arm_id for r in self.results if r.action == DELETED)))
+        if self.count(KEPT):
+            parts.append(f"{self.count(KEPT)} no longer in the stack but kept")
         if self.count(FAILED):
             parts.append(f"{self.count(FAILED)} failed")
         if self.count(SKIPPED):
@@ -164,7 +171,20 @@ def deletion_order(steps: list[Step]) -> list[Step]:
                 deps.add(other.key)  # nested in other: other is deleted after it
             if scope is not None and (_under(other.arm_id, scope) or other.arm_id.lower() == scope.lower()):
                 deps.add(other.key)  # a lock goes before everything in its scope
-        out.append(Step(step.key, step.resource, sorted(deps)))
+        out.append(Step(step.key, step.resource, sorted(deps), step.protect))
+    # ARM refuses concurrent changes to one account's deployments (409 RequestConflict): delete them one after
+    # another, as they were created.
+    by_account: dict[str, list[Step]] = {}
+    for step in out:
+        if "/deployments/" in step.arm_id.lower() and "/accounts/" in step.arm_id.lower():
+            by_account.setdefault(step.arm_id.lower().rsplit("/deployments/", 1)[0], []).append(step)
+    for chain in by_account.values():
+        keys = {s.key for s in chain}
+        if any(d in keys for s in chain for d in s.depends_on):
+            continue  # already chained (the program's creation order), which also serialises the deletes
+        chain.sort(key=lambda s: s.arm_id.lower())
+        for earlier, later in itertools.pairwise(chain):
+            later.depends_on.append(earlier.key)
     return out
 
 
@@ -207,5 +227,5 @@ def steps_from_plan(resources: Iterable[Any]) -> list[Step]:
         deps: set[str] = set()
         for d in inherited(r):
             deps.update(x for x in leaves(d) if x != r.urn)
-        steps.append(Step(key=r.urn, resource=r.arm, depends_on=sorted(deps)))
+        steps.append(Step(key=r.urn, resource=r.arm, depends_on=sorted(deps), protect=bool(r.protect)))
     return steps

@@ -17,6 +17,9 @@ class DeployState:
     name and API version (so a resource dropped from the stack can be deleted). Kept in a JSON file."""
 
     FORMAT = "claude-foundry-local-deploy/2"
+    #: Files before 0.2 were named by environment and subscription only, so two stacks sharing an
+    #: ``environment:`` shared one (and one deleted the other's resources as orphans).
+    LEGACY_NAME = "deploy-{environment}-{subscription}.json"
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -39,25 +42,74 @@ class DeployState:
             if digest is None:
                 self.entries.pop(step.arm_id.lower(), None)
             else:
-                self.entries[step.arm_id.lower()] = {"digest": digest, "id": step.arm_id, "type": step.type,
-                                                     "name": step.name, "api_version": step.api_version}
+                entry = {"digest": digest, "id": step.arm_id, "type": step.type, "name": step.name,
+                         "api_version": step.api_version}
+                if step.protect:
+                    entry["protect"] = "true"
+                self.entries[step.arm_id.lower()] = entry
             self._save()
 
-    def orphans(self, steps: list[Step]) -> list[Step]:
-        """Resources applied before that the stack no longer has (to delete, as ``pulumi up`` would)."""
+    def orphans(self, steps: list[Step], scope: str | None = None) -> tuple[list[Step], list[tuple[Step, str]]]:
+        """Resources applied before that the stack no longer has: ``(to delete, [(kept, why)])``. Deleted, as
+        ``pulumi up`` would, only when they lie inside the stack's ``scope`` (its resource group), are not a
+        resource group themselves, and were not protected."""
         wanted = {s.arm_id.lower() for s in steps}
-        return [Step(key=e["id"], resource=ArmResource(e["id"], e["api_version"], token=e["type"],
-                                                       logical_name=e["name"]))
-                for k, e in sorted(self.entries.items()) if k not in wanted]
+        delete: list[Step] = []
+        kept: list[tuple[Step, str]] = []
+        for key, e in sorted(self.entries.items()):
+            if key in wanted:
+                continue
+            step = Step(key=e["id"], resource=ArmResource(e["id"], e["api_version"], token=e["type"],
+                                                          logical_name=e["name"]),
+                        protect=e.get("protect") == "true")
+            if step.protect:
+                kept.append((step, "protected (protect: true when it was applied): delete it deliberately"))
+            elif scope is not None and not step.resource.is_under(scope):
+                kept.append((step, f"outside this stack's resource group {scope.rsplit('/', 1)[-1]}"))
+            elif "/" not in e["id"].lower().split("/resourcegroups/", 1)[-1]:
+                kept.append((step, "a resource group is never deleted as an orphan: delete it yourself"))
+            else:
+                delete.append(step)
+        return delete, kept
+
+    def forget(self, step: Step) -> None:
+        """Stop tracking a resource without touching it (a kept orphan)."""
+        self.set(step, None)
+
+    def take_from(self, legacy: Path, scope: str) -> None:
+        """Adopt, from a pre-0.2 shared state file, the entries inside ``scope``; leave the others there."""
+        try:
+            data = json.loads(legacy.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict) or data.get("format") != self.FORMAT:
+            return
+        applied = dict(data.get("applied") or {})
+        scope_l = scope.lower().rstrip("/")
+        mine = {k: v for k, v in applied.items() if k == scope_l or k.startswith(scope_l + "/")}
+        if not mine:
+            return
+        with self._lock:
+            self.entries.update({k: dict(v) for k, v in mine.items()})
+            self._save()
+        rest = {k: v for k, v in applied.items() if k not in mine}
+        if rest:
+            _write_json(legacy, {"format": self.FORMAT, "applied": rest})
+        else:
+            legacy.unlink(missing_ok=True)
 
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"format": self.FORMAT, "applied": self.entries}, indent=1, sort_keys=True),
-                       encoding="utf-8")
-        tmp.replace(self.path)
+        _write_json(self.path, {"format": self.FORMAT, "applied": self.entries})
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically (a crash leaves the old file or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
 
 
 def body_digest(body: dict[str, Any]) -> str:

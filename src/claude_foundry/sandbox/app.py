@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from claude_foundry.sandbox import foundry, identity, keyvault
-from claude_foundry.sandbox.arm import ArmApi
+from claude_foundry.sandbox.arm import ArmApi, cloud_metadata
 from claude_foundry.sandbox.faults import FaultBook, FaultSpec
 from claude_foundry.sandbox.state import ALL_ROLE_IDS, State
 
@@ -24,12 +24,16 @@ def _arm_error(status: int, code: str, message: str) -> JSONResponse:
                         headers={"x-ms-request-id": str(uuid.uuid4())})
 
 
+def _missing_api_version() -> JSONResponse:
+    return _arm_error(400, "MissingApiVersionParameter",
+                      "The api-version query parameter (?api-version=) is required for all requests.")
+
+
 async def arm_endpoint(request: Request) -> Response:
     state: State = request.app.state.sandbox_state
     api_version = request.query_params.get("api-version")
     if not api_version:
-        return _arm_error(400, "MissingApiVersionParameter",
-                          "The api-version query parameter (?api-version=) is required for all requests.")
+        return _missing_api_version()
     token = identity.bearer_from(request)
     if token is None:
         return _arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
@@ -55,6 +59,15 @@ async def arm_endpoint(request: Request) -> Response:
     if reply.body is None or request.method == "HEAD":
         return Response(status_code=reply.status, headers=headers)
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+async def metadata_endpoints(request: Request) -> Response:
+    """``GET /metadata/endpoints?api-version=...``: the cloud metadata document (no token, as in Azure)."""
+    state: State = request.app.state.sandbox_state
+    api_version = request.query_params.get("api-version")
+    if not api_version:
+        return _missing_api_version()
+    return JSONResponse(cloud_metadata(state.origin, api_version))
 
 
 # --- admin -----------------------------------------------------------------------------------------
@@ -146,7 +159,10 @@ def build_app(state: State, faults: FaultBook) -> Starlette:
         Route("/_sandbox/principals", admin_principals, methods=["POST"]),
         Route("/_sandbox/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/settings", admin_settings, methods=["GET", "POST"]),
+        Route("/subscriptions", arm_endpoint, methods=ALL_METHODS),
         Route("/subscriptions/{rest:path}", arm_endpoint, methods=ALL_METHODS),
+        Route("/tenants", arm_endpoint, methods=ALL_METHODS),
+        Route("/metadata/endpoints", metadata_endpoints, methods=["GET"]),
         Route("/kv/{vault}/{rest:path}", keyvault.endpoint, methods=ALL_METHODS),
         Route("/foundry/{resource}/anthropic/{rest:path}", foundry.endpoint, methods=ALL_METHODS),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", identity.openid_configuration, methods=["GET"]),

@@ -56,6 +56,31 @@ ACTIONS: dict[str, ActionRoute] = {owner: r for p in PROVIDERS for owner, r in p
 SCOPE_ROUTES: dict[tuple[str, str], ScopeRoute] = {k: r for p in PROVIDERS for k, r in p.scope_routes.items()}
 
 
+SUBSCRIPTION_DISPLAY_NAME = "claude-foundry sandbox"
+#: the tenant's domain (``.invalid``: reserved, never resolves)
+TENANT_DOMAIN = "claude-foundry-sandbox.invalid"
+#: ``name`` in the cloud metadata document (not ``AzureCloud``: az would fill gaps with public Azure's endpoints)
+CLOUD_NAME = "ClaudeFoundrySandbox"
+ARM_AUDIENCE_LIST = ["https://management.core.windows.net/", "https://management.azure.com/"]
+
+
+def cloud_metadata(origin: str, api_version: str) -> Any:
+    """``GET /metadata/endpoints`` (no token, as in Azure): the cloud's endpoints, pointing at the sandbox.
+
+    ``api-version`` 2022-09-01 and later: one object for this cloud (what ``az cloud register
+    --endpoint-resource-manager`` reads, ``azure.cli.core.cloud._arm_to_cli_mapper``); older (2019-05-01): a
+    list of clouds (what ``ARM_CLOUD_METADATA_URL`` takes). Only endpoints the sandbox serves are named: Entra
+    ID (``loginEndpoint``, the audiences ARM tokens carry) and ARM (``resourceManager``). Key Vault and Foundry
+    live under paths of the origin, not DNS suffixes, so ``suffixes`` is empty.
+    """
+    login = origin + "/"
+    cloud = {"name": CLOUD_NAME, "resourceManager": login,
+             "authentication": {"loginEndpoint": login, "audiences": list(ARM_AUDIENCE_LIST), "tenant": "common",
+                                "identityProvider": "AAD"},
+             "suffixes": {}}
+    return cloud if api_version >= "2022-09-01" else [cloud]
+
+
 class ArmApi:
     def __init__(self, state: State) -> None:
         self.s = state
@@ -76,6 +101,10 @@ class ArmApi:
         segs = [p for p in path.split("/") if p]
         low = [p.lower() for p in segs]
         n = len(segs)
+        if low in (["subscriptions"], ["tenants"]):
+            if method != "GET":
+                raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on /{segs[0]}.")
+            return self._subscription_list() if low[0] == "subscriptions" else self._tenant_list()
         if n < 2 or low[0] != "subscriptions":
             raise ArmError(404, "InvalidResourceType", "The resource type could not be found.")
         if low[1] != self.s.subscription_id.lower():
@@ -86,9 +115,7 @@ class ArmApi:
             return scope_route(self, method, segs)
         if n == 2:
             self.authorize(sub_id, "read")
-            return Reply(200, {"id": sub_id, "subscriptionId": self.s.subscription_id,
-                               "tenantId": self.s.tenant_id, "displayName": "claude-foundry sandbox",
-                               "state": "Enabled"})
+            return Reply(200, self.subscription())
         if n >= 4 and low[2] == "providers":
             special = self._subscription_provider_routes(method, segs, low, body)
             if special is not None:
@@ -120,6 +147,48 @@ class ArmApi:
             self.authorize(target.parent, "read")
             return Reply(200, {"value": self._list(target)})
         return self._resource(method, target, body)
+
+    # --- the subscription and the tenant (Microsoft.Resources subscriptions, 2022-12-01) -------------
+
+    def subscription(self) -> dict[str, Any]:
+        """The ``Subscription`` shape (``Subscriptions_Get``; azure-rest-api-specs ``Microsoft.Resources/
+        subscriptions/stable/2022-12-01/subscriptions.json``). ``quotaId`` comes from the seed."""
+        return {"id": f"/subscriptions/{self.s.subscription_id}",
+                "authorizationSource": "RoleBased",
+                "managedByTenants": [],
+                "subscriptionId": self.s.subscription_id,
+                "tenantId": self.s.tenant_id,
+                "displayName": SUBSCRIPTION_DISPLAY_NAME,
+                "state": "Enabled",
+                "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                         "quotaId": self.s.subscription_quota_id,
+                                         "spendingLimit": "Off"}}
+
+    def _subscription_list(self) -> Reply:
+        """``GET /subscriptions`` (``Subscriptions_List``): the subscriptions the caller holds any role
+        assignment in (at the subscription or below), as Azure lists them; ``count`` as the service adds it."""
+        sub_key = f"/subscriptions/{self.s.subscription_id}".lower()
+        visible = any(
+            r.get("type", "").lower() == st.ROLE_ASSIGNMENTS_TYPE
+            and r.get("properties", {}).get("principalId") == self.oid
+            and under(str(r.get("properties", {}).get("scope", "")).lower().rstrip("/"), sub_key)
+            for r in self.s.resources.values())
+        value = [self.subscription()] if visible else []
+        return Reply(200, {"value": value, "count": {"type": "Total", "value": len(value)}})
+
+    def _tenant_list(self) -> Reply:
+        """``GET /tenants`` (``Tenants_List``, ``TenantListResult``): the sandbox's one tenant, the caller's
+        home tenant (every sandbox principal lives in it)."""
+        return Reply(200, {"value": [{
+            "id": f"/tenants/{self.s.tenant_id}",
+            "tenantId": self.s.tenant_id,
+            "tenantCategory": "Home",
+            "countryCode": "US",
+            "displayName": SUBSCRIPTION_DISPLAY_NAME,
+            "domains": [TENANT_DOMAIN],
+            "defaultDomain": TENANT_DOMAIN,
+            "tenantType": "AAD",
+        }]})
 
     # --- authorization ----------------------------------------------------------------------------
 

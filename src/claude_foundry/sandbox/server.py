@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -22,6 +23,8 @@ from claude_foundry.sandbox.state import State, load_seed
 
 HOST = "127.0.0.1"
 ARM_SCOPE = "https://management.azure.com/.default"
+#: where ``access_log`` writes one line per request (to stderr when nothing else handles it)
+ACCESS_LOGGER = "claude_foundry.sandbox.access"
 
 
 @dataclass
@@ -37,6 +40,53 @@ class SandboxConfig:
     subscription_id: str | None = None
     access_log: bool = False
     start_timeout: float = 15.0
+
+
+def _access_path(scope: dict[str, Any]) -> str:
+    """The request path with only ``api-version`` kept from the query (other values could be secrets)."""
+    from urllib.parse import parse_qsl, quote
+
+    path = quote(str(scope.get("path", "")), safe="/:@!$&'()*+,;=-._~")
+    query = scope.get("query_string", b"").decode("latin-1")
+    versions = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "api-version"]
+    return f"{path}?api-version={quote(versions[0], safe='-.')}" if versions else path
+
+
+class AccessLog:
+    """ASGI middleware: one line per HTTP request — method, path (query reduced to ``api-version``), status,
+    duration in ms. Never a header, a body or another query value (tokens, keys and secrets travel there)."""
+
+    def __init__(self, app: Any, logger: logging.Logger) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status: list[int] = []
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message.get("status", 0)))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.logger.info("%s %s %s %.1f ms", scope.get("method", "-"), _access_path(scope),
+                             status[0] if status else "-", (time.perf_counter() - start) * 1000)
+
+
+def _access_logger() -> logging.Logger:
+    logger = logging.getLogger(ACCESS_LOGGER)
+    logger.setLevel(logging.INFO)
+    if not logger.hasHandlers():  # the CLI: nothing is configured, write to stderr
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s sandbox %(message)s"))
+        logger.addHandler(handler)
+    return logger
 
 
 def _make_server(config: Any) -> Any:
@@ -104,9 +154,12 @@ class Sandbox:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._state.set_origin(f"https://{HOST}:{self.port}")
-        app = build_app(self._state, self._faults)
+        app: Any = build_app(self._state, self._faults)
+        if self.config.access_log:
+            app = AccessLog(app, _access_logger())
+        # uvicorn's own access log stays off: it prints the whole query string and the client address
         config = uvicorn.Config(app, ssl_certfile=str(certs.cert_file), ssl_keyfile=str(certs.key_file),
-                                log_config=None, log_level="warning", access_log=self.config.access_log,
+                                log_config=None, log_level="warning", access_log=False,
                                 lifespan="off", ws="none", timeout_graceful_shutdown=1, backlog=256,
                                 timeout_keep_alive=30)
         self._server = _make_server(config)
