@@ -15,7 +15,9 @@ Exit 0 when every deployment passed, 1 when one failed, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 from typing import Any
 
 from claude_foundry import contract as c
@@ -50,8 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "smoke", help="call every deployment once; diagnose each failure",
         description="Smoke-test a stack: one tiny Messages call per deployment, concurrently; 404 retried while "
-                    "a deployment propagates, 429 retried per retry-after, nothing else. Exit 0 when all "
-                    "passed, 1 otherwise, 2 on usage errors.")
+                    "a deployment propagates, 429 retried per retry-after, an Entra ID 401/403 'permission denied' "
+                    "(and a Key Vault 403 ForbiddenByRbac) while a fresh role assignment propagates, nothing else. "
+                    "Exit 0 when all passed (warnings included), 1 otherwise, 2 on usage errors.")
     add_target_arguments(p)
     g = p.add_argument_group("behaviour")
     g.add_argument("--concurrency", type=int, default=32, metavar="N", help="deployments called at once (32)")
@@ -60,8 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how long a 404 is retried while a new deployment propagates (120 s)")
     g.add_argument("--rate-limit-timeout", type=float, default=60.0, metavar="S",
                    help="how long 429s are retried, honouring retry-after (60 s)")
+    g.add_argument("--role-propagation-timeout", type=float, default=300.0, metavar="S",
+                   help="how long an Entra ID 401/403 'permission denied' (and a Key Vault 403 ForbiddenByRbac) "
+                        "is retried while role assignments made by the deploy propagate; Azure documents up to "
+                        "10 minutes, usually 1-5 (300 s; 0: no wait)")
     g.add_argument("--poll-interval", type=float, default=2.0, metavar="S",
-                   help="first wait between 404 polls, growing 1.5x (2 s)")
+                   help="first wait between 404 and role-propagation polls, growing 1.5x (2 s)")
     g.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per-request timeout (60 s)")
     g.add_argument("--stream", action="store_true", help="also make and check a streaming call")
     g = p.add_argument_group("reports")
@@ -125,11 +132,12 @@ def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
     return RuntimeTarget(**fields)
 
 
-def build_runtime(args: argparse.Namespace, *, auth: str | None = None) -> tuple[Any, list[str] | None]:
-    """(FoundryRuntime, deployment names to use or None for all) from the target flags."""
+def build_runtime(args: argparse.Namespace, *, auth: str | None = None, **wait: Any) -> tuple[Any, list[str] | None]:
+    """(FoundryRuntime, deployment names to use or None for all) from the target flags; ``wait``: the
+    role-propagation keywords of :func:`~claude_foundry.client.targets.resolve_runtime`."""
     from claude_foundry.client.targets import resolve_runtime
 
-    return resolve_runtime(runtime_target(args, auth=auth))
+    return resolve_runtime(runtime_target(args, auth=auth), **wait)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,16 +147,20 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("concurrency", "max_tokens"):
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
-    for flag in ("propagation_timeout", "rate_limit_timeout", "poll_interval"):
+    for flag in ("propagation_timeout", "rate_limit_timeout", "poll_interval", "role_propagation_timeout"):
         if getattr(args, flag) < 0:
             raise UserError(f"--{flag.replace('_', '-')} must not be negative")
+    if not math.isfinite(args.role_propagation_timeout):
+        raise UserError("--role-propagation-timeout must be a number of seconds (every wait is bounded)")
     if args.timeout <= 0:
         raise UserError("--timeout must be positive")
-    runtime, names = build_runtime(args)
+    wait = {"role_propagation_timeout": args.role_propagation_timeout, "poll_interval": args.poll_interval,
+            "progress": _progress}
+    runtime, names = build_runtime(args, **wait)
     report = smoke.run_smoke(
         runtime, names, concurrency=args.concurrency, max_tokens=args.max_tokens,
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
-        poll_interval=args.poll_interval, timeout=args.timeout, stream=args.stream,
+        timeout=args.timeout, stream=args.stream, **wait,
     )
     try:
         console = make_console(soft_wrap=False)
@@ -172,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _progress(line: str) -> None:
+    """A role-propagation wait's progress: one line each, on stderr (stdout keeps the report), flushed for CI logs."""
+    print(f"smoke: {line}", file=sys.stderr, flush=True)
+
+
 def _print_plain(report: Any, *, quiet: bool) -> None:
     """The report without rich (the core install): one line per deployment, then the summary."""
     if not quiet:
@@ -180,6 +197,6 @@ def _print_plain(report: Any, *, quiet: bool) -> None:
             rid = r.request_id or r.apim_request_id or "-"
             print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  model={r.model or '?'}  "
                   f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}"
-                  + (f"\n        {r.diagnosis}" if r.diagnosis else ""))
+                  + (f"\n        {r.note}" if r.note else ""))
     summary = report.summary()
     print(summary if quiet else summary.splitlines()[0])  # the failures' diagnoses are printed above already

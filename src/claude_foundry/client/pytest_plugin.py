@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use Entra ID even when a key is available")
     group.addoption("--claude-foundry-propagation-timeout", type=float, default=120.0,
                     help="seconds a 404 is retried while deployments propagate")
+    group.addoption("--claude-foundry-role-propagation-timeout", type=float, default=300.0,
+                    help="seconds an Entra ID 401/403 'permission denied' is retried while fresh role assignments "
+                         "propagate (0: no wait)")
 
 
 @pytest.fixture(scope="session")
@@ -63,4 +66,5 @@ def claude_foundry_smoke(request: pytest.FixtureRequest, claude_foundry_runtime:
     subset = request.config.getoption("--claude-foundry-deployments")
     names = [n.strip() for n in subset.split(",") if n.strip()] if subset else None
     return run_smoke(claude_foundry_runtime, names,
-                     propagation_timeout=request.config.getoption("--claude-foundry-propagation-timeout"))
+                     propagation_timeout=request.config.getoption("--claude-foundry-propagation-timeout"),
+                     role_propagation_timeout=request.config.getoption("--claude-foundry-role-propagation-timeout"))

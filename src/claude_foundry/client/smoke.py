@@ -4,11 +4,15 @@ One tiny Messages call per deployment, all deployments concurrently (bounded). T
 (``max_retries=0``); this module retries only what it understands:
 
 * 404 while a new deployment propagates, within ``propagation_timeout`` (polling with backoff);
-* 429, honouring ``retry-after`` / ``retry-after-ms``, within ``rate_limit_timeout``.
+* 429, honouring ``retry-after`` / ``retry-after-ms``, within ``rate_limit_timeout``;
+* with Entra ID auth, a 401/403 that says the principal lacks the data action (a role assignment made by the
+  deploy that has not reached the data plane yet), within ``role_propagation_timeout``, with progress lines.
 
 Everything else fails at once, with a diagnosis a platform engineer can act on and the ``request-id`` /
-``apim-request-id`` to quote to support. Use it from the CLI (``claude-foundry smoke``), from Python
-(:func:`run_smoke`) or from pytest (:mod:`claude_foundry.client.pytest_plugin`).
+``apim-request-id`` to quote to support. A missing ``request-id`` / ``apim-request-id`` (Foundry does not
+document them as guaranteed) is a warning on a passing deployment, not a failure. Use it from the CLI
+(``claude-foundry smoke``), from Python (:func:`run_smoke`) or from pytest
+(:mod:`claude_foundry.client.pytest_plugin`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,17 @@ from claude_foundry import contract as c
 from claude_foundry.azure import arm
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from claude_foundry.client.runtime import FoundryRuntime
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_TOKENS = 16
 DEFAULT_PROPAGATION_TIMEOUT = 120.0
 DEFAULT_RATE_LIMIT_TIMEOUT = 60.0
+#: Azure documents up to 10 minutes for a role assignment to take effect, usually 1-5: five minutes covers the
+#: usual wait after a first deploy without holding a CI job ten minutes on a role that is really missing.
+DEFAULT_ROLE_PROPAGATION_TIMEOUT = 300.0
 DEFAULT_REQUEST_TIMEOUT = 60.0
 DEFAULT_POLL_INTERVAL = 2.0
 MAX_POLL_INTERVAL = 15.0
@@ -73,6 +82,12 @@ class DeploymentResult:
     attempts: int = 0
     response_model: str | None = None
     stream_checked: bool = False
+    warnings: list[str] = field(default_factory=list)  # on a passing deployment: worth a look, not a failure
+
+    @property
+    def note(self) -> str:
+        """The diagnosis with the warnings, for tables and log lines."""
+        return "; ".join([*([self.diagnosis] if self.diagnosis else []), *(f"warning: {w}" for w in self.warnings)])
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -99,8 +114,11 @@ class SmokeReport:
 
     def summary(self) -> str:
         ok = sum(r.passed for r in self.results)
-        lines = [f"{ok}/{len(self.results)} deployments passed on {self.resource or self.base_url}"]
+        warned = [r for r in self.results if r.passed and r.warnings]
+        lines = [f"{ok}/{len(self.results)} deployments passed on {self.resource or self.base_url}"
+                 + (f" ({len(warned)} with warnings)" if warned else "")]
         lines += [f"- {r.name}: {r.diagnosis}" for r in self.failures]
+        lines += [f"- {r.name}: warning: {w}" for r in warned for w in r.warnings]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -137,7 +155,8 @@ class SmokeReport:
                 failure.text = r.diagnosis
             out = ET.SubElement(case, "system-out")
             out.text = (f"model={r.model} status={r.status} attempts={r.attempts} "
-                        f"request-id={r.request_id} apim-request-id={r.apim_request_id}")
+                        f"request-id={r.request_id} apim-request-id={r.apim_request_id}"
+                        + "".join(f"\nwarning: {w}" for w in r.warnings))
         return suite
 
     def write_junit(self, path: str | Path) -> None:
@@ -156,9 +175,10 @@ class SmokeReport:
             table.add_column(col, overflow="fold")
         for r in self.results:
             table.add_row(
-                r.name, r.model or "?", "[green]PASS[/]" if r.passed else "[red]FAIL[/]",
+                r.name, r.model or "?",
+                ("[yellow]PASS[/]" if r.warnings else "[green]PASS[/]") if r.passed else "[red]FAIL[/]",
                 str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
-                r.request_id or r.apim_request_id or "-", r.diagnosis,
+                r.request_id or r.apim_request_id or "-", r.note,
                 end_section=False,
             )
         console.print(table)
@@ -190,14 +210,41 @@ def _host(base_url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or base_url)
 
 
+def _error_of(body: Any) -> dict[str, Any]:
+    err = body.get("error", body) if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
 def _error_detail(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            code, msg = err.get("code") or err.get("type"), err.get("message")
-            text = " ".join(str(x) for x in (code, msg) if x)
-            return f" (service said: {text[:200]})" if text else ""
-    return ""
+    err = _error_of(body)
+    code, msg = err.get("code") or err.get("type"), err.get("message")
+    text = " ".join(str(x) for x in (code, msg) if x)
+    return f" (service said: {text[:200]})" if text else ""
+
+
+_RBAC_MARKERS = ("permissiondenied", "lacks the required data action", "does not have access",
+                 "does not have permission", "not authorized to perform", "authorizationfailed")
+_NETWORK_MARKERS = ("network", "firewall", "private endpoint", "public access", "ip address")
+
+
+def _error_code(body: Any) -> str:
+    return str(_error_of(body).get("code") or "")
+
+
+def _error_text(body: Any) -> str:
+    err = _error_of(body)
+    return " ".join(str(err.get(k) or "") for k in ("code", "type", "message")).lower()
+
+
+def rbac_denied(status: int, auth: str, body: Any = None) -> bool:
+    """Could a role assignment that has not reached the data plane yet explain this answer? With Entra ID: a 403
+    that is not a network rule, or a 401 that names a missing permission (``PermissionDenied``)."""
+    if auth != "entra" or status not in (401, 403):
+        return False
+    text = _error_text(body)
+    if any(m in text for m in _NETWORK_MARKERS):
+        return False
+    return status == 403 or any(m in text for m in _RBAC_MARKERS)
 
 
 def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 1, waited: float = 0.0,
@@ -205,7 +252,12 @@ def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 
     """(category, words) for an HTTP error status."""
     detail = _error_detail(body)
     account_scope = f".../providers/{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts/{ctx.resource or '<account>'}"
+    lacks_role = (f"lacks the data-plane role 'Cognitive Services User' or 'Azure AI User' on Foundry account "
+                  f"'{ctx.resource}' (assign it at scope {account_scope}, or its resource group; role assignments "
+                  "take a few minutes to apply)")
     if status == 401:
+        if ctx.auth == "entra" and rbac_denied(status, ctx.auth, body):
+            return AUTH, "401 Unauthorized (permission denied): the Entra ID principal " + lacks_role + detail
         if ctx.auth == "entra":
             return AUTH, (
                 f"401 Unauthorized: the Entra ID token was refused. It was requested for scope {ctx.token_scope}; "
@@ -224,9 +276,7 @@ def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 
             ", or local (key) auth is disabled on the account (disableLocalAuth=true); then use Entra ID" + detail)
     if status == 403:
         return FORBIDDEN, (
-            f"403 Forbidden: the caller lacks the data-plane role 'Cognitive Services User' or 'Azure AI User' "
-            f"on Foundry account '{ctx.resource}' (assign it at scope {account_scope}, or its resource group; "
-            "role assignments take a few minutes to apply); with keys, check the account's network rules "
+            "403 Forbidden: the caller " + lacks_role + "; with keys, check the account's network rules "
             "(public network access / IP firewall)" + detail)
     if status == 404:
         path_hint = "" if ctx.base_url.rstrip("/").endswith("/anthropic") else \
@@ -326,6 +376,48 @@ def _retry_after(headers: Any) -> float | None:
 # --- one deployment -------------------------------------------------------------------------------
 
 
+class PropagationLog:
+    """Progress lines while callers wait out role assignment propagation: one when a wait starts, then at most
+    one per ``gap`` seconds whoever is waiting (a dozen over a whole timeout), and one when nobody waits any
+    more. ``emit`` None: silent."""
+
+    def __init__(self, emit: Callable[[str], None] | None, what: str, timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit, self.what, self.timeout, self.clock = emit, what, timeout, clock
+        self.gap = max(10.0, timeout / 10)
+        self.waiting: set[str] = set()
+        self.since: float | None = None
+        self.last = float("-inf")
+        self.outcomes = {True: 0, False: 0}
+
+    def denied(self, key: str, why: str) -> None:
+        """``key`` was denied (``why``: e.g. ``403 PermissionDenied``) and will be retried."""
+        self.waiting.add(key)
+        now = self.clock()
+        if self.since is None:
+            self.since, self.last, self.outcomes = now, float("-inf"), {True: 0, False: 0}
+        if self.emit is not None and now - self.last >= self.gap:
+            self.last = now
+            names = sorted(self.waiting)
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            self.emit(f"waiting for role assignment propagation on {self.what}: {shown} answered {why}; retrying "
+                      f"for up to {self.timeout:.0f}s ({now - self.since:.0f}s so far)")
+
+    def done(self, key: str, *, granted: bool = True) -> None:
+        """``key`` stopped waiting: access arrived (``granted``) or the timeout is spent."""
+        if key not in self.waiting:
+            return
+        self.waiting.discard(key)
+        self.outcomes[granted] += 1
+        if not self.waiting and self.since is not None:
+            took, self.since = self.clock() - self.since, None
+            if self.emit is not None:
+                ok, denied = self.outcomes[True], self.outcomes[False]
+                self.emit(f"role assignment wait on {self.what} over after {took:.0f}s: "
+                          + ", ".join(x for x in (f"{ok} granted" if ok else "",
+                                                  f"{denied} still denied" if denied else "") if x))
+
+
 @dataclass
 class _Options:
     max_tokens: int
@@ -334,6 +426,8 @@ class _Options:
     rate_limit_timeout: float
     poll_interval: float
     stream: bool
+    role_propagation_timeout: float = 0.0
+    waits: PropagationLog = field(default_factory=lambda: PropagationLog(None, "", 0.0))
 
 
 @dataclass
@@ -407,6 +501,8 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
 
     start = time.monotonic()
     interval = opts.poll_interval
+    denied_since: float | None = None  # first RBAC denial of this call
+    denials = 0
     while True:
         res.attempts += 1
         try:
@@ -417,6 +513,24 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
             res.request_id = headers.get("request-id") or res.request_id
             res.apim_request_id = headers.get("apim-request-id") or res.apim_request_id
             waited = time.monotonic() - start
+            body = exc.body if isinstance(exc.body, dict) else None
+            if rbac_denied(exc.status_code, ctx.auth, body):
+                denials += 1
+                denied_since = time.monotonic() if denied_since is None else denied_since
+                denied_for = time.monotonic() - denied_since
+                if denied_for + interval <= opts.role_propagation_timeout:
+                    opts.waits.denied(res.name, f"{exc.status_code} {_error_code(body)}".strip())
+                    await asyncio.sleep(interval)
+                    interval = min(interval * 1.5, MAX_POLL_INTERVAL)
+                    continue
+                opts.waits.done(res.name, granted=False)
+                res.category, res.diagnosis = diagnose_status(exc.status_code, ctx, res.name, body=body)
+                if denials > 1:
+                    res.diagnosis += (f"; still denied after {denials} attempts over {denied_for:.0f}s of waiting "
+                                      "for role assignment propagation (Azure can take up to 10 minutes: raise "
+                                      "--role-propagation-timeout if the assignment is that new)")
+                return None
+            opts.waits.done(res.name)
             if exc.status_code == 404 and waited + interval <= opts.propagation_timeout:
                 await asyncio.sleep(interval)
                 interval = min(interval * 1.5, MAX_POLL_INTERVAL)
@@ -428,11 +542,11 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
                     await asyncio.sleep(delay)
                     interval = min(interval * 1.5, MAX_POLL_INTERVAL)
                     continue
-            body = exc.body if isinstance(exc.body, dict) else None
             res.category, res.diagnosis = diagnose_status(exc.status_code, ctx, res.name, attempts=res.attempts,
                                                           waited=waited, body=body)
             return None
         except Exception as exc:  # no usable HTTP answer: named by kind, never retried
+            opts.waits.done(res.name)
             response = getattr(exc, "response", None)
             if response is not None:
                 res.status = response.status_code
@@ -440,6 +554,7 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
                 res.apim_request_id = response.headers.get("apim-request-id") or res.apim_request_id
             res.category, res.diagnosis = diagnose_exception(exc, ctx)
             return None
+        opts.waits.done(res.name)
         res.status = http.status_code
         res.request_id = http.headers.get("request-id")
         res.apim_request_id = http.headers.get("apim-request-id")
@@ -460,9 +575,12 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
             if msg is not None:
                 problems = _check_answer(msg, res.model)
                 res.response_model = msg.model
-                if not res.request_id:
-                    problems.append("the answer has no request-id header: it did not come from Claude on Foundry "
-                                    "(a proxy or gateway in between?)")
+                missing = [h for h, v in (("request-id", res.request_id), ("apim-request-id", res.apim_request_id))
+                           if not v]
+                if missing:
+                    res.warnings.append(f"the answer has no {' or '.join(missing)} header: Foundry does not "
+                                        "document them as guaranteed, but a proxy or gateway in between may strip "
+                                        "them, and support needs one to trace a call")
                 if not problems and opts.stream:
                     smsg = await _attempt_with_policy(client, res, opts, ctx, stream=True)
                     if smsg is None:
@@ -498,17 +616,25 @@ async def run_smoke_async(
     timeout: float = DEFAULT_REQUEST_TIMEOUT,
     stream: bool = False,
     http_client: Any = None,
+    role_propagation_timeout: float = DEFAULT_ROLE_PROPAGATION_TIMEOUT,
+    progress: Callable[[str], None] | None = None,
 ) -> SmokeReport:
-    """Smoke-test ``deployments`` (default: every deployment in the runtime's contract)."""
+    """Smoke-test ``deployments`` (default: every deployment in the runtime's contract). ``progress`` gets
+    the lines of a role-propagation wait (e.g. ``print``)."""
     names = list(deployments) if deployments is not None else sorted(runtime.deployments)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    if role_propagation_timeout < 0:
+        raise ValueError("role_propagation_timeout must not be negative")
     src = getattr(runtime, "_vault_source", None)
     ctx = _Ctx(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth,
                auth_mode=runtime.contract.auth_mode, token_scope=runtime.token_scope,
                key_secret=src.names.api_key if src is not None and runtime.uses_key else None, timeout=timeout)
     opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
-                    rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream)
+                    rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream,
+                    role_propagation_timeout=role_propagation_timeout,
+                    waits=PropagationLog(progress, f"Foundry account '{runtime.resource or runtime.base_url}'",
+                                         role_propagation_timeout))
     report = SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
     import anthropic  # noqa: F401  (its first import takes seconds; not the deployments' time)
 
@@ -537,11 +663,14 @@ def assert_smoke_passed(report: SmokeReport) -> None:
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_ROLE_PROPAGATION_TIMEOUT",
     "DeploymentResult",
+    "PropagationLog",
     "SmokeReport",
     "assert_smoke_passed",
     "diagnose_exception",
     "diagnose_status",
+    "rbac_denied",
     "run_smoke",
     "run_smoke_async",
 ]

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,17 +50,60 @@ def split_names(text: str | None) -> list[str] | None:
     return names or None
 
 
-def _vault_error(vault_url: str, exc: Exception) -> OperationFailed:
+def _forbidden_by_rbac(exc: Exception) -> bool:
+    """Key Vault's 403 for a caller without a data-plane role (``ForbiddenByRbac``): what a fresh role
+    assignment answers until it propagates. Firewall (``ForbiddenByFirewall``) and access-policy denials are not."""
+    return getattr(exc, "status_code", None) == 403 and "forbiddenbyrbac" in str(exc).lower()
+
+
+def _vault_error(vault_url: str, exc: Exception, waited: float | None = None) -> OperationFailed:
     first = (str(exc).strip().splitlines() or [""])[0][:300]
-    return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: {first}")
+    hint = ""
+    if _forbidden_by_rbac(exc):
+        hint = ("; the caller lacks 'Key Vault Secrets User' (or Officer) on the vault (access.secret_readers; "
+                "role assignments take minutes to apply"
+                + (f": still denied after waiting {waited:.0f}s, raise --role-propagation-timeout if the assignment "
+                   "is that new" if waited else "") + ")")
+    return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: {first}"
+                           + hint)
 
 
-def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = None
-                    ) -> tuple[rt.FoundryRuntime, list[str] | None]:
-    """(runtime, deployment names to use or None for all). Raises :class:`UserError` for a target that
-    cannot work (nothing chosen, two chosen, no key), :class:`OperationFailed` when Key Vault cannot be read."""
+def _from_key_vault(vault_url: str, prefix: str | None, common: dict[str, Any], role_propagation_timeout: float,
+                    poll_interval: float, progress: Callable[[str], None] | None) -> rt.FoundryRuntime:
+    """The runtime from Key Vault; a ``ForbiddenByRbac`` 403 (a fresh Key Vault Secrets User assignment) is
+    retried with backoff for up to ``role_propagation_timeout`` seconds, with progress lines."""
     from azure.core.exceptions import AzureError
 
+    from claude_foundry.client.smoke import MAX_POLL_INTERVAL, PropagationLog
+
+    log = PropagationLog(progress, f"Key Vault {vault_url}", role_propagation_timeout)
+    start, interval, tries = time.monotonic(), poll_interval, 0
+    while True:
+        tries += 1
+        try:
+            runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=prefix, **common)
+        except UserError:
+            raise
+        except AzureError as exc:
+            waited = time.monotonic() - start
+            if _forbidden_by_rbac(exc) and waited + interval <= role_propagation_timeout:
+                log.denied("the contract read", "403 ForbiddenByRbac")
+                time.sleep(interval)
+                interval = min(interval * 1.5, MAX_POLL_INTERVAL)
+                continue
+            log.done("the contract read", granted=False)
+            raise _vault_error(vault_url, exc, waited if tries > 1 else None) from None
+        log.done("the contract read")
+        return runtime
+
+
+def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = None, *,
+                    role_propagation_timeout: float = 0.0, poll_interval: float = 2.0,
+                    progress: Callable[[str], None] | None = None) -> tuple[rt.FoundryRuntime, list[str] | None]:
+    """(runtime, deployment names to use or None for all). Raises :class:`UserError` for a target that
+    cannot work (nothing chosen, two chosen, no key), :class:`OperationFailed` when Key Vault cannot be read.
+    With ``role_propagation_timeout`` a Key Vault ``ForbiddenByRbac`` 403 (a role assignment the deploy just
+    made) is retried that long, ``progress`` getting the wait's lines."""
     env = os.environ if environ is None else environ
     chosen = [flag for attr, flag in RuntimeTarget.FLAGS if getattr(target, attr)]
     if len(chosen) > 1:
@@ -105,12 +149,7 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
         return runtime, _subset(runtime, names)
 
     assert vault_url is not None
-    try:
-        runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=target.prefix, **common)
-    except UserError:
-        raise
-    except AzureError as exc:
-        raise _vault_error(vault_url, exc) from None
+    runtime = _from_key_vault(vault_url, target.prefix, common, role_propagation_timeout, poll_interval, progress)
     if target.names_from_stack:
         return runtime, names
     return runtime, _subset(runtime, names)

@@ -96,7 +96,7 @@ class KeyVaultApi:
         data_action, roles, permission = ACTIONS[action]
         props = self.vault_res["properties"]  # type: ignore[index]
         if props.get("enableRbacAuthorization"):
-            if self.s.roles_of(self.oid, self.vault_res["id"]) & roles:  # type: ignore[index]
+            if self.s.roles_of(self.oid, self.vault_res["id"], data_plane=True) & roles:  # type: ignore[index]
                 return
             raise KvError(403, "Forbidden",
                           "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "

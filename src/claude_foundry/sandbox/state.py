@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +93,26 @@ def load_seed(seed: dict[str, Any] | str | os.PathLike[str] | None) -> dict[str,
     return data
 
 
+def _assigned_at(assignment: dict[str, Any]) -> float:
+    """When a role assignment was made (epoch seconds): the generic store's ``_sb.created``, else ARM's
+    ``properties.createdOn``; 0 (long ago) for assignments seeded directly, without a time."""
+    created = assignment.get("_sb", {}).get("created")
+    if isinstance(created, int | float):
+        return float(created)
+    text = str(assignment.get("properties", {}).get("createdOn") or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else 0.0
+    except ValueError:
+        return 0.0
+
+
 def marketplace_ids(model: str) -> tuple[str, str, str]:
-    """The Azure Marketplace publisher, offer and plan of a Claude model (as ``ops.preflight`` reads them)."""
-    return "anthropic", f"anthropic-{model}-offer", f"anthropic-{model}-plan-new"
+    """The Azure Marketplace publisher, offer and plan of a Claude model's per-model offer (the catalogue's)."""
+    for offer in load_catalogue().marketplace_offers:
+        ids = offer.ids(model)
+        if offer.per_model and ids is not None:
+            return ids
+    raise LookupError("the catalogue names no per-model Marketplace offer")
 
 
 def normalize_location(location: str) -> str:
@@ -271,15 +289,22 @@ class State:
             self.save()
         return body
 
-    def roles_of(self, object_id: str, resource_id: str) -> set[str]:
-        """Role keys (or raw GUIDs) ``object_id`` holds on ``resource_id`` (assigned there or above)."""
+    def roles_of(self, object_id: str, resource_id: str, *, data_plane: bool = False) -> set[str]:
+        """Role keys (or raw GUIDs) ``object_id`` holds on ``resource_id`` (assigned there or above).
+
+        ``data_plane=True`` (the Foundry endpoint, Key Vault secrets) leaves out assignments younger than the
+        seed's ``role_propagation_delay``: in Azure a fresh assignment takes minutes to reach the data planes."""
         target = resource_id.lower().rstrip("/")
+        cutoff = time.time() - self.role_propagation_delay if data_plane and self.role_propagation_delay > 0 \
+            else None
         out: set[str] = set()
         for res in self.resources.values():
             if res.get("type", "").lower() != ROLE_ASSIGNMENTS_TYPE:
                 continue
             props = res.get("properties", {})
             if props.get("principalId") != object_id:
+                continue
+            if cutoff is not None and _assigned_at(res) > cutoff:
                 continue
             scope = str(props.get("scope", "")).lower().rstrip("/")
             if scope and (target == scope or target.startswith(scope + "/")):
