@@ -15,6 +15,7 @@ import pytest
 
 from claude_foundry.program import plan as plan_mod
 from claude_foundry.program.spec import Spec, load_spec
+from claude_foundry.sandbox.testing import extends_line
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ROOT / "stacks"
@@ -47,7 +48,7 @@ def make_spec(tmp_path: Path) -> Callable[..., Spec]:
 
     def make(base: str, overrides: str) -> Spec:
         path = tmp_path / f"stack{next(counter)}.yaml"
-        path.write_text(f"extends: {STACKS / (base + '.yaml')}\n" + textwrap.dedent(overrides), encoding="utf-8")
+        path.write_text(extends_line(STACKS / (base + '.yaml')) + textwrap.dedent(overrides), encoding="utf-8")
         return load_spec(path)
 
     return make

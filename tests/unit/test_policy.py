@@ -16,6 +16,7 @@ from claude_foundry.program import armmap
 from claude_foundry.program import policy as pol
 from claude_foundry.program.plan import Plan, plan
 from claude_foundry.program.spec import Spec, load_spec
+from claude_foundry.sandbox.testing import extends_line
 
 pytest.importorskip("pulumi")
 pytest.importorskip("pulumi_azure_native")
@@ -40,7 +41,7 @@ def spec_file(tmp_path: Path) -> Callable[[str, str], Path]:
 
     def make(base: str, overrides: str) -> Path:
         path = tmp_path / f"stack{next(counter)}.yaml"
-        path.write_text(f"extends: {STACKS / (base + '.yaml')}\n" + textwrap.dedent(overrides), encoding="utf-8")
+        path.write_text(extends_line(STACKS / (base + '.yaml')) + textwrap.dedent(overrides), encoding="utf-8")
         return path
 
     return make

@@ -10,16 +10,37 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from claude_foundry.program.spec.loader import (
+    MAX_DEPTH,
+    MAX_EVENTS,
+    MAX_EXTENDS,
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    MAX_SCALAR_CHARS,
+)
 from claude_foundry.program.spec.schema import Spec, spec_json_schema
 
-HEADER = """# Stack file reference
+HEADER = f"""# Stack file reference
 
 Generated from the pydantic models by `claude-foundry schema --reference`; do not edit by hand (a test
 fails when it is stale). Editors validate stack files with `schema/stack.schema.json` through the
 `# yaml-language-server: $schema=...` comment at the top of each file.
 
 `extends: <path>` (relative to the file) merges the file onto another: mappings merge key by key
-(deployments by name), a key set to `null` removes it, anything else is replaced.
+(deployments by name), a key set to `null` removes it, anything else is replaced. The file extended must lie
+inside the stack's project (the nearest directory holding `Pulumi.yaml`, else the stack file's directory);
+`extends: {{path: <path>, outside_project: true}}` says explicitly that it may lie elsewhere.
+
+## Limits
+
+A stack file is read only when it is a regular file (never a device, pipe or directory) of at most
+{MAX_FILE_BYTES:,} bytes, UTF-8. Before any value is built, its YAML is checked for nesting (at most
+{MAX_DEPTH} levels), size (at most {MAX_EVENTS:,} YAML events, values of at most {MAX_SCALAR_CHARS:,} characters)
+and alias expansion (at most {MAX_NODES:,} values built in all; an alias to itself is refused); `extends`
+chains are at most {MAX_EXTENDS} files.
+Mapping keys are plain strings without leading or trailing spaces or control characters; YAML merge keys
+(`<<`), `!!binary`, `!!set` and custom tags are refused. Anything that looks like a key or token, in a value or
+a key, is refused and never shown in a message.
 """
 
 

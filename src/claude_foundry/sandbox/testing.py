@@ -48,3 +48,9 @@ def write_stack(directory: Path, deployments: dict[str, Any] | None = None, *, t
     path = Path(directory) / f"stack-{suffix}.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
+
+
+def extends_line(path: Path | str) -> str:
+    """``extends:`` of a stack file outside the writing test's project (stack files extend only inside their
+    project unless they say ``outside_project: true``)."""
+    return f"extends: {{path: '{path}', outside_project: true}}\n"

@@ -36,14 +36,23 @@ class SpecError(UserError):
 
 # --- secrets pasted into a spec -------------------------------------------------------------------
 
+#: What a key or token looks like, anywhere in a string (not anchored: a key pasted into a sentence counts).
 _SECRET_PATTERNS = (
     re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}"),  # Anthropic API key
-    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\."),  # JWT (Entra ID token)
-    re.compile(r"^[0-9a-fA-F]{32}$"),  # classic Cognitive Services key
-    re.compile(r"^[A-Za-z0-9]{84}$"),  # current Azure AI Services key
-    re.compile(r"(AccountKey|SharedAccessKey|client_secret|password)=", re.IGNORECASE),
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWT (Entra ID token)
+    re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])"),  # classic Cognitive Services key
+    re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{84}(?![A-Za-z0-9])"),  # current Azure AI Services key
+    re.compile(r"(AccountKey|SharedAccessKey|client_secret|password)=[^\s;]*", re.IGNORECASE),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 )
+SECRET_SHOWN_AS = "[value not shown]"  # noqa: S105 (the placeholder, not a secret)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with anything that looks like a key or token replaced (messages never echo one)."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(SECRET_SHOWN_AS, text)
+    return text
 _SECRET_FIELD = re.compile(r"(^|[_-])(api[_-]?key|key|token|secret|password|client[_-]?secret)$", re.IGNORECASE)
 
 
@@ -55,6 +64,11 @@ def _scan_secrets(data: Any, path: tuple[str | int, ...], doc: Document, out: li
     if isinstance(data, dict):
         for k, v in data.items():
             child = (*path, k)
+            if looks_like_secret(str(k)):
+                out.append(Issue(doc.mark_for(child), dotted(path) or "(top level)",
+                                 "a mapping key looks like a key or token; secrets never belong in a stack file "
+                                 "(value not shown). Rotate it if it was committed."))
+                continue
             if _SECRET_FIELD.search(str(k)) and v not in (None, "", False):
                 out.append(Issue(doc.mark_for(child), dotted(child),
                                  "keys and tokens never belong in a stack file; the stack reads the account "
@@ -189,6 +203,9 @@ def validate_data(doc: Document, catalogue: Catalogue | None = None,
         errors, warnings = _lifecycle(spec, cat, doc, today or dt.date.today())
         issues.extend(errors)
     issues.sort(key=lambda i: (i.mark.file if i.mark else "", i.mark.line if i.mark else 0))
+    # no message ever echoes a secret: not the pydantic one about the same field, not a path holding one
+    issues = [Issue(i.mark, redact_secrets(i.path), redact_secrets(i.message)) for i in issues]
+    warnings = [Issue(w.mark, redact_secrets(w.path), redact_secrets(w.message)) for w in warnings]
     return (None if issues else spec), issues, warnings
 
 
