@@ -101,3 +101,41 @@ def test_secret_scan_of_smoke_and_env(sandbox, credential, conn_file, tmp_path, 
         assert stack.current_key() in (tmp_path / "f.env").read_text()  # only where asked for
     finally:
         sandbox.clear_faults(stack.account)
+
+
+def test_env_alone_configures_the_python_sdk_through_the_combined_bundle(stack, conn_file, tmp_path, capsys):
+    """A fresh interpreter given only env's variables (plus HOME/PATH) calls the stack with a bare
+    ``AnthropicFoundry()``: the sandbox CA is trusted through SSL_CERT_FILE, which keeps the system CAs too."""
+    import sys
+
+    target = tmp_path / "foundry.env"
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file,
+                     "--with-key", "--write", str(target)]) == 0
+    capsys.readouterr()
+    values = {k: shlex_unquote(v) for k, v in (line.split("=", 1) for line in target.read_text().splitlines())}
+    assert values["NODE_EXTRA_CA_CERTS"] == stack.sandbox.connection["ca_bundle"]
+    bundle = values["SSL_CERT_FILE"]
+    assert values["REQUESTS_CA_BUNDLE"] == bundle
+    from pathlib import Path
+
+    text = Path(bundle).read_text(encoding="utf-8")
+    assert Path(values["NODE_EXTRA_CA_CERTS"]).read_text(encoding="utf-8").strip() in text
+    assert text.count("BEGIN CERTIFICATE") > 1  # the system CAs are kept
+    assert values["ANTHROPIC_DEFAULT_OPUS_MODEL_SUPPORTED_CAPABILITIES"] == \
+        "effort,max_effort,thinking,adaptive_thinking,interleaved_thinking"  # claude-opus-4-6
+    code = ("import anthropic, os; c = anthropic.AnthropicFoundry(max_retries=0); "
+            "print(c.messages.create(model=os.environ['ANTHROPIC_DEFAULT_HAIKU_MODEL'], max_tokens=8, "
+            "messages=[{'role': 'user', 'content': 'x'}]).model)")
+    env = {**values, "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,  # noqa: S603
+                         timeout=60, check=False)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert got.stdout.strip() == MODELS["haiku"]
+    assert stack.current_key() not in got.stdout + got.stderr
+
+
+def shlex_unquote(value: str) -> str:
+    import shlex
+
+    words = shlex.split(value)
+    return words[0] if words else ""

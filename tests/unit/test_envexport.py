@@ -189,3 +189,69 @@ def test_cli_env_unknown_deployment(vault, capsys):
 def test_cli_env_needs_vault(vault, capsys):
     assert cli.main(["env"]) == 2
     assert "--vault-url" in capsys.readouterr().err
+
+
+# --- Claude Code capabilities, display names and the sandbox CA -----------------------------------------
+
+
+@pytest.mark.parametrize(("model", "tokens"), [
+    ("claude-sonnet-4-5", "thinking,interleaved_thinking"),
+    ("claude-haiku-4-5", "thinking,interleaved_thinking"),
+    ("claude-opus-4-5", "effort,thinking,interleaved_thinking"),
+    ("claude-opus-4-6", "effort,max_effort,thinking,adaptive_thinking,interleaved_thinking"),
+    ("claude-opus-5-5", "effort,xhigh_effort,max_effort,thinking,adaptive_thinking,interleaved_thinking,"
+                        "mid_conversation_system"),
+    ("claude-fable-5", "effort,xhigh_effort,thinking,adaptive_thinking,interleaved_thinking"),
+])
+def test_claude_code_capabilities_follow_the_catalogue(model, tokens):
+    from claude_foundry.catalogue import load_catalogue
+
+    assert ",".join(envexport.claude_code_capabilities(load_catalogue().models[model].capabilities)) == tokens
+
+
+def test_capabilities_names_and_context_per_pinned_family():
+    out = envexport.env_vars(contract())
+    assert out["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "opus-new"
+    assert out["ANTHROPIC_DEFAULT_OPUS_MODEL_SUPPORTED_CAPABILITIES"] == \
+        "effort,max_effort,thinking,adaptive_thinking,interleaved_thinking"
+    assert out["ANTHROPIC_DEFAULT_OPUS_MODEL_NAME"] == "opus-new (claude-opus-4-6)"
+    assert out["ANTHROPIC_DEFAULT_OPUS_MODEL_DESCRIPTION"] == "claude-opus-4-6 version 1 on Microsoft Foundry"
+    assert out["ANTHROPIC_DEFAULT_SONNET_MODEL_SUPPORTED_CAPABILITIES"] == "thinking,interleaved_thinking"
+    assert out["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "haiku-a"
+    assert out["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == "200000"  # the smallest window of the pinned models
+    # each capability variable follows its model variable
+    keys = list(out)
+    for family in ("OPUS", "SONNET", "HAIKU"):
+        var = f"ANTHROPIC_DEFAULT_{family}_MODEL"
+        assert keys.index(var + "_SUPPORTED_CAPABILITIES") == keys.index(var) + 1
+    assert not any(k.startswith(("NODE_", "SSL_", "REQUESTS_")) for k in out)  # not a sandbox target
+
+
+def test_a_deployment_named_like_its_model_and_fable_family():
+    out = envexport.env_vars(contract(deployments={"claude-fable-5": dep("claude-fable-5", "fable")}))
+    assert out["ANTHROPIC_DEFAULT_FABLE_MODEL"] == "claude-fable-5"
+    assert out["ANTHROPIC_DEFAULT_FABLE_MODEL_NAME"] == "claude-fable-5"
+    assert out["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == "1000000"
+
+
+def test_unknown_model_leaves_claude_code_to_its_own_detection():
+    out = envexport.env_vars(contract(deployments={"x": dep("claude-sonnet-9", "sonnet")}))
+    assert out["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "x"
+    assert "ANTHROPIC_DEFAULT_SONNET_MODEL_SUPPORTED_CAPABILITIES" not in out
+    assert "CLAUDE_CODE_MAX_CONTEXT_TOKENS" not in out
+
+
+def test_sandbox_ca_and_combined_bundle(tmp_path):
+    ca = tmp_path / "sandbox-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nSANDBOX\n-----END CERTIFICATE-----\n")
+    combined = envexport.write_combined_bundle(ca)
+    assert combined == tmp_path / envexport.COMBINED_BUNDLE_NAME
+    text = combined.read_text()
+    assert text.rstrip().endswith("SANDBOX\n-----END CERTIFICATE-----")
+    system = envexport.system_ca_file()
+    if system is not None:
+        assert text.startswith(system.read_text()[:200])
+        assert text.count("BEGIN CERTIFICATE") > 1
+    out = envexport.env_vars(contract(), ca_bundle=ca, combined_bundle=combined)
+    assert out["NODE_EXTRA_CA_CERTS"] == out[c.ENV_CA_BUNDLE] == str(ca)
+    assert out["SSL_CERT_FILE"] == out["REQUESTS_CA_BUNDLE"] == str(combined)

@@ -14,7 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "env", help="export the stack's endpoint and deployment names as environment variables",
         description="Read the stack's contract from Key Vault and print ANTHROPIC_FOUNDRY_RESOURCE (or "
                     "ANTHROPIC_FOUNDRY_BASE_URL), CLAUDE_CODE_USE_FOUNDRY=1 and ANTHROPIC_DEFAULT_*_MODEL pinned "
-                    "to this stack's deployments. The key only with --with-key; never with Entra ID stacks.")
+                    "to this stack's deployments, each with _SUPPORTED_CAPABILITIES from the catalogue (what the "
+                    "model behind the deployment takes), _NAME and _DESCRIPTION. With --sandbox (or --ca-bundle): "
+                    "NODE_EXTRA_CA_CERTS, and SSL_CERT_FILE / REQUESTS_CA_BUNDLE naming a bundle of the system CAs "
+                    "plus the sandbox CA. The key only with --with-key; never with Entra ID stacks.")
     add_target_arguments(p, full=False)
     p.add_argument("--deployment", metavar="NAME",
                    help="pin this deployment for its model family (default: newest model, then name)")
@@ -45,8 +48,17 @@ def run(args: argparse.Namespace) -> int:
     if args.with_key and (contract.auth_mode == c.AUTH_MODE_ENTRA or not contract.api_key):
         print("note: this stack uses Entra ID (no key in Key Vault); nothing secret is exported — Claude Code "
               "and the SDK authenticate with your Azure credential", file=sys.stderr)
+    ca_bundle = getattr(runtime, "ca_bundle", None)  # set only for the local sandbox (--sandbox, --ca-bundle)
+    combined = None
+    if ca_bundle:
+        try:
+            combined = envexport.write_combined_bundle(ca_bundle)
+        except OSError as exc:
+            raise UserError(f"cannot write the combined CA bundle beside {ca_bundle}: "
+                            f"{exc.strerror or type(exc).__name__}") from None
     try:
-        variables = envexport.env_vars(contract, deployment=args.deployment, with_key=args.with_key)
+        variables = envexport.env_vars(contract, deployment=args.deployment, with_key=args.with_key,
+                                       ca_bundle=ca_bundle, combined_bundle=combined)
     except envexport.EnvExportError as exc:
         raise UserError(str(exc)) from None
     text = envexport.render_contract_json(contract, variables) if fmt == "json" \

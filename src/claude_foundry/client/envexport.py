@@ -2,8 +2,13 @@
 
 ``ANTHROPIC_FOUNDRY_RESOURCE`` when the base URL is the standard one for the resource, else
 ``ANTHROPIC_FOUNDRY_BASE_URL`` (the SDK refuses both); ``CLAUDE_CODE_USE_FOUNDRY=1``; and
-``ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL`` pinned to this stack's deployment names. The key only when
-asked for (``with_key``) and only when the stack has one.
+``ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU,FABLE}_MODEL`` pinned to this stack's deployment names, each with
+``..._SUPPORTED_CAPABILITIES`` (Claude Code's capability tokens, from the catalogue's capabilities of the model
+behind the deployment: a deployment name hides the model, and Claude Code would otherwise assume the newest
+model's features) and ``..._NAME`` / ``..._DESCRIPTION`` (what its ``/model`` picker shows). For the local
+sandbox: ``NODE_EXTRA_CA_CERTS`` (Node clients, Claude Code) and a combined bundle (system CAs plus the
+sandbox CA) for ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``. The key only when asked for (``with_key``) and
+only when the stack has one.
 """
 
 from __future__ import annotations
@@ -13,13 +18,58 @@ import json
 import os
 import secrets
 import shlex
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
 from claude_foundry import contract as c
-from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.catalogue import Capabilities, Catalogue, load_catalogue
 
 FORMATS = ("sh", "dotenv", "json")
+
+#: The families Claude Code pins (``ANTHROPIC_DEFAULT_<FAMILY>_MODEL``), in the order they are printed. Fable is
+#: Claude Code's own (code.claude.com/docs/en/model-config, "Customize pinned model display and capabilities").
+FAMILY_MODEL_VARS = {**c.ENV_DEFAULT_MODEL, "fable": "ANTHROPIC_DEFAULT_FABLE_MODEL"}
+SUFFIX_CAPABILITIES = "_SUPPORTED_CAPABILITIES"
+SUFFIX_NAME = "_NAME"
+SUFFIX_DESCRIPTION = "_DESCRIPTION"
+#: Node (Claude Code, @anthropic-ai/foundry-sdk) adds this CA to its bundled roots.
+ENV_NODE_EXTRA_CA_CERTS = "NODE_EXTRA_CA_CERTS"
+#: Python's ``ssl`` default context and ``requests``: these *replace* the system bundle, hence a combined file.
+ENV_SSL_CERT_FILE = "SSL_CERT_FILE"
+ENV_REQUESTS_CA_BUNDLE = "REQUESTS_CA_BUNDLE"
+#: Claude Code's context window for a model id it does not recognise (a deployment name); it assumes 1M otherwise.
+ENV_CLAUDE_CODE_MAX_CONTEXT_TOKENS = "CLAUDE_CODE_MAX_CONTEXT_TOKENS"
+#: The combined bundle's file name, written next to the sandbox CA.
+COMBINED_BUNDLE_NAME = "ca-bundle-with-system.pem"
+
+
+def claude_code_capabilities(caps: Capabilities) -> list[str]:
+    """Claude Code's ``_SUPPORTED_CAPABILITIES`` tokens for a model with these request capabilities.
+
+    Tokens (Claude Code 2.1.x): ``effort``, ``xhigh_effort``, ``max_effort``, ``thinking``, ``adaptive_thinking``,
+    ``interleaved_thinking`` (documented) and ``mid_conversation_system`` (read by the binary, undocumented).
+    Unlisted tokens are disabled, so ``temperature`` is left out: Claude Code then omits the parameter, which
+    every model takes. Interleaved thinking (thinking between tool calls) goes with thinking on every Claude 4+
+    model the catalogue lists.
+    """
+    tokens: list[str] = []
+    if caps.effort:
+        tokens.append("effort")
+        if "xhigh" in caps.effort:
+            tokens.append("xhigh_effort")
+        if "max" in caps.effort:
+            tokens.append("max_effort")
+    thinks = any(mode in caps.thinking for mode in ("enabled", "adaptive"))
+    if thinks:
+        tokens.append("thinking")
+    if "adaptive" in caps.thinking:
+        tokens.append("adaptive_thinking")
+    if thinks:
+        tokens.append("interleaved_thinking")
+    if caps.mid_conversation_system:
+        tokens.append("mid_conversation_system")
+    return tokens
 
 
 class EnvExportError(ValueError):
@@ -33,7 +83,7 @@ def _family(info: c.DeploymentInfo, catalogue: Catalogue) -> str:
 def pick_family_deployments(
     contract: c.Contract, *, prefer: str | None = None, catalogue: Catalogue | None = None
 ) -> dict[str, str]:
-    """Family -> deployment name, for the families Claude Code knows (opus, sonnet, haiku).
+    """Family -> deployment name, for the families Claude Code pins (opus, sonnet, haiku, fable).
 
     When several deployments share a family: ``prefer`` if it is one of them, else the newest model by
     catalogue order (the catalogue lists newer models first), then the deployment name.
@@ -46,12 +96,36 @@ def pick_family_deployments(
     chosen: dict[str, tuple[tuple[int, int, str], str]] = {}
     for name, info in contract.deployments.items():
         family = _family(info, cat)
-        if family not in c.ENV_DEFAULT_MODEL:
+        if family not in FAMILY_MODEL_VARS:
             continue
         rank = (0 if name == prefer else 1, order.get(info.model, len(order)), name)
         if family not in chosen or rank < chosen[family][0]:
             chosen[family] = (rank, name)
-    return {family: chosen[family][1] for family in c.ENV_DEFAULT_MODEL if family in chosen}
+    return {family: chosen[family][1] for family in FAMILY_MODEL_VARS if family in chosen}
+
+
+def system_ca_file() -> Path | None:
+    """The system's CA bundle (OpenSSL's default file), else certifi's, else None."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return Path(certifi.where())
+
+
+def write_combined_bundle(extra_ca: str | Path, dest: str | Path | None = None) -> Path:
+    """System CAs plus ``extra_ca`` in one PEM file (default: ``ca-bundle-with-system.pem`` beside ``extra_ca``),
+    written atomically; for ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``, which replace the system bundle."""
+    extra = Path(extra_ca)
+    target = Path(dest) if dest is not None else extra.with_name(COMBINED_BUNDLE_NAME)
+    system = system_ca_file()
+    parts = [system.read_text(encoding="utf-8").rstrip() + "\n"] if system else []
+    parts.append(f"# claude-foundry sandbox CA ({extra})\n" + extra.read_text(encoding="utf-8").rstrip() + "\n")
+    return write_private(target, "".join(parts))  # atomic; owner-only is fine for a file only its user reads
 
 
 def env_vars(
@@ -60,8 +134,16 @@ def env_vars(
     deployment: str | None = None,
     with_key: bool = False,
     catalogue: Catalogue | None = None,
+    ca_bundle: str | Path | None = None,
+    combined_bundle: str | Path | None = None,
 ) -> dict[str, str]:
-    """The variables, in a stable order. The key is included only with ``with_key`` and key auth."""
+    """The variables, in a stable order. The key is included only with ``with_key`` and key auth.
+
+    ``ca_bundle`` (the local sandbox's CA, never set against Azure) adds ``NODE_EXTRA_CA_CERTS`` and
+    ``CLAUDE_FOUNDRY_CA_BUNDLE``; ``combined_bundle`` (see :func:`write_combined_bundle`) adds
+    ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``.
+    """
+    cat = catalogue or load_catalogue()
     out: dict[str, str] = {}
     if contract.resource and contract.base_url.rstrip("/") == c.foundry_base_url(contract.resource):
         out[c.ENV_RESOURCE] = contract.resource
@@ -70,10 +152,27 @@ def env_vars(
     if with_key and contract.api_key and contract.auth_mode != c.AUTH_MODE_ENTRA:
         out[c.ENV_API_KEY] = contract.api_key
     out[c.ENV_CLAUDE_CODE_USE_FOUNDRY] = "1"
-    for family, name in pick_family_deployments(contract, prefer=deployment, catalogue=catalogue).items():
-        out[c.ENV_DEFAULT_MODEL[family]] = name
+    windows: list[int | None] = []
+    for family, name in pick_family_deployments(contract, prefer=deployment, catalogue=cat).items():
+        var = FAMILY_MODEL_VARS[family]
+        out[var] = name
+        info = contract.deployments[name]
+        model = cat.model(info.model)
+        if model is not None:  # a model the catalogue does not know: Claude Code's own detection
+            out[var + SUFFIX_CAPABILITIES] = ",".join(claude_code_capabilities(model.capabilities))
+        windows.append(model.capabilities.context_window if model is not None else None)
+        out[var + SUFFIX_NAME] = name if name == info.model else f"{name} ({info.model})"
+        out[var + SUFFIX_DESCRIPTION] = f"{info.model} version {info.version} on Microsoft Foundry"
+    if windows and None not in windows:  # one global value: the smallest window of the pinned models
+        out[ENV_CLAUDE_CODE_MAX_CONTEXT_TOKENS] = str(min(w for w in windows if w is not None))
     if contract.deployments:
         out[c.ENV_DEPLOYMENTS] = c.dump_deployment_map(contract.deployments)
+    if ca_bundle:
+        out[ENV_NODE_EXTRA_CA_CERTS] = str(ca_bundle)
+        out[c.ENV_CA_BUNDLE] = str(ca_bundle)
+    if combined_bundle:
+        out[ENV_SSL_CERT_FILE] = str(combined_bundle)
+        out[ENV_REQUESTS_CA_BUNDLE] = str(combined_bundle)
     return out
 
 

@@ -9,16 +9,21 @@ on every call when neither is set. What it does when it fires:
   with ``retry-after`` when ``retry_after`` is set;
 * ``malformed``: answer 200 with a body that is not valid JSON;
 * ``hang``: hold the request for that many seconds (capped at ``MAX_HANG``) so the client times out.
+
+The book also keeps the last ``ANSWER_LOG_SIZE`` answers of the Foundry endpoint (account, deployment, route,
+status, error message; never a header, key or prompt), so a test can assert what a client was answered.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MAX_HANG = 120.0
+ANSWER_LOG_SIZE = 1000
 ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
 
 
@@ -73,6 +78,17 @@ class FaultBook:
         self._lock = threading.Lock()
         self._entries: list[_Entry] = []
         self._rng = rng or random.Random()
+        self._answers: deque[dict[str, Any]] = deque(maxlen=ANSWER_LOG_SIZE)
+
+    def record_answer(self, account: str, deployment: str, route: str, status: int, message: str = "") -> None:
+        with self._lock:
+            self._answers.append({"account": account, "deployment": deployment, "route": route,
+                                  "status": status, "message": message})
+
+    def answers(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The Foundry endpoint's recent answers, oldest first (``account``: only that account's)."""
+        with self._lock:
+            return [dict(a) for a in self._answers if account is None or a["account"] == account]
 
     def set(self, account: str, deployment: str, spec: FaultSpec) -> None:
         account, deployment = account.lower(), deployment.lower() if deployment != "*" else "*"

@@ -3,8 +3,12 @@
 ``{resource}`` is the account's custom subdomain (``https://{resource}.services.ai.azure.com/anthropic`` on
 Azure). Key auth (``api-key`` or ``x-api-key``) is checked against the account's current keys; Entra ID auth
 (``Authorization: Bearer``) needs a token for one of the two Foundry scopes and a caller role
-(``arm.CLAUDE_CALLER_ROLES``) on the account, its resource group or subscription. The answer is a canned,
-deterministic Messages API response (or SSE stream) whose ``model`` is the deployment's model.
+(``arm.CLAUDE_CALLER_ROLES``) on the account, its resource group or subscription. Each request is checked
+against the capabilities the catalogue gives the model behind the deployment (mid-conversation system role,
+thinking modes, effort levels, maximum output), with the API's error wording. The answer is a canned,
+deterministic Messages API response (or SSE stream) whose ``model`` is the deployment's model: a ``tool_use``
+block built from the tool's ``input_schema`` when ``tool_choice`` forces a tool, JSON satisfying
+``output_config.format``, else text. ``POST .../v1/messages/count_tokens`` answers ``{"input_tokens": n}``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry.azure import arm as arm_facts
+from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
 from claude_foundry.sandbox import identity
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec
@@ -55,7 +60,9 @@ def error(status: int, message: str, *, code: str | None = None, headers: dict[s
     body: dict[str, Any] = {"type": err_type or ERROR_TYPES.get(status, "api_error"), "message": message}
     if code:
         body["code"] = code
-    return JSONResponse({"type": "error", "error": body}, status_code=status, headers={**_headers(), **(headers or {})})
+    all_headers = {**_headers(), **(headers or {})}
+    return JSONResponse({"type": "error", "error": body, "request_id": all_headers["request-id"]},
+                        status_code=status, headers=all_headers)
 
 
 def _text_of(content: Any) -> str:
@@ -83,21 +90,284 @@ def _reply_text(deployment: str, model: str, messages: list[Any]) -> str:
             f"{len(messages)} message(s); the last one said: \"{snippet}\"")
 
 
-def _validate(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return "The request body must be a JSON object."
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "model: Field required"
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs:
-        return "messages: at least one message is required"
-    for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or "content" not in m:
-            return f"messages.{i}: each message needs a role (user or assistant) and content"
-    mt = body.get("max_tokens")
-    if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
-        return "max_tokens: Field required (an integer >= 1)"
+# --- request validation, per model -------------------------------------------------------------------
+#
+# The wording of each message is the Anthropic API's own where it is known from public error reports (see
+# docs/sandbox.md, "What the Foundry endpoint checks"); Claude Code recognises several of them and falls back
+# (mid-conversation system role, thinking type, effort). The rest is canned and marked so in the docs.
+
+#: Top-level fields of ``POST /v1/messages`` (anthropic SDK 2.x ``MessageCreateParams`` and the beta
+#: ``MessageCreateParams``, plus the sampling parameters older models take).
+MESSAGES_FIELDS = frozenset({
+    "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p",
+    "top_k", "tools", "tool_choice", "thinking", "output_config", "output_format", "service_tier", "container",
+    "context_management", "mcp_servers", "cache_control", "inference_geo", "speed", "diagnostics",
+    "user_profile_id", "workspace_id", "compaction", "fallbacks", "fallback_credit_token", "billing_policy",
+    "thread"})
+#: Top-level fields of ``POST /v1/messages/count_tokens`` (``MessageCountTokensParams`` and its beta).
+COUNT_TOKENS_FIELDS = frozenset({
+    "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "output_format",
+    "cache_control", "speed", "context_management", "mcp_servers", "user_profile_id", "workspace_id"})
+OUTPUT_CONFIG_FIELDS = frozenset({"effort", "format"})
+THINKING_BUDGET_MIN = 1024
+FORCED_TOOL_CHOICES = ("any", "tool")
+ROLE_SYSTEM_UNSUPPORTED = "role 'system' is not supported on this model"
+
+
+class RequestProblem(Exception):
+    """A 400 ``invalid_request_error`` with the API's wording."""
+
+
+def _quoted_or(values: Any) -> str:
+    items = [f"'{v}'" for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_fields(body: dict[str, Any], known: frozenset[str]) -> None:
+    for key in sorted(body):
+        if key not in known:
+            raise RequestProblem(f"{key}: Extra inputs are not permitted")
+
+
+def _content_empty(content: Any) -> bool:
+    return content == "" or content == [] or content is None
+
+
+def _check_messages(messages: Any, caps: Capabilities) -> None:
+    if not isinstance(messages, list):
+        raise RequestProblem("messages: Input should be a valid list" if messages is not None
+                             else "messages: Field required")
+    if not messages:
+        raise RequestProblem("messages: at least one message is required")
+    last = len(messages) - 1
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise RequestProblem(f"messages.{i}: Input should be a valid dictionary")
+        role = m.get("role")
+        if role == "system":
+            if not caps.mid_conversation_system:
+                raise RequestProblem(ROLE_SYSTEM_UNSUPPORTED)
+        elif role not in ("user", "assistant"):
+            raise RequestProblem(f"messages.{i}.role: Input should be 'user' or 'assistant'" if role is not None
+                                 else f"messages.{i}.role: Field required")
+        if "content" not in m:
+            raise RequestProblem(f"messages.{i}.content: Field required")
+        content = m["content"]
+        if _content_empty(content) and not (i == last and role == "assistant"):
+            raise RequestProblem(f"messages.{i}: all messages must have non-empty content except for the "
+                                 "optional final assistant message")
+        if isinstance(content, list):
+            for j, block in enumerate(content):
+                if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                    raise RequestProblem(f"messages.{i}.content.{j}.type: Field required")
+                if block["type"] == "text" and block.get("text") == "":
+                    raise RequestProblem("messages: text content blocks must be non-empty")
+        elif not isinstance(content, str):
+            raise RequestProblem(f"messages.{i}.content: Input should be a valid string or a valid list")
+
+
+def _check_thinking(body: dict[str, Any], caps: Capabilities, *, count_only: bool) -> None:
+    thinking = body.get("thinking")
+    if thinking is None:
+        return
+    if not isinstance(thinking, dict) or "type" not in thinking:
+        raise RequestProblem("thinking.type: Field required")
+    kind = thinking["type"]
+    if kind not in THINKING_MODES:
+        raise RequestProblem(f"thinking.type: Input should be {_quoted_or(THINKING_MODES)}")
+    if kind == "adaptive" and "adaptive" not in caps.thinking:
+        raise RequestProblem("adaptive thinking is not supported on this model")
+    if kind == "enabled":
+        if "enabled" not in caps.thinking:
+            hint = (' Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+                    if "adaptive" in caps.thinking else "")
+            raise RequestProblem(f'"thinking.type.enabled" is not supported for this model.{hint}')
+        budget = thinking.get("budget_tokens")
+        if not _is_int(budget):
+            raise RequestProblem("thinking.enabled.budget_tokens: Field required" if budget is None
+                                 else "thinking.enabled.budget_tokens: Input should be a valid integer")
+        if budget < THINKING_BUDGET_MIN:
+            raise RequestProblem(f"thinking.enabled.budget_tokens: Input should be greater than or equal to "
+                                 f"{THINKING_BUDGET_MIN}")
+        if not count_only and _is_int(body.get("max_tokens")) and body["max_tokens"] <= budget:
+            raise RequestProblem("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
+                                 "documentation at https://docs.claude.com/en/docs/build-with-claude/"
+                                 "extended-thinking#max-tokens-and-context-window-size")
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") in FORCED_TOOL_CHOICES:
+            raise RequestProblem("Thinking may not be enabled when tool_choice forces tool use.")
+    if kind == "disabled" and "disabled" not in caps.thinking:
+        raise RequestProblem('"thinking.type.disabled" is not supported for this model. Use '
+                             '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.')
+
+
+def _check_output_config(body: dict[str, Any], caps: Capabilities) -> None:
+    config = body.get("output_config")
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise RequestProblem("output_config: Input should be a valid dictionary")
+    _check_fields({f"output_config.{k}": v for k, v in config.items()},
+                  frozenset(f"output_config.{k}" for k in OUTPUT_CONFIG_FIELDS))
+    effort = config.get("effort")
+    if effort is not None:
+        if effort not in EFFORT_LEVELS:
+            raise RequestProblem(f"output_config.effort: Input should be {_quoted_or(EFFORT_LEVELS)}")
+        if not caps.effort:
+            raise RequestProblem("This model does not support the effort parameter.")
+        if effort not in caps.effort:
+            raise RequestProblem(f"output_config.effort: \"{effort}\" is not supported by this model; supported "
+                                 f"values: {', '.join(caps.effort)}")
+    _json_schema_of(body)  # validates output_config.format
+
+
+def _json_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of ``output_config.format`` (or the older beta ``output_format``), else None."""
+    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    for where, fmt in (("output_config.format", config.get("format")), ("output_format", body.get("output_format"))):
+        if fmt is None:
+            continue
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+            raise RequestProblem(f"{where}.type: Input should be 'json_schema'")
+        if not isinstance(fmt.get("schema"), dict):
+            raise RequestProblem(f"{where}.schema: Field required")
+        return fmt["schema"]
     return None
+
+
+def _check_tools(body: dict[str, Any]) -> None:
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise RequestProblem("tools: Input should be a valid list")
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                raise RequestProblem(f"tools.{i}.name: Field required")
+            if tool.get("type") in (None, "custom") and not isinstance(tool.get("input_schema"), dict):
+                raise RequestProblem(f"tools.{i}.custom.input_schema: Field required")
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
+        raise RequestProblem("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
+    if choice["type"] in FORCED_TOOL_CHOICES and not tools:
+        raise RequestProblem(f"tool_choice.type: \"{choice['type']}\" requires at least one tool in `tools`")
+    if choice["type"] == "tool":
+        if not isinstance(choice.get("name"), str):
+            raise RequestProblem("tool_choice.tool.name: Field required")
+        if choice["name"] not in {t.get("name") for t in tools or ()}:
+            raise RequestProblem(f"tool_choice.name: tool \"{choice['name']}\" is not one of the tools in `tools`")
+
+
+def check_request(body: Any, model: str, caps: Capabilities, *, count_only: bool = False) -> None:
+    """Raise :class:`RequestProblem` for what the API refuses on this model (``caps`` from the catalogue)."""
+    if not isinstance(body, dict):
+        raise RequestProblem("The request body must be a JSON object.")
+    _check_fields(body, COUNT_TOKENS_FIELDS if count_only else MESSAGES_FIELDS)
+    _check_messages(body.get("messages"), caps)
+    if not count_only:
+        mt = body.get("max_tokens")
+        if mt is None:
+            raise RequestProblem("max_tokens: Field required")
+        if not _is_int(mt):
+            raise RequestProblem("max_tokens: Input should be a valid integer")
+        if mt < 1:
+            raise RequestProblem("max_tokens: Input should be greater than or equal to 1")
+        if caps.max_output is not None and mt > caps.max_output:
+            raise RequestProblem(f"max_tokens: {mt} > {caps.max_output}, which is the maximum allowed number of "
+                                 f"output tokens for {model}")
+        temperature = body.get("temperature")
+        if temperature is not None and (not _is_number(temperature) or not 0.0 <= temperature <= 1.0):
+            raise RequestProblem("temperature: range: 0..1")
+    _check_tools(body)
+    _check_thinking(body, caps, count_only=count_only)
+    _check_output_config(body, caps)
+
+
+# --- answers built from schemas ----------------------------------------------------------------------
+
+_STRING_FORMATS = {"date-time": "2026-01-01T00:00:00Z", "date": "2026-01-01", "time": "00:00:00Z",
+                   "email": "sandbox@example.com", "uri": "https://example.com/", "url": "https://example.com/",
+                   "uuid": "00000000-0000-4000-8000-000000000000", "hostname": "example.com",
+                   "ipv4": "192.0.2.1", "ipv6": "2001:db8::1"}
+
+
+def instance_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
+    """A value that satisfies ``schema`` (JSON Schema, the subset tool ``input_schema`` and structured outputs
+    use): ``$ref``, ``const``, ``enum``, ``anyOf``/``oneOf``/``allOf``, types, every property, bounds, lengths."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 12:
+        return None if depth > 12 else "sandbox"
+    if isinstance(schema.get("$ref"), str):
+        target: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) and part else target
+        return instance_of(target, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            options = [o for o in schema[key] if not (isinstance(o, dict) and o.get("type") == "null")]
+            return instance_of((options or schema[key])[0], root, depth + 1)
+    if isinstance(schema.get("allOf"), list) and schema["allOf"]:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            value = instance_of(part, root, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+            else:
+                return value
+        return merged
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
+    if kind is None:
+        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+    if kind == "object":
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        return {name: instance_of(sub, root, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        count = max(int(schema.get("minItems", 1)), len(prefix))
+        if "maxItems" in schema:
+            count = min(count, int(schema["maxItems"]))
+        items = [instance_of(p, root, depth + 1) for p in prefix]
+        items += [instance_of(schema.get("items", {}), root, depth + 1) for _ in range(count - len(items))]
+        return items[:count]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        high = schema.get("maximum", schema.get("exclusiveMaximum"))
+        value: float = 0 if low is None else low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema
+                                                      else 0)
+        if high is not None and value > high:
+            value = high
+        step = schema.get("multipleOf")
+        if _is_number(step) and step > 0:
+            value = math.ceil(value / step) * step
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    text = _STRING_FORMATS.get(str(schema.get("format")), "sandbox")
+    low_len, high_len = int(schema.get("minLength", 0)), schema.get("maxLength")
+    if len(text) < low_len:
+        text = text + "x" * (low_len - len(text))
+    if _is_int(high_len):
+        text = text[:high_len]
+    return text
 
 
 def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JSONResponse | None:
@@ -111,7 +381,7 @@ def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JS
                               f"(https://cognitiveservices.azure.com or https://ai.azure.com), or have expired. "
                               f"({exc.code})", code="401")
         oid = str(claims["oid"])
-        if not state.roles_of(oid, account["id"]) & st.FOUNDRY_CALLER_ROLES:
+        if not state.roles_of(oid, account["id"], data_plane=True) & st.FOUNDRY_CALLER_ROLES:
             roles = " or ".join(arm_facts.ROLE_NAMES[r] for r in arm_facts.CLAUDE_CALLER_ROLES)
             return error(403, f"The principal `{oid}` lacks the required data action "
                               f"`Microsoft.CognitiveServices/accounts/AIServices/anthropic/messages/action` to "
@@ -132,48 +402,121 @@ def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JS
     return None
 
 
-def _message(body: dict[str, Any], deployment: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool ``tool_choice`` forces (``{"type": "tool", "name"}``, or the first tool for ``any``), else None."""
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict) or choice.get("type") not in FORCED_TOOL_CHOICES:
+        return None
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if choice["type"] == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), None)
+    return tools[0] if tools else None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\S+\s*", text) or [""]
+
+
+def _message(body: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]:
+    """The canned Messages response: a thinking block when budgeted thinking is on, then a ``tool_use`` block
+    built from the forced tool's ``input_schema``, or JSON satisfying ``output_config.format``, or text."""
     model = deployment["properties"]["model"]["name"]
-    text = _reply_text(deployment["name"], model, body["messages"])
+    budget = body["max_tokens"]
+    content: list[dict[str, Any]] = []
+    used = 0
+    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+    if thinking.get("type") == "enabled":
+        thought = "The sandbox does not think; this thinking block is canned."
+        content.append({"type": "thinking", "thinking": thought, "signature": "sbx_sig_" + secrets.token_hex(16)})
+        used += len(_words(thought))
     stop_reason, stop_sequence = "end_turn", None
-    for seq in body.get("stop_sequences") or []:
-        if isinstance(seq, str) and seq and seq in text:
-            text, stop_reason, stop_sequence = text.split(seq, 1)[0], "stop_sequence", seq
-            break
-    words = re.findall(r"\S+\s*", text) or [""]
-    if len(words) > body["max_tokens"]:
-        words, stop_reason, stop_sequence = words[: body["max_tokens"]], "max_tokens", None
-    prompt = _text_of(body.get("system")) + " ".join(_text_of(m.get("content")) for m in body["messages"])
-    msg = {
+    tool = _forced_tool(body)
+    if tool is not None:
+        tool_input = instance_of(tool.get("input_schema") or {"type": "object"})
+        content.append({"type": "tool_use", "id": "toolu_sbx_" + secrets.token_hex(12), "name": tool["name"],
+                        "input": tool_input if isinstance(tool_input, dict) else {}})
+        used += _estimate_tokens(json.dumps(tool_input))
+        stop_reason = "tool_use"
+    else:
+        schema = _json_schema_of(body)
+        if schema is not None:
+            text = json.dumps(instance_of(schema), separators=(", ", ": "))
+        else:
+            text = _reply_text(deployment["name"], model, body["messages"])
+            for seq in body.get("stop_sequences") or []:
+                if isinstance(seq, str) and seq and seq in text:
+                    text, stop_reason, stop_sequence = text.split(seq, 1)[0], "stop_sequence", seq
+                    break
+        words = _words(text)
+        room = max(0, budget - used)
+        if len(words) > room:
+            words, stop_reason, stop_sequence = words[:room], "max_tokens", None
+        content.append({"type": "text", "text": "".join(words)})
+        used += len(words)
+    return {
         "id": "msg_sbx_" + secrets.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": "".join(words)}],
+        "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": {"input_tokens": _estimate_tokens(prompt), "output_tokens": len(words),
+        "usage": {"input_tokens": count_input_tokens(body), "output_tokens": max(1, used),
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
     }
-    return msg, words
+
+
+def count_input_tokens(body: dict[str, Any]) -> int:
+    """A deterministic estimate (four characters a token) of the prompt: system, messages and tools."""
+    system = body.get("system")
+    parts = [_text_of(system) if not isinstance(system, str) else system]
+    parts += [_text_of(m.get("content")) for m in body.get("messages") or () if isinstance(m, dict)]
+    if body.get("tools"):
+        parts.append(json.dumps(body["tools"]))
+    return _estimate_tokens(" ".join(parts))
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-async def _stream(msg: dict[str, Any], words: list[str]) -> AsyncIterator[bytes]:
+def _chunks(text: str, size: int = 24) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """content_block_start, its deltas, content_block_stop: the shapes of the SDK's ``RawContentBlock*Event``."""
+    kind = block["type"]
+    if kind == "thinking":
+        start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": w} for w in _words(block["thinking"])]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "tool_use":
+        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": ""}]
+        deltas += [{"type": "input_json_delta", "partial_json": c} for c in _chunks(json.dumps(block["input"]))]
+    else:
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": w} for w in _words(block["text"]) if w]
+    out: list[tuple[str, dict[str, Any]]] = [
+        ("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})]
+    out += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
+    out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return out
+
+
+async def _stream(msg: dict[str, Any]) -> AsyncIterator[bytes]:
+    """message_start, then per block start/deltas/stop (a ping after the first start), message_delta with
+    the stop reason and output tokens, message_stop: the order of the API's streaming reference."""
     start = {**msg, "content": [], "stop_reason": None, "stop_sequence": None,
              "usage": {**msg["usage"], "output_tokens": 1}}
     yield _sse("message_start", {"type": "message_start", "message": start})
-    yield _sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                       "content_block": {"type": "text", "text": ""}})
-    yield _sse("ping", {"type": "ping"})
-    for w in words:
-        yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                           "delta": {"type": "text_delta", "text": w}})
-        await asyncio.sleep(0)
-    yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+    for index, block in enumerate(msg["content"]):
+        for n, (event, data) in enumerate(_block_events(index, block)):
+            yield _sse(event, data)
+            if index == 0 and n == 0:
+                yield _sse("ping", {"type": "ping"})
+            await asyncio.sleep(0)
     yield _sse("message_delta", {"type": "message_delta",
                                  "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": msg["stop_sequence"]},
                                  "usage": {"output_tokens": msg["usage"]["output_tokens"]}})
@@ -199,6 +542,9 @@ async def _apply_fault(spec: FaultSpec) -> Response | None:
     return None
 
 
+ROUTES = {"v1/messages": False, "v1/messages/count_tokens": True}  # path -> count_tokens
+
+
 async def endpoint(request: Request) -> Response:
     state: State = request.app.state.sandbox_state
     faults: FaultBook = request.app.state.sandbox_faults
@@ -210,8 +556,9 @@ async def endpoint(request: Request) -> Response:
         account = {**account, "_sb": dict(account["_sb"])} if account else None
     if account is None or account.get("properties", {}).get("provisioningState") not in ("Succeeded", "Updating"):
         return error(404, "Resource not found", code="404")
-    if rest != "v1/messages" or request.method != "POST":
+    if rest not in ROUTES or request.method != "POST":
         return error(404, "Resource not found", code="404")
+    count_only = ROUTES[rest]
     denied = _authenticate(request, state, account)
     if denied is not None:
         return denied
@@ -220,13 +567,16 @@ async def endpoint(request: Request) -> Response:
         body = json.loads(raw or b"null")
     except ValueError:
         return error(400, "The request body is not valid JSON.")
-    problem = _validate(body)
-    if problem:
-        return error(400, problem)
+    if not isinstance(body, dict):
+        return error(400, "The request body must be a JSON object.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return error(400, "model: Field required")
     with state.lock:
         deployment = next((d for d in state.deployments_of(account["id"].lower())
                            if d["name"].lower() == body["model"].lower()
                            and d.get("properties", {}).get("provisioningState") == "Succeeded"), None)
+        model = deployment["properties"]["model"]["name"] if deployment else ""
+        info = state.catalogue.model(model) if deployment else None
     if deployment is None:
         return error(404, "The API deployment for this resource does not exist. If you created the deployment "
                           "within the last 5 minutes, please wait a moment and try again.",
@@ -235,9 +585,18 @@ async def endpoint(request: Request) -> Response:
     if spec is not None:
         faulted = await _apply_fault(spec)
         if faulted is not None:
+            faults.record_answer(account["name"], deployment["name"], rest, faulted.status_code, "fault")
             return faulted
-    msg, words = _message(body, deployment)
+    try:
+        check_request(body, model, info.capabilities if info else Capabilities(), count_only=count_only)
+    except RequestProblem as exc:
+        faults.record_answer(account["name"], deployment["name"], rest, 400, str(exc))
+        return error(400, str(exc))
+    faults.record_answer(account["name"], deployment["name"], rest, 200)
+    if count_only:
+        return JSONResponse({"input_tokens": count_input_tokens(body)}, headers=_headers())
+    msg = _message(body, deployment)
     if body.get("stream"):
-        return StreamingResponse(_stream(msg, words), media_type="text/event-stream",
+        return StreamingResponse(_stream(msg), media_type="text/event-stream",
                                  headers={**_headers(), "cache-control": "no-cache"})
     return JSONResponse(msg, headers=_headers())
