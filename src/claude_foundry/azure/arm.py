@@ -6,6 +6,7 @@ Importable without Pulumi.
 from __future__ import annotations
 
 import os as _os
+import uuid as _uuid
 
 #: API version of ``Microsoft.CognitiveServices/accounts/deployments`` for Claude deployments: 2026-05-01, the
 #: first GA version verified live with ``properties.modelProviderData`` (a sibling of ``properties.model``; not
@@ -71,6 +72,15 @@ def deployment_id(subscription_id: str, resource_group: str, account: str, deplo
     return f"{account_id(subscription_id, resource_group, account)}/deployments/{deployment}"
 
 
+#: Names of ``accounts/projects``: 2-64 characters, ``^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`` (Microsoft Learn, REST API
+#: "Projects - Create" 2025-06-01, path parameter projectName; the same in Azure/bicep-types-az 2025-06-01).
+PROJECT_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$"
+
+
+def project_id(subscription_id: str, resource_group: str, account: str, project: str) -> str:
+    return f"{account_id(subscription_id, resource_group, account)}/projects/{project}"
+
+
 def vault_id(subscription_id: str, resource_group: str, vault: str) -> str:
     return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.KeyVault/vaults/{vault}"
 
@@ -85,6 +95,8 @@ def workspace_id(subscription_id: str, resource_group: str, workspace: str) -> s
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 GENERIC_RESOURCE = "azure-native:resources:Resource"
 ACCOUNT = "azure-native:cognitiveservices:Account"
+#: The optional Foundry project (``Microsoft.CognitiveServices/accounts/projects``), the typed class.
+PROJECT = "azure-native:cognitiveservices:Project"
 VAULT = "azure-native:keyvault:Vault"
 SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (a type token)
 WORKSPACE = "azure-native:operationalinsights:Workspace"
@@ -99,6 +111,7 @@ LOCK_AT_RESOURCE = "azure-native:authorization:ManagementLockAtResourceLevel"
 API_VERSIONS: dict[str, str] = {
     RESOURCE_GROUP: "2024-03-01",
     ACCOUNT: "2025-06-01",
+    PROJECT: "2025-06-01",
     VAULT: "2024-11-01",
     SECRET: "2024-11-01",
     WORKSPACE: "2023-09-01",
@@ -113,3 +126,61 @@ SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
 #: API versions of the ARM calls ops make that no declared resource carries.
 PERMISSIONS_API_VERSION = "2022-04-01"
 MARKETPLACE_API_VERSION = "2021-01-01"
+
+
+# --- `claude-foundry ci bootstrap`: the Azure side of CI (identities, state storage, secrets key) -----
+
+#: Microsoft.ManagedIdentity userAssignedIdentities (+ federatedIdentityCredentials), azure-rest-api-specs
+#: ``specification/msi/.../stable/2023-01-31`` (the first GA version with federated credentials).
+MANAGED_IDENTITY_API_VERSION = "2023-01-31"
+#: Microsoft.Storage storageAccounts, blobServices, containers (``specification/storage/.../stable/2023-05-01``).
+STORAGE_API_VERSION = "2023-05-01"
+#: Microsoft.KeyVault vaults and ``vaults/keys`` through ARM: the vault's version.
+KEY_VAULT_API_VERSION = API_VERSIONS[VAULT]
+#: ``Subscriptions_Get`` (the subscription's tenant).
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+
+#: Built-in roles the CI identities get (same GUIDs in every tenant; learn.microsoft.com "Azure built-in roles").
+CI_ROLE_IDS = {
+    "contributor": ROLE_IDS["contributor"],
+    "reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "role-based-access-control-administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+    "user-access-administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "storage-blob-data-contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "key-vault-crypto-user": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "key-vault-secrets-user": ROLE_IDS["key-vault-secrets-user"],
+    "cognitive-services-user": ROLE_IDS["cognitive-services-user"],
+}
+CI_ROLE_NAMES = {
+    **{k: v for k, v in ROLE_NAMES.items() if k in CI_ROLE_IDS},
+    "reader": "Reader",
+    "role-based-access-control-administrator": "Role Based Access Control Administrator",
+    "user-access-administrator": "User Access Administrator",
+    "storage-blob-data-contributor": "Storage Blob Data Contributor",
+    "key-vault-crypto-user": "Key Vault Crypto User",
+}
+
+#: Namespace of the deterministic names of the role assignments ``ci bootstrap`` makes (never change it).
+CI_ROLE_ASSIGNMENT_NAMESPACE = _uuid.UUID("6f1f8f0a-3c2e-4d59-9b5e-2a7d0c4e9b31")
+
+
+def ci_role_assignment_name(scope: str, role_guid: str, principal_id: str) -> str:
+    """The GUID name of a role assignment, from scope, role and principal: a second run finds the same one."""
+    return str(_uuid.uuid5(CI_ROLE_ASSIGNMENT_NAMESPACE, f"{scope.lower()}|{role_guid}|{principal_id.lower()}"))
+
+
+def role_definition_id_of(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def identity_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return (f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.ManagedIdentity/"
+            f"userAssignedIdentities/{name}")
+
+
+def storage_account_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.Storage/storageAccounts/{name}"
+
+
+def blob_container_id(subscription_id: str, resource_group: str, account: str, container: str) -> str:
+    return f"{storage_account_id(subscription_id, resource_group, account)}/blobServices/default/containers/{container}"

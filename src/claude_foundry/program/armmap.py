@@ -33,6 +33,7 @@ from claude_foundry.azure.arm import (
     GENERIC_RESOURCE,
     LOCK_AT_RESOURCE,
     LOCK_BY_SCOPE,
+    PROJECT,
     RESOURCE_GROUP,
     ROLE_ASSIGNMENT,
     SECRET,
@@ -106,6 +107,16 @@ def _account(t: str, i: dict[str, Any], sub: str) -> ArmResource:
     body = _pick(i, "location", "kind", "sku", "identity", "tags")
     body["properties"] = dict(i.get("properties") or {})
     return ArmResource(rid, API_VERSIONS[t], body, f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts")
+
+
+def _project(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    """``accounts/projects`` (the typed ``cognitiveservices.Project``): location, identity, tags, properties
+    (displayName, description), as azure-rest-api-specs' CreateProject.json example sends them."""
+    rid = arm.project_id(sub, _req(i, "resourceGroupName", t), _req(i, "accountName", t),
+                         _req(i, "projectName", t))
+    body = _pick(i, "location", "identity", "tags")
+    body["properties"] = dict(i.get("properties") or {})
+    return ArmResource(rid, API_VERSIONS[t], body, f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts/projects")
 
 
 def _generic(t: str, i: dict[str, Any], sub: str) -> ArmResource:
@@ -188,6 +199,7 @@ _MAPPERS = {
     RESOURCE_GROUP: _resource_group,
     GENERIC_RESOURCE: _generic,
     ACCOUNT: _account,
+    PROJECT: _project,
     VAULT: _vault,
     SECRET: _secret,
     WORKSPACE: _workspace,
@@ -207,6 +219,13 @@ def account_endpoint(subdomain: str) -> str:
     return f"https://{subdomain}.cognitiveservices.azure.com/"
 
 
+def project_endpoint(project_id: str) -> str:
+    """The Foundry project endpoint, ``https://<account>.services.ai.azure.com/api/projects/<project>``, from
+    the project's ARM id (the account name stands in for its custom subdomain, as the program sets them equal)."""
+    parts = project_id.rstrip("/").split("/")
+    return f"https://{parts[-3].lower()}.services.ai.azure.com/api/projects/{parts[-1]}"
+
+
 def vault_uri(vault_name: str) -> str:
     return f"https://{vault_name}.vault.azure.net/"
 
@@ -222,6 +241,13 @@ def computed_outputs(type_token: str, inputs: dict[str, Any], request: ArmResour
         sub = (inputs.get("properties") or {}).get("customSubDomainName") or request.name
         out["properties"] = {"endpoint": account_endpoint(sub), "provisioningState": "Succeeded",
                              "endpoints": {"Anthropic": f"https://{sub}.services.ai.azure.com/anthropic/"}}
+    elif type_token == PROJECT:
+        # CreateProject.json's response: provisioningState, endpoints, isDefault, the identity's principalId
+        out["properties"] = {"provisioningState": "Succeeded", "isDefault": True,
+                             "endpoints": {"AI Foundry API": project_endpoint(request.id)}}
+        identity = inputs.get("identity")
+        if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+            out["identity"] = {"principalId": str(uuid.uuid5(_FAKE_NS, request.id.lower()))}
     elif type_token == VAULT:
         out["properties"] = {"vaultUri": vault_uri(request.name), "provisioningState": "Succeeded"}
     elif type_token == SECRET:

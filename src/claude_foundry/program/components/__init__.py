@@ -1,7 +1,8 @@
 """The Pulumi program as a library: one ``ComponentResource`` per concern.
 
 ``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
-:class:`ClaudeDeployments`, :class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
+:class:`ClaudeDeployments`, the optional Foundry project (:func:`foundry_project`, below the account),
+:class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
 From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
@@ -23,6 +24,7 @@ from claude_foundry.program.components.account import FoundryAccount, FoundryAcc
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
+from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
 from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack, ClaudeFoundryStackArgs
 from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
 
@@ -42,7 +44,9 @@ __all__ = [
     "DiagnosticsArgs",
     "FoundryAccount",
     "FoundryAccountArgs",
+    "FoundryProjectArgs",
     "PrincipalArgs",
     "SecretReaderArgs",
+    "foundry_project",
     "role_assignment_name",
 ]

@@ -11,6 +11,7 @@ import pulumi_azure_native as azure_native
 from claude_foundry import contract
 from claude_foundry.azure import arm
 from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
 from claude_foundry.program.spec.schema import FoundrySpec
 
 
@@ -46,11 +47,19 @@ def account_tags(foundry: FoundrySpec, tags: Any) -> Any:
     return tags
 
 
+def project_management_properties(foundry: FoundrySpec) -> dict[str, Any]:
+    """``allowProjectManagement: true`` when the spec has a Foundry project (Azure refuses a project under an
+    account without it); else nothing, so that stacks without a project send the account as before."""
+    return {"allow_project_management": True} if foundry.project is not None else {}
+
+
 class FoundryAccount(pulumi.ComponentResource):
-    """The AIServices account whose custom subdomain serves Claude; CanNotDelete-locked when protected."""
+    """The AIServices account whose custom subdomain serves Claude; CanNotDelete-locked when protected. With
+    ``foundry.project`` set, :meth:`add_project` adds the Foundry project below it."""
 
     account: azure_native.cognitiveservices.Account
     lock: azure_native.authorization.ManagementLockByScope | None
+    project: azure_native.cognitiveservices.Project | None
     id: pulumi.Output[str]
     name: pulumi.Output[str]
 
@@ -69,6 +78,7 @@ class FoundryAccount(pulumi.ComponentResource):
                 "custom_sub_domain_name": f.name,
                 "disable_local_auth": f.disable_local_auth,
                 **network_properties(f),
+                **project_management_properties(f),
             },
             tags=account_tags(f, args.tags),
             opts=child_opts(self, protect=args.protect),
@@ -77,4 +87,22 @@ class FoundryAccount(pulumi.ComponentResource):
             if args.protect else None
         self.id = self.account.id
         self.name = self.account.name
+        self.project = None
+        self._args = args
+        self._logical_name = name
         self.register_outputs({"id": self.id, "name": self.name})
+
+    def add_project(self, depends_on: list[pulumi.Resource] | None = None) -> \
+            azure_native.cognitiveservices.Project | None:
+        """The spec's Foundry project (``foundry.project``), logical name ``<name>-project``, below this
+        component; it depends on the account and on ``depends_on`` (the last deployment, so that one change
+        below the account runs at a time). None when the spec has no project."""
+        f, args = self._args.foundry, self._args
+        if f.project is None:
+            return None
+        if self.project is None:
+            self.project = foundry_project(f"{self._logical_name}-project", FoundryProjectArgs(
+                project=f.project, account_name=self.account.name, location=args.location,
+                resource_group_name=args.resource_group_name, tags=args.tags, protect=args.protect,
+                depends_on=[self.account, *(depends_on or [])]), parent=self)
+        return self.project

@@ -35,6 +35,8 @@ DEFAULT_COMPONENT_NAME = "claude-foundry"
 #: Names of the stack outputs (attributes of the component and ``pulumi.export`` names).
 OUTPUT_NAMES = ("endpoint", "resource_name", "account_id", "vault_name", "vault_url", "secret_names",
                 "deployment_names", "deployments", "auth_mode")
+#: Outputs only a stack with a Foundry project (``foundry.project``) has.
+PROJECT_OUTPUT_NAMES = ("project_name",)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
 
     Outputs (attributes): ``endpoint`` (Claude base URL; not secret), ``resource_name``, ``account_id``,
     ``vault_name``, ``vault_url``, ``secret_names`` (role -> Key Vault secret name), ``deployment_names``,
-    ``deployments`` (name -> {model, version, family}), ``auth_mode``; besides, ``resource_group_name``.
+    ``deployments`` (name -> {model, version, family}), ``auth_mode``; with ``foundry.project``, ``project_name``
+    (not secret; ``None`` and not exported without one); besides, ``resource_group_name``.
     """
 
     def __init__(self, name: str, spec: Spec | ClaudeFoundryStackArgs,
@@ -110,6 +113,10 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             account_name=account.name, resource_group_name=rg_name, protect=spec.protect, catalogue=cat),
             opts=pulumi.ResourceOptions(parent=self))
 
+        # optional Foundry project: after the last deployment (one change below the account at a time)
+        last_deployment = list(self.deployments_component.resources.values())[-1:]
+        self.project = self.foundry.add_project(depends_on=last_deployment)
+
         self.vault = ContractVault(f"{name}-vault", ContractVaultArgs(
             spec=spec, resource_group_name=rg_name, tenant_id=client.tenant_id, account=account,
             account_name=account.name, base_url_template=base_url_template, tags=tags),
@@ -142,11 +149,13 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
         self.deployments: pulumi.Output[dict] = pulumi.Output.from_input(
             {k: {"model": v.model, "version": v.version, "family": v.family} for k, v in dmap.items()})
         self.auth_mode: pulumi.Output[str] = pulumi.Output.from_input(spec.auth_mode)
+        self.project_name: pulumi.Output[str] | None = self.project.name if self.project is not None else None
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
-        """The stack outputs by name (what ``infra/__main__.py`` exports)."""
-        return {k: getattr(self, k) for k in OUTPUT_NAMES}
+        """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project."""
+        names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ())
+        return {k: getattr(self, k) for k in names}
 
 
 def _scope_name(resource_group: pulumi.Input[str], resource: str) -> pulumi.Input[str]:

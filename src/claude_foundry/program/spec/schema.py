@@ -34,6 +34,7 @@ SKUS = ("GlobalStandard", "DataZoneStandard")
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 VAULT_NAME_RE = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,22})[a-zA-Z0-9]$")
 DEPLOYMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
+PROJECT_NAME_RE = re.compile(arm.PROJECT_NAME_PATTERN)
 RESOURCE_GROUP_RE = re.compile(r"^[-\w._()]{1,90}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 WORKSPACE_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")
@@ -130,6 +131,30 @@ class NetworkSpec(StrictModel):
         return self
 
 
+class ProjectSpec(StrictModel):
+    """An optional Foundry project (``Microsoft.CognitiveServices/accounts/projects``) for the Foundry portal's
+    playground and monitoring. Claude does not need one; the account then gets ``allowProjectManagement``."""
+
+    name: Annotated[str, Field(description=(
+        "Project name: 2-64 characters of letters, digits, '_', '-' and '.', starting with a letter or digit; "
+        "unique within the account."))]
+    display_name: str | None = Field(None, min_length=1, description="Name shown in the Foundry portal; "
+                                                                     "default: the project name.")
+    description: str | None = Field(None, min_length=1, description="Description shown in the Foundry portal.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not PROJECT_NAME_RE.match(v):
+            raise ValueError("must be 2-64 characters of letters, digits, '_', '-' and '.', starting with a "
+                             f"letter or digit (Azure's rule for Foundry project names) (got {v!r})")
+        return v
+
+    @property
+    def resolved_display_name(self) -> str:
+        return self.display_name or self.name
+
+
 class FoundrySpec(StrictModel):
     """The Foundry resource (``Microsoft.CognitiveServices/accounts``, kind AIServices, SKU S0)."""
 
@@ -142,6 +167,10 @@ class FoundrySpec(StrictModel):
         "Entra ID only: no API keys. No key is exported to Key Vault; runtime and smoke use Entra ID. "
         "Recommended for production."))
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Public access and IP rules.")
+    project: ProjectSpec | None = Field(None, description=(
+        "Optional Foundry project for teams that use the Foundry portal's playground and monitoring; off by "
+        "default (Claude needs none). When set, the account gets allowProjectManagement: true and one "
+        "accounts/projects child, created after the deployments."))
 
     @field_validator("name")
     @classmethod
@@ -499,9 +528,18 @@ class Spec(StrictModel):
 def spec_json_schema() -> dict[str, Any]:
     """JSON Schema of a stack file (with ``extends``), for editors."""
     schema = Spec.model_json_schema()
-    schema["properties"]["extends"] = {"type": "string", "description": (
-        "Another stack file (relative path) this one is merged onto: mappings merge key by key "
-        "(deployments by name), a key set to null removes it, anything else is replaced.")}
+    schema["properties"]["extends"] = {
+        "description": (
+            "Another stack file (relative path) this one is merged onto: mappings merge key by key "
+            "(deployments by name), a key set to null removes it, anything else is replaced. It must lie inside "
+            "the stack's project (the directory holding Pulumi.yaml, else the stack file's directory) unless "
+            "given as {path: ..., outside_project: true}; at most 16 files deep."),
+        "oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "object", "additionalProperties": False, "required": ["path"],
+             "properties": {"path": {"type": "string", "minLength": 1},
+                            "outside_project": {"type": "boolean", "default": False}}},
+        ]}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "claude-foundry stack"
     return schema

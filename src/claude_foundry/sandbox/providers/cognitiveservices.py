@@ -381,6 +381,14 @@ def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         raise ArmError(400, "DeploymentModelNotSupported",
                        f"The model '{fmt}/{name}' version '{version}' is not supported in location '{location}'. "
                        f"Versions offered there: {', '.join(api.s.versions_in(str(name), location)) or 'none'}.")
+    eligibility = cat.eligibility_of(api.s.subscription_quota_id)
+    if eligibility is not None and eligibility.verdict == "ineligible":
+        # Wording from MicrosoftDocs models-partners.md and Azure-Samples/claude; the error code is not documented.
+        words = ("CSP subscription not supported: Cloud Solution Provider (CSP) subscriptions can't purchase "
+                 "third-party model offerings." if api.s.subscription_quota_id.upper().startswith("CSP") else
+                 "Error occurred when subscribing to Marketplace: Marketplace Subscription purchase eligibility "
+                 "check failed.")
+        raise ArmError(400, "MarketplaceSubscriptionError", words)
     verdict = cat.lifecycle(str(name), version)
     if verdict is not None and verdict[0] == "error":
         raise ArmError(400, "DeploymentModelNotSupported",
@@ -444,7 +452,67 @@ PROVIDER = Provider(
     types=(
         ResourceType(ACCOUNTS, put=_put_account, soft_delete=_soft_delete_account),
         ResourceType(DEPLOYMENTS, put=_put_deployment, delete=_delete_deployment, conflicts_on_parent=True),
+        # the handlers are at the end of the file (optional Foundry projects)
+        ResourceType("microsoft.cognitiveservices/accounts/projects", put=lambda *a: _put_project(*a),
+                     delete=lambda *a: _delete_project(*a), conflicts_on_parent=True),
     ),
     subscription_routes={CS_NS.lower(): _subscription_routes},
     actions={ACCOUNTS: _account_action},
 )
+
+
+# --- projects (optional Foundry projects: accounts/projects, the portal's playground and monitoring) --------
+
+PROJECT_NAME_RE = re.compile(arm_facts.PROJECT_NAME_PATTERN)
+
+
+
+def _put_project(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
+    """``Projects_Create`` (azure-rest-api-specs, 2025-06-01 CreateProject.json): only below an AIServices
+    account with ``properties.allowProjectManagement: true``; answers provisioningState, endpoints, isDefault
+    and the system-assigned identity's principalId. Refused while the account has a write in flight, as
+    deployments are (one change below an account at a time)."""
+    account_key = target.parent.lower()
+    account = api.s.resources[account_key]
+    if api.s.busy(account_key):
+        raise api.conflict(account["id"])
+    existing = api.s.resources.get(target.key)
+    if api.same_input(existing, body):
+        return Reply(200, public(existing))  # type: ignore[arg-type]
+    acc_props = account.get("properties") or {}
+    if str(account.get("kind", "")).lower() != arm_facts.ACCOUNT_KIND.lower() or \
+            acc_props.get("allowProjectManagement") is not True:
+        # the sandbox's wording: Azure refuses projects under such an account (exact text unverified)
+        raise ArmError(400, "BadRequest",
+                       f"Project management is not enabled on account '{account['name']}': projects can only be "
+                       f"created under an account of kind '{arm_facts.ACCOUNT_KIND}' with "
+                       "properties.allowProjectManagement set to true. Update the account first.")
+    if not PROJECT_NAME_RE.match(target.name):
+        raise ArmError(400, "InvalidResourceName",
+                       f"The project name '{target.name}' is invalid: 2-64 characters of letters, digits, '_', "
+                       "'-' and '.', starting with a letter or digit.")
+    location = body.get("location") or account["location"]
+    if normalize_location(str(location)) != account["location"]:
+        raise ArmError(400, "LocationNotAvailableForResourceType",
+                       f"The project must be in the location of its account ('{account['location']}'); got "
+                       f"'{location}'.")
+    res = api.base(target, {**body, "location": location}, existing)
+    p = res["properties"]
+    sub = str(acc_props.get("customSubDomainName") or account["name"]).lower()
+    p["endpoints"] = {"AI Foundry API": f"https://{sub}.services.ai.azure.com/api/projects/{target.name}"}
+    siblings = [k for k in api.s.resources if k.startswith(account_key + "/projects/") and k != target.key]
+    p["isDefault"] = (existing or {}).get("properties", {}).get("isDefault", not siblings)
+    p["provisioningState"] = "Updating" if existing else "Creating"
+    res["etag"] = f'"{uuid.uuid4()}"'
+    identity = res.get("identity")
+    if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+        old_ident = (existing or {}).get("identity") or {}
+        identity["principalId"] = old_ident.get("principalId") or str(uuid.uuid4())
+        identity["tenantId"] = api.s.tenant_id
+    api.s.resources[target.key] = res
+    return api.accepted(200 if existing else 201, target.key, res["location"], CS_NS)
+
+
+def _delete_project(api: ArmApi, target: Target, existing: dict[str, Any]) -> Reply | None:
+    """Long-running while the sandbox has a provisioning delay, as deployments' deletes are."""
+    return _delete_deployment(api, target, existing)
