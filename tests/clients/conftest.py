@@ -16,7 +16,6 @@ The key is in ``client_env`` only: tests compare outputs against it (``assert_no
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dotenv_file import parse_dotenv
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -108,18 +108,6 @@ class DeployedStack:
     def assert_no_secret(self, *texts: str) -> None:
         for text in texts:
             assert self.key not in text, "the key appeared in a client's output"
-
-
-def parse_dotenv(text: str) -> dict[str, str]:
-    """``K=shell-quoted value`` lines (what ``env --write`` writes) -> dict."""
-    out = {}
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, _, value = line.partition("=")
-        words = shlex.split(value)
-        out[name.strip()] = words[0] if words else ""
-    return out
 
 
 @pytest.fixture(scope="session")

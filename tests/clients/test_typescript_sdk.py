@@ -18,7 +18,7 @@ SCRIPT = Path(__file__).with_name("foundry_sdk_check.mjs")
 
 @pytest.fixture(scope="module")
 def sdk_results(node_clients_dir, alias_stack, tmp_path_factory, timed):
-    from conftest import parse_dotenv
+    from dotenv_file import parse_dotenv
 
     home = tmp_path_factory.mktemp("ts-home")
     import os
