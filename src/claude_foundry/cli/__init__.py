@@ -34,6 +34,7 @@ COMMANDS = (
     "verify",
     "rotate_keys",
     "catalogue",
+    "init",
     "schema",
 )
 
