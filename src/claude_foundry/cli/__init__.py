@@ -34,6 +34,7 @@ COMMANDS = (
     "verify",
     "rotate_keys",
     "catalogue",
+    "ci",
     "init",
     "schema",
 )
@@ -60,6 +61,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "preflight": ("ops",),
     "verify": ("ops",),
     "rotate_keys": ("ops",),
+    "ci": ("ops",),
 }
 
 

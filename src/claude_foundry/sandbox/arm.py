@@ -19,7 +19,15 @@ import time
 from typing import Any
 
 from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.providers import authorization, cognitiveservices, keyvault, marketplace, monitor
+from claude_foundry.sandbox.providers import (
+    authorization,
+    cognitiveservices,
+    keyvault,
+    managedidentity,
+    marketplace,
+    monitor,
+    storage,
+)
 from claude_foundry.sandbox.providers.base import (
     ActionRoute,
     ArmError,
@@ -45,6 +53,7 @@ PROVIDERS: tuple[Provider, ...] = (
     keyvault.PROVIDER,
     monitor.PROVIDER,
     marketplace.PROVIDER,
+    managedidentity.PROVIDER, storage.PROVIDER,
 )
 #: A type no provider registers: stored as sent.
 GENERIC = ResourceType("")

@@ -190,3 +190,71 @@ PROVIDER = Provider(
     ),
     subscription_routes={"microsoft.keyvault": _subscription_routes},
 )
+
+
+# --- keys through ARM (``Keys_CreateIfNotExist``) ---------------------------------------------------
+# Shapes: azure-rest-api-specs ``specification/keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01``
+# (``keys.json``, example ``createKey.json``). ARM creates a key's first version only: a PUT of an existing
+# key returns it unchanged (no new version, whatever the body says); there is no DELETE through ARM. The key
+# lives in ARM only: the sandbox serves no Key Vault keys data plane (no encrypt/decrypt).
+
+VAULT_KEYS = "microsoft.keyvault/vaults/keys"
+KEY_NAME_RE = re.compile(r"^[a-zA-Z0-9-]{1,127}$")
+KEY_TYPES = ("RSA", "RSA-HSM", "EC", "EC-HSM")
+RSA_KEY_SIZES = (2048, 3072, 4096)
+KEY_OPS = ("encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "release")
+
+
+def _put_vault_key(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
+    import uuid
+
+    if not KEY_NAME_RE.match(target.name):
+        raise ArmError(400, "BadRequest", f"The key name '{target.name}' is invalid: 1-127 letters, digits and "
+                       "hyphens.")
+    existing = api.s.resources.get(target.key)
+    if existing is not None:
+        return Reply(200, public(existing))
+    props = body.get("properties") or {}
+    kty = props.get("kty")
+    if kty not in KEY_TYPES:
+        raise ArmError(400, "BadRequest", f"properties.kty must be one of {', '.join(KEY_TYPES)}.")
+    vault = api.s.resources[target.parent.lower()]
+    if kty.endswith("-HSM") and vault["properties"].get("sku", {}).get("name") != "premium":
+        raise ArmError(400, "BadRequest", f"Key type {kty} needs a premium vault.")
+    ops = props.get("keyOps") or ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+    if any(op not in KEY_OPS for op in ops):
+        raise ArmError(400, "BadRequest", f"properties.keyOps must be among {', '.join(KEY_OPS)}.")
+    res = api.base(target, body, None)
+    res.pop("location", None)
+    now = int(time.time())
+    version = uuid.uuid4().hex
+    uri = vault_uri(api, vault["name"])
+    out: dict[str, Any] = {
+        "attributes": {"enabled": (props.get("attributes") or {}).get("enabled", True), "created": now,
+                       "updated": now, "exportable": False,
+                       "recoveryLevel": "Recoverable" if vault["properties"].get("enablePurgeProtection")
+                       else "Recoverable+Purgeable"},
+        "kty": kty, "keyOps": list(ops),
+        "keyUri": f"{uri}keys/{target.name}", "keyUriWithVersion": f"{uri}keys/{target.name}/{version}"}
+    if kty.startswith("RSA"):
+        size = props.get("keySize") or 2048
+        if size not in RSA_KEY_SIZES:
+            raise ArmError(400, "BadRequest", f"properties.keySize must be one of {RSA_KEY_SIZES} for RSA keys.")
+        out["keySize"] = size
+    else:
+        out["curveName"] = props.get("curveName") or "P-256"
+    res["properties"] = out
+    api.s.resources[target.key] = res
+    api.s.save()
+    return Reply(201, public(res))
+
+
+def _delete_vault_key(api: ArmApi, target: Target, existing: dict[str, Any]) -> Reply | None:
+    return Reply(405, {"error": {"code": "MethodNotAllowed",
+                                 "message": "Keys cannot be deleted through ARM: use the Key Vault data plane."}})
+
+
+PROVIDER = Provider(
+    types=(*PROVIDER.types, ResourceType(VAULT_KEYS, put=_put_vault_key, delete=_delete_vault_key)),
+    subscription_routes=PROVIDER.subscription_routes,
+)
