@@ -98,7 +98,7 @@ def set_latency(conn: dict[str, Any], account: str, latency: float) -> None:
     from claude_foundry.client.runtime import ssl_context
 
     with httpx2.Client(verify=ssl_context(conn["ca_bundle"])) as client:
-        client.post(conn["admin_url"] + "/faults",
+        client.post(conn["admin_url"] + "/faults", headers={"Authorization": f"Bearer {conn['admin_token']}"},
                     json={"account": account, "deployment": "*", "latency": latency}).raise_for_status()
 
 

@@ -94,14 +94,15 @@ def test_hang_until_client_timeout(sandbox, client, claude_account):
 def test_admin_endpoint(sandbox, client, claude_account, ssl_context):
     import httpx
 
-    admin = sandbox.connection["admin_url"]
+    admin, headers = sandbox.connection["admin_url"], sandbox.admin_headers
     r = httpx.post(f"{admin}/faults", json={"account": claude_account["account"], "deployment": "*",
-                                            "status": 403, "count": 1}, verify=ssl_context)
+                                            "status": 403, "count": 1}, headers=headers, verify=ssl_context)
     assert r.status_code == 201
     with pytest.raises(anthropic.PermissionDeniedError):
         _call(client, claude_account["deployment"])
     assert _call(client, claude_account["deployment"]).content
-    assert httpx.post(f"{admin}/faults", json={"account": "x", "status": 200}, verify=ssl_context).status_code == 400
-    state = httpx.get(f"{admin}/state", verify=ssl_context).json()
+    assert httpx.post(f"{admin}/faults", json={"account": "x", "status": 200}, headers=headers,
+                      verify=ssl_context).status_code == 400
+    state = httpx.get(f"{admin}/state", headers=headers, verify=ssl_context).json()
     assert state["subscription_id"] == sandbox.connection["subscription_id"]
     assert sandbox.connection["client_secret"] not in str(state)

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--connection-file", metavar="FILE",
-                   help="write the connection JSON here once serving (mode 0600: it holds a client secret)")
+                   help="write the connection JSON here once serving (mode 0600: it holds a client secret and the "
+                   "admin API's token)")
     p.add_argument("--state-dir", metavar="DIR", default=".sandbox",
                    help="where the CA and server certificate are kept (default: .sandbox)")
     p.add_argument("--persist", metavar="FILE",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,6 +20,11 @@ from claude_foundry.sandbox.faults import FaultBook, FaultSpec
 from claude_foundry.sandbox.state import ALL_ROLE_IDS, State
 
 ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
+#: the largest request body read on ARM, Key Vault, Entra ID and the admin API (their bodies are a few KB)
+MAX_BODY_BYTES = 1 << 20
+#: the largest request body read on the Foundry endpoint (a Messages request: ~4 MB holds a 1M-token prompt)
+MAX_FOUNDRY_BODY_BYTES = 8 << 20
+ADMIN_PREFIX = "/_sandbox"
 
 
 def _arm_error(status: int, code: str, message: str) -> JSONResponse:
@@ -70,7 +78,98 @@ async def metadata_endpoints(request: Request) -> Response:
     return JSONResponse(cloud_metadata(state.origin, api_version))
 
 
+# --- request body limit ----------------------------------------------------------------------------
+
+
+def body_limit_of(path: str) -> int:
+    return MAX_FOUNDRY_BODY_BYTES if path.startswith("/foundry/") else MAX_BODY_BYTES
+
+
+def _too_large(path: str, limit: int) -> Response:
+    """413 in the shape of the service at ``path``."""
+    message = f"The request body is larger than the sandbox accepts here ({limit} bytes)."
+    if path.startswith("/foundry/"):
+        return foundry.error(413, message)
+    if path.endswith("/oauth2/v2.0/token"):
+        return JSONResponse({"error": "invalid_request", "error_description": message}, status_code=413)
+    return _arm_error(413, "RequestEntityTooLarge", message)
+
+
+def _declared_length(scope: dict[str, Any]) -> int | None:
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class BodyLimit:
+    """ASGI middleware: no route reads a request body over its limit (``body_limit_of``). A declared
+    ``Content-Length`` over it is refused unread; any other body is read here with a running count, refused as
+    soon as it passes the limit, and handed to the app whole. The refusal is a 413 in the service's error shape;
+    the server discards the rest of the body as it arrives, without keeping it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        limit = body_limit_of(path)
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(path, limit)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _too_large(path, limit)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> dict[str, Any]:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+
 # --- admin -----------------------------------------------------------------------------------------
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _admin(handler: Handler) -> Handler:
+    """Admin routes answer only a request carrying the run's admin token (``Authorization: Bearer``)."""
+
+    async def guarded(request: Request) -> Response:
+        expected: str = request.app.state.admin_token
+        given = identity.bearer_from(request)
+        if given is None:
+            return JSONResponse({"error": {"code": "AuthenticationFailed", "message":
+                                 "The admin API needs 'Authorization: Bearer <admin_token>' (the connection "
+                                 "file's admin_token)."}}, status_code=401,
+                                headers={"www-authenticate": 'Bearer realm="claude-foundry-sandbox-admin"'})
+        if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+            return JSONResponse({"error": {"code": "AuthorizationFailed",
+                                           "message": "The admin token is not this sandbox's."}}, status_code=403)
+        return await handler(request)
+
+    return guarded
+
 
 
 def add_principal(state: State, display_name: str | None = None,
@@ -153,12 +252,15 @@ async def not_found(request: Request) -> Response:
     return _arm_error(404, "NotFound", f"The sandbox serves nothing at {request.url.path}.")
 
 
-def build_app(state: State, faults: FaultBook) -> Starlette:
+def build_app(state: State, faults: FaultBook, admin_token: str) -> Starlette:
+    """The sandbox's app; the admin routes (``/_sandbox/...``) need ``admin_token``, every body is capped."""
+    if not admin_token:
+        raise ValueError("the admin API needs a non-empty admin token")
     routes = [
-        Route("/_sandbox/state", admin_state, methods=["GET"]),
-        Route("/_sandbox/principals", admin_principals, methods=["POST"]),
-        Route("/_sandbox/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/settings", admin_settings, methods=["GET", "POST"]),
+        Route(f"{ADMIN_PREFIX}/state", _admin(admin_state), methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/principals", _admin(admin_principals), methods=["POST"]),
+        Route(f"{ADMIN_PREFIX}/faults", _admin(admin_faults), methods=["GET", "POST", "DELETE"]),
+        Route(f"{ADMIN_PREFIX}/settings", _admin(admin_settings), methods=["GET", "POST"]),
         Route("/subscriptions", arm_endpoint, methods=ALL_METHODS),
         Route("/subscriptions/{rest:path}", arm_endpoint, methods=ALL_METHODS),
         Route("/tenants", arm_endpoint, methods=ALL_METHODS),
@@ -169,7 +271,8 @@ def build_app(state: State, faults: FaultBook) -> Starlette:
         Route("/{tenant}/oauth2/v2.0/token", identity.token, methods=["POST"]),
         Route("/{rest:path}", not_found, methods=ALL_METHODS),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
     app.state.sandbox_state = state
     app.state.sandbox_faults = faults
+    app.state.admin_token = admin_token
     return app

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from claude_foundry.sandbox.files import write_private
+
 CA_CERT_FILE = "sandbox-ca.pem"
 CA_KEY_FILE = "sandbox-ca-key.pem"
 LEAF_CERT_FILE = "sandbox-server.pem"
@@ -33,12 +35,6 @@ class CertFiles:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -59,6 +55,8 @@ def _load_ca(state_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         return None
     if cert.not_valid_after_utc < _now() + dt.timedelta(days=1):
         return None
+    if key_path.stat().st_mode & 0o077:  # a reused CA key readable by others: owner-only from now on
+        os.chmod(key_path, 0o600)
     return cert, key
 
 
@@ -82,7 +80,7 @@ def _make_ca(state_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(state_dir / CA_KEY_FILE, _key_pem(key))
+    write_private(state_dir / CA_KEY_FILE, _key_pem(key))
     (state_dir / CA_CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
@@ -121,7 +119,7 @@ def make_certificates(state_dir: str | os.PathLike[str], hosts: tuple[str, ...] 
         .sign(ca_key, hashes.SHA256())
     )
     cert_path, key_path = state / LEAF_CERT_FILE, state / LEAF_KEY_FILE
-    _write_private(key_path, _key_pem(key))
+    write_private(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
                           + ca_cert.public_bytes(serialization.Encoding.PEM))
     return CertFiles(ca_bundle=state / CA_CERT_FILE, cert_file=cert_path, key_file=key_path)

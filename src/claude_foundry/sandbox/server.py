@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -16,9 +17,10 @@ from typing import Any
 
 from claude_foundry import contract
 from claude_foundry.sandbox import identity
-from claude_foundry.sandbox.app import add_principal, build_app
+from claude_foundry.sandbox.app import ADMIN_PREFIX, add_principal, build_app
 from claude_foundry.sandbox.certs import make_certificates
 from claude_foundry.sandbox.faults import FaultBook, FaultSpec
+from claude_foundry.sandbox.files import write_private
 from claude_foundry.sandbox.state import State, load_seed
 
 HOST = "127.0.0.1"
@@ -121,6 +123,8 @@ class Sandbox:
         for item in seed.get("faults") or []:
             item = dict(item)
             self._faults.set(str(item.pop("account")), str(item.pop("deployment", "*")), FaultSpec.from_json(item))
+        #: the admin API's bearer token, new for every run (the connection file's ``admin_token``)
+        self.admin_token = secrets.token_urlsafe(32)
         self._own_state_dir = self.config.state_dir is None
         # absolute: the connection file names the CA bundle inside it, read by clients in other directories
         self.state_dir: Path | None = Path(self.config.state_dir).resolve() if self.config.state_dir else None
@@ -154,7 +158,7 @@ class Sandbox:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._state.set_origin(f"https://{HOST}:{self.port}")
-        app: Any = build_app(self._state, self._faults)
+        app: Any = build_app(self._state, self._faults, self.admin_token)
         if self.config.access_log:
             app = AccessLog(app, _access_logger())
         # uvicorn's own access log stays off: it prints the whole query string and the client address
@@ -228,18 +232,21 @@ class Sandbox:
             "arm_scope": ARM_SCOPE,
             "key_vault_scope": identity.kv_resource(self._state) + "/.default",
             "foundry_scopes": list(contract.TOKEN_SCOPES),
-            "admin_url": f"{self.origin}/_sandbox",
+            "admin_url": f"{self.origin}{ADMIN_PREFIX}",
+            "admin_token": self.admin_token,
         }
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header the admin API (``admin_url``) needs."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
     def write_connection_file(self, path: str | os.PathLike[str]) -> Path:
-        """Write the connection JSON (mode 0600: it holds a client secret)."""
+        """Write the connection JSON (mode 0600, even over an existing file: it holds a client secret and the
+        admin token)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.connection, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        return target
+        return write_private(target, json.dumps(self.connection, indent=2, sort_keys=True) + "\n")
 
     def foundry_base_url(self, resource: str) -> str:
         return contract.foundry_base_url(resource, self.connection["foundry_base_url_template"])

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import string
-import tempfile
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ import yaml
 
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry.sandbox.files import write_private
 from claude_foundry.sandbox.roles import AZURE_CONTRIBUTOR_GUID
 
 #: Built-in roles the sandbox knows beyond ``arm.ROLE_IDS`` (same GUIDs in every tenant).
@@ -231,15 +231,8 @@ class State:
             }
             text = json.dumps(data, indent=1, sort_keys=True)
         self.persist_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sandbox-state-", dir=self.persist_file.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.persist_file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # 0600 (it holds keys and client secrets), atomic; not synced: it is saved after every change
+        write_private(self.persist_file, text, sync=False)
 
     # --- principals and roles ---------------------------------------------------------------------
 
