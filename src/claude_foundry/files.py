@@ -1,4 +1,5 @@
-"""Writing the sandbox's files that hold a secret (connection file, CA and server keys, persisted state)."""
+"""Writing files that hold a secret: 0600 from the first byte, atomically (the env export's ``--write``, the
+sandbox's connection file, CA and server keys, persisted state). Vocabulary: imports nothing of ours."""
 
 from __future__ import annotations
 

@@ -13,16 +13,14 @@ only when the stack has one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 import shlex
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
 from claude_foundry import contract as c
+from claude_foundry import files
 from claude_foundry.catalogue import Capabilities, Catalogue, load_catalogue
 
 FORMATS = ("sh", "dotenv", "json")
@@ -194,24 +192,5 @@ def render_contract_json(contract: c.Contract, variables: Mapping[str, str]) -> 
 
 
 def write_private(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` with mode 0600, atomically.
-
-    The temporary file is created with ``os.open(O_CREAT | O_EXCL, 0o600)`` (owner-only from the first byte,
-    never following a planted symlink), filled, synced and renamed over ``path``.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return target
+    """Write ``text`` to ``path`` with mode 0600, atomically (:func:`claude_foundry.files.write_private`)."""
+    return files.write_private(path, text)

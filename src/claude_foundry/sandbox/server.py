@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from claude_foundry import contract
+from claude_foundry.files import write_private
 from claude_foundry.sandbox import identity
 from claude_foundry.sandbox.app import ADMIN_PREFIX, add_principal, build_app
 from claude_foundry.sandbox.certs import make_certificates
 from claude_foundry.sandbox.faults import FaultBook, FaultSpec
-from claude_foundry.sandbox.files import write_private
 from claude_foundry.sandbox.state import State, load_seed
 
 HOST = "127.0.0.1"
