@@ -212,3 +212,122 @@ def test_cli_rotation_prints_steps_and_no_key(stack: Stack, connection: dict[str
     assert "resuming rotation" in text
     for key in stack.seen:
         assert key not in text
+
+
+# --- the lease: two runners never interleave ------------------------------------------------------------------
+
+
+def _lease(stack: Stack) -> Any:
+    from claude_foundry.ops.rotate import Lease, lease_secret_name
+
+    status, data = stack.arm.call(
+        "GET", f"{stack.view.vault.id}/secrets/{lease_secret_name(stack.spec.key_vault.secret_prefix)}",
+        stack.view.vault.api_version)
+    return Lease.from_tags(data.get("tags") or {}) if status == 200 else None
+
+
+def _plant_lease(stack: Stack, holder: str, expires_in: float) -> None:
+    """Another runner's lease, written as a runner writes it."""
+    import time
+    import uuid
+
+    from claude_foundry.ops.rotate import Lease
+
+    rotator = Rotator(stack.view, grace=0, min_regenerate_gap=0)
+    try:
+        now = time.time()
+        rotator.write_lease(Lease(lease_id=str(uuid.uuid4()), holder=holder, acquired_at=now - 60,
+                                  expires_at=now + expires_in))
+    finally:
+        rotator.close()
+
+
+def test_a_second_rotation_while_one_holds_the_lease_exits_1(stack: Stack, conn_file: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    in_grace = threading.Event()
+    go_on = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def held_sleep(seconds: float) -> None:  # the first runner, inside its grace wait
+        in_grace.set()
+        assert go_on.wait(60)
+
+    def first() -> None:
+        try:
+            outcome["result"] = rotate_keys(stack.view, grace=5, min_regenerate_gap=0, sleep=held_sleep,
+                                            holder="runner-A on host-a (pid 1)")
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=first, daemon=True)
+    runner.start()
+    try:
+        assert in_grace.wait(60), "the first rotation never reached its grace wait"
+        lease = _lease(stack)
+        assert lease is not None
+        assert lease.fresh()
+        assert lease.holder == "runner-A on host-a (pid 1)"
+        journal_before = stack.journal()
+        code = main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "runner-A on host-a (pid 1)" in err  # the holder
+        assert "started " in err
+        assert "lease expires " in err
+        assert "--break-lease" in err  # how to break a stale one
+        assert "expired lease is taken over automatically" in err
+        assert stack.journal() == journal_before  # the second run changed nothing
+    finally:
+        go_on.set()
+        runner.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].steps_run == [1, 2, 3, 4, 5, 6]
+    released = _lease(stack)
+    assert released is not None
+    assert not released.fresh()
+    assert main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0"]) == 0
+    stack.assert_vault_key_current()
+
+
+def test_an_expired_lease_is_taken_over(stack: Stack) -> None:
+    _plant_lease(stack, "runner-gone on host-x (pid 9)", expires_in=-1)
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert result.steps_run == [1, 2, 3, 4, 5, 6]
+    assert any("took over the expired rotation lease of runner-gone" in w for w in result.warnings)
+    stack.assert_vault_key_current()
+
+
+def test_a_fresh_lease_is_broken_only_when_asked(stack: Stack, conn_file: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _plant_lease(stack, "runner-lost on host-y (pid 7)", expires_in=3600)
+    with pytest.raises(UserError) as err:
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert err.value.exit_code == 1
+    assert "runner-lost on host-y (pid 7)" in str(err.value)
+    assert stack.journal() is None  # nothing was written
+    assert main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0", "--break-lease"]) == 0
+    assert "broke the rotation lease of runner-lost" in " ".join(capsys.readouterr().out.split())
+    stack.assert_vault_key_current()
+
+
+def test_a_run_whose_lease_was_broken_stops_before_its_next_step(stack: Stack) -> None:
+    def hook(number: int, step_id: str) -> None:
+        if number == 1:
+            _plant_lease(stack, "runner-B on host-b (pid 2)", expires_in=3600)
+
+    with pytest.raises(UserError, match="taken over by runner-B on host-b"):
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0, on_step=hook)
+    assert stack.journal().completed_step == 1  # type: ignore[union-attr]
+    lease = _lease(stack)
+    assert lease is not None
+    assert lease.holder.startswith("runner-B")
+    assert lease.fresh()
+    stack.assert_vault_key_current()
+
+
+@pytest.mark.parametrize("grace", [float("nan"), float("inf"), -1.0])
+def test_the_library_refuses_a_grace_that_is_not_a_finite_wait(stack: Stack, grace: float) -> None:
+    with pytest.raises(UserError, match="finite"):
+        Rotator(stack.view, grace=grace)

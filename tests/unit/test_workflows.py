@@ -271,3 +271,67 @@ def test_actionlint():
     assert result.returncode == 0, result.stderr
     problems = json.loads(result.stdout.strip().splitlines()[-1])
     assert problems == []
+
+
+# --- pulumi up and rotate-keys never run at once on one stack -------------------------------------------------
+
+
+def _runs_writer(steps: list[dict[str, Any]]) -> set[str]:
+    """What of `pulumi up` / `claude-foundry rotate-keys` these steps run."""
+    found = set()
+    for step in steps:
+        script = step.get("run", "")
+        if re.search(r"\bpulumi up\b", script):
+            found.add("pulumi up")
+        if any(args[:1] == ["rotate-keys"] for args in claude_foundry_invocations(script)):
+            found.add("rotate-keys")
+    return found
+
+
+def _groups(*holders: dict[str, Any]) -> dict[str, Any]:
+    """``{group: cancel-in-progress}`` of the concurrency settings of workflows and jobs."""
+    out = {}
+    for h in holders:
+        conc = h.get("concurrency")
+        if isinstance(conc, str):
+            out[conc] = False
+        elif isinstance(conc, dict):
+            out[str(conc["group"])] = conc.get("cancel-in-progress", False)
+    return out
+
+
+def _writers() -> list[tuple[str, set[str], dict[str, Any]]]:
+    """Every job of a triggered workflow that runs `pulumi up` or `rotate-keys` (itself or through a reusable
+    workflow it calls), with the concurrency groups it runs under: its workflow's, its own, and the called
+    workflow's and job's."""
+    out = []
+    for name, wf in workflows().items():
+        if set(wf["on"]) == {"workflow_call"}:
+            continue  # reusable: counted through its callers
+        for job_id, job in wf["jobs"].items():
+            if "uses" in job:
+                called = load(ROOT / job["uses"])
+                for inner in called["jobs"].values():
+                    what = _runs_writer(inner.get("steps", []))
+                    if what:
+                        out.append((f"{name}/{job_id}", what, _groups(wf, job, called, inner)))
+            else:
+                what = _runs_writer(job.get("steps", []))
+                if what:
+                    out.append((f"{name}/{job_id}", what, _groups(wf, job)))
+    return out
+
+
+def test_pulumi_up_and_rotate_keys_share_one_concurrency_group():
+    """Two writers of one stack's key secret never run at once: every job that runs `pulumi up` or
+    `claude-foundry rotate-keys` is in one common concurrency group, never cancelled half-way."""
+    writers = _writers()
+    kinds = set().union(*(what for _, what, _ in writers))
+    assert kinds == {"pulumi up", "rotate-keys"}, writers  # the templates deploy and rotate
+    common = set.intersection(*(set(groups) for _, _, groups in writers))
+    assert common, {where: sorted(groups) for where, _, groups in writers}
+    for where, _, groups in writers:
+        for group in common:
+            assert groups[group] is False, (where, group, "a deploy or a rotation must never be cancelled half-way")
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    assert any(f"group: {g}" in text for g in common), "docs/ci.md names the group a rotation workflow uses"

@@ -1,10 +1,36 @@
-"""Raw ARM requests (for what the management SDKs do not model, or model differently across versions)."""
+"""Raw ARM requests (for what the management SDKs do not model, or model differently across versions), and the
+bounded wait for an ARM long-running operation."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from claude_foundry.azure.target import Target
+from claude_foundry.azure.target import OPERATION_TIMEOUT, Target
+from claude_foundry.errors import OperationFailed
+
+
+def check_operation_timeout(seconds: float) -> float:
+    """``seconds`` when it is a usable long-running-operation bound (finite, > 0); else ``ValueError``."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) \
+            or seconds <= 0:
+        raise ValueError(f"the operation timeout must be a finite number of seconds > 0, not {seconds!r}")
+    return float(seconds)
+
+
+def wait_for(poller: Any, what: str, timeout: float = OPERATION_TIMEOUT) -> Any:
+    """The result of an SDK poller (``begin_*``), waiting at most ``timeout`` seconds.
+
+    azure-core's ``LROPoller.result(timeout=...)`` returns without raising when the time is up; this checks
+    ``done()`` afterwards and fails with :class:`OperationFailed` naming ``what``. The operation itself goes on
+    in Azure (ARM has no cancel): the message says so."""
+    timeout = check_operation_timeout(timeout)
+    result = poller.result(timeout=timeout)
+    if not poller.done():
+        raise OperationFailed(f"the long-running operation for {what} did not finish within {timeout:g} s "
+                              "(--operation-timeout); it may still be running in ARM: run the same command again "
+                              "later (it resumes), or allow more time")
+    return result
 
 
 class ArmCaller:

@@ -5,8 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from claude_foundry.errors import UserError
+
 AUTH_ADVICE = ("Log in (`az login`, or azure/login with OIDC in CI) or set AZURE_CLIENT_ID / AZURE_TENANT_ID / "
                "AZURE_CLIENT_SECRET; for the local sandbox pass --sandbox CONNECTION_FILE")
+
+
+class NoAnswer(ServiceResponseError):
+    """A service (ARM, Key Vault) that did not answer within the client's timeouts, retries included.
+
+    Raised by the pipeline policy ``NameTheService`` (:func:`claude_foundry.azure.target.policy_types`); its
+    message names the service, its endpoint, the request (method and path, never a query, header or body) and
+    the bounds that ran out. An ``AzureError`` still, so code catching the SDK's network errors catches it too."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -15,14 +32,14 @@ def _first_line(exc: BaseException) -> str:
 
 def describe_azure(exc: BaseException) -> str | None:
     """An Azure SDK failure in words (None: not an Azure SDK error)."""
-    try:
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
-    except ImportError:  # pragma: no cover - azure-core comes with azure-identity
-        return None
+    if isinstance(exc, NoAnswer):
+        return str(exc)
     if isinstance(exc, ClientAuthenticationError):
         return f"Azure authentication failed: {_first_line(exc)}. {AUTH_ADVICE}"
     if isinstance(exc, ServiceRequestError):
         return f"cannot reach Azure: {_first_line(exc)} (network, proxy or DNS)"
+    if isinstance(exc, ServiceResponseError):
+        return f"Azure's answer broke off: {_first_line(exc)} (network or proxy); run the command again"
     if isinstance(exc, HttpResponseError):
         err = getattr(exc, "error", None)
         code = getattr(err, "code", None) or getattr(exc, "reason", None) or "Error"
@@ -34,6 +51,8 @@ def describe_azure(exc: BaseException) -> str | None:
 
 def describe(exc: BaseException) -> str:
     """Any failure of an Azure call in words (falls back to the exception's class and first line)."""
+    if isinstance(exc, UserError):  # our own errors are words already
+        return str(exc)
     return describe_azure(exc) or f"{exc.__class__.__name__}: {_first_line(exc)}"
 
 

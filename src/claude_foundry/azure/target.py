@@ -1,17 +1,26 @@
-"""How a client reaches Azure or the local sandbox: credential, ARM endpoint, CA bundle.
+"""How a client reaches Azure or the local sandbox: credential, ARM endpoint, CA bundle, and how long it waits.
 
 The sandbox writes a connection file (``claude-foundry sandbox --connection-file FILE``); this module turns
 it into the standard Azure SDK arguments. Against real Azure, :func:`azure_target` uses
 ``DefaultAzureCredential`` and the public cloud endpoints. Light: no Pulumi, no sandbox imports.
+
+Every SDK client made from a :class:`Target` is bounded (docs/operations.md, "Timeouts"): ``connect_timeout``
+to connect, ``read_timeout`` of silence while waiting for an answer, at most ``retry_total`` retries with at most
+``retry_backoff_max`` between two (a ``Retry-After`` longer than that is cut to it), and ``call_timeout`` for one
+call with its retries (:func:`policy_types`). A call that runs out raises
+:class:`~claude_foundry.azure.errors.NoAnswer` naming the service, its endpoint and the request.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from claude_foundry import contract
 from claude_foundry.errors import UserError
@@ -20,6 +29,60 @@ ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 CONNECTION_KEYS = ("arm_endpoint", "authority", "tenant_id", "client_id", "client_secret", "principal_id",
                    "subscription_id", "ca_bundle", "foundry_base_url_template")
+
+#: Seconds to open a connection (TCP and TLS) to ARM, Key Vault or the token endpoint.
+CONNECT_TIMEOUT = 10.0
+#: Seconds of silence while waiting for (the next part of) an answer.
+READ_TIMEOUT = 60.0
+#: Retries of one failed call (throttling, 5xx, network); azure-core's own default is 10.
+RETRY_TOTAL = 3
+#: Seconds at most between two retries, a server's ``Retry-After`` included (azure-core: 120, Retry-After uncut).
+RETRY_BACKOFF_MAX = 30.0
+#: Seconds at most for one call with its retries (azure-core's RetryPolicy ``timeout``; its default is 7 days).
+CALL_TIMEOUT = 300.0
+#: Seconds to wait for an ARM long-running operation (a poller) to finish: ARM's own guidance is that one may
+#: take up to 30 minutes before a client should give up.
+OPERATION_TIMEOUT = 1800.0
+
+
+@functools.cache
+def policy_types() -> tuple[type, type]:
+    """``(BoundedRetryPolicy, NameTheService)``, made on first use so that importing this module (and so every
+    CLI command's parser) stays free of azure-core.
+
+    * ``BoundedRetryPolicy``: azure-core's retry policy with a server's ``Retry-After`` cut to
+      ``retry_backoff_max``: a throttling answer asking for an hour does not make a call wait an hour;
+    * ``NameTheService``: outside the retry policy, a call whose bounds ran out becomes
+      :class:`~claude_foundry.azure.errors.NoAnswer` naming the service, its endpoint, the request (method and
+      path only) and the bounds."""
+    from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
+    from azure.core.pipeline.policies import HTTPPolicy, RetryPolicy
+
+    from claude_foundry.azure.errors import NoAnswer
+
+    class BoundedRetryPolicy(RetryPolicy):
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            return None if value is None else min(value, self.backoff_max)
+
+    class NameTheService(HTTPPolicy):
+        def __init__(self, service: str, endpoint: str, bounds: str) -> None:
+            super().__init__()
+            self.service = service
+            self.endpoint = endpoint.rstrip("/")
+            self.bounds = bounds
+
+        def send(self, request: Any) -> Any:
+            try:
+                return self.next.send(request)
+            except (ServiceRequestTimeoutError, ServiceResponseTimeoutError) as exc:
+                http = request.http_request
+                path = urlsplit(str(http.url)).path or "/"
+                raise NoAnswer(f"{self.service} at {self.endpoint} did not answer {http.method} {path} within "
+                               f"{self.bounds}; check the network, proxy and the service's health, then run the "
+                               "command again", error=exc) from exc
+
+    return BoundedRetryPolicy, NameTheService
 
 
 @dataclass(frozen=True)
@@ -34,6 +97,42 @@ class Target:
     tenant_id: str | None = None
     principal_id: str | None = None  # object id of the caller, when known
     is_sandbox: bool = False
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    retry_total: int = RETRY_TOTAL
+    retry_backoff_max: float = RETRY_BACKOFF_MAX
+    call_timeout: float = CALL_TIMEOUT
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "call_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Target.{name} must be a finite number of seconds > 0, not {value!r}")
+        if not (isinstance(self.retry_backoff_max, int | float) and math.isfinite(self.retry_backoff_max)
+                and self.retry_backoff_max >= 0):
+            raise ValueError(f"Target.retry_backoff_max must be finite and >= 0, not {self.retry_backoff_max!r}")
+        if not (isinstance(self.retry_total, int) and 0 <= self.retry_total <= 20):
+            raise ValueError(f"Target.retry_total must be an integer 0-20, not {self.retry_total!r}")
+
+    def bounds(self) -> str:
+        """The client bounds in words (for messages)."""
+        return (f"{self.connect_timeout:g} s to connect, {self.read_timeout:g} s to read, {self.retry_total} "
+                f"retries, {self.call_timeout:g} s in all")
+
+    def client_kwargs(self, service: str, endpoint: str) -> dict[str, Any]:
+        """The bounds every SDK client made here gets: transport timeouts, a fresh retry policy, and the
+        policy naming ``service`` when they run out."""
+        bounded_retry, name_the_service = policy_types()
+        retry = {"retry_total": self.retry_total, "retry_backoff_max": self.retry_backoff_max}
+        kwargs: dict[str, Any] = {
+            "connection_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
+            # the settings too, for a client that builds its own retry policy from them
+            **retry, "retry_policy": bounded_retry(**retry, timeout=self.call_timeout),
+            "per_call_policies": [name_the_service(service, endpoint, self.bounds())],
+        }
+        if self.ca_bundle:
+            kwargs["connection_verify"] = self.ca_bundle
+        return kwargs
 
     def close(self) -> None:
         """Close the credential's HTTP session (the SDK clients made here are closed by their users)."""
@@ -48,15 +147,14 @@ class Target:
         self.close()
 
     def mgmt_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for any ``azure-mgmt-*`` client."""
-        kwargs: dict[str, Any] = {"base_url": self.arm_endpoint, "credential_scopes": [ARM_SCOPE]}
-        if self.ca_bundle:
-            kwargs["connection_verify"] = self.ca_bundle
-        return kwargs
+        """Keyword arguments for any ``azure-mgmt-*`` client: endpoint, scope, CA bundle and the bounds."""
+        return {"base_url": self.arm_endpoint, "credential_scopes": [ARM_SCOPE],
+                **self.client_kwargs("ARM", self.arm_endpoint)}
 
-    def data_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for data-plane clients such as ``SecretClient``."""
-        return {"connection_verify": self.ca_bundle} if self.ca_bundle else {}
+    def data_kwargs(self, endpoint: str = "") -> dict[str, Any]:
+        """Keyword arguments for data-plane clients such as ``SecretClient`` (``endpoint``: the vault URL, for
+        messages): CA bundle and the bounds."""
+        return self.client_kwargs("Key Vault", endpoint or "the vault")
 
     def resource_client(self) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
@@ -71,7 +169,7 @@ class Target:
     def secret_client(self, vault_url: str) -> Any:
         from azure.keyvault.secrets import SecretClient
 
-        return SecretClient(vault_url, self.credential, **self.data_kwargs())
+        return SecretClient(vault_url, self.credential, **self.data_kwargs(vault_url))
 
 
 def read_connection_file(path: str | Path) -> dict[str, Any]:
@@ -96,7 +194,7 @@ def sandbox_credential(connection: dict[str, Any]) -> Any:
     return ClientSecretCredential(
         connection["tenant_id"], connection["client_id"], connection["client_secret"],
         authority=connection["authority"], disable_instance_discovery=True,
-        connection_verify=connection["ca_bundle"],
+        connection_verify=connection["ca_bundle"], connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
     )
 
 

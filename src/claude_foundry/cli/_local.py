@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from claude_foundry.cli._target import add_operation_timeout, bounded
 from claude_foundry.cli.ui import make_console
 from claude_foundry.errors import UserError
 
@@ -27,7 +28,9 @@ def add_local_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                    help=f"where local deploy state (and the embedded sandbox's state) lives (default "
                    f"{DEFAULT_STATE_DIR})")
-    p.add_argument("--concurrency", type=int, default=16, help="independent resources applied at once")
+    p.add_argument("--concurrency", type=bounded(int, 1, 256), default=16, metavar="N",
+                   help="independent resources applied at once (16; 1-256)")
+    add_operation_timeout(p)
 
 
 SYMBOLS = {"create": "[green]+ created[/]", "update": "[yellow]~ updated[/]", "unchanged": "[dim]= unchanged[/]",

@@ -1,13 +1,52 @@
-"""The target flags of ``preflight``, ``verify`` and ``rotate-keys`` (real Azure or the sandbox), and the body
-of the report commands."""
+"""The target flags of ``preflight``, ``verify`` and ``rotate-keys`` (real Azure or the sandbox), the body
+of the report commands, and the bounded number types every numeric flag of the ops and local commands uses."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 from claude_foundry.errors import UserError
+
+
+def bounded(kind: type, low: float, high: float, unit: str = "") -> Callable[[str], Any]:
+    """An argparse ``type`` for a number of ``kind`` (int or float) between ``low`` and ``high``: NaN,
+    infinity and anything outside the range are refused (argparse: exit 2 with the message)."""
+    suffix = f" {unit}" if unit else ""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number{' of' + suffix if unit else ''}, not {text!r}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}{suffix}, not {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    parse.kind = kind  # type: ignore[attr-defined]
+    parse.bounds = (low, high)  # type: ignore[attr-defined]
+    return parse
+
+
+#: ``--operation-timeout`` of ``up``/``down``/``demo``: seconds an ARM long-running operation may take.
+OPERATION_TIMEOUT_RANGE = (1.0, 86400.0)
+
+
+def add_operation_timeout(p: argparse.ArgumentParser) -> None:
+    from claude_foundry.azure.target import OPERATION_TIMEOUT
+
+    p.add_argument("--operation-timeout", type=bounded(float, *OPERATION_TIMEOUT_RANGE, "seconds"),
+                   default=OPERATION_TIMEOUT, metavar="SECONDS",
+                   help=f"give up on an ARM long-running operation (a create, update, delete or purge) that has "
+                        f"not finished after SECONDS (default {OPERATION_TIMEOUT:g}, ARM's own guidance; "
+                        f"{OPERATION_TIMEOUT_RANGE[0]:g}-{OPERATION_TIMEOUT_RANGE[1]:g}); the step fails, a re-run "
+                        "resumes")
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from claude_foundry.cli._target import add_operation_timeout
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="deploy -> Key Vault -> smoke, all on the embedded local sandbox",
@@ -23,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report-json", type=Path, help="write the smoke report as JSON")
     p.add_argument("--report-junit", type=Path, help="write the smoke report as JUnit XML")
     p.add_argument("--stream", action="store_true", help="also smoke-test a streaming call per deployment")
+    add_operation_timeout(p)
     p.set_defaults(func=run)
 
 
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         console.rule(f"1/3 deploy {stack_file} (up --local)")
         reporter = make_reporter(console)
         with reporter.live("applying to the sandbox"):
-            deploy = up_local(spec, target, state_dir=Path(tmp), report=reporter)
+            deploy = up_local(spec, target, state_dir=Path(tmp), report=reporter,
+                              operation_timeout=args.operation_timeout)
         print_result(console, deploy.result, "up")
         if not deploy.result.ok or not deploy.vault_url:
             return 1

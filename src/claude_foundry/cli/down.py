@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     with local_session(args) as (target, console, reporter):
         with reporter.live("removing from the sandbox"):
             result = down_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
-                                report=reporter)
+                                report=reporter, operation_timeout=args.operation_timeout)
         print_result(console, result, "down")
         if result.ok and args.purge:
-            for line in purge_soft_deleted(spec, target):
+            for line in purge_soft_deleted(spec, target, operation_timeout=args.operation_timeout):
                 console.print(f"  {line}")
         elif result.ok:
             console.print("[dim]the account and the vault are now soft-deleted, as in Azure: deploying the same "

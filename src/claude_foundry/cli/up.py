@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     with local_session(args) as (target, console, reporter):
         with reporter.live("applying to the sandbox"):
             deploy = up_local(spec, target, state_dir=args.state_dir, concurrency=args.concurrency,
-                              report=reporter)
+                              report=reporter, operation_timeout=args.operation_timeout)
         print_result(console, deploy.result, "up")
         if deploy.result.ok:
             console.print(f"endpoint   {deploy.endpoint}")

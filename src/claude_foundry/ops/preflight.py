@@ -22,6 +22,8 @@ One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the re
   accounts, deployments, vaults (and role assignments when the stack makes some) there.
 
 An endpoint that answers 404 (not implemented, e.g. in the local sandbox) degrades to ``warn: could not check``.
+ARM not answering within the client's bounds (:class:`~claude_foundry.azure.errors.NoAnswer`) ends the run:
+the remaining checks would wait as long again.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from claude_foundry import provider_data
 from claude_foundry.azure import arm
 from claude_foundry.azure.arm import MARKETPLACE_API_VERSION, PERMISSIONS_API_VERSION
 from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.errors import arm_error_text, describe, status_of
+from claude_foundry.azure.errors import NoAnswer, arm_error_text, describe, status_of
 from claude_foundry.ops.view import StackView
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
@@ -147,6 +149,8 @@ class Preflight:
                    self.check_resource_group):
             try:
                 result = fn()
+            except NoAnswer:  # ARM did not answer within the client's bounds: the other checks would not either
+                raise
             except Exception as exc:  # one check's surprise must not hide the others
                 result = [Check(fn.__name__.removeprefix("check_").replace("_", "-"), FAIL,
                                 f"unexpected error: {describe(exc)}", "")]

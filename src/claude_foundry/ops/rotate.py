@@ -19,13 +19,24 @@ State lives in the vault so that any CI runner can resume: the secret ``<prefix>
 journal (JSON value, the same fields as tags, readable through ARM). It never holds a key.
 A second run after an interruption at any step continues after the last step the journal recorded; every
 step is safe to repeat.
+
+Two runners must not interleave: a run holds the lease ``<prefix>-rotation-lease`` (a secret in the same vault:
+holder, start, expiry) from its first write to its end, renewing it before each step. A second run while the
+lease is fresh stops (exit 1) naming the holder; an expired lease (a runner that died) is taken over; a live
+one can be broken deliberately (``break_lease``). Key Vault secrets have no conditional write, so taking the
+lease is write-then-read-back after a short pause, and every renewal checks the lease is still ours: keep
+``pulumi up`` and ``rotate-keys`` in one CI concurrency group as well (docs/ci.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hmac
 import json
+import math
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.errors import arm_error_text
+from claude_foundry.azure.errors import arm_error_text, describe
 from claude_foundry.errors import OperationFailed, UserError
 from claude_foundry.ops.view import StackView
 
@@ -54,6 +65,16 @@ LAST_STEP = STEPS[-1][0]
 
 StepHook = Callable[[int, str], None]
 
+LEASE_SUFFIX = "rotation-lease"
+LEASE_FORMAT = "claude-foundry-rotation-lease/1"
+HELD, RELEASED = "held", "released"
+#: Seconds a lease outlives its last renewal beyond the grace wait it covers: room for one step's ARM calls
+#: (each bounded by the client timeouts, docs/operations.md). A runner that dies leaves a lease that expires
+#: at most ``grace`` + this after its last step.
+LEASE_MARGIN = 900.0
+#: Seconds between writing the lease and reading it back: a runner that wrote at the same moment shows then.
+LEASE_SETTLE = 0.5
+
 #: Added to the runtime's minimum interval between two key re-reads: two regenerations are never closer than
 #: that, so a client that re-read the key after one 401 may re-read again after the next one.
 REGENERATE_GAP_MARGIN = 0.5
@@ -63,8 +84,71 @@ def journal_secret_name(prefix: str) -> str:
     return f"{prefix}-{JOURNAL_SUFFIX}"
 
 
+def lease_secret_name(prefix: str) -> str:
+    return f"{prefix}-{LEASE_SUFFIX}"
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(time.time())
+
+
+def runner_identity() -> str:
+    """Who is rotating, in words: the CI run (GitHub Actions) or the user, with host and process id."""
+    env = os.environ
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
+        who = (f"GitHub Actions {env.get('GITHUB_REPOSITORY', '?')} run {env['GITHUB_RUN_ID']}"
+               f"/{env.get('GITHUB_RUN_ATTEMPT', '1')} ({env.get('GITHUB_WORKFLOW', '?')}, job "
+               f"{env.get('GITHUB_JOB', '?')})")
+    else:
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no user name (some containers)
+            who = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"
+    return f"{who} on {socket.gethostname()} (pid {os.getpid()})"[:250]  # a Key Vault tag holds 256
+
+
+@dataclass
+class Lease:
+    """Who rotates the keys now, until when. Stored as the tags (and JSON value) of the lease secret."""
+
+    lease_id: str
+    holder: str
+    acquired_at: float  # epoch seconds
+    expires_at: float  # epoch seconds
+    status: str = HELD
+
+    def fresh(self, now: float | None = None) -> bool:
+        return self.status == HELD and self.expires_at > (time.time() if now is None else now)
+
+    def describe(self) -> str:
+        return f"{self.holder}, started {_iso(self.acquired_at)}, lease expires {_iso(self.expires_at)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": LEASE_FORMAT, "lease_id": self.lease_id, "holder": self.holder, "status": self.status,
+                "acquired_at": _iso(self.acquired_at), "expires_at": _iso(self.expires_at)}
+
+    def tags(self) -> dict[str, str]:
+        return {"lease-id": self.lease_id, "lease-holder": self.holder, "lease-status": self.status,
+                "lease-acquired": _iso(self.acquired_at), "lease-acquired-at": f"{self.acquired_at:.3f}",
+                "lease-expires": _iso(self.expires_at), "lease-expires-at": f"{self.expires_at:.3f}",
+                "managed-by": "claude-foundry"}
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Lease | None:
+        if not tags or "lease-id" not in tags:
+            return None
+        try:
+            acquired, expires = float(tags.get("lease-acquired-at", "0")), float(tags.get("lease-expires-at", "0"))
+        except ValueError:  # unreadable: treat as expired (taken over)
+            acquired = expires = 0.0
+        if not (math.isfinite(acquired) and math.isfinite(expires)):
+            acquired = expires = 0.0
+        return cls(lease_id=tags["lease-id"], holder=tags.get("lease-holder", "?"), acquired_at=acquired,
+                   expires_at=expires, status=tags.get("lease-status", HELD))
 
 
 @dataclass
@@ -121,15 +205,16 @@ class Rotator:
     def __init__(self, view: StackView, *, grace: float = 60.0, console: Any = None,
                  on_step: StepHook | None = None, stop_after: int | None = None,
                  min_regenerate_gap: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, break_lease: bool = False,
+                 holder: str | None = None, stack_file: str = "STACK_FILE") -> None:
         spec = view.spec
         if spec.foundry.disable_local_auth:
             raise UserError(f"{spec.foundry.name} disables local auth (foundry.disable_local_auth: true): clients "
                             "use Entra ID tokens, there is no key to rotate")
         if view.vault is None:  # pragma: no cover - the program always makes one
             raise UserError("the stack has no Key Vault to publish the key to")
-        if grace < 0:
-            raise UserError("--grace must not be negative")
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace) or grace < 0:
+            raise UserError(f"--grace must be a finite number of seconds >= 0, not {grace!r}")
         self.view = view
         self.grace = grace
         if min_regenerate_gap is None:
@@ -137,6 +222,11 @@ class Rotator:
 
             min_regenerate_gap = runtime.KEY_REREAD_MIN_INTERVAL + REGENERATE_GAP_MARGIN
         self.min_regenerate_gap = min_regenerate_gap
+        self.break_lease = break_lease
+        self.stack_file = stack_file
+        self.holder = holder or runner_identity()
+        self.lease_ttl = grace + min_regenerate_gap + LEASE_MARGIN
+        self.lease: Lease | None = None  # ours, while held
         self.console = console
         self.on_step = on_step
         self.stop_after = stop_after
@@ -145,6 +235,7 @@ class Rotator:
         self.arm = ArmCaller(view.target)
         self.key_secret = view.secrets.get(self.names.api_key)
         self.journal_id = f"{view.vault.id}/secrets/{journal_secret_name(self.names.prefix)}"
+        self.lease_secret_id = f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix)}"
         self.secret_api_version = view.vault.api_version
         self.warnings: list[str] = []
         self._secret_client: Any = None
@@ -192,21 +283,94 @@ class Rotator:
         path = f"{self.view.vault.id}/secrets/{self.names.api_key}"  # type: ignore[union-attr]
         self._call("PUT", path, self.secret_api_version, body, what=f"publishing the key to {self.names.api_key}")
 
-    def read_journal(self) -> Journal | None:
-        status, data = self.arm.call("GET", self.journal_id, self.secret_api_version)
+    def _read_state(self, secret_id: str, what: str) -> dict[str, str] | None:
+        """The tags of a state secret (journal, lease) read through ARM; None when it does not exist."""
+        status, data = self.arm.call("GET", secret_id, self.secret_api_version)
         if status == 404:
             return None
         if status != 200 or not isinstance(data, dict):
-            raise OperationFailed(f"reading the rotation journal: {arm_error_text(status, data)}")
-        return Journal.from_tags(data.get("tags") or {})
+            raise OperationFailed(f"reading the {what}: {arm_error_text(status, data)}")
+        return data.get("tags") or {}
+
+    def _write_state(self, secret_id: str, tags: dict[str, str], value: dict[str, Any], what: str) -> None:
+        """A state secret: the fields as tags (readable with Reader) and as its JSON value. Never a key."""
+        body = {"tags": tags, "properties": {"value": json.dumps(value, sort_keys=True),
+                                             "contentType": "application/json"}}
+        self._call("PUT", secret_id, self.secret_api_version, body, what=f"writing the {what}")
+
+    def read_journal(self) -> Journal | None:
+        tags = self._read_state(self.journal_id, "rotation journal")
+        return None if tags is None else Journal.from_tags(tags)
 
     def write_journal(self, journal: Journal) -> None:
         journal.updated_at = _now_iso()
         journal.account = self.view.account.id
-        body = {"tags": journal.tags(),
-                "properties": {"value": json.dumps(journal.to_json(), sort_keys=True),
-                               "contentType": "application/json"}}
-        self._call("PUT", self.journal_id, self.secret_api_version, body, what="writing the rotation journal")
+        self._write_state(self.journal_id, journal.tags(), journal.to_json(), "rotation journal")
+
+    # --- the lease: one runner at a time ---------------------------------------------------------
+
+    def read_lease(self) -> Lease | None:
+        tags = self._read_state(self.lease_secret_id, "rotation lease")
+        return None if tags is None else Lease.from_tags(tags)
+
+    def write_lease(self, lease: Lease) -> None:
+        self._write_state(self.lease_secret_id, lease.tags(), lease.to_json(), "rotation lease")
+
+    def _held_message(self, other: Lease) -> str:
+        left = max(0.0, other.expires_at - time.time())
+        return (f"another rotate-keys holds the rotation lease of {self.view.account_name}: {other.describe()} "
+                f"(in {left / 60:.0f} min). Two rotations must not interleave: wait for it to finish (an expired "
+                "lease is taken over automatically). If that run is gone (cancelled, runner lost), break the "
+                f"lease: claude-foundry rotate-keys {self.stack_file} --break-lease")
+
+    def acquire_lease(self) -> None:
+        """Take the lease, or stop (exit 1) naming who holds a fresh one."""
+        current = self.read_lease()
+        if current is not None and current.fresh():
+            if not self.break_lease:
+                raise OperationFailed(self._held_message(current))
+            self.warn(f"broke the rotation lease of {current.describe()} (--break-lease)")
+        elif current is not None and current.status == HELD:
+            self.warn(f"took over the expired rotation lease of {current.describe()}")
+        now = time.time()
+        mine = Lease(lease_id=str(uuid.uuid4()), holder=self.holder, acquired_at=now, expires_at=now + self.lease_ttl)
+        self.write_lease(mine)
+        time.sleep(LEASE_SETTLE)
+        after = self.read_lease()
+        if after is None or after.lease_id != mine.lease_id:
+            if after is not None and after.fresh():
+                raise OperationFailed("lost the rotation lease to a run that took it at the same moment: "
+                                      + self._held_message(after).split(": ", 1)[1])
+            raise OperationFailed("the rotation lease did not read back as written; run again")
+        self.lease = mine
+
+    def renew_lease(self) -> None:
+        """Before each step: the lease must still be ours (not broken or taken over); extend it."""
+        if self.lease is None:
+            return
+        current = self.read_lease()
+        if current is None or current.lease_id != self.lease.lease_id:
+            self.lease = None
+            who = current.describe() if current is not None else "nobody (the lease is gone)"
+            raise OperationFailed(f"the rotation lease was taken over by {who}: stopping before the next step. "
+                                  "The journal lets whoever holds the lease finish the rotation")
+        self.lease.expires_at = time.time() + self.lease_ttl
+        self.write_lease(self.lease)
+
+    def release_lease(self) -> None:
+        """At the end (also after a failure): the lease is free for the next run at once."""
+        if self.lease is None:
+            return
+        lease, self.lease = self.lease, None
+        try:
+            current = self.read_lease()
+            if current is not None and current.lease_id == lease.lease_id:
+                lease.status = RELEASED
+                lease.expires_at = time.time()
+                self.write_lease(lease)
+        except Exception as exc:  # never hide the run's own outcome; the lease then expires by itself
+            self.warn(f"could not release the rotation lease ({describe(exc)}): it expires at "
+                      f"{_iso(lease.expires_at)}")
 
     # --- the vault's current value (data plane, when readable) -----------------------------------
 
@@ -300,6 +464,13 @@ class Rotator:
         if ((live.get("properties") or {}).get("disableLocalAuth")):
             raise UserError(f"account {self.view.account_name} has local auth disabled: there is no key to rotate "
                             "(and the stack file says otherwise: run `claude-foundry verify`)")
+        self.acquire_lease()
+        try:
+            return self._run()
+        finally:
+            self.release_lease()
+
+    def _run(self) -> RotationResult:
         journal = self.read_journal()
         if journal is not None and journal.status == IN_PROGRESS and 0 <= journal.completed_step < LAST_STEP:
             resumed = journal.completed_step
@@ -317,6 +488,7 @@ class Rotator:
         for number, step_id, done in STEPS:
             if number <= journal.completed_step:
                 continue
+            self.renew_lease()
             self.do_step(number, journal)
             journal.completed_step = number
             journal.status = COMPLETE if number == LAST_STEP else IN_PROGRESS

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from claude_foundry.azure import arm
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import Target
+from claude_foundry.azure.caller import ArmCaller, check_operation_timeout, wait_for
+from claude_foundry.azure.target import OPERATION_TIMEOUT, Target
 from claude_foundry.program.plan import KEY_PLACEHOLDER_RE, plan_for_target
 from claude_foundry.rehearse.graph import (
     ABSENT,
@@ -42,10 +42,15 @@ def _split_account_id(account_id: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
+def _what(verb: str, step: Step) -> str:
+    return f"{verb} {step.type.split(':')[-1]} {step.name or step.arm_id}"
+
+
 class Applier:
-    def __init__(self, target: Target, state: DeployState) -> None:
+    def __init__(self, target: Target, state: DeployState, *, operation_timeout: float = OPERATION_TIMEOUT) -> None:
         self.target = target
         self.state = state
+        self.operation_timeout = check_operation_timeout(operation_timeout)
         self._resources = target.resource_client()
         self._cognitive = None
         self._lock = threading.Lock()
@@ -99,7 +104,7 @@ class Applier:
             action = UPDATE if known is not None else CREATE
         poller = self._resources.resources.begin_create_or_update_by_id(
             step.arm_id, api_version=step.api_version, parameters=body)
-        result = poller.result()
+        result = wait_for(poller, _what("applying", step), self.operation_timeout)
         self.state.set(step, digest)
         outputs = result.as_dict() if hasattr(result, "as_dict") else {}
         return StepResult(step, action, time.monotonic() - started, outputs=outputs)
@@ -109,7 +114,8 @@ class Applier:
 
         started = time.monotonic()
         try:
-            self._resources.resources.begin_delete_by_id(step.arm_id, api_version=step.api_version).result()
+            wait_for(self._resources.resources.begin_delete_by_id(step.arm_id, api_version=step.api_version),
+                     _what("deleting", step), self.operation_timeout)
         except ResourceNotFoundError:
             self.state.set(step, None)
             return StepResult(step, ABSENT, time.monotonic() - started)
@@ -118,12 +124,14 @@ class Applier:
 
 
 def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
-                report: Reporter | None = None, scope: str | None = None) -> ApplyResult:
+                report: Reporter | None = None, scope: str | None = None,
+                operation_timeout: float = OPERATION_TIMEOUT) -> ApplyResult:
     """Apply the steps; then, when everything succeeded, delete what an earlier run applied and the stack
     no longer has (children and locks first; one account's deployments one after another) — only inside
-    ``scope`` (the stack's resource group), never a protected resource or a resource group."""
+    ``scope`` (the stack's resource group), never a protected resource or a resource group. A long-running
+    operation that has not finished after ``operation_timeout`` seconds fails its step (and its dependants)."""
     state = DeployState(state_path)
-    applier = Applier(target, state)
+    applier = Applier(target, state, operation_timeout=operation_timeout)
     try:
         results = run_graph(steps, applier.apply, concurrency=concurrency, report=report)
         if all(r.action not in (FAILED, SKIPPED) for r in results):
@@ -147,8 +155,8 @@ def apply_steps(steps: list[Step], target: Target, *, state_path: Path | None = 
 
 
 def destroy_steps(steps: list[Step], target: Target, *, state_path: Path | None = None, concurrency: int = 16,
-                  report: Reporter | None = None) -> ApplyResult:
-    applier = Applier(target, DeployState(state_path))
+                  report: Reporter | None = None, operation_timeout: float = OPERATION_TIMEOUT) -> ApplyResult:
+    applier = Applier(target, DeployState(state_path), operation_timeout=operation_timeout)
     try:
         return ApplyResult(run_graph(deletion_order(steps), applier.delete, reverse=True, concurrency=concurrency,
                                      report=report))
@@ -188,12 +196,12 @@ def state_file(state_dir: Path, spec: Any, target: Target) -> Path:
 
 
 def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
-             report: Reporter | None = None) -> LocalDeploy:
+             report: Reporter | None = None, operation_timeout: float = OPERATION_TIMEOUT) -> LocalDeploy:
     planned = plan_for_target(spec, target)
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
     result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
-                         scope=stack_scope(spec, target))
+                         scope=stack_scope(spec, target), operation_timeout=operation_timeout)
     vault_url = None
     vault = next((s for s in steps if s.type == arm.VAULT), None)
     if vault is not None and result.ok:
@@ -206,14 +214,15 @@ def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concur
 
 
 def down_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
-               report: Reporter | None = None) -> ApplyResult:
+               report: Reporter | None = None, operation_timeout: float = OPERATION_TIMEOUT) -> ApplyResult:
     planned = plan_for_target(spec, target)
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
-    return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report)
+    return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
+                         operation_timeout=operation_timeout)
 
 
-def purge_soft_deleted(spec: Any, target: Target) -> list[str]:
+def purge_soft_deleted(spec: Any, target: Target, *, operation_timeout: float = OPERATION_TIMEOUT) -> list[str]:
     """After ``down``: purge the stack's soft-deleted account and vault, so the same names can be deployed
     again (Azure keeps both soft-deleted and refuses to re-create them: ``FlagMustBeSetForRestore``,
     ``ConflictError``). A vault under purge protection cannot be purged and is left as it is. Returns what
@@ -223,7 +232,8 @@ def purge_soft_deleted(spec: Any, target: Target) -> list[str]:
     done = []
     with target.cognitive_client() as cs:
         try:
-            cs.deleted_accounts.begin_purge(spec.location, spec.resource_group, spec.foundry.name).result()
+            wait_for(cs.deleted_accounts.begin_purge(spec.location, spec.resource_group, spec.foundry.name),
+                     f"purging the soft-deleted account {spec.foundry.name}", operation_timeout)
             done.append(f"purged the soft-deleted account {spec.foundry.name}")
         except ResourceNotFoundError:
             pass
