@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from claude_foundry.cli._target import bounded
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "SIGTERM. It is not Azure: nothing leaves this machine and the answers are canned. Point clients at it "
         "with the connection file (credentials, endpoints and the CA bundle to verify against).",
     )
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
+    p.add_argument("--port", type=bounded(int, 0, 65535), default=0,
+                   help="port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--connection-file", metavar="FILE",
                    help="write the connection JSON here once serving (mode 0600: it holds a client secret and the "
                    "admin API's token)")
@@ -27,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="YAML/JSON seed (see docs/sandbox.md): quota, default_quota, models_by_location, "
                    "taken_subdomains, marketplace_agreements, marketplace_default_accepted, "
                    "marketplace_unknown_offers, faults, provisioning_delay")
-    p.add_argument("--provisioning-delay", type=float, default=0.0, metavar="S",
+    p.add_argument("--provisioning-delay", type=bounded(float, 0.0, 3600.0, "seconds"), default=0.0, metavar="S",
                    help="seconds a long-running ARM operation stays in progress (default 0)")
     p.add_argument("--access-log", action="store_true",
                    help="log one line per request to stderr: method, path (of the query only api-version), "
