@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from claude_foundry import cli
+from claude_foundry.azure import arm
 from claude_foundry.program import armmap
 from claude_foundry.program import policy as pol
 from claude_foundry.program.plan import Plan, plan
@@ -84,10 +85,11 @@ def mandatory(violations: list[pol.Violation]) -> list[pol.Violation]:
 # --- the shipped stacks ---------------------------------------------------------------------------------
 
 
-def test_dev_has_no_mandatory_violation_and_two_advisories(dev_plan):
+def test_dev_has_no_mandatory_violation_and_four_advisories(dev_plan):
     violations = pol.check_plan(dev_plan)
     assert mandatory(violations) == []
-    assert sorted(v.rule for v in violations) == [pol.R_LOCAL_AUTH, pol.R_PUBLIC_NETWORK]
+    assert sorted(v.rule for v in violations) == sorted([pol.R_LOCAL_AUTH, pol.R_PUBLIC_NETWORK, pol.R_ALERTS,
+                                                         pol.R_BUDGET])
     assert all(v.resource == "claude-foundry-foundry-account" for v in violations)
 
 
@@ -367,7 +369,7 @@ def test_plan_policy_exit_codes_and_output(spec_file, capsys):
     out = capsys.readouterr().out
     assert "ADVISORY" in out
     assert pol.R_PUBLIC_NETWORK in out
-    assert "0 mandatory, 2 advisory" in out
+    assert "0 mandatory, 4 advisory" in out
 
     bad = spec_file("prod", "foundry: {disable_local_auth: false}\n")
     assert cli.main(["plan", str(bad), "--policy"]) == 1
@@ -386,3 +388,77 @@ def test_plan_policy_json_and_allowed_locations(capsys):
     assert {v["rule"] for v in data["violations"]} == {pol.R_LOCATION}
     assert cli.main(["plan", str(STACKS / "prod.yaml"), "--policy", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["violations"] == []
+
+
+# --- alerts and budget ----------------------------------------------------------------------------------
+
+ALERTS_AND_BUDGET = "alerts: {emails: [oncall@contoso.com]}\nbudget: {amount: 100}\n"
+
+
+def test_alerts_and_budget_are_mandatory_in_prod(plan_of):
+    violations = pol.check_plan(plan_of("prod", "alerts: null\nbudget: null\n"))
+    assert [(v.rule, v.enforcement) for v in violations] == [(pol.R_ALERTS, pol.MANDATORY),
+                                                             (pol.R_BUDGET, pol.MANDATORY)]
+    assert all(v.resource == "claude-foundry-foundry-account" for v in violations)
+    assert "alerts:" in violations[0].message
+    assert "budget:" in violations[1].message
+    off = pol.check_plan(plan_of("prod", "alerts: {enabled: false}\nbudget: {enabled: false, amount: 1}\n"))
+    assert {v.rule for v in mandatory(off)} == {pol.R_ALERTS, pol.R_BUDGET}
+
+
+def test_alerts_and_budget_are_advisory_in_dev_and_pass_when_on(dev_plan, plan_of):
+    assert [v.enforcement for v in found(pol.check_plan(dev_plan), pol.R_ALERTS)] == [pol.ADVISORY]
+    assert [v.enforcement for v in found(pol.check_plan(dev_plan), pol.R_BUDGET)] == [pol.ADVISORY]
+    on = pol.check_plan(plan_of("dev", ALERTS_AND_BUDGET))
+    assert found(on, pol.R_ALERTS) == []
+    assert found(on, pol.R_BUDGET) == []
+
+
+def test_protect_makes_missing_alerts_and_budget_mandatory(plan_of):
+    violations = pol.check_plan(plan_of("dev", "protect: true\n"))
+    assert found(violations, pol.R_ALERTS, pol.MANDATORY)
+    assert found(violations, pol.R_BUDGET, pol.MANDATORY)
+
+
+def test_alerts_without_receivers_or_disabled_fail(prod_plan):
+    def no_receivers(p: dict[str, Any]) -> None:
+        p["emailReceivers"] = []
+
+    v = found(pol.evaluate(edited(prod_plan, arm.ACTION_GROUP, no_receivers)), pol.R_ALERTS, pol.MANDATORY)
+    assert len(v) == 1
+    assert "notify nobody" in v[0].message
+    v = found(pol.evaluate(edited(prod_plan, arm.METRIC_ALERT, lambda p: p.update(enabled=False))), pol.R_ALERTS)
+    assert [x.enforcement for x in v] == [pol.MANDATORY]
+    elsewhere = "/subscriptions/x/resourceGroups/other/providers/Microsoft.CognitiveServices/accounts/other"
+    v = found(pol.evaluate(edited(prod_plan, arm.METRIC_ALERT, lambda p: p.update(scopes=[elsewhere]))),
+              pol.R_ALERTS)
+    assert len(v) == 1  # an alert on another account does not count (no dependency on this one either)
+
+
+def test_a_budget_elsewhere_or_without_notifications_fails(prod_plan):
+    other = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-other"
+    v = found(pol.evaluate(edited(prod_plan, arm.BUDGET, lambda p: p.update(scope=other))), pol.R_BUDGET)
+    assert [x.enforcement for x in v] == [pol.MANDATORY]
+    sub_scope = "/subscriptions/00000000-0000-0000-0000-000000000000"
+    assert found(pol.evaluate(edited(prod_plan, arm.BUDGET, lambda p: p.update(scope=sub_scope))), pol.R_BUDGET) == []
+    v = found(pol.evaluate(edited(prod_plan, arm.BUDGET, lambda p: p.update(notifications={}))), pol.R_BUDGET)
+    assert len(v) == 1
+    assert "no enabled notification" in v[0].message
+
+
+def test_alerts_and_budget_seen_as_outputs_or_unknown(prod_plan):
+    """The Pulumi path: a stack policy sees a budget's outputs (no scope, an id) and, in a preview, unknowns."""
+    def as_outputs(p: dict[str, Any]) -> None:
+        scope = p.pop("scope")
+        p["id"] = f"{scope}/providers/Microsoft.Consumption/budgets/{p['budgetName']}"
+
+    assert found(pol.evaluate(edited(prod_plan, arm.BUDGET, as_outputs)), pol.R_BUDGET) == []
+    unknown = edited(prod_plan, arm.BUDGET, lambda p: p.update(scope=pol.UNKNOWN, notifications=pol.UNKNOWN))
+    assert found(pol.evaluate(unknown), pol.R_BUDGET) == []
+    unknown = edited(prod_plan, arm.METRIC_ALERT, lambda p: p.update(scopes=pol.UNKNOWN, actions=pol.UNKNOWN))
+    assert found(pol.evaluate(unknown), pol.R_ALERTS) == []
+
+
+def test_global_alert_resources_pass_narrowed_locations(prod_plan):
+    ok = pol.evaluate(views(prod_plan), pol.PolicyConfig(allowed_locations=("eastus2",)))
+    assert found(ok, pol.R_LOCATION) == []

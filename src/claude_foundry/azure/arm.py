@@ -184,3 +184,42 @@ def storage_account_id(subscription_id: str, resource_group: str, name: str) -> 
 
 def blob_container_id(subscription_id: str, resource_group: str, account: str, container: str) -> str:
     return f"{storage_account_id(subscription_id, resource_group, account)}/blobServices/default/containers/{container}"
+
+
+# --- Observability and cost: Azure Monitor metric alerts, an action group, a Consumption budget ---------
+
+#: pulumi-azure-native 3.x typed classes and the REST API versions their docstrings name ("Uses Azure REST API
+#: version ..."): ``monitor.ActionGroup`` 2024-10-01-preview, ``monitor.MetricAlert`` 2018-03-01,
+#: ``consumption.Budget`` 2024-08-01.
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
+BUDGET = "azure-native:consumption:Budget"
+API_VERSIONS.update({
+    ACTION_GROUP: "2024-10-01-preview",
+    METRIC_ALERT: "2018-03-01",
+    BUDGET: "2024-08-01",
+})
+SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+
+#: Action groups and metric alerts are global resources (``location: global`` in azure-rest-api-specs'
+#: createOrUpdateActionGroup.json / createOrUpdateMetricAlertSingleResource.json).
+GLOBAL_LOCATION = "global"
+#: ``groupShortName``: at most 12 characters (the SMS and email sender name; ActionGroups spec, maxLength 12).
+ACTION_GROUP_SHORT_NAME_MAX = 12
+#: The metric namespace of a Foundry (AIServices) account's platform metrics.
+ACCOUNT_METRIC_NAMESPACE = f"{COGNITIVE_SERVICES_NAMESPACE}/accounts"
+METRIC_ALERT_CRITERIA_SINGLE = "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+
+
+def action_group_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.Insights/actionGroups/{name}"
+
+
+def metric_alert_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.Insights/metricAlerts/{name}"
+
+
+def budget_id(scope: str, name: str) -> str:
+    """A budget is an extension resource: ``{scope}/providers/Microsoft.Consumption/budgets/{name}`` (scope: a
+    resource group or subscription id)."""
+    return f"{scope.rstrip('/')}/providers/Microsoft.Consumption/budgets/{name}"

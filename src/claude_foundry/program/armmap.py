@@ -269,3 +269,59 @@ def deep_merge(base: Any, over: Any) -> Any:
             out[k] = deep_merge(base[k], v) if k in base else v
         return out
     return over
+
+
+# --- observability and cost: action groups, metric alerts, budgets -----------------------------------
+
+
+def _odata(value: Any) -> Any:
+    """Pulumi's ``odataType`` is ARM's ``odata.type`` (metric alert criteria), at any depth."""
+    if isinstance(value, dict):
+        return {("odata.type" if k == "odataType" else k): _odata(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_odata(v) for v in value]
+    return value
+
+
+_ACTION_GROUP_PROPERTY_INPUTS = ("groupShortName", "enabled", "emailReceivers", "smsReceivers", "webhookReceivers",
+                                 "itsmReceivers", "azureAppPushReceivers", "automationRunbookReceivers",
+                                 "voiceReceivers", "logicAppReceivers", "azureFunctionReceivers",
+                                 "armRoleReceivers", "eventHubReceivers", "incidentReceivers")
+
+
+def _action_group(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    """``Microsoft.Insights/actionGroups`` as createOrUpdateActionGroup.json sends it: location, tags and the
+    receivers under properties."""
+    rid = arm.action_group_id(sub, _req(i, "resourceGroupName", t), _req(i, "actionGroupName", t))
+    body = _pick(i, "location", "tags", "identity")
+    body["properties"] = _pick(i, *_ACTION_GROUP_PROPERTY_INPUTS)
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.Insights/actionGroups")
+
+
+_METRIC_ALERT_PROPERTY_INPUTS = ("description", "severity", "enabled", "scopes", "evaluationFrequency", "windowSize",
+                                 "targetResourceType", "targetResourceRegion", "criteria", "autoMitigate", "actions")
+
+
+def _metric_alert(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    """``Microsoft.Insights/metricAlerts`` as createOrUpdateMetricAlertSingleResource.json sends it."""
+    rid = arm.metric_alert_id(sub, _req(i, "resourceGroupName", t), _req(i, "ruleName", t))
+    body = _pick(i, "location", "tags")
+    body["properties"] = _odata(_pick(i, *_METRIC_ALERT_PROPERTY_INPUTS))
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.Insights/metricAlerts")
+
+
+def _budget(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    """``Microsoft.Consumption/budgets`` at its scope (the resource group), as CreateOrUpdateBudget.json sends it."""
+    rid = arm.budget_id(_req(i, "scope", t), _req(i, "budgetName", t))
+    body: dict[str, Any] = {"properties": _pick(i, "category", "amount", "timeGrain", "timePeriod", "filter",
+                                                "notifications")}
+    if i.get("eTag"):
+        body["eTag"] = i["eTag"]
+    return ArmResource(rid, API_VERSIONS[t], body, "Microsoft.Consumption/budgets")
+
+
+_MAPPERS.update({
+    arm.ACTION_GROUP: _action_group,
+    arm.METRIC_ALERT: _metric_alert,
+    arm.BUDGET: _budget,
+})

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry import contract, provider_data
+from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.program import armmap
 
@@ -46,6 +47,9 @@ ALLOW_PUBLIC_NETWORK_TAG = contract.TAG_ALLOW_PUBLIC_NETWORK
 MIN_LOG_RETENTION_DAYS = 30
 #: Retention Azure applies to a PerGB2018 workspace when none is given.
 DEFAULT_WORKSPACE_RETENTION_DAYS = 30
+
+#: The location of global resources (action groups, metric alerts): never judged by allowed-location.
+GLOBAL_LOCATION = "global"
 
 CS_NAMESPACE = "microsoft.cognitiveservices"
 TYPED_DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
@@ -274,6 +278,8 @@ R_VAULT_PURGE = "key-vault-purge-protection"
 R_LOCAL_AUTH = "local-auth-disabled"
 R_DIAGNOSTICS = "diagnostics"
 R_PUBLIC_NETWORK = "public-network"
+R_ALERTS = "alerts"
+R_BUDGET = "budget"
 
 
 def check_allowed_location(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
@@ -283,6 +289,8 @@ def check_allowed_location(res: PolicyResource, config: PolicyConfig) -> Iterato
     if not isinstance(location, str) or not location:
         return
     loc = _norm_location(location)
+    if loc == GLOBAL_LOCATION:
+        return  # action groups and metric alerts are global resources: no data residency to judge
     if is_account(res):
         offered = config.cat().locations
         if loc not in offered:
@@ -503,6 +511,143 @@ def check_model_location(resources: Sequence[PolicyResource], config: PolicyConf
                 yield _v(R_MODEL_LOCATION, dep, problem)
 
 
+def _scopes_account(alert: PolicyResource, account: PolicyResource) -> bool:
+    scopes = alert.get("scopes")
+    if _known(scopes) and isinstance(scopes, Sequence) and not isinstance(scopes, str):
+        rid, name = account.get("id"), account_name(account)
+        for scope in scopes:
+            if not isinstance(scope, str):
+                continue
+            if isinstance(rid, str) and rid and scope.lower() == rid.lower():
+                return True
+            if name and _ends_with_id(scope, f"/providers/Microsoft.CognitiveServices/accounts/{name}"):
+                return True
+        if all(isinstance(x, str) and x for x in scopes):
+            return False  # known ids, none of them the account
+    return _depends_on(alert, "scopes", account)  # a preview: the account's id is not known yet
+
+
+def _receivers(group: PolicyResource) -> int:
+    """How many receivers an action group has (any kind; an unknown list counts as one)."""
+    n = 0
+    for key in ("emailReceivers", "webhookReceivers", "smsReceivers", "voiceReceivers", "armRoleReceivers",
+                "azureAppPushReceivers", "logicAppReceivers", "azureFunctionReceivers", "automationRunbookReceivers",
+                "itsmReceivers", "eventHubReceivers", "incidentReceivers"):
+        value = group.get(key)
+        if not _known(value):
+            n += 1
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            n += len(value)
+    return n
+
+
+def _action_group_ids(alert: PolicyResource) -> list[Any]:
+    actions = alert.get("actions")
+    if not _known(actions):
+        return [UNKNOWN]
+    return [a.get("actionGroupId") for a in (actions or []) if isinstance(a, Mapping)]
+
+
+def _group_of(alert: PolicyResource, group_id: Any, groups: Sequence[PolicyResource]) -> PolicyResource | None:
+    for g in groups:
+        name = g.get("actionGroupName") or g.get("name")
+        gid = g.get("id")
+        if isinstance(group_id, str) and ((isinstance(gid, str) and gid and gid.lower() == group_id.lower()) or (
+                isinstance(name, str) and name and _ends_with_id(group_id, f"/actionGroups/{name}"))):
+            return g
+    deps = [g for g in groups if _depends_on(alert, "actions", g)]
+    return deps[0] if len(deps) == 1 else None
+
+
+def check_alerts(resources: Sequence[PolicyResource], config: PolicyConfig) -> Iterator[Violation]:
+    """Every Foundry account has an enabled metric alert scoped to it that notifies an action group with at least
+    one receiver: mandatory in production, advisory elsewhere."""
+    alerts = [r for r in resources if r.type == arm.METRIC_ALERT]
+    groups = [r for r in resources if r.type == arm.ACTION_GROUP]
+    for account in (r for r in resources if is_account(r)):
+        level = MANDATORY if account.production else ADVISORY
+        mine = [a for a in alerts if _scopes_account(a, account) and a.get("enabled") is not False]
+        if not mine:
+            yield _v(R_ALERTS, account, "no metric alert watches the Foundry account (throttling, server errors, "
+                                        "latency): add alerts: {emails: [...]} to the stack", level)
+            continue
+        notified = False
+        for alert in mine:
+            for gid in _action_group_ids(alert):
+                if not _known(gid):
+                    notified = True
+                    continue
+                group = _group_of(alert, gid, groups)
+                if group is None:
+                    notified = notified or (isinstance(gid, str) and bool(gid))  # an action group of another stack
+                elif group.get("enabled") is not False and _receivers(group) > 0:
+                    notified = True
+        if not notified:
+            yield _v(R_ALERTS, account, "the Foundry account's metric alerts notify nobody: give them an action group "
+                                        "with e-mail or webhook receivers (alerts.emails, alerts.webhooks)", level)
+
+
+def _budget_scope(budget: PolicyResource) -> Any:
+    scope = budget.get("scope")
+    if isinstance(scope, str) and scope:
+        return scope
+    rid = budget.get("id")  # a stack policy sees outputs: no scope, but the id starts with it
+    marker = "/providers/microsoft.consumption/budgets/"
+    if isinstance(rid, str) and marker in rid.lower():
+        return rid[: rid.lower().index(marker)]
+    return scope if not _known(scope) else None
+
+
+def _account_resource_group(account: PolicyResource) -> tuple[str, str]:
+    """(subscription id or "", resource group name or "") of an account, from its id or its inputs."""
+    rid = account.get("id")
+    if isinstance(rid, str) and "/resourcegroups/" in rid.lower():
+        parts = rid.split("/")
+        return parts[2], parts[4]
+    rg = account.get("resourceGroupName")
+    return "", rg if isinstance(rg, str) else ""
+
+
+def _covers(budget: PolicyResource, account: PolicyResource, resources: Sequence[PolicyResource]) -> bool | None:
+    """True when the budget's scope holds the account (its resource group or subscription); None when unknown."""
+    scope = _budget_scope(budget)
+    sub, rg = _account_resource_group(account)
+    if isinstance(scope, str):
+        parts = [p.lower() for p in scope.strip("/").split("/")]
+        if len(parts) == 2 and parts[0] == "subscriptions":
+            return not sub or parts[1] == sub.lower()
+        if len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
+            return parts[3] == rg.lower() and (not sub or parts[1] == sub.lower())
+        return False
+    groups = [r for r in resources if r.type == armmap.RESOURCE_GROUP and
+              _lower(r.get("resourceGroupName") or r.get("name")) == rg.lower()]
+    if any(_depends_on(budget, "scope", g) for g in groups):
+        return True
+    return None if not _known(scope) or budget.property_dependencies.get("scope") else False
+
+
+def check_budget(resources: Sequence[PolicyResource], config: PolicyConfig) -> Iterator[Violation]:
+    """Every Foundry account's resource group (or subscription) has a cost budget with at least one enabled
+    notification: mandatory in production, advisory elsewhere (Claude is billed through the Marketplace)."""
+    budgets = [r for r in resources if r.type == arm.BUDGET]
+    for account in (r for r in resources if is_account(r)):
+        level = MANDATORY if account.production else ADVISORY
+        mine = [b for b in budgets if _covers(b, account, resources) is not False]
+        if not mine:
+            yield _v(R_BUDGET, account, "no cost budget covers the Foundry account's resource group (Claude is billed "
+                                        "through the Azure Marketplace): add budget: {amount: ...} to the stack", level)
+            continue
+        for b in mine:
+            notes = b.get("notifications")
+            if not _known(notes):
+                break
+            enabled = [n for n in (notes or {}).values() if isinstance(n, Mapping) and n.get("enabled") is not False]
+            if enabled:
+                break
+        else:
+            yield _v(R_BUDGET, account, "the cost budget has no enabled notification: give budget.thresholds", level)
+
+
 # --- the rule set ------------------------------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
@@ -534,6 +679,12 @@ RULES: tuple[Rule, ...] = (
          "Foundry accounts are not open to every public address: advisory outside production, mandatory in "
          f"production unless the tag {ALLOW_PUBLIC_NETWORK_TAG}: \"true\" allows it.", "resource",
          (MANDATORY, ADVISORY), check_public_network),
+    Rule(R_ALERTS, "Metric alerts on the Foundry account",
+         "Every Foundry account has an enabled metric alert that notifies an action group with a receiver: mandatory "
+         "in production, advisory elsewhere.", "stack", (MANDATORY, ADVISORY), check_alerts),
+    Rule(R_BUDGET, "A cost budget on the resource group",
+         "Every Foundry account's resource group (or subscription) has a cost budget with an enabled notification: "
+         "mandatory in production, advisory elsewhere.", "stack", (MANDATORY, ADVISORY), check_budget),
 )
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -22,6 +22,7 @@ from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.providers import (
     authorization,
     cognitiveservices,
+    consumption,
     keyvault,
     managedidentity,
     marketplace,
@@ -54,6 +55,7 @@ PROVIDERS: tuple[Provider, ...] = (
     monitor.PROVIDER,
     marketplace.PROVIDER,
     managedidentity.PROVIDER, storage.PROVIDER,
+    consumption.PROVIDER,
 )
 #: A type no provider registers: stored as sent.
 GENERIC = ResourceType("")

@@ -2,7 +2,8 @@
 
 ``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
 :class:`ClaudeDeployments`, the optional Foundry project (:func:`foundry_project`, below the account),
-:class:`ContractVault`, :class:`AccessAssignments` and :class:`Diagnostics`.
+:class:`ContractVault`, :class:`AccessAssignments`, :class:`Diagnostics` and, when the spec turns them on,
+:class:`Alerts` and :class:`CostBudget`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
 From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
@@ -21,6 +22,7 @@ from claude_foundry.program.components.access import (
     role_assignment_name,
 )
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
@@ -33,6 +35,8 @@ __all__ = [
     "TYPE_PREFIX",
     "AccessAssignments",
     "AccessAssignmentsArgs",
+    "Alerts",
+    "AlertsArgs",
     "ClaudeDeployments",
     "ClaudeDeploymentsArgs",
     "ClaudeFoundryStack",
@@ -40,6 +44,8 @@ __all__ = [
     "ClaudeUserArgs",
     "ContractVault",
     "ContractVaultArgs",
+    "CostBudget",
+    "CostBudgetArgs",
     "Diagnostics",
     "DiagnosticsArgs",
     "FoundryAccount",

@@ -22,6 +22,7 @@ from claude_foundry.program.components.access import (
     SecretReaderArgs,
 )
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
@@ -137,6 +138,21 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             self.diagnostics = Diagnostics(f"{name}-diagnostics", DiagnosticsArgs(
                 spec=spec, resource_group_name=rg_name, account_id=account.id, vault_id=self.vault.id,
                 tags=tags, workspace_id=args.workspace_id), opts=pulumi.ResourceOptions(parent=self))
+
+        # optional observability and cost (alerts:, budget:): nothing at all when off, so no other URN changes
+        self.alerts: Alerts | None = None
+        if spec.alerts_on:
+            self.alerts = Alerts(f"{name}-alerts", AlertsArgs(
+                spec=spec, resource_group_name=rg_name, account_id=account.id, tags=tags),
+                opts=pulumi.ResourceOptions(parent=self))
+        self.budget: CostBudget | None = None
+        if spec.budget_on:
+            rg_id: pulumi.Input[str] = self.resource_group.id if self.resource_group is not None else \
+                pulumi.Output.concat("/subscriptions/", client.subscription_id, "/resourceGroups/", rg_name)
+            self.budget = CostBudget(f"{name}-budget", CostBudgetArgs(
+                spec=spec, resource_group_id=rg_id,
+                action_group_id=self.alerts.action_group_id if self.alerts is not None else None),
+                opts=pulumi.ResourceOptions(parent=self))
 
         dmap = spec.deployment_map(cat)
         self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(spec.base_url(base_url_template))

@@ -8,6 +8,7 @@ reported at once.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -397,6 +398,162 @@ class DiagnosticsSpec(StrictModel):
         return self
 
 
+# --- Alerts and budget (observability and cost, opt-in) -------------------------------------------
+
+#: What an e-mail address looks like (what Azure Monitor and Cost Management accept: local@domain.tld).
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+#: Consumption budgets: at most five notifications, thresholds in percent 0-1000 (Budgets spec 2024-08-01).
+MAX_BUDGET_NOTIFICATIONS = 5
+BUDGET_EARLIEST_START = dt.date(2017, 6, 1)
+
+
+def _emails(v: list[str]) -> list[str]:
+    for item in v:
+        if not EMAIL_RE.match(item):
+            raise ValueError(f"must be e-mail addresses such as ops@contoso.com (got {item!r})")
+    if len({e.lower() for e in v}) != len(v):
+        raise ValueError("an e-mail address is listed twice")
+    return v
+
+
+class AlertsSpec(StrictModel):
+    """Azure Monitor metric alerts on the Foundry account, sent to one action group (e-mail and/or webhook).
+    Off unless the stack has an ``alerts:`` block; each threshold can be set to null to drop that alert."""
+
+    enabled: bool = Field(True, description=(
+        "Create the action group and the alerts (false: none, e.g. to switch off what a shared base turns on)."))
+    emails: list[str] = Field(default_factory=list, description=(
+        "E-mail receivers of the action group (common alert schema)."))
+    webhooks: list[str] = Field(default_factory=list, description=(
+        "https:// webhook receivers (common alert schema). Treated as secrets (a URL may carry a token): "
+        "Pulumi secret inputs, masked in `plan`."))
+    throttled_requests: int | None = Field(10, ge=1, description=(
+        "Alert when the account answers more than this many requests with HTTP 429 (rate or quota limit) in 15 "
+        "minutes: metric ModelRequests split by StatusCode 429, Total. null: no throttling alert."))
+    server_error_percent: float | None = Field(5, gt=0, lt=100, description=(
+        "Alert when more than this percentage of requests fail with a server error (HTTP >= 500) over 15 "
+        "minutes: metric ModelAvailabilityRate (Average) below 100 minus this. null: no server-error alert."))
+    latency_ms: int | None = Field(30000, ge=100, description=(
+        "Alert when the average time to last byte exceeds this many milliseconds over 15 minutes: metric "
+        "TimeToLastByte (Average). Claude answers of many tokens take long: set it for your traffic. null: no "
+        "latency alert."))
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        return _emails(v)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, v: list[str]) -> list[str]:
+        from urllib.parse import urlparse
+
+        for n, item in enumerate(v):
+            url = urlparse(item)
+            if url.scheme != "https" or not url.hostname or " " in item:
+                # never echo the URL: it may carry a token
+                raise ValueError(f"webhook {n + 1}: must be an https:// URL (value not shown)")
+        if len(set(v)) != len(v):
+            raise ValueError("a webhook is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _receivers(self) -> AlertsSpec:
+        if self.enabled and not (self.emails or self.webhooks):
+            raise ValueError("alerts need at least one receiver: give emails or webhooks (or enabled: false)")
+        if self.enabled and self.throttled_requests is None and self.server_error_percent is None \
+                and self.latency_ms is None:
+            raise ValueError("every alert is switched off (throttled_requests, server_error_percent and latency_ms "
+                             "are null): use enabled: false instead")
+        return self
+
+
+class BudgetSpec(StrictModel):
+    """A monthly Cost Management budget on the stack's resource group (``Microsoft.Consumption/budgets``,
+    category Cost) with e-mail notifications. Claude bills through the Azure Marketplace: check in Cost analysis
+    that your billing account shows those charges under the resource group, as that is what the budget counts.
+    Off unless the stack has a ``budget:`` block."""
+
+    enabled: bool = Field(True, description="Create the budget (false: none).")
+    amount: float = Field(gt=0, description=(
+        "Monthly amount, in the billing account's currency (the budget API takes no currency)."))
+    thresholds: list[float] = Field(default_factory=lambda: [50.0, 80.0, 100.0], description=(
+        "Percentages of the amount actually spent that notify (1-1000)."))
+    forecast_thresholds: list[float] = Field(default_factory=lambda: [100.0], description=(
+        "Percentages of the amount forecast for the month that notify (1-1000): the early warning. Together "
+        f"with thresholds at most {MAX_BUDGET_NOTIFICATIONS} (Azure's limit)."))
+    emails: list[str] = Field(default_factory=list, description=(
+        "Who is notified; default: alerts.emails. With alerts on, the alerts' action group is notified too."))
+    start_date: dt.date | None = Field(None, description=(
+        "First day of a month (YYYY-MM-01), on or after 2017-06-01, at most twelve months ahead. Default: the "
+        "first of the month of the first deploy (kept afterwards: Azure replaces a budget whose start changes)."))
+    name: str | None = Field(None, description="Budget name; default <foundry.name>-budget.")
+
+    @field_validator("thresholds", "forecast_thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[float]) -> list[float]:
+        for t in v:
+            if not 1 <= t <= 1000:
+                raise ValueError(f"thresholds are percentages of the amount, 1-1000 (got {t:g})")
+        if len(set(v)) != len(v):
+            raise ValueError("a threshold is listed twice")
+        return v
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        return _emails(v)
+
+    @field_validator("start_date")
+    @classmethod
+    def _start(cls, v: dt.date | None) -> dt.date | None:
+        if v is None:
+            return v
+        if v.day != 1:
+            raise ValueError(f"the start date must be the first of a month (got {v.isoformat()})")
+        if v < BUDGET_EARLIEST_START:
+            raise ValueError(f"budgets start on or after {BUDGET_EARLIEST_START.isoformat()} (got {v.isoformat()})")
+        if v > _add_months(first_of_month(), 12):
+            raise ValueError(f"a future start date may be at most twelve months ahead (got {v.isoformat()})")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not BUDGET_NAME_RE.match(v):
+            raise ValueError(f"must be 1-63 characters of letters, digits, '-' and '_' (got {v!r})")
+        return v
+
+    @model_validator(mode="after")
+    def _count(self) -> BudgetSpec:
+        n = len(self.thresholds) + len(self.forecast_thresholds)
+        if self.enabled and n == 0:
+            raise ValueError("a budget needs at least one threshold (thresholds or forecast_thresholds)")
+        if n > MAX_BUDGET_NOTIFICATIONS:
+            raise ValueError(f"Azure allows at most {MAX_BUDGET_NOTIFICATIONS} notifications per budget; "
+                             f"thresholds and forecast_thresholds give {n}")
+        return self
+
+    @property
+    def resolved_start_date(self) -> dt.date:
+        return self.start_date or first_of_month()
+
+
+BUDGET_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+
+def first_of_month(today: dt.date | None = None) -> dt.date:
+    """The first day of the current month (UTC)."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return today.replace(day=1)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    return day.replace(year=day.year + index // 12, month=index % 12 + 1)
+
+
 # --- The stack ------------------------------------------------------------------------------------
 
 
@@ -420,6 +577,12 @@ class Spec(StrictModel):
     protect: bool = Field(False, description=(
         "Production guard: Pulumi `protect` on the account, deployments and vault, and a CanNotDelete "
         "lock on the account and the vault."))
+    alerts: AlertsSpec | None = Field(None, description=(
+        "Azure Monitor metric alerts on the Foundry account (HTTP 429 throttling, server errors, latency) sent to "
+        "an action group (e-mail, webhooks). Off by default; required in production by the policy."))
+    budget: BudgetSpec | None = Field(None, description=(
+        "A monthly cost budget on the resource group with notifications at percentages of the amount. Off by "
+        "default; required in production by the policy."))
 
     # --- entry points: every one runs the catalogue checks (claude_foundry.program.spec.spec_from_mapping
     # is the public one, with readable errors) ---
@@ -494,6 +657,15 @@ class Spec(StrictModel):
                              "'-', starting with a letter or digit")
         return v
 
+    @field_validator("budget")
+    @classmethod
+    def _budget_recipients(cls, v: BudgetSpec | None, info: ValidationInfo) -> BudgetSpec | None:
+        alerts = info.data.get("alerts")
+        if v is not None and v.enabled and not v.emails and not (alerts is not None and alerts.enabled):
+            raise ValueError("nobody is notified: give budget.emails (or turn alerts on: the budget then notifies "
+                             "their e-mails and action group)")
+        return v
+
     # --- derived values used by infra, runtime and ops ---
 
     @property
@@ -503,6 +675,14 @@ class Spec(StrictModel):
     @property
     def auth_mode(self) -> str:
         return contract.AUTH_MODE_ENTRA if self.foundry.disable_local_auth else contract.AUTH_MODE_KEY
+
+    @property
+    def alerts_on(self) -> bool:
+        return self.alerts is not None and self.alerts.enabled
+
+    @property
+    def budget_on(self) -> bool:
+        return self.budget is not None and self.budget.enabled
 
     @property
     def workspace_name(self) -> str:
