@@ -1,5 +1,6 @@
 """The GitHub Actions workflows (.github/workflows/): actionlint when it is available, and a structural check
-that always runs (YAML shape, pinned actions, OIDC permissions, every `claude-foundry` command and flag exists)."""
+that always runs (YAML shape, actions pinned to commit SHAs with their version, OIDC permissions, a subscription
+for the commands that read Azure, pip's cache, every `claude-foundry` command and flag exists)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 REQUIRED = ("ci.yml", "pull-request.yml", "deploy.yml", "drift.yml")
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 
-PINNED_RE = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+#: `uses: owner/repo@<commit> # vX.Y.Z`: a third-party action pinned to a full commit SHA, its release in a comment.
+PINNED_RE = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
+USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>.*\S))?\s*$")
+VERSION_COMMENT_RE = re.compile(r"^v\d+\.\d+\.\d+$")
+SCAFFOLD = ROOT / "src" / "claude_foundry" / "scaffold"
 INVOCATION_RE = re.compile(r"(?:^|[\s\"'(])(?:[\w./-]*/)?claude-foundry[ \t]+([^\n]*)")
 
 
@@ -100,12 +105,40 @@ def test_workflow_shape(path: Path):
             assert need in wf["jobs"], (job_id, need)
 
 
+def uses_lines(path: Path) -> list[tuple[str, str | None]]:
+    """Every `uses:` of a workflow file as written, with its trailing comment (YAML drops comments)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = USES_LINE_RE.match(line)
+        if m:
+            out.append((m["ref"], m["comment"]))
+    return out
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_actions_are_pinned(path: Path):
-    for ref in uses(load(path)):
+    """Every third-party action is pinned to a full 40-hex commit SHA (a tag can be moved), with the release it
+    is in a `# vX.Y.Z` comment (for readers and Dependabot)."""
+    written = uses_lines(path)
+    assert sorted(ref for ref, _ in written) == sorted(uses(load(path))), f"{path.name}: a `uses:` not on one line"
+    for ref, comment in written:
         if ref.startswith("./"):
             continue
-        assert PINNED_RE.match(ref), f"{path.name}: {ref} is not pinned to a version or a commit"
+        assert PINNED_RE.match(ref), f"{path.name}: {ref} is not pinned to a commit SHA"
+        assert comment and VERSION_COMMENT_RE.match(comment), f"{path.name}: {ref} has no `# vX.Y.Z` comment"
+
+
+def test_each_action_has_one_pin_across_workflows():
+    """One action, one commit and one version everywhere (an update touches every workflow)."""
+    pins: dict[str, set[tuple[str, str | None]]] = {}
+    for path in FILES:
+        for ref, comment in uses_lines(path):
+            m = PINNED_RE.match(ref)
+            if m:
+                pins.setdefault(m["action"].lower(), set()).add((m["sha"], comment))
+    assert pins
+    for action, seen in pins.items():
+        assert len(seen) == 1, f"{action} is pinned differently: {sorted(seen)}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -132,6 +165,13 @@ def test_referenced_repo_scripts_exist(path: Path):
             assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
 
 
+def _pulumi_action_command(step: dict[str, Any]) -> str | None:
+    """The `command` of a `pulumi/actions` step (None: not that action, or it only installs the CLI)."""
+    if not str(step.get("uses", "")).startswith("pulumi/actions@"):
+        return None
+    return (step.get("with") or {}).get("command")
+
+
 def _permissions(wf: dict[str, Any], job: dict[str, Any]) -> dict[str, str]:
     perms = job.get("permissions", wf.get("permissions", {}))
     return perms if isinstance(perms, dict) else {}
@@ -145,7 +185,7 @@ def test_azure_login_jobs_have_oidc_permission():
                 assert _permissions(wf, job).get("id-token") == "write", (name, job_id)
                 login = next(s for s in steps if str(s.get("uses", "")).startswith("azure/login@"))
                 assert set(login["with"]) >= {"client-id", "tenant-id", "subscription-id"}, (name, job_id)
-            if any("pulumi " in s.get("run", "") for s in steps):
+            if any("pulumi " in s.get("run", "") for s in steps) or any(_pulumi_action_command(s) for s in steps):
                 env = {**wf.get("env", {}), **job.get("env", {})}
                 assert env.get("ARM_USE_OIDC") == "true", (name, job_id)
                 assert {"ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"} <= set(env)
@@ -174,11 +214,24 @@ def test_pull_request_validates_tests_preflights_and_previews():
     assert "scripts/test" in text
     assert "--policy" in text
     assert "claude-foundry preflight" in text
-    assert "pulumi preview" in text
-    assert "--diff" in text
-    assert "GITHUB_STEP_SUMMARY" in text
     preview = wf["jobs"]["preview"]
     assert preview["strategy"]["matrix"]["stack"]
+    # pulumi/actions runs the preview: the diff commented on the pull request (one comment per stack, edited)
+    # and written to the job summary, with the policy pack, against the Blob state
+    (step,) = [s for s in preview["steps"] if _pulumi_action_command(s)]
+    assert step["with"]["command"] == "preview"
+    assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert str(step["with"]["comment-on-pr"]).lower() == "true"
+    assert str(step["with"].get("edit-pr-comment", True)).lower() == "true"
+    assert str(step["with"]["comment-on-summary"]).lower() == "true"
+    assert str(step["with"]["diff"]).lower() == "true"
+    assert step["with"]["github-token"] == "${{ github.token }}"
+    assert step["with"]["policyPacks"] == "policy"
+    assert step["with"]["cloud-url"].startswith("azblob://")
+    assert _permissions(wf, preview).get("pull-requests") == "write"
+    assert "-r policy/requirements.txt" in text
+    names = [s.get("name", "") for s in preview["steps"]]
+    assert names.index("Preflight") < names.index(step["name"]), "preflight before the preview"
 
 
 def test_deploy_goes_dev_then_prod_with_environments_and_smoke():
@@ -204,6 +257,24 @@ def test_deploy_goes_dev_then_prod_with_environments_and_smoke():
     # the smoke step itself has no continue-on-error: a failed smoke fails the job
     smoke = next(s for s in job["steps"] if "claude-foundry smoke" in s.get("run", ""))
     assert not smoke.get("continue-on-error")
+    assert report["with"].get("job_summary", True) in (True, "true")
+    artifact = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert artifact["if"] == "always()"
+    assert "smoke.xml" in artifact["with"]["path"]
+
+
+def test_smoke_after_deploy_waits_out_role_propagation():
+    """The first `pulumi up` of a stack makes the role assignments smoke needs (deployer_access): smoke retries
+    while they propagate, for longer than its default, and the step's timeout leaves it that time."""
+    job = next(iter(load(WORKFLOWS / "deploy-stack.yml")["jobs"].values()))
+    smoke = next(s for s in job["steps"] if "claude-foundry smoke" in s.get("run", ""))
+    (args,) = [a for a in claude_foundry_invocations(smoke["run"]) if a[:1] == ["smoke"]]
+    assert "--role-propagation-timeout" in args, "smoke's default (300 s) is less than Azure documents (10 min)"
+    wait = int(args[args.index("--role-propagation-timeout") + 1])
+    assert wait >= 600
+    # then the 404s of new deployments (120 s) and 429s (60 s): the step gets the sum and a margin
+    assert smoke["timeout-minutes"] * 60 >= wait + 120 + 60 + 120
+    assert smoke["timeout-minutes"] < job["timeout-minutes"]
 
 
 def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
@@ -213,9 +284,77 @@ def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
     verify = next(s for s in job["steps"] if "claude-foundry verify" in s.get("run", ""))
     assert not verify.get("continue-on-error")
     assert "pipefail" in verify["run"]
-    issue = next(s for s in job["steps"] if "gh issue create" in s.get("run", ""))
-    assert issue["if"] == "failure()"
+    # verify's exit status is kept (0 in sync, 1 drift, 2 usage error) and the step fails on anything but 0
+    assert 'echo "status=${status}" >> "${GITHUB_OUTPUT}"' in verify["run"]
+    assert 'exit "${status}"' in verify["run"]
+    # the issue step runs for 0 (close) and 1 (open or comment), never for 2: a usage error files nothing
+    issue = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@"))
+    cond = issue["if"]
+    assert f"steps.{verify['id']}.outputs.status == '1'" in cond
+    assert "'2'" not in cond and "failure()" not in cond and "always()" not in cond
+    script = issue["with"]["script"]
+    assert "issues.listForRepo" in script and 'state: "open"' in script and "labels: label" in script
+    assert script.index("issues.createComment") < script.index("issues.create(")  # an open one is updated
     assert _permissions(wf, job).get("issues") == "write"
+    # one run at a time: two runs would both find no issue and open two
+    assert wf["concurrency"]["group"] and wf["concurrency"].get("cancel-in-progress") is False
+
+
+#: Commands that read Azure through ARM with ``--subscription`` (default ``$AZURE_SUBSCRIPTION_ID``, then
+#: ``$ARM_SUBSCRIPTION_ID``): azure/login exports neither.
+SUBSCRIPTION_COMMANDS = {"verify", "preflight", "rotate-keys", "catalogue", "ci"}
+
+
+def test_jobs_that_read_azure_have_a_subscription():
+    for name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            env = {**wf.get("env", {}), **job.get("env", {})}
+            for step in job.get("steps", []):
+                step_env = {**env, **step.get("env", {})}
+                for args in claude_foundry_invocations(step.get("run", "")):
+                    if args[:1] and args[0] in SUBSCRIPTION_COMMANDS and "--sandbox" not in args:
+                        assert ("--subscription" in args or "AZURE_SUBSCRIPTION_ID" in step_env
+                                or "ARM_SUBSCRIPTION_ID" in step_env), (
+                            f"{name}:{job_id}: claude-foundry {args[0]} has no subscription (exit 2)")
+
+
+def test_setup_python_caches_pip_in_this_repository_and_a_generated_one():
+    """pip's cache keyed on files that exist in both repositories (pyproject.toml here, requirements.txt in a
+    `claude-foundry init` one; setup-python fails when none of the listed files exists)."""
+    generated = set()
+    for f in SCAFFOLD.rglob("*"):
+        if f.is_file():
+            rel = f.relative_to(SCAFFOLD).as_posix()
+            parts = ["." + p[len("dot-"):] if p.startswith("dot-") else p for p in rel.split("/")]
+            parts[-1] = parts[-1].removesuffix(".tmpl")
+            generated.add("/".join(parts))
+    for path in FILES:
+        wf = load(path)
+        for job_id, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                if not str(step.get("uses", "")).startswith("actions/setup-python@"):
+                    continue
+                w = step["with"]
+                assert w.get("cache") == "pip", (path.name, job_id)
+                deps = [d.strip() for d in str(w.get("cache-dependency-path", "")).splitlines() if d.strip()]
+                assert deps, (path.name, job_id)
+                assert any((ROOT / d).is_file() for d in deps), (path.name, job_id, "none exists here")
+                if path.name != "ci.yml":
+                    assert any(d in generated for d in deps), (path.name, job_id, "none exists in a generated repo")
+
+
+def test_jobs_running_the_pulumi_program_through_the_action_install_it():
+    """pulumi/actions with a command runs the program in ./.venv: the job installs [infra] (or what includes
+    it) and, with a policy pack, its requirements (tests/unit/test_extras.py sees only `run:` scripts)."""
+    for name, wf in workflows().items():
+        for job_id, job in wf["jobs"].items():
+            steps = job.get("steps", [])
+            if not any(_pulumi_action_command(s) for s in steps):
+                continue
+            text = "\n".join(s.get("run", "") for s in steps)
+            assert re.search(r"scripts/bootstrap (infra|ops|test)\b", text), (name, job_id)
+            if any((s.get("with") or {}).get("policyPacks") for s in steps):
+                assert "-r policy/requirements.txt" in text, (name, job_id)
 
 
 # --- actionlint ------------------------------------------------------------------------------------------
@@ -281,7 +420,7 @@ def _runs_writer(steps: list[dict[str, Any]]) -> set[str]:
     found = set()
     for step in steps:
         script = step.get("run", "")
-        if re.search(r"\bpulumi up\b", script):
+        if re.search(r"\bpulumi up\b", script) or _pulumi_action_command(step) in ("up", "update"):
             found.add("pulumi up")
         if any(args[:1] == ["rotate-keys"] for args in claude_foundry_invocations(script)):
             found.add("rotate-keys")
