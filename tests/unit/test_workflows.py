@@ -125,7 +125,8 @@ def test_actions_are_pinned(path: Path):
         if ref.startswith("./"):
             continue
         assert PINNED_RE.match(ref), f"{path.name}: {ref} is not pinned to a commit SHA"
-        assert comment and VERSION_COMMENT_RE.match(comment), f"{path.name}: {ref} has no `# vX.Y.Z` comment"
+        assert comment, f"{path.name}: {ref} has no `# vX.Y.Z` comment"
+        assert VERSION_COMMENT_RE.match(comment), f"{path.name}: {ref} has no `# vX.Y.Z` comment"
 
 
 def test_each_action_has_one_pin_across_workflows():
@@ -291,13 +292,16 @@ def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
     issue = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@"))
     cond = issue["if"]
     assert f"steps.{verify['id']}.outputs.status == '1'" in cond
-    assert "'2'" not in cond and "failure()" not in cond and "always()" not in cond
+    for forbidden in ("'2'", "failure()", "always()"):
+        assert forbidden not in cond
     script = issue["with"]["script"]
-    assert "issues.listForRepo" in script and 'state: "open"' in script and "labels: label" in script
+    for needed in ("issues.listForRepo", 'state: "open"', "labels: label"):
+        assert needed in script
     assert script.index("issues.createComment") < script.index("issues.create(")  # an open one is updated
     assert _permissions(wf, job).get("issues") == "write"
     # one run at a time: two runs would both find no issue and open two
-    assert wf["concurrency"]["group"] and wf["concurrency"].get("cancel-in-progress") is False
+    assert wf["concurrency"]["group"]
+    assert wf["concurrency"].get("cancel-in-progress") is False
 
 
 #: Commands that read Azure through ARM with ``--subscription`` (default ``$AZURE_SUBSCRIPTION_ID``, then

@@ -37,6 +37,7 @@ COMMANDS = (
     "ci",
     "init",
     "schema",
+    "completion",
 )
 
 #: What each extra of pyproject.toml brings that the commands import (the import names probed before a command
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from claude_foundry.client._redact import install_log_redaction
+
+    install_log_redaction()  # keys and tokens never reach a log line, whatever ANTHROPIC_LOG or logging says
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -23,6 +23,9 @@ from typing import Any
 from claude_foundry import contract as c
 from claude_foundry.errors import UserError
 
+#: The largest value a seconds flag takes (a day): beyond that it is a typo, and asyncio refuses huge sleeps.
+MAX_SECONDS = 86400.0
+
 
 def add_target_arguments(p: argparse.ArgumentParser, *, full: bool = True) -> None:
     """The flags that say where a stack's contract comes from (shared with ``env``)."""
@@ -69,7 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "10 minutes, usually 1-5 (300 s; 0: no wait)")
     g.add_argument("--poll-interval", type=float, default=2.0, metavar="S",
                    help="first wait between 404 and role-propagation polls, growing 1.5x (2 s)")
-    g.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per-request timeout (60 s)")
+    g.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="per-request timeout of each Foundry call and Entra ID token request (60 s)")
+    g.add_argument("--vault-timeout", type=float, default=None, metavar="S",
+                   help="bound of each Key Vault secret read of the contract, retries included (default: --timeout)")
     g.add_argument("--stream", action="store_true", help="also make and check a streaming call")
     g = p.add_argument_group("reports")
     g.add_argument("--report-json", metavar="FILE", help="write a JSON report")
@@ -147,16 +153,23 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("concurrency", "max_tokens"):
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
-    for flag in ("propagation_timeout", "rate_limit_timeout", "poll_interval", "role_propagation_timeout"):
-        if getattr(args, flag) < 0:
+    if args.vault_timeout is None:
+        args.vault_timeout = args.timeout
+    for flag in ("propagation_timeout", "rate_limit_timeout", "poll_interval", "role_propagation_timeout",
+                 "timeout", "vault_timeout"):
+        value = getattr(args, flag)
+        if not math.isfinite(value):  # nan, inf: every wait is bounded, and nan compares false to everything
+            raise UserError(f"--{flag.replace('_', '-')} must be a finite number of seconds (got {value})")
+        if value < 0:
             raise UserError(f"--{flag.replace('_', '-')} must not be negative")
-    if not math.isfinite(args.role_propagation_timeout):
-        raise UserError("--role-propagation-timeout must be a number of seconds (every wait is bounded)")
-    if args.timeout <= 0:
-        raise UserError("--timeout must be positive")
+        if value > MAX_SECONDS:
+            raise UserError(f"--{flag.replace('_', '-')} must be at most {MAX_SECONDS:.0f} s (got {value:g})")
+    for flag in ("timeout", "vault_timeout"):
+        if getattr(args, flag) <= 0:
+            raise UserError(f"--{flag.replace('_', '-')} must be positive")
     wait = {"role_propagation_timeout": args.role_propagation_timeout, "poll_interval": args.poll_interval,
             "progress": _progress}
-    runtime, names = build_runtime(args, **wait)
+    runtime, names = build_runtime(args, vault_timeout=args.vault_timeout, **wait)
     report = smoke.run_smoke(
         runtime, names, concurrency=args.concurrency, max_tokens=args.max_tokens,
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,

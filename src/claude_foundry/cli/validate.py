@@ -12,12 +12,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "field and what is allowed. Exit 0 when all are valid, 2 otherwise.")
     p.add_argument("stack_files", nargs="+", metavar="STACK_FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    p.add_argument("--format", choices=("text", "github"), default="text",
+                   help="github: also print each problem as a GitHub Actions annotation (::error file=,line=::) "
+                        "on stdout, so it shows on the pull request's diff")
     p.set_defaults(func=run)
+
+
+def _annotate(level: str, issue: object) -> None:
+    from claude_foundry.cli._github import annotation
+
+    mark = getattr(issue, "mark", None)
+    path = getattr(issue, "path", "")
+    message = f"{path}: {issue.message}" if path else str(getattr(issue, "message", issue))  # type: ignore[attr-defined]
+    print(annotation(level, message, file=mark.file if mark else None, line=mark.line if mark else None,
+                     title="claude-foundry validate"))
 
 
 def run(args: argparse.Namespace) -> int:
     from claude_foundry.program.spec import Issue, SpecError, load_spec
 
+    github = args.format == "github"
     failed = 0
     for path in args.stack_files:
         warnings: list[Issue] = []
@@ -27,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             for issue in exc.issues:
                 print(issue, file=sys.stderr)
+                if github:
+                    _annotate("error", issue)
             continue
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
+            if github:
+                _annotate("warning", w)
         if not args.quiet:
             names = ", ".join(f"{n} ({d.model})" for n, d in spec.deployments.items())
             print(f"{path}: ok — {spec.environment}: {spec.foundry.name} in {spec.location}, "

@@ -5,11 +5,13 @@ context trusting an extra CA)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,6 +23,175 @@ log = logging.getLogger("claude_foundry.client.runtime")
 #: Minimum seconds between two re-reads of the key secret triggered by 401 answers (a wrong key that is not
 #: being rotated must not turn every call into a Key Vault read).
 KEY_REREAD_MIN_INTERVAL = 2.0
+
+
+#: Seconds a token request may take when the runtime has no ``timeout`` (the SDK's own default is 10 minutes).
+DEFAULT_TOKEN_TIMEOUT = 60.0
+
+
+class TokenTimeoutError(TimeoutError):
+    """The credential did not produce an Entra ID token in time (its token endpoint hangs or is unreachable)."""
+
+    def __init__(self, credential: str, scope: str, timeout: float) -> None:
+        self.credential, self.scope, self.timeout = credential, scope, timeout
+        super().__init__(f"the Entra ID token request ({credential}, scope {scope}) did not answer within "
+                         f"{timeout:g}s: the token endpoint (login.microsoftonline.com, the managed identity "
+                         "endpoint, or the Azure CLI) hangs or is unreachable from here")
+
+
+_TOKEN_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="claude-foundry-token")
+
+
+def bounded_token_provider(provider: Callable[[], str], timeout: float, credential: str,
+                           scope: str) -> Callable[[], str]:
+    """``provider`` with a deadline: :class:`TokenTimeoutError` after ``timeout`` seconds (the request itself
+    goes on in a worker thread until the credential's own timeouts end it)."""
+
+    def bounded() -> str:
+        future = _TOKEN_POOL.submit(provider)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise TokenTimeoutError(credential, scope, timeout) from None
+
+    return bounded
+
+
+def async_bounded_token_provider(provider: Callable[[], str], timeout: float, credential: str,
+                                 scope: str) -> Callable[[], Any]:
+    """The async form of :func:`bounded_token_provider` (the request runs in the token worker pool, not the
+    event loop's default executor, so a hanging credential does not hold ``asyncio.run`` at exit)."""
+
+    async def bounded() -> str:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(_TOKEN_POOL.submit(provider)), timeout)
+        except asyncio.TimeoutError:
+            raise TokenTimeoutError(credential, scope, timeout) from None
+
+    return bounded
+
+
+_STREAM_ERROR: list[type] = []
+
+
+def stream_interrupted_error() -> type:
+    """``StreamInterruptedError``, an ``anthropic.APIConnectionError`` subclass (made once, lazily): the event
+    stream of a Messages call broke off (connection cut, or the stream ended before ``message_stop``)."""
+    if not _STREAM_ERROR:
+        import anthropic
+
+        class StreamInterruptedError(anthropic.APIConnectionError):
+            """The Messages event stream broke off before ``message_stop``."""
+
+        StreamInterruptedError.__module__ = "claude_foundry.client.runtime"
+        _STREAM_ERROR.append(StreamInterruptedError)
+    return _STREAM_ERROR[0]
+
+
+_TERMINAL_EVENTS = (b"message_stop", b"error")
+_DATA_TYPE = re.compile(rb'^data:\s*\{\s*"type"\s*:\s*"([A-Za-z_]+)"')
+
+
+class _EventWatch:
+    """Watches SSE lines for the terminal event; says what is wrong when the stream ends without it."""
+
+    def __init__(self) -> None:
+        self.partial = b""
+        self.events = 0
+        self.terminal = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.terminal:
+            return
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            line = line.rstrip(b"\r")
+            name = line[6:].strip() if line.startswith(b"event:") else None
+            if name is None:
+                m = _DATA_TYPE.match(line)
+                name = m.group(1) if m else None
+            if name is not None:
+                self.events += 1
+                if name in _TERMINAL_EVENTS:
+                    self.terminal = True
+                    return
+
+    def problem(self) -> str | None:
+        if self.terminal:
+            return None
+        self.feed(b"\n")
+        if self.terminal:
+            return None
+        return (f"stream interrupted: the event stream ended after {self.events} event(s) without message_stop"
+                if self.events else "stream interrupted: the response has no Messages events (malformed stream)")
+
+
+def _interrupted(request: Any, message: str, cause: BaseException | None = None) -> BaseException:
+    import anthropic
+    import httpx2
+
+    if isinstance(cause, httpx2.TimeoutException):
+        return anthropic.APITimeoutError(request=request)
+    return stream_interrupted_error()(message=message, request=request)
+
+
+def _guard_stream(response: Any) -> None:
+    """Make a Messages event stream fail as the SDK fails (an ``APIConnectionError`` subclass) when it breaks
+    off, instead of a transport exception or the SDK's ``AssertionError`` on a stream without events."""
+    import httpx2
+
+    http = response.http_response
+    if http.status_code != 200 or "text/event-stream" not in http.headers.get("content-type", ""):
+        return
+    request = http.request
+    if hasattr(http, "_content"):  # already in memory (a mock transport): check it whole
+        watch = _EventWatch()
+        watch.feed(http.content)
+        problem = watch.problem()
+        if problem:
+            raise _interrupted(request, problem)
+        return
+    if http.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        return  # compressed bytes: leave the checks to the SDK
+    inner = http.stream
+    watch = _EventWatch()
+
+    def broken(exc: Exception) -> BaseException:
+        return _interrupted(request, f"stream interrupted: {type(exc).__name__}: the connection broke off after "
+                            f"{watch.events} event(s)", exc)
+
+    def check_end() -> None:
+        problem = watch.problem()
+        if problem:
+            raise _interrupted(request, problem)
+
+    class GuardedStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for chunk in inner:
+                    watch.feed(chunk)
+                    yield chunk
+            except httpx2.TransportError as exc:
+                raise broken(exc) from exc
+            check_end()
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in inner:
+                    watch.feed(chunk)
+                    yield chunk
+            except httpx2.TransportError as exc:
+                raise broken(exc) from exc
+            check_end()
+
+        def close(self) -> None:
+            inner.close()
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    http.stream = GuardedStream()
 
 
 _SSL_LOCK = threading.Lock()
@@ -111,7 +282,8 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
 
     class FoundryRuntimeMiddleware(Middleware):
         """Checks the deployment name before sending; with key auth sends the current key and, on 401,
-        re-reads the key once (coalesced across calls) and retries the attempt once."""
+        re-reads the key once (coalesced across calls) and retries the attempt once; guards event streams
+        (:func:`_guard_stream`)."""
 
         def _pre(self, request: Any) -> Any:
             model = _request_model(request)
@@ -128,6 +300,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                 if new:
                     response.http_response.close()
                     response = call_next(_with_key(request, new))
+            _guard_stream(response)
             return response
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
@@ -138,6 +311,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                 if new:
                     await response.http_response.aclose()
                     response = await call_next(_with_key(request, new))
+            _guard_stream(response)
             return response
 
     return FoundryRuntimeMiddleware()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import threading
@@ -18,11 +19,55 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_foundry import contract as c
-from claude_foundry.errors import UserError
+from claude_foundry.errors import OperationFailed, UserError
+
+#: Seconds one Key Vault secret read may take, retries included (connect and read timeouts of each attempt,
+#: and azure-core's retry budget); also the connect/read timeouts of the default credential's token requests.
+DEFAULT_VAULT_TIMEOUT = 30.0
+#: Attempts after the first for one Key Vault read (azure-core retries connection errors, 408, 429, 5xx),
+#: always within the read's timeout. azure-core's own default is 10 with exponential backoff (minutes).
+VAULT_RETRY_TOTAL = 2
 
 
 class RuntimeConfigError(UserError):
     """The contract cannot be built or used as asked (missing variables, exclusive settings, bad file)."""
+
+
+class VaultTimeoutError(OperationFailed):
+    """Key Vault (or the token endpoint it sent us to) did not answer a secret read in time."""
+
+
+def check_timeout(value: float | None, what: str) -> float | None:
+    """``value`` when it is None or a finite number of seconds > 0, else :class:`RuntimeConfigError`."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise RuntimeConfigError(f"{what} must be a number of seconds (got {value!r})") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise RuntimeConfigError(f"{what} must be a finite number of seconds > 0 (got {value!r})")
+    return seconds
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (never its path, query or user info)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if parts.scheme else (host or "(no origin)")
+
+
+def require_https(base_url: str) -> None:
+    """Credentials (key or token) only ever go over HTTPS: :class:`RuntimeConfigError` otherwise."""
+    scheme = urlsplit(base_url).scheme.lower()
+    if scheme != "https":
+        raise RuntimeConfigError(
+            f"the Foundry endpoint {origin_of(base_url)} is not an https:// URL: refusing to send the API key or "
+            "Entra ID token over it (fix the contract's endpoint secret, ANTHROPIC_FOUNDRY_BASE_URL or base_url)")
 
 
 def _resource_from_base_url(base_url: str) -> str:
@@ -115,30 +160,45 @@ def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
     )
 
 
-def default_credential(ca_bundle: str | None = None) -> Any:
-    """``DefaultAzureCredential`` (imported lazily)."""
+def default_credential(ca_bundle: str | None = None, timeout: float | None = DEFAULT_VAULT_TIMEOUT) -> Any:
+    """``DefaultAzureCredential`` (imported lazily); its token requests time out after ``timeout`` seconds
+    (connect and read; azure-identity passes them to each credential's HTTP pipeline)."""
     from azure.identity import DefaultAzureCredential
 
     kwargs: dict[str, Any] = {}
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
+    if timeout is not None:
+        kwargs.update(connection_timeout=timeout, read_timeout=timeout)
     return DefaultAzureCredential(**kwargs)
 
 
-def _secret_client(vault_url: str, credential: Any, ca_bundle: str | None) -> Any:
+def _secret_client(vault_url: str, credential: Any, ca_bundle: str | None, timeout: float) -> Any:
+    """A ``SecretClient`` whose every read is bounded: connect and read timeouts of ``timeout`` seconds and at
+    most :data:`VAULT_RETRY_TOTAL` retries within ``timeout`` (azure-core's absolute retry timeout)."""
     from azure.keyvault.secrets import SecretClient
 
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"connection_timeout": timeout, "read_timeout": timeout,
+                              "retry_total": VAULT_RETRY_TOTAL, "retry_backoff_max": min(timeout / 4, 8.0),
+                              "timeout": timeout}
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
     return SecretClient(vault_url, credential, **kwargs)
 
 
-def _get_secret(client: Any, name: str, *, required: bool) -> str | None:
-    from azure.core.exceptions import ResourceNotFoundError
+def _get_secret(client: Any, name: str, *, required: bool, timeout: float = DEFAULT_VAULT_TIMEOUT) -> str | None:
+    from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError, ServiceResponseError
 
     try:
         value = client.get_secret(name).value
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower() \
+            or "timeout" in str(exc).lower()
+        what = f"did not answer within {timeout:g}s" if timed_out else f"could not be reached ({type(exc).__name__})"
+        raise VaultTimeoutError(
+            f"Key Vault {origin_of(client.vault_url)} {what} reading secret {name!r}: check network access to the "
+            "vault (firewall, private endpoint, proxy), or raise the Key Vault timeout (--vault-timeout, "
+            "vault_timeout=)") from None
     except ResourceNotFoundError:
         if required:
             raise RuntimeConfigError(
@@ -152,20 +212,23 @@ def _get_secret(client: Any, name: str, *, required: bool) -> str | None:
 class VaultSource:
     """Reads one stack's secrets from one vault; counts its round trips (secret reads)."""
 
-    def __init__(self, vault_url: str, prefix: str, credential: Any, ca_bundle: str | None) -> None:
+    def __init__(self, vault_url: str, prefix: str, credential: Any, ca_bundle: str | None,
+                 timeout: float = DEFAULT_VAULT_TIMEOUT) -> None:
         self.vault_url = vault_url.rstrip("/")
         self.names = c.SecretNames(prefix)
-        self._client = _secret_client(self.vault_url, credential, ca_bundle)
+        self.timeout = timeout
+        self._client = _secret_client(self.vault_url, credential, ca_bundle, timeout)
         self.contract_loads = 0
         self.key_reads = 0
 
     def load(self) -> c.Contract:
         names = self.names
         # The first read does the Key Vault challenge dance; the others then run in parallel.
-        endpoint = _get_secret(self._client, names.endpoint, required=True)
+        endpoint = _get_secret(self._client, names.endpoint, required=True, timeout=self.timeout)
         rest = (names.resource, names.deployments, names.auth_mode, names.api_key)
         with ThreadPoolExecutor(max_workers=len(rest)) as pool:
-            futures = [pool.submit(_get_secret, self._client, n, required=n != names.api_key) for n in rest]
+            futures = [pool.submit(_get_secret, self._client, n, required=n != names.api_key, timeout=self.timeout)
+                       for n in rest]
             resource, deployments, auth_mode, api_key = (f.result() for f in futures)
         self.contract_loads += 1
         try:
@@ -183,7 +246,7 @@ class VaultSource:
 
     def read_key(self) -> str | None:
         self.key_reads += 1
-        return _get_secret(self._client, self.names.api_key, required=False)
+        return _get_secret(self._client, self.names.api_key, required=False, timeout=self.timeout)
 
     def close(self) -> None:
         self._client.close()
@@ -211,11 +274,12 @@ def _vault_key(vault_url: str, prefix: str) -> tuple[str, str]:
 
 
 def load_from_vault(
-    vault_url: str, prefix: str, credential: Any, ca_bundle: str | None, use_cache: bool
+    vault_url: str, prefix: str, credential: Any, ca_bundle: str | None, use_cache: bool,
+    timeout: float = DEFAULT_VAULT_TIMEOUT,
 ) -> tuple[c.Contract, VaultSource]:
     key = _vault_key(vault_url, prefix)
     if not use_cache:
-        source = VaultSource(vault_url, prefix, credential, ca_bundle)
+        source = VaultSource(vault_url, prefix, credential, ca_bundle, timeout)
         try:
             return source.load(), source
         except BaseException:
@@ -227,7 +291,7 @@ def load_from_vault(
         with _CACHE_LOCK:
             if key in _CONTRACT_CACHE:
                 return _CONTRACT_CACHE[key], _SOURCE_CACHE[key]
-        source = VaultSource(vault_url, prefix, credential, ca_bundle)
+        source = VaultSource(vault_url, prefix, credential, ca_bundle, timeout)
         try:
             loaded = source.load()
         except BaseException:
@@ -246,11 +310,14 @@ def contract_from_key_vault(
     credential: Any = None,
     ca_bundle: str | None = None,
     use_cache: bool = True,
+    vault_timeout: float = DEFAULT_VAULT_TIMEOUT,
 ) -> c.Contract:
-    """Read a stack's contract from Key Vault (cached per process, vault and prefix)."""
+    """Read a stack's contract from Key Vault (cached per process, vault and prefix); each secret read is
+    bounded by ``vault_timeout`` seconds (:class:`VaultTimeoutError` names the vault and the secret)."""
+    timeout = check_timeout(vault_timeout, "vault_timeout") or DEFAULT_VAULT_TIMEOUT
     ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
-    cred = credential if credential is not None else default_credential(ca)
-    loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache)
+    cred = credential if credential is not None else default_credential(ca, timeout)
+    loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache, timeout)
     if not use_cache:
         source.close()
     return loaded

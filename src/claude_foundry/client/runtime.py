@@ -27,7 +27,6 @@ redaction); this module re-exports their public names.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import threading
@@ -37,17 +36,31 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from claude_foundry import contract as c
 from claude_foundry.client import _sources
-from claude_foundry.client._middleware import KEY_REREAD_MIN_INTERVAL, KeyHolder, build_middleware, ssl_context
-from claude_foundry.client._redact import remember_key_for_redaction
+from claude_foundry.client._middleware import (
+    DEFAULT_TOKEN_TIMEOUT,
+    KEY_REREAD_MIN_INTERVAL,
+    KeyHolder,
+    TokenTimeoutError,
+    async_bounded_token_provider,
+    bounded_token_provider,
+    build_middleware,
+    ssl_context,
+    stream_interrupted_error,
+)
+from claude_foundry.client._redact import install_log_redaction, remember_key_for_redaction
 from claude_foundry.client._sources import (
+    DEFAULT_VAULT_TIMEOUT,
     RuntimeConfigError,
     VaultSource,
+    VaultTimeoutError,
+    check_timeout,
     clear_contract_cache,
     contract_from_env,
     contract_from_json,
     contract_from_key_vault,
     default_credential,
     parse_deployments,
+    require_https,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,19 +69,33 @@ if TYPE_CHECKING:  # pragma: no cover
 AuthChoice = Literal["auto", "key", "entra"]
 
 __all__ = [
+    "DEFAULT_TOKEN_TIMEOUT",
+    "DEFAULT_VAULT_TIMEOUT",
     "KEY_REREAD_MIN_INTERVAL",
     "FoundryRuntime",
     "RuntimeConfigError",
+    "StreamInterruptedError",  # noqa: F822 (module __getattr__: made on first use)
+    "TokenTimeoutError",
     "UnknownDeploymentError",
+    "VaultTimeoutError",
     "clear_contract_cache",
     "contract_from_env",
     "contract_from_json",
     "contract_from_key_vault",
     "default_credential",
+    "install_log_redaction",
     "load_runtime",
     "parse_deployments",
     "ssl_context",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``StreamInterruptedError``: an ``anthropic.APIConnectionError`` subclass, made on first use (so that
+    importing this module does not import anthropic)."""
+    if name == "StreamInterruptedError":
+        return stream_interrupted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnknownDeploymentError(RuntimeConfigError, LookupError):
@@ -86,6 +113,18 @@ class UnknownDeploymentError(RuntimeConfigError, LookupError):
 
 
 # --- The runtime ----------------------------------------------------------------------------------
+
+
+def _no_token() -> str:  # pragma: no cover - replaced by token_provider() before any use
+    raise RuntimeConfigError("no token provider yet")
+
+
+def _default_credential(ca_bundle: str | None, timeout: float | None) -> Any:
+    """``_sources.default_credential`` (looked up at call time, so tests can replace it), with ``timeout``
+    only when it is not the default one."""
+    if timeout is None or timeout == DEFAULT_VAULT_TIMEOUT:
+        return _sources.default_credential(ca_bundle)
+    return _sources.default_credential(ca_bundle, timeout)
 
 
 class FoundryRuntime:
@@ -113,6 +152,7 @@ class FoundryRuntime:
             raise RuntimeConfigError(f"auth must be auto, key or entra (got {auth!r})")
         if not contract.base_url:
             raise RuntimeConfigError("the contract has no base URL (endpoint)")
+        require_https(contract.base_url)  # never a key or token over plain http, whatever the contract says
         self._contract = contract
         if auth == "auto":
             auth = "key" if contract.api_key else "entra"
@@ -125,13 +165,14 @@ class FoundryRuntime:
         self._credential = credential
         self.token_scope = token_scope or os.environ.get(c.ENV_TOKEN_SCOPE) or c.DEFAULT_TOKEN_SCOPE
         self.ca_bundle = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout, "timeout")
         self._vault_source = _vault_source
         if key_reader is None and _vault_source is not None:
             key_reader = _vault_source.read_key
         self._keys = KeyHolder(contract.api_key if auth == "key" else None, key_reader, self._on_new_key)
         remember_key_for_redaction(contract.api_key)
         self._token_provider: Callable[[], str] | None = None
+        self._raw_token_provider: Callable[[], str] = _no_token
         self._shared_client: anthropic.AnthropicFoundry | None = None
         self._owns_source = False
         self._lock = threading.Lock()
@@ -150,16 +191,22 @@ class FoundryRuntime:
         token_scope: str | None = None,
         timeout: float | None = None,
         use_cache: bool = True,
+        vault_timeout: float = DEFAULT_VAULT_TIMEOUT,
     ) -> FoundryRuntime:
         """Contract from Key Vault (``vault_url`` default ``CLAUDE_FOUNDRY_VAULT_URL``, ``prefix`` default
-        ``CLAUDE_FOUNDRY_SECRET_PREFIX`` or ``claude-foundry``). The same credential serves Entra ID calls."""
+        ``CLAUDE_FOUNDRY_SECRET_PREFIX`` or ``claude-foundry``). The same credential serves Entra ID calls.
+
+        Each secret read (and each token request of the default credential) is bounded by ``vault_timeout``
+        seconds, retries included: :class:`VaultTimeoutError` names the vault and the secret that did not
+        answer."""
         vault_url = vault_url or os.environ.get(c.ENV_VAULT_URL)
         if not vault_url:
             raise RuntimeConfigError(f"no Key Vault URL: pass vault_url or set {c.ENV_VAULT_URL}")
         prefix = prefix or os.environ.get(c.ENV_SECRET_PREFIX) or c.DEFAULT_SECRET_PREFIX
         ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
-        cred = credential if credential is not None else _sources.default_credential(ca)
-        contract, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache)
+        vt = check_timeout(vault_timeout, "vault_timeout") or DEFAULT_VAULT_TIMEOUT
+        cred = credential if credential is not None else _default_credential(ca, vt)
+        contract, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache, vt)
         runtime = cls(contract, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
                       timeout=timeout, _vault_source=source)
         runtime._owns_source = not use_cache
@@ -251,21 +298,27 @@ class FoundryRuntime:
             _sources.remember_new_key(self._vault_source, key)
 
     def token_provider(self) -> Callable[[], str]:
-        """A bearer token provider for ``token_scope`` (``azure.identity.get_bearer_token_provider``)."""
+        """A bearer token provider for ``token_scope`` (``azure.identity.get_bearer_token_provider``).
+
+        Each token request is bounded (the runtime's ``timeout``, else :data:`DEFAULT_TOKEN_TIMEOUT`):
+        a credential that does not answer raises :class:`TokenTimeoutError` naming it and the scope."""
         with self._lock:
             if self._token_provider is None:
                 from azure.identity import get_bearer_token_provider
 
                 if self._credential is None:
-                    self._credential = _sources.default_credential(self.ca_bundle)
-                self._token_provider = get_bearer_token_provider(self._credential, self.token_scope)
+                    self._credential = _default_credential(self.ca_bundle, self.timeout)
+                self._raw_token_provider = get_bearer_token_provider(self._credential, self.token_scope)
+                self._token_provider = bounded_token_provider(
+                    self._raw_token_provider, self.timeout or DEFAULT_TOKEN_TIMEOUT,
+                    type(self._credential).__name__, self.token_scope)
             return self._token_provider
 
     def _client_kwargs(self, max_retries: int | None, timeout: float | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"base_url": self.base_url + "/"}
         if max_retries is not None:
             kwargs["max_retries"] = max_retries
-        t = timeout if timeout is not None else self.timeout
+        t = check_timeout(timeout, "timeout") if timeout is not None else self.timeout
         if t is not None:
             kwargs["timeout"] = t
         return kwargs
@@ -276,6 +329,7 @@ class FoundryRuntime:
         client (the caller's, or the SDK's default trusting ``ca_bundle``), and the key with key auth."""
         if deployment is not None:
             self.deployment(deployment)
+        install_log_redaction()  # the SDK's loggers exist now (anthropic is imported)
         kwargs = self._client_kwargs(max_retries, timeout)
         if http_client is not None:
             kwargs["http_client"] = http_client
@@ -310,12 +364,10 @@ class FoundryRuntime:
         kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client,
                                   anthropic.DefaultAsyncHttpxClient)
         if not self.uses_key:
-            provider = self.token_provider()
-
-            async def async_provider() -> str:
-                return await asyncio.to_thread(provider)
-
-            kwargs["azure_ad_token_provider"] = async_provider
+            self.token_provider()
+            kwargs["azure_ad_token_provider"] = async_bounded_token_provider(
+                self._raw_token_provider, timeout or self.timeout or DEFAULT_TOKEN_TIMEOUT,
+                type(self._credential).__name__, self.token_scope)
         return anthropic.AsyncAnthropicFoundry(middleware=[build_middleware(self)], **kwargs)
 
     def _default_client(self) -> anthropic.AnthropicFoundry:

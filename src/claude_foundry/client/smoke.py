@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import re
 import socket
 import ssl
@@ -62,6 +63,7 @@ TLS = "tls"
 DNS = "dns"
 CONNECTION = "connection"
 MALFORMED = "malformed_response"
+STREAM_INTERRUPTED = "stream_interrupted"
 CHECK_FAILED = "check_failed"
 CONFIG = "config"
 
@@ -135,6 +137,15 @@ class SmokeReport:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
     def to_junit(self) -> ET.Element:
+        """The JUnit tree; every attribute and text is XML 1.0-safe (:func:`xml_safe`)."""
+        suite = self._junit_tree()
+        for el in suite.iter():
+            el.attrib = {k: xml_safe(v) for k, v in el.attrib.items()}
+            if el.text:
+                el.text = xml_safe(el.text)
+        return suite
+
+    def _junit_tree(self) -> ET.Element:
         suite = ET.Element("testsuite", {
             "name": "claude-foundry smoke",
             "tests": str(len(self.results)),
@@ -185,6 +196,17 @@ class SmokeReport:
         ok = sum(r.passed for r in self.results)
         colour = "green" if self.passed else "red"
         console.print(f"[{colour}]{ok}/{len(self.results)} deployments passed[/] in {self.duration_s:.2f}s")
+
+
+#: What XML 1.0 forbids even escaped: C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot carry shown as ``\\xNN`` / ``\\uNNNN`` (a service error may
+    quote control characters; ElementTree would write them raw and the report would not parse)."""
+    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                              else f"\\u{ord(m.group()):04x}", text)
 
 
 # --- diagnosis ------------------------------------------------------------------------------------
@@ -314,9 +336,19 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
     """(category, words) for a failure without an HTTP answer (or with an unreadable one)."""
     import anthropic
 
+    from claude_foundry.client.runtime import StreamInterruptedError, TokenTimeoutError
+
     host = _host(ctx.base_url)
     chain = _chain(exc)
     text = " | ".join(str(e) for e in chain).lower()
+    if isinstance(exc, StreamInterruptedError):
+        return STREAM_INTERRUPTED, (
+            f"stream interrupted: the event stream from {host} broke off before message_stop ({exc.message}): a "
+            "proxy or load balancer with a short idle or body timeout, or a service-side failure mid-answer; retry, "
+            "and quote the request-id to support if it persists")
+    token_timeout = next((e for e in chain if isinstance(e, TokenTimeoutError)), None)
+    if token_timeout is not None:
+        return TIMEOUT, f"no Entra ID token: {token_timeout}; Foundry itself was not called"
     if isinstance(exc, anthropic.APITimeoutError) or any(isinstance(e, TimeoutError) for e in chain):
         return TIMEOUT, (
             f"timed out after {ctx.timeout:.0f}s without an answer from {host}: the service is slow or hangs, or a "
@@ -450,6 +482,9 @@ class _Answer:
                    output_tokens=(getattr(usage, "output_tokens", 0) or 0) if usage is not None else 0)
 
 
+_NO_STOP = "stream interrupted: the stream ended without message_stop"
+
+
 def _check_answer(ans: _Answer, expected_model: str) -> list[str]:
     problems = []
     if not ans.text.strip():
@@ -457,7 +492,7 @@ def _check_answer(ans: _Answer, expected_model: str) -> list[str]:
     if ans.input_tokens is None or not ans.output_tokens:
         problems.append("the answer has no token usage")
     if not ans.stopped:
-        problems.append("the stream ended without message_stop")
+        problems.append(_NO_STOP)
     got = ans.model
     if not _model_matches(expected_model, got):
         problems.append(f"the answer came from model {got!r}, but the stack declares {expected_model!r} for this "
@@ -589,7 +624,9 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
                         res.stream_checked = True
                         problems += [f"streaming call: {p}" for p in _check_answer(smsg, res.model)]
                 if res.category == "" and problems:
-                    res.category, res.diagnosis = CHECK_FAILED, "; ".join(problems)
+                    interrupted = any(_NO_STOP in p for p in problems)
+                    res.category = STREAM_INTERRUPTED if interrupted else CHECK_FAILED
+                    res.diagnosis = "; ".join(problems)
                 elif res.category == "":
                     res.passed, res.category = True, OK
                     res.diagnosis = "answered" + (" (and streamed)" if res.stream_checked else "")
@@ -624,8 +661,15 @@ async def run_smoke_async(
     names = list(deployments) if deployments is not None else sorted(runtime.deployments)
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    if role_propagation_timeout < 0:
-        raise ValueError("role_propagation_timeout must not be negative")
+    for what, value in (("propagation_timeout", propagation_timeout), ("rate_limit_timeout", rate_limit_timeout),
+                        ("role_propagation_timeout", role_propagation_timeout), ("poll_interval", poll_interval),
+                        ("timeout", timeout)):
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"{what} must be a finite number of seconds (got {value!r})")
+        if value < 0:
+            raise ValueError(f"{what} must not be negative (got {value!r})")
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
     src = getattr(runtime, "_vault_source", None)
     ctx = _Ctx(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth,
                auth_mode=runtime.contract.auth_mode, token_scope=runtime.token_scope,
@@ -664,6 +708,7 @@ def assert_smoke_passed(report: SmokeReport) -> None:
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_ROLE_PROPAGATION_TIMEOUT",
+    "STREAM_INTERRUPTED",
     "DeploymentResult",
     "PropagationLog",
     "SmokeReport",
@@ -673,4 +718,5 @@ __all__ = [
     "rbac_denied",
     "run_smoke",
     "run_smoke_async",
+    "xml_safe",
 ]

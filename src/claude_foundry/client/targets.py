@@ -69,7 +69,8 @@ def _vault_error(vault_url: str, exc: Exception, waited: float | None = None) ->
 
 
 def _from_key_vault(vault_url: str, prefix: str | None, common: dict[str, Any], role_propagation_timeout: float,
-                    poll_interval: float, progress: Callable[[str], None] | None) -> rt.FoundryRuntime:
+                    poll_interval: float, progress: Callable[[str], None] | None,
+                    vault_timeout: float = rt.DEFAULT_VAULT_TIMEOUT) -> rt.FoundryRuntime:
     """The runtime from Key Vault; a ``ForbiddenByRbac`` 403 (a fresh Key Vault Secrets User assignment) is
     retried with backoff for up to ``role_propagation_timeout`` seconds, with progress lines."""
     from azure.core.exceptions import AzureError
@@ -81,7 +82,7 @@ def _from_key_vault(vault_url: str, prefix: str | None, common: dict[str, Any], 
     while True:
         tries += 1
         try:
-            runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=prefix, **common)
+            runtime = rt.FoundryRuntime.from_key_vault(vault_url, prefix=prefix, vault_timeout=vault_timeout, **common)
         except UserError:
             raise
         except AzureError as exc:
@@ -99,9 +100,11 @@ def _from_key_vault(vault_url: str, prefix: str | None, common: dict[str, Any], 
 
 def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = None, *,
                     role_propagation_timeout: float = 0.0, poll_interval: float = 2.0,
-                    progress: Callable[[str], None] | None = None) -> tuple[rt.FoundryRuntime, list[str] | None]:
+                    progress: Callable[[str], None] | None = None,
+                    vault_timeout: float = rt.DEFAULT_VAULT_TIMEOUT) -> tuple[rt.FoundryRuntime, list[str] | None]:
     """(runtime, deployment names to use or None for all). Raises :class:`UserError` for a target that
-    cannot work (nothing chosen, two chosen, no key), :class:`OperationFailed` when Key Vault cannot be read.
+    cannot work (nothing chosen, two chosen, no key), :class:`OperationFailed` when Key Vault cannot be read
+    (:class:`~claude_foundry.client.runtime.VaultTimeoutError` when a read took longer than ``vault_timeout``).
     With ``role_propagation_timeout`` a Key Vault ``ForbiddenByRbac`` 403 (a role assignment the deploy just
     made) is retried that long, ``progress`` getting the wait's lines."""
     env = os.environ if environ is None else environ
@@ -149,7 +152,8 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
         return runtime, _subset(runtime, names)
 
     assert vault_url is not None
-    runtime = _from_key_vault(vault_url, target.prefix, common, role_propagation_timeout, poll_interval, progress)
+    runtime = _from_key_vault(vault_url, target.prefix, common, role_propagation_timeout, poll_interval, progress,
+                              vault_timeout)
     if target.names_from_stack:
         return runtime, names
     return runtime, _subset(runtime, names)
