@@ -15,9 +15,11 @@ Exit 0 when every deployment passed, 1 when one failed, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from claude_foundry import contract as c
@@ -78,9 +80,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bound of each Key Vault secret read of the contract, retries included (default: --timeout)")
     g.add_argument("--stream", action="store_true", help="also make and check a streaming call")
     g = p.add_argument_group("reports")
-    g.add_argument("--report-json", metavar="FILE", help="write a JSON report")
-    g.add_argument("--report-junit", metavar="FILE", help="write a JUnit XML report")
+    g.add_argument("--report-json", metavar="FILE",
+                   help="write a JSON report (`-`: to stdout; the table goes to stderr)")
+    g.add_argument("--report-junit", metavar="FILE",
+                   help="write a JUnit XML report (`-`: to stdout; the table goes to stderr)")
     g.add_argument("-q", "--quiet", action="store_true", help="no table, only the summary line")
+    g.add_argument("--format", choices=("text", "github"), default="text",
+                   help="github: also a GitHub Actions annotation (::error / ::warning) per failed or warned "
+                        "deployment")
     p.set_defaults(func=run)
 
 
@@ -175,26 +182,54 @@ def run(args: argparse.Namespace) -> int:
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
         timeout=args.timeout, stream=args.stream, **wait,
     )
+    if args.report_json == "-" and args.report_junit == "-":
+        raise UserError("--report-json - and --report-junit - cannot both go to stdout: write one to a file")
+    to_stdout = "-" in (args.report_json, args.report_junit)
     try:
-        console = make_console(soft_wrap=False)
+        console = make_console(soft_wrap=False, stderr=to_stdout)
     except ModuleNotFoundError as exc:  # rich is the [cli] extra's nicety; the core install prints plain lines
         if (exc.name or "").split(".")[0] != "rich":
             raise
         console = None
     if console is None:
-        _print_plain(report, quiet=args.quiet)
+        _print_plain(report, quiet=args.quiet, stream=sys.stderr if to_stdout else sys.stdout)
     elif args.quiet:
         console.print(report.summary(), markup=False, highlight=False)
     else:
         report.render(console)
+    if args.format == "github":
+        _annotate(report)
     try:
         if args.report_json:
-            report.write_json(args.report_json)
+            if args.report_json == "-":
+                sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+            else:
+                report.write_json(args.report_json)
         if args.report_junit:
-            report.write_junit(args.report_junit)
+            if args.report_junit == "-":
+                tree = ET.ElementTree(report.to_junit())
+                ET.indent(tree)
+                tree.write(sys.stdout, encoding="unicode", xml_declaration=True)
+                sys.stdout.write("\n")
+            else:
+                report.write_junit(args.report_junit)
     except OSError as exc:
         raise UserError(f"cannot write report: {exc}") from None
     return 0 if report.passed else 1
+
+
+def _annotate(report: Any) -> None:
+    """GitHub Actions annotations: ::error per failed deployment, ::warning per warning (stderr keeps the
+    table when a report goes to stdout; annotations are read from either)."""
+    from claude_foundry.cli._github import annotation
+
+    for r in report.results:
+        what = f"deployment {r.name}" + (f" ({r.model})" if r.model else "")
+        if not r.passed:
+            print(annotation("error", f"{what}: {r.diagnosis or r.category}", title="claude-foundry smoke"),
+                  file=sys.stderr)
+        for w in r.warnings:
+            print(annotation("warning", f"{what}: {w}", title="claude-foundry smoke"), file=sys.stderr)
 
 
 def _progress(line: str) -> None:
@@ -202,14 +237,15 @@ def _progress(line: str) -> None:
     print(f"smoke: {line}", file=sys.stderr, flush=True)
 
 
-def _print_plain(report: Any, *, quiet: bool) -> None:
+def _print_plain(report: Any, *, quiet: bool, stream: Any = None) -> None:
     """The report without rich (the core install): one line per deployment, then the summary."""
+    out = stream or sys.stdout
     if not quiet:
-        print(f"claude-foundry smoke: {report.resource or report.base_url} ({report.auth} auth)")
+        print(f"claude-foundry smoke: {report.resource or report.base_url} ({report.auth} auth)", file=out)
         for r in report.results:
             rid = r.request_id or r.apim_request_id or "-"
             print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  model={r.model or '?'}  "
                   f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}"
-                  + (f"\n        {r.note}" if r.note else ""))
+                  + (f"\n        {r.note}" if r.note else ""), file=out)
     summary = report.summary()
-    print(summary if quiet else summary.splitlines()[0])  # the failures' diagnoses are printed above already
+    print(summary if quiet else summary.splitlines()[0], file=out)  # the failures' diagnoses are printed above already
