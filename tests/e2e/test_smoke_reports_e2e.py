@@ -4,8 +4,8 @@ annotations (``--format github``) against the sandbox."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from seeding import MODELS, seed_stack
