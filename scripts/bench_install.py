@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import venv
 from pathlib import Path
@@ -91,9 +92,16 @@ def build_wheel(dist: Path) -> Path:
     return wheel
 
 
+#: Creating a venv copies the interpreter and runs it (ensurepip); doing that in two threads at once can fail
+#: with ETXTBSY ("Text file busy": one thread forks while another still holds a freshly written executable
+#: open), so venvs are created one at a time and only the pip installs run in parallel.
+_VENV_LOCK = threading.Lock()
+
+
 def install(where: Path, requirements: list[str]) -> tuple[Path, float]:
     started = time.monotonic()
-    venv.EnvBuilder(with_pip=True).create(where)
+    with _VENV_LOCK:
+        venv.EnvBuilder(with_pip=True).create(where)
     py = where / "bin" / "python"
     result = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                              *requirements], capture_output=True, text=True, check=False)

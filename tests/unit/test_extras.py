@@ -205,7 +205,7 @@ def test_env_works_on_the_core_install(block, capsys, monkeypatch):
 DIST_IMPORTS = {"rich": "rich", "pulumi": "pulumi", "pulumi-azure-native": "pulumi_azure_native",
                 "azure-mgmt-resource": "azure.mgmt.resource",
                 "azure-mgmt-cognitiveservices": "azure.mgmt.cognitiveservices", "starlette": "starlette",
-                "uvicorn": "uvicorn", "cryptography": "cryptography"}
+                "uvicorn": "uvicorn", "cryptography": "cryptography", "shtab": "shtab"}
 REQ_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 

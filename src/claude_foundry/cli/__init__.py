@@ -43,7 +43,7 @@ COMMANDS = (
 #: What each extra of pyproject.toml brings that the commands import (the import names probed before a command
 #: runs). Keep in step with ``[project.optional-dependencies]``; tests/unit/test_extras.py checks it.
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "cli": ("rich",),
+    "cli": ("rich", "shtab"),
     "infra": ("rich", "pulumi", "pulumi_azure_native"),
     "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
     "sandbox": ("rich", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
@@ -63,6 +63,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "verify": ("ops",),
     "rotate_keys": ("ops",),
     "ci": ("ops",),
+    "completion": ("cli",),
 }
 
 
