@@ -87,9 +87,11 @@ def node_clients_dir(timed: Timer) -> Path:
 
 @pytest.fixture(scope="session")
 def client_sandbox(tmp_path_factory: pytest.TempPathFactory, timed: Timer) -> Iterator[Sandbox]:
-    with timed("sandbox start"), Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("client-sandbox"),
-                                                        provisioning_delay=0.0)) as sb:
-        yield sb
+    sandbox = Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("client-sandbox"), provisioning_delay=0.0))
+    with timed("sandbox start"):
+        sandbox.start()
+    with sandbox:
+        yield sandbox
 
 
 @dataclass
