@@ -462,3 +462,37 @@ def test_alerts_and_budget_seen_as_outputs_or_unknown(prod_plan):
 def test_global_alert_resources_pass_narrowed_locations(prod_plan):
     ok = pol.evaluate(views(prod_plan), pol.PolicyConfig(allowed_locations=("eastus2",)))
     assert found(ok, pol.R_LOCATION) == []
+
+
+# --- public network: private access (private_network) in production ------------------------------------
+
+PRIVATE = "private_network: {address_space: 10.40.0.0/16, subnet_prefix: 10.40.1.0/24}\n"
+
+
+def test_private_prod_passes_the_network_rule_and_every_other(plan_of):
+    p = plan_of("prod", "foundry: {network: {ip_rules: []}}\n" + PRIVATE)
+    account = next(r for r in views(p) if r.type == armmap.ACCOUNT)
+    assert account.get("properties.publicNetworkAccess") == "Disabled"
+    assert pol.private_access(account) is True
+    assert pol.check_plan(p) == []
+
+
+def test_public_prod_without_the_waiver_fails_and_names_private_network(plan_of):
+    violations = found(pol.check_plan(plan_of("prod", "foundry: {network: {ip_rules: []}}\n")), pol.R_PUBLIC_NETWORK)
+    assert [v.enforcement for v in violations] == [pol.MANDATORY]
+    assert "private_network" in violations[0].message
+
+
+def test_the_waiver_still_keeps_public_prod_advisory(plan_of):
+    v = found(pol.check_plan(plan_of("prod", "foundry: {network: {ip_rules: [], public_network_access: true}}\n")),
+              pol.R_PUBLIC_NETWORK)
+    assert [x.enforcement for x in v] == [pol.ADVISORY]
+    assert pol.ALLOW_PUBLIC_NETWORK_TAG in v[0].message
+
+
+def test_private_access_is_unknown_during_a_preview():
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi-policy's unknown string
+    account = pol.from_pulumi(armmap.ACCOUNT, {"properties": {"publicNetworkAccess": unknown}},
+                              urn="urn:pulumi:prod::p::t::acc")
+    assert pol.private_access(account) is None
+    assert pol.RULES_BY_ID[pol.R_PUBLIC_NETWORK].run_resource(account) == []

@@ -223,3 +223,53 @@ def budget_id(scope: str, name: str) -> str:
     """A budget is an extension resource: ``{scope}/providers/Microsoft.Consumption/budgets/{name}`` (scope: a
     resource group or subscription id)."""
     return f"{scope.rstrip('/')}/providers/Microsoft.Consumption/budgets/{name}"
+
+
+# --- Private networking: private endpoints into a subnet, the private DNS zones Azure uses -----------------
+
+#: pulumi-azure-native 3.x typed classes and the REST API versions their docstrings name ("Uses Azure REST API
+#: version ..."): ``network.VirtualNetwork``, ``network.PrivateEndpoint``, ``network.PrivateDnsZoneGroup``
+#: 2024-05-01; ``privatedns.PrivateZone``, ``privatedns.VirtualNetworkLink`` 2024-06-01.
+VIRTUAL_NETWORK = "azure-native:network:VirtualNetwork"
+PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+PRIVATE_DNS_ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+PRIVATE_DNS_ZONE = "azure-native:privatedns:PrivateZone"
+VIRTUAL_NETWORK_LINK = "azure-native:privatedns:VirtualNetworkLink"
+API_VERSIONS.update({
+    VIRTUAL_NETWORK: "2024-05-01",
+    PRIVATE_ENDPOINT: "2024-05-01",
+    PRIVATE_DNS_ZONE_GROUP: "2024-05-01",
+    PRIVATE_DNS_ZONE: "2024-06-01",
+    VIRTUAL_NETWORK_LINK: "2024-06-01",
+})
+SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+
+NETWORK_NAMESPACE = "Microsoft.Network"
+#: Private-link sub-resources (``groupIds``) of the two services: learn.microsoft.com "Azure Private Endpoint
+#: private DNS zone values" (AI services: ``account``; Key Vault: ``vault``).
+ACCOUNT_PRIVATE_LINK_GROUP = "account"
+VAULT_PRIVATE_LINK_GROUP = "vault"
+#: The private DNS zones Azure uses for each (same source): an AIServices account answers under three names
+#: (cognitiveservices, openai, services.ai — the Claude endpoint is ``<name>.services.ai.azure.com``).
+ACCOUNT_PRIVATE_DNS_ZONES = ("privatelink.cognitiveservices.azure.com", "privatelink.openai.azure.com",
+                             "privatelink.services.ai.azure.com")
+VAULT_PRIVATE_DNS_ZONES = ("privatelink.vaultcore.azure.net",)
+PRIVATE_DNS_ZONES = ACCOUNT_PRIVATE_DNS_ZONES + VAULT_PRIVATE_DNS_ZONES
+#: Trusted Azure services may pass the network rules (networkAcls.bypass).
+NETWORK_BYPASS_TRUSTED = "AzureServices"
+
+
+def virtual_network_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/{NETWORK_NAMESPACE}/virtualNetworks/{name}"
+
+
+def subnet_id(subscription_id: str, resource_group: str, vnet: str, subnet: str) -> str:
+    return f"{virtual_network_id(subscription_id, resource_group, vnet)}/subnets/{subnet}"
+
+
+def private_endpoint_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/{NETWORK_NAMESPACE}/privateEndpoints/{name}"
+
+
+def private_dns_zone_id(subscription_id: str, resource_group: str, zone: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/{NETWORK_NAMESPACE}/privateDnsZones/{zone}"

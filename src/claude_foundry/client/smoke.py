@@ -258,6 +258,27 @@ def _error_text(body: Any) -> str:
     return " ".join(str(err.get(k) or "") for k in ("code", "type", "message")).lower()
 
 
+#: What Azure says to a caller outside a resource's network (Foundry's gateway; Key Vault's inner error codes).
+_OUTSIDE_MARKERS = ("public access is disabled", "configure private endpoint", "virtual network/firewall rules",
+                    "public network access is disabled", "approved private link", "client address is not authorized",
+                    "forbiddenbyconnection", "forbiddenbyfirewall")
+
+
+def outside_network(status: int | None, body: Any = None) -> bool:
+    """Is this 403 Azure's answer to a caller outside the resource's network (public network access disabled, or a
+    firewall without this address) rather than a missing role? ``body``: the error body, or its text."""
+    text = body.lower() if isinstance(body, str) else _error_text(body)
+    return status == 403 and any(m in text for m in _OUTSIDE_MARKERS)
+
+
+def outside_network_words(what: str) -> str:
+    """The diagnosis of :func:`outside_network`, for ``what`` (e.g. "Foundry account 'x'", "Key Vault y")."""
+    return (f"outside the network: {what} refuses callers from here (public network access disabled, or its "
+            "firewall does not list this address). This is the network, not a role. Run from inside its virtual "
+            "network (a self-hosted CI runner in the VNet or a peered one, resolving the privatelink DNS zones), or "
+            "allow this runner's public address for the run (see docs/networking.md)")
+
+
 def rbac_denied(status: int, auth: str, body: Any = None) -> bool:
     """Could a role assignment that has not reached the data plane yet explain this answer? With Entra ID: a 403
     that is not a network rule, or a 401 that names a missing permission (``PermissionDenied``)."""
@@ -296,6 +317,8 @@ def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 
         return AUTH, (
             "401 Unauthorized: the API key is wrong or was rotated" + where +
             ", or local (key) auth is disabled on the account (disableLocalAuth=true); then use Entra ID" + detail)
+    if outside_network(status, body):  # still the "forbidden" category (a stable string); the words say which 403
+        return FORBIDDEN, "403 Forbidden, " + outside_network_words(f"Foundry account '{ctx.resource}'") + detail
     if status == 403:
         return FORBIDDEN, (
             "403 Forbidden: the caller " + lacks_role + "; with keys, check the account's network rules "
@@ -715,6 +738,8 @@ __all__ = [
     "assert_smoke_passed",
     "diagnose_exception",
     "diagnose_status",
+    "outside_network",
+    "outside_network_words",
     "rbac_denied",
     "run_smoke",
     "run_smoke_async",

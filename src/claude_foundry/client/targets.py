@@ -56,10 +56,27 @@ def _forbidden_by_rbac(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 403 and "forbiddenbyrbac" in str(exc).lower()
 
 
+def _forbidden_by_network(exc: Exception) -> bool:
+    """Key Vault's 403 for a caller outside its network: inner code ``ForbiddenByConnection`` (public access
+    disabled) or ``ForbiddenByFirewall`` (address not allowed), the outer code being plain ``Forbidden``."""
+    if getattr(exc, "status_code", None) != 403:
+        return False
+    err = getattr(exc, "error", None)
+    inner = getattr(err, "innererror", None) or {}
+    codes = {str(getattr(err, "code", "") or ""), str(inner.get("code", "") if isinstance(inner, dict) else "")}
+    text = str(exc).lower()
+    return bool(codes & {"ForbiddenByConnection", "ForbiddenByFirewall"}) or \
+        "public network access is disabled" in text or "client address is not authorized" in text
+
+
 def _vault_error(vault_url: str, exc: Exception, waited: float | None = None) -> OperationFailed:
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     hint = ""
-    if _forbidden_by_rbac(exc):
+    if _forbidden_by_network(exc):
+        from claude_foundry.client.smoke import outside_network_words
+
+        hint = f"; {outside_network_words(f'Key Vault {vault_url}')}"
+    elif _forbidden_by_rbac(exc):
         hint = ("; the caller lacks 'Key Vault Secrets User' (or Officer) on the vault (access.secret_readers; "
                 "role assignments take minutes to apply"
                 + (f": still denied after waiting {waited:.0f}s, raise --role-propagation-timeout if the assignment "

@@ -18,6 +18,7 @@ from claude_foundry.azure import arm
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import arm_error_text
 from claude_foundry.azure.resource import ArmResource
+from claude_foundry.client.smoke import outside_network, outside_network_words
 from claude_foundry.ops.view import StackView
 
 #: Deployment fields the program sends that Azure may leave out of a GET (whether it echoes modelProviderData is
@@ -265,6 +266,9 @@ class Verifier:
         act_rbac = bool(_get(live, "properties.enableRbacAuthorization"))
         if exp_rbac != act_rbac:
             self.drift(name, "enableRbacAuthorization", exp_rbac, act_rbac)
+        exp_net = _get(planned.body, "properties.publicNetworkAccess")  # only a private stack sends it
+        if exp_net is not None and not _ci_eq(exp_net, _get(live, "properties.publicNetworkAccess")):
+            self.drift(name, "publicNetworkAccess", exp_net, _get(live, "properties.publicNetworkAccess"))
         exp_pp = bool(_get(planned.body, "properties.enablePurgeProtection"))
         act_pp = bool(_get(live, "properties.enablePurgeProtection"))
         if exp_pp != act_pp:
@@ -288,6 +292,11 @@ class Verifier:
                     self.drift(res, "exists", "present", MISSING)
                     continue
                 except HttpResponseError as exc:
+                    if outside_network(exc.status_code, str(exc)):
+                        self.drift(f"key vault {vault_url}", "read secrets", "readable",
+                                   "cannot read secrets from here: " + outside_network_words(f"Key Vault {vault_url}")
+                                   + f" (Key Vault said: {str(exc).strip().splitlines()[0][:200]})")
+                        return
                     if exc.status_code == 403:
                         self.drift(f"key vault {vault_url}", "read secrets", "readable",
                                    "cannot read secrets: Key Vault Secrets User missing for the caller")

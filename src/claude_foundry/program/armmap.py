@@ -325,3 +325,78 @@ _MAPPERS.update({
     arm.METRIC_ALERT: _metric_alert,
     arm.BUDGET: _budget,
 })
+
+
+# --- private networking: virtual network, private endpoints, DNS zone groups, private DNS zones, links -------
+#
+# Pulumi flattens ``properties`` (x-ms-client-flatten) at every level; ARM nests them again. Shapes as
+# azure-rest-api-specs' examples send them: VirtualNetworkCreateSubnet.json, PrivateEndpointCreate.json,
+# PrivateEndpointDnsZoneGroupCreate.json (network 2024-05-01), PrivateZonePut.json, VirtualNetworkLinkPut.json
+# (privatedns 2024-06-01).
+
+
+def _nested(item: Any, top: tuple[str, ...] = ("name", "id")) -> Any:
+    """A flattened Pulumi sub-resource (``{name, addressPrefix}``) as ARM nests it (``{name, properties: {...}}``)."""
+    if not isinstance(item, dict):
+        return item
+    out = {k: item[k] for k in top if item.get(k) is not None}
+    props = {k: v for k, v in item.items() if k not in top and v is not None}
+    if props:
+        out["properties"] = props
+    return out
+
+
+_VNET_PROPERTY_INPUTS = ("addressSpace", "dhcpOptions", "enableDdosProtection", "enableVmProtection",
+                         "ddosProtectionPlan", "bgpCommunities", "encryption", "flowTimeoutInMinutes",
+                         "privateEndpointVNetPolicies")
+
+
+def _virtual_network(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    rid = arm.virtual_network_id(sub, _req(i, "resourceGroupName", t), _req(i, "virtualNetworkName", t))
+    body = _pick(i, "location", "tags", "extendedLocation")
+    props = _pick(i, *_VNET_PROPERTY_INPUTS)
+    if i.get("subnets") is not None:
+        props["subnets"] = [_nested(s) for s in i["subnets"]]
+    body["properties"] = props
+    return ArmResource(rid, API_VERSIONS[t], body, f"{arm.NETWORK_NAMESPACE}/virtualNetworks")
+
+
+def _private_endpoint(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    rid = arm.private_endpoint_id(sub, _req(i, "resourceGroupName", t), _req(i, "privateEndpointName", t))
+    body = _pick(i, "location", "tags", "extendedLocation")
+    props = _pick(i, "subnet", "customNetworkInterfaceName", "applicationSecurityGroups", "customDnsConfigs")
+    for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections", "ipConfigurations"):
+        if i.get(key) is not None:
+            props[key] = [_nested(c) for c in i[key]]
+    body["properties"] = props
+    return ArmResource(rid, API_VERSIONS[t], body, f"{arm.NETWORK_NAMESPACE}/privateEndpoints")
+
+
+def _private_dns_zone_group(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    pe = arm.private_endpoint_id(sub, _req(i, "resourceGroupName", t), _req(i, "privateEndpointName", t))
+    rid = f"{pe}/privateDnsZoneGroups/{_req(i, 'privateDnsZoneGroupName', t)}"
+    configs = [_nested(c, ("name",)) for c in i.get("privateDnsZoneConfigs") or []]
+    return ArmResource(rid, API_VERSIONS[t], {"properties": {"privateDnsZoneConfigs": configs}},
+                       f"{arm.NETWORK_NAMESPACE}/privateEndpoints/privateDnsZoneGroups")
+
+
+def _private_dns_zone(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    rid = arm.private_dns_zone_id(sub, _req(i, "resourceGroupName", t), _req(i, "privateZoneName", t))
+    return ArmResource(rid, API_VERSIONS[t], _pick(i, "location", "tags"), f"{arm.NETWORK_NAMESPACE}/privateDnsZones")
+
+
+def _virtual_network_link(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    zone = arm.private_dns_zone_id(sub, _req(i, "resourceGroupName", t), _req(i, "privateZoneName", t))
+    rid = f"{zone}/virtualNetworkLinks/{_req(i, 'virtualNetworkLinkName', t)}"
+    body = _pick(i, "location", "tags")
+    body["properties"] = _pick(i, "virtualNetwork", "registrationEnabled", "resolutionPolicy")
+    return ArmResource(rid, API_VERSIONS[t], body, f"{arm.NETWORK_NAMESPACE}/privateDnsZones/virtualNetworkLinks")
+
+
+_MAPPERS.update({
+    arm.VIRTUAL_NETWORK: _virtual_network,
+    arm.PRIVATE_ENDPOINT: _private_endpoint,
+    arm.PRIVATE_DNS_ZONE_GROUP: _private_dns_zone_group,
+    arm.PRIVATE_DNS_ZONE: _private_dns_zone,
+    arm.VIRTUAL_NETWORK_LINK: _virtual_network_link,
+})

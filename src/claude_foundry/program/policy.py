@@ -399,16 +399,26 @@ def public_network_open(res: PolicyResource) -> bool | None:
     return _lower(action) != "deny"
 
 
+def private_access(res: PolicyResource) -> bool | None:
+    """True when the account takes no public traffic at all (``publicNetworkAccess: Disabled``: reached through
+    its private endpoints, ``private_network`` in the spec); None when unknown (preview)."""
+    access = res.get("properties.publicNetworkAccess")
+    return None if not _known(access) else _lower(access) == "disabled"
+
+
 def check_public_network(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
-    """Public network access Enabled with no IP rules (networkAcls defaultAction Allow or absent):
-    advisory outside production; mandatory in production unless the spec's tags carry
-    ``claude-foundry-allow-public-network: "true"``, which keeps it advisory."""
-    if not is_account(res) or public_network_open(res) is not True:
+    """Production requires private access (publicNetworkAccess Disabled: ``private_network`` with private
+    endpoints, or ``public_network_access: false``) or public access narrowed to named addresses (networkAcls
+    defaultAction Deny: ``ip_rules``); otherwise — Enabled with networkAcls Allow or absent, open to every public
+    address — it is mandatory unless the explicit waiver (the tag ``claude-foundry-allow-public-network: "true"``,
+    written by ``public_network_access: true`` spelled out) keeps it advisory. Advisory outside production."""
+    if not is_account(res) or private_access(res) is not False or public_network_open(res) is not True:
         return
     waived = str(res.tags.get(ALLOW_PUBLIC_NETWORK_TAG, "")).lower() == "true"
     level = MANDATORY if res.production and not waived else ADVISORY
     note = f" (allowed by the tag {ALLOW_PUBLIC_NETWORK_TAG})" if waived else ""
-    yield _v(R_PUBLIC_NETWORK, res, "the Foundry account accepts requests from any public address: set "
+    yield _v(R_PUBLIC_NETWORK, res, "the Foundry account accepts requests from any public address: make it "
+                                    "private (private_network: private endpoints, public access disabled), or set "
                                     "foundry.network.ip_rules or public_network_access: false" + note, level)
 
 
@@ -676,8 +686,9 @@ RULES: tuple[Rule, ...] = (
          "Every Foundry account sends its logs through a diagnostic setting to Log Analytics with at least "
          "30 days of retention (or an existing workspace).", "stack", (MANDATORY,), check_diagnostics),
     Rule(R_PUBLIC_NETWORK, "No open public network access",
-         "Foundry accounts are not open to every public address: advisory outside production, mandatory in "
-         f"production unless the tag {ALLOW_PUBLIC_NETWORK_TAG}: \"true\" allows it.", "resource",
+         "Foundry accounts are private (public network access disabled, private endpoints) or open only to named "
+         "addresses: advisory outside production, mandatory in production unless the explicit waiver, the tag "
+         f"{ALLOW_PUBLIC_NETWORK_TAG}: \"true\", allows it.", "resource",
          (MANDATORY, ADVISORY), check_public_network),
     Rule(R_ALERTS, "Metric alerts on the Foundry account",
          "Every Foundry account has an enabled metric alert that notifies an action group with a receiver: mandatory "

@@ -27,6 +27,7 @@ from claude_foundry.sandbox.providers import (
     managedidentity,
     marketplace,
     monitor,
+    network,
     storage,
 )
 from claude_foundry.sandbox.providers.base import (
@@ -55,7 +56,7 @@ PROVIDERS: tuple[Provider, ...] = (
     monitor.PROVIDER,
     marketplace.PROVIDER,
     managedidentity.PROVIDER, storage.PROVIDER,
-    consumption.PROVIDER,
+    consumption.PROVIDER, network.PROVIDER,
 )
 #: A type no provider registers: stored as sent.
 GENERIC = ResourceType("")

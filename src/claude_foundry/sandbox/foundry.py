@@ -402,6 +402,19 @@ def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JS
     return None
 
 
+#: What Azure's gateway answers a caller outside the network of an account with ``publicNetworkAccess: Disabled``
+#: (before any authentication; Azure's error shape, not the Messages API's). Wording: Azure support's Japan blog
+#: "Azure AI Search から Azure OpenAI Service へ可能な限りセキュアに接続したい" (2024, updated 2025) quotes
+#: ``{"error":{"code":"403","message": "Public access is disabled. Please configure private endpoint."}}``.
+PUBLIC_ACCESS_DISABLED = "Public access is disabled. Please configure private endpoint."
+
+
+def not_reachable() -> JSONResponse:
+    """The 403 a caller outside the network gets: the sandbox's callers are all outside it (no private link)."""
+    return JSONResponse({"error": {"code": "403", "message": PUBLIC_ACCESS_DISABLED}}, status_code=403,
+                        headers=_headers())
+
+
 def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     """The tool ``tool_choice`` forces (``{"type": "tool", "name"}``, or the first tool for ``any``), else None."""
     choice = body.get("tool_choice")
@@ -559,6 +572,8 @@ async def endpoint(request: Request) -> Response:
     if rest not in ROUTES or request.method != "POST":
         return error(404, "Resource not found", code="404")
     count_only = ROUTES[rest]
+    if str(account.get("properties", {}).get("publicNetworkAccess", "")).lower() == "disabled":
+        return not_reachable()
     denied = _authenticate(request, state, account)
     if denied is not None:
         return denied

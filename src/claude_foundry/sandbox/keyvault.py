@@ -18,6 +18,7 @@ the vault's ``accessPolicies`` do. Owner alone grants no data access: 403 ``Forb
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import uuid
@@ -76,12 +77,22 @@ class KvError(Exception):
         return JSONResponse({"error": err}, status_code=self.status)
 
 
+#: Key Vault's answers to a caller outside its network (403 ``Forbidden``; the inner code tells which rule).
+#: ``publicNetworkAccess: Disabled``: ``ForbiddenByConnection`` (quoted e.g. by Azure lab guides running
+#: ``az keyvault secret list`` from outside the VNet); firewall default Deny without a matching IP rule:
+#: ``ForbiddenByFirewall`` (MicrosoftDocs/azure-docs#52649, terraform-provider-azurerm error reports).
+PUBLIC_ACCESS_DISABLED = ("Public network access is disabled and request is not from a trusted service nor via an "
+                          "approved private link.")
+CLIENT_NOT_AUTHORIZED = "Client address is not authorized and caller is not a trusted service."
+
+
 class KeyVaultApi:
-    def __init__(self, state: State, vault: str, oid: str, appid: str) -> None:
+    def __init__(self, state: State, vault: str, oid: str, appid: str, client_ip: str = "") -> None:
         self.s = state
         self.vault = vault.lower()
         self.oid = oid
         self.appid = appid
+        self.client_ip = client_ip
         self.vault_res = next((r for r in state.resources.values()
                                if r.get("type", "").lower() == "microsoft.keyvault/vaults"
                                and r["name"].lower() == self.vault), None)
@@ -91,6 +102,30 @@ class KeyVaultApi:
         self.id_base = state.origin  # ids are written at the host root, see the module docstring
 
     # --- authorization ----------------------------------------------------------------------------
+
+    def check_network(self) -> None:
+        """Public network access Disabled: every sandbox caller is outside the network (there is no private link
+        to come through). Enabled with network ACLs default Deny: only the addresses of ``ipRules`` pass."""
+        props = self.vault_res["properties"]  # type: ignore[index]
+        where = (f"Caller: appid={self.appid};oid={self.oid}\r\nVault: {self.vault_res['name']};"  # type: ignore[index]
+                 f"location={self.vault_res.get('location', '')}")  # type: ignore[union-attr]
+        if str(props.get("publicNetworkAccess", "")).lower() == "disabled":
+            raise KvError(403, "Forbidden", f"{PUBLIC_ACCESS_DISABLED}\r\n{where}", inner="ForbiddenByConnection")
+        acls = props.get("networkAcls") or {}
+        if str(acls.get("defaultAction", "")).lower() != "deny":
+            return
+        try:
+            client = ipaddress.ip_address(self.client_ip)
+        except ValueError:
+            client = None
+        for rule in acls.get("ipRules") or []:
+            try:
+                if client is not None and client in ipaddress.ip_network(str(rule.get("value", "")), strict=False):
+                    return
+            except ValueError:
+                continue
+        raise KvError(403, "Forbidden", f"{CLIENT_NOT_AUTHORIZED}\r\nClient address: {self.client_ip}\r\n{where}",
+                      inner="ForbiddenByFirewall")
 
     def authorize(self, action: str) -> None:
         data_action, roles, permission = ACTIONS[action]
@@ -296,7 +331,9 @@ async def endpoint(request: Request) -> Response:
     with state.lock:
         state.tick()
         try:
-            api = KeyVaultApi(state, request.path_params["vault"], str(claims["oid"]), str(claims.get("appid", "")))
+            api = KeyVaultApi(state, request.path_params["vault"], str(claims["oid"]), str(claims.get("appid", "")),
+                              request.client.host if request.client else "")
+            api.check_network()
             status, out = api.handle(request.method, segs, body)
         except KvError as exc:
             return exc.response()

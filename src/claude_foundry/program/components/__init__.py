@@ -3,7 +3,7 @@
 ``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
 :class:`ClaudeDeployments`, the optional Foundry project (:func:`foundry_project`, below the account),
 :class:`ContractVault`, :class:`AccessAssignments`, :class:`Diagnostics` and, when the spec turns them on,
-:class:`Alerts` and :class:`CostBudget`.
+:class:`PrivateNetwork`, :class:`Alerts` and :class:`CostBudget`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
 From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
@@ -26,6 +26,7 @@ from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBud
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
+from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs, private_network_acls
 from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
 from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack, ClaudeFoundryStackArgs
 from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
@@ -52,7 +53,10 @@ __all__ = [
     "FoundryAccountArgs",
     "FoundryProjectArgs",
     "PrincipalArgs",
+    "PrivateNetwork",
+    "PrivateNetworkArgs",
     "SecretReaderArgs",
     "foundry_project",
+    "private_network_acls",
     "role_assignment_name",
 ]

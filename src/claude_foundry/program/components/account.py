@@ -11,8 +11,9 @@ import pulumi_azure_native as azure_native
 from claude_foundry import contract
 from claude_foundry.azure import arm
 from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.components.network import private_network_acls
 from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
-from claude_foundry.program.spec.schema import FoundrySpec
+from claude_foundry.program.spec.schema import FoundrySpec, PrivateNetworkSpec
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,15 @@ class FoundryAccountArgs:
     resource_group_name: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
     protect: bool = False
+    #: the stack's ``private_network`` when on: public access disabled, network ACLs default Deny
+    private_network: PrivateNetworkSpec | None = None
 
 
-def network_properties(foundry: FoundrySpec) -> dict[str, Any]:
+def network_properties(foundry: FoundrySpec, private: PrivateNetworkSpec | None = None) -> dict[str, Any]:
     """``publicNetworkAccess`` and ``networkAcls`` (snake_case input shape) from the spec."""
     net = foundry.network
+    if private is not None and private.enabled:
+        return private_network_acls(net.ip_rules, private)
     if net.ip_rules:
         acls: dict[str, Any] = {"default_action": "Deny", "ip_rules": [{"value": ip} for ip in net.ip_rules]}
     else:
@@ -77,7 +82,7 @@ class FoundryAccount(pulumi.ComponentResource):
             properties={
                 "custom_sub_domain_name": f.name,
                 "disable_local_auth": f.disable_local_auth,
-                **network_properties(f),
+                **network_properties(f, args.private_network),
                 **project_management_properties(f),
             },
             tags=account_tags(f, args.tags),

@@ -26,6 +26,7 @@ from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBud
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
+from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs
 from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
 from claude_foundry.program.spec.schema import Spec
 
@@ -65,7 +66,8 @@ class ClaudeFoundryStackArgs:
 
 
 class ClaudeFoundryStack(pulumi.ComponentResource):
-    """Resource group (optional), Foundry account, Claude deployments, contract vault, access, diagnostics.
+    """Resource group (optional), Foundry account, Claude deployments, contract vault, private network
+    (optional), access, diagnostics.
 
     ``ClaudeFoundryStack(name, spec)`` or, wiring your own resources, ``ClaudeFoundryStack(name,
     ClaudeFoundryStackArgs(spec=spec, resource_group_name=rg.name, ...), opts=...)``.
@@ -106,7 +108,8 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
 
         self.foundry = FoundryAccount(f"{name}-foundry", FoundryAccountArgs(
             foundry=spec.foundry, location=spec.location, resource_group_name=rg_name, tags=tags,
-            protect=spec.protect), opts=pulumi.ResourceOptions(parent=self))
+            protect=spec.protect, private_network=spec.private_network if spec.private_on else None),
+            opts=pulumi.ResourceOptions(parent=self))
         account = self.foundry.account
 
         self.deployments_component = ClaudeDeployments(f"{name}-deployments", ClaudeDeploymentsArgs(
@@ -122,6 +125,14 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             spec=spec, resource_group_name=rg_name, tenant_id=client.tenant_id, account=account,
             account_name=account.name, base_url_template=base_url_template, tags=tags),
             opts=pulumi.ResourceOptions(parent=self))
+
+        # optional private networking (private_network:): endpoints, DNS zones; nothing at all when off
+        self.network: PrivateNetwork | None = None
+        if spec.private_on and spec.private_network is not None:
+            self.network = PrivateNetwork(f"{name}-network", PrivateNetworkArgs(
+                private=spec.private_network, foundry_name=spec.foundry.name, location=spec.location,
+                resource_group_name=rg_name, account_id=account.id, vault_name=spec.key_vault.name,
+                vault_id=self.vault.id, tags=tags), opts=pulumi.ResourceOptions(parent=self))
 
         # the scope names of role assignment names: "<resource group>/<resource>"
         rg_label = spec.resource_group if args.resource_group_name is None else args.resource_group_name

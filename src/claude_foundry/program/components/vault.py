@@ -14,6 +14,7 @@ import pulumi_azure_native as azure_native
 
 from claude_foundry import contract
 from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.components.network import private_network_acls
 from claude_foundry.program.spec.schema import Spec
 
 
@@ -40,6 +41,10 @@ def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict:
     if kv.purge_protection:
         # Only ever sent as true: Azure refuses "false" once it is on, and it cannot be turned off.
         props["enable_purge_protection"] = True
+    private = spec.private_network
+    if spec.private_on and private is not None and private.key_vault:
+        # behind its private endpoint: publicNetworkAccess Disabled (or the account's ip_rules only), default Deny
+        props.update(private_network_acls(spec.foundry.network.ip_rules, private))
     return props
 
 

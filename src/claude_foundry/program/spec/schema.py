@@ -554,6 +554,158 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return day.replace(year=day.year + index // 12, month=index % 12 + 1)
 
 
+# --- Private networking ---------------------------------------------------------------------------
+
+SUBNET_ID_RE = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/Microsoft\.Network/"
+    r"virtualNetworks/[-\w.]{2,64}/subnets/[-\w.]{1,80}$", re.IGNORECASE)
+PRIVATE_DNS_ZONE_ID_RE = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/Microsoft\.Network/"
+    r"privateDnsZones/(?P<zone>[a-z0-9.-]{1,253})$", re.IGNORECASE)
+#: Virtual network and subnet names: 2-64 (subnets 1-80) letters, digits, '_', '.', '-', starting with a letter or
+#: digit, ending with a letter, digit or '_' (Azure's naming rules for Microsoft.Network).
+VNET_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_])$")
+SUBNET_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_])?$")
+DEFAULT_SUBNET_NAME = "snet-private-endpoints"
+
+
+def _ipv4_network(value: str, what: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{what} must be an IPv4 CIDR range such as 10.40.0.0/16, with no host bits set "
+                         f"(got {value!r})") from None
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise ValueError(f"{what} must be IPv4 (got {value!r})")
+    return net
+
+
+class PrivateNetworkSpec(StrictModel):
+    """Private endpoints for the Foundry account (group ``account``) and the Key Vault (group ``vault``) in a
+    subnet, with the private DNS zones Azure uses; public network access of both is then disabled (network ACLs
+    default Deny, trusted Azure services allowed). Off unless the stack has a ``private_network:`` block. Give an
+    existing ``subnet_id``, or ``address_space`` and ``subnet_prefix`` for a virtual network the stack creates."""
+
+    enabled: bool = Field(True, description="Turn private networking on (false: the stack stays as without the "
+                                            "block).")
+    subnet_id: str | None = Field(None, description=(
+        "ARM id of an existing subnet for the private endpoints (/subscriptions/.../virtualNetworks/<vnet>/"
+        "subnets/<subnet>), in the stack's location (or `location`). Not together with address_space."))
+    address_space: str | None = Field(None, description=(
+        "Create a virtual network with this IPv4 address space (e.g. 10.40.0.0/16) and one subnet for the "
+        "endpoints; needs subnet_prefix."))
+    subnet_prefix: str | None = Field(None, description=(
+        "IPv4 range of the created subnet, inside address_space (e.g. 10.40.1.0/24; /29 or larger)."))
+    vnet_name: str | None = Field(None, description="Name of the created virtual network; default "
+                                                    "vnet-<foundry.name>.")
+    subnet_name: str = Field(DEFAULT_SUBNET_NAME, description="Name of the created subnet.")
+    location: str | None = Field(None, description=(
+        "Region of the virtual network and the endpoints (an endpoint lives in its subnet's region); default: the "
+        "stack's location."))
+    dns_zone_ids: dict[str, str] = Field(default_factory=dict, description=(
+        "Existing private DNS zones by zone name (privatelink.cognitiveservices.azure.com, "
+        "privatelink.openai.azure.com, privatelink.services.ai.azure.com, privatelink.vaultcore.azure.net) -> "
+        "their ARM id, e.g. a hub's central zones (linked to your networks by their owner). A zone not given is "
+        "created in the stack's resource group (location global) and linked to the virtual network "
+        "(registrationEnabled false)."))
+    key_vault: bool = Field(True, description=(
+        "Make the Key Vault private too (its own endpoint, group vault, zone privatelink.vaultcore.azure.net; "
+        "publicNetworkAccess Disabled). false: only the Foundry account is private."))
+    trusted_services: bool = Field(True, description=(
+        "Let trusted Azure services pass the network rules (networkAcls.bypass AzureServices), e.g. the Foundry "
+        "account's managed identity reading the vault. false: bypass None."))
+
+    @field_validator("subnet_id")
+    @classmethod
+    def _subnet_id(cls, v: str | None) -> str | None:
+        if v is not None and not SUBNET_ID_RE.match(v):
+            raise ValueError("must be a subnet's ARM id: /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                             f"Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> (got {v!r})")
+        return v
+
+    @field_validator("address_space")
+    @classmethod
+    def _space(cls, v: str | None) -> str | None:
+        if v is not None:
+            _ipv4_network(v, "address_space")
+        return v
+
+    @field_validator("subnet_prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is not None and _ipv4_network(v, "subnet_prefix").prefixlen > 29:
+            raise ValueError(f"a subnet must be /29 or larger (Azure reserves five addresses) (got {v!r})")
+        return v
+
+    @field_validator("vnet_name")
+    @classmethod
+    def _vnet_name(cls, v: str | None) -> str | None:
+        if v is not None and not VNET_NAME_RE.match(v):
+            raise ValueError("must be 2-64 characters of letters, digits, '_', '.' and '-', starting with a letter "
+                             f"or digit and ending with a letter, digit or '_' (got {v!r})")
+        return v
+
+    @field_validator("subnet_name")
+    @classmethod
+    def _subnet_name(cls, v: str) -> str:
+        if not SUBNET_NAME_RE.match(v):
+            raise ValueError("must be 1-80 characters of letters, digits, '_', '.' and '-', starting with a letter "
+                             f"or digit and ending with a letter, digit or '_' (got {v!r})")
+        return v
+
+    @field_validator("dns_zone_ids")
+    @classmethod
+    def _zones(cls, v: dict[str, str]) -> dict[str, str]:
+        for zone, zid in v.items():
+            if zone not in arm.PRIVATE_DNS_ZONES:
+                raise ValueError(f"unknown zone {zone!r}: the zones are {', '.join(arm.PRIVATE_DNS_ZONES)}")
+            m = PRIVATE_DNS_ZONE_ID_RE.match(zid)
+            if not m:
+                raise ValueError(f"{zone}: must be a private DNS zone's ARM id (/subscriptions/<guid>/resourceGroups/"
+                                 f"<rg>/providers/Microsoft.Network/privateDnsZones/{zone}) (got {zid!r})")
+            if m.group("zone").lower() != zone:
+                raise ValueError(f"{zone}: the id names the zone {m.group('zone')!r}, not {zone!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _where(self) -> PrivateNetworkSpec:
+        if not self.enabled:
+            return self
+        creating = self.address_space is not None or self.subnet_prefix is not None
+        if self.subnet_id and creating:
+            raise ValueError("give either subnet_id (an existing subnet) or address_space and subnet_prefix (a "
+                             "virtual network the stack creates), not both")
+        if self.subnet_id and ({"vnet_name", "subnet_name"} & self.model_fields_set):
+            raise ValueError("vnet_name and subnet_name name a virtual network the stack creates: not with "
+                             "subnet_id")
+        if not self.subnet_id:
+            if not (self.address_space and self.subnet_prefix):
+                raise ValueError("private_network needs a subnet: subnet_id, or address_space and subnet_prefix")
+            space = _ipv4_network(self.address_space, "address_space")
+            if not _ipv4_network(self.subnet_prefix, "subnet_prefix").subnet_of(space):
+                raise ValueError(f"subnet_prefix {self.subnet_prefix} is not inside address_space "
+                                 f"{self.address_space}")
+        if not self.key_vault and arm.VAULT_PRIVATE_DNS_ZONES[0] in self.dns_zone_ids:
+            raise ValueError(f"{arm.VAULT_PRIVATE_DNS_ZONES[0]} is given but key_vault: false (the vault stays "
+                             "public)")
+        return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The private DNS zones the endpoints need."""
+        return arm.ACCOUNT_PRIVATE_DNS_ZONES + (arm.VAULT_PRIVATE_DNS_ZONES if self.key_vault else ())
+
+    def resolved_vnet_name(self, foundry_name: str) -> str:
+        """The virtual network's name: the existing subnet's, else ``vnet_name`` or ``vnet-<foundry.name>``."""
+        if self.subnet_id:
+            return self.subnet_id.split("/")[8]
+        return self.vnet_name or f"vnet-{foundry_name}"[:64].rstrip(".-")
+
+    def vnet_id_of_subnet(self) -> str | None:
+        """The existing subnet's virtual network id (None when the stack creates one)."""
+        return self.subnet_id.rsplit("/subnets/", 1)[0] if self.subnet_id else None
+
+
 # --- The stack ------------------------------------------------------------------------------------
 
 
@@ -583,6 +735,10 @@ class Spec(StrictModel):
     budget: BudgetSpec | None = Field(None, description=(
         "A monthly cost budget on the resource group with notifications at percentages of the amount. Off by "
         "default; required in production by the policy."))
+    private_network: PrivateNetworkSpec | None = Field(None, description=(
+        "Private endpoints for the Foundry account and the Key Vault in a subnet (existing, or of a virtual network "
+        "the stack creates), with Azure's private DNS zones (created and linked, or given by id); public network "
+        "access of both disabled. Off by default; see docs/networking.md for how CI then reaches them."))
 
     # --- entry points: every one runs the catalogue checks (claude_foundry.program.spec.spec_from_mapping
     # is the public one, with readable errors) ---
@@ -666,6 +822,19 @@ class Spec(StrictModel):
                              "their e-mails and action group)")
         return v
 
+    @field_validator("private_network")
+    @classmethod
+    def _private_network(cls, v: PrivateNetworkSpec | None, info: ValidationInfo) -> PrivateNetworkSpec | None:
+        foundry = info.data.get("foundry")
+        if v is None or not v.enabled or foundry is None:
+            return v
+        net = foundry.network
+        if "public_network_access" in net.model_fields_set and net.public_network_access:
+            raise ValueError("private_network disables public network access, but foundry.network."
+                             "public_network_access is true: remove it (keep a few public addresses with "
+                             "foundry.network.ip_rules)")
+        return v
+
     # --- derived values used by infra, runtime and ops ---
 
     @property
@@ -683,6 +852,10 @@ class Spec(StrictModel):
     @property
     def budget_on(self) -> bool:
         return self.budget is not None and self.budget.enabled
+
+    @property
+    def private_on(self) -> bool:
+        return self.private_network is not None and self.private_network.enabled
 
     @property
     def workspace_name(self) -> str:
