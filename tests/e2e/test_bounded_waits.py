@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from claude_foundry.ops.verify import run_verify
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import FAILED, up_local
-from claude_foundry.sandbox.testing import write_stack
+from claude_foundry.sandbox.testing import silent_server, write_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -49,28 +48,9 @@ class StaticToken:
 
 @pytest.fixture
 def silent_arm() -> Iterator[str]:
-    """``https://127.0.0.1:<port>``: accepts every connection, never sends a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    server.close()
-    for conn in held:
-        conn.close()
+    """A server that accepts connections and never answers (:func:`claude_foundry.sandbox.testing.silent_server`)."""
+    with silent_server() as url:
+        yield url
 
 
 def hanging_target(endpoint: str) -> Target:

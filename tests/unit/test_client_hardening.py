@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from claude_foundry import cli
 from claude_foundry import contract as c
 from claude_foundry.client import _redact, smoke
 from claude_foundry.client import runtime as rt
+from claude_foundry.sandbox.testing import silent_server
 
 KEY = "hardening-unit-key-0123456789abcdef"
 TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzIn0."
@@ -170,32 +169,11 @@ def test_a_traceback_in_a_log_record_is_redacted(caplog: pytest.LogCaptureFixtur
 # --- 2. every network call is bounded -----------------------------------------------------------------
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers (not even the TLS handshake)."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(32)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{srv.getsockname()[1]}"
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    srv.close()
+@pytest.fixture(name="silent_server")
+def _silent_server() -> Iterator[str]:
+    """A server that accepts connections and never answers (:func:`claude_foundry.sandbox.testing.silent_server`)."""
+    with silent_server() as url:
+        yield url
 
 
 def test_a_hanging_key_vault_read_is_bounded_and_named(silent_server: str) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +58,34 @@ def extends_line(path: Path | str) -> str:
     """``extends:`` of a stack file outside the writing test's project (stack files extend only inside their
     project unless they say ``outside_project: true``)."""
     return f"extends: {{path: '{path}', outside_project: true}}\n"
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """``https://127.0.0.1:<port>`` of a TCP server that accepts every connection and never sends a byte (not
+    even the TLS handshake): what a hanging Azure endpoint looks like, for tests of bounded waits."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        srv.close()
