@@ -802,6 +802,17 @@ class Spec(StrictModel):
                 raise ValueError(f"tag {name!r}: value longer than 256 characters")
         return v
 
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _deployment_names_as_written(cls, v: Any) -> Any:
+        """Names are checked as written, before whitespace stripping could make two of them one."""
+        if isinstance(v, dict):
+            bad = [name for name in v if not isinstance(name, str) or not DEPLOYMENT_NAME_RE.match(name)]
+            if bad:
+                raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
+                                 "'-', starting with a letter or digit")
+        return v
+
     @field_validator("deployments")
     @classmethod
     def _deployments(cls, v: dict[str, DeploymentSpec]) -> dict[str, DeploymentSpec]:
