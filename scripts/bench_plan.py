@@ -25,7 +25,7 @@ from claude_foundry.program.spec import load_spec  # noqa: E402
 
 
 def spec_with(n: int, tmp: Path):
-    lines = [f"extends: {ROOT / 'stacks' / 'dev.yaml'}", "deployments:"]
+    lines = [f"extends: {{path: '{ROOT / 'stacks' / 'dev.yaml'}', outside_project: true}}", "deployments:"]
     lines += [f"  d{i:03d}: {{model: claude-sonnet-4-5}}" for i in range(n)]
     path = tmp / f"bench-{n}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
