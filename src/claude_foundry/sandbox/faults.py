@@ -8,7 +8,13 @@ on every call when neither is set. What it does when it fires:
 * ``status``: answer with that HTTP status (401, 403, 404, 429, 500, 503, ...) in Anthropic's error shape,
   with ``retry-after`` when ``retry_after`` is set;
 * ``malformed``: answer 200 with a body that is not valid JSON;
-* ``hang``: hold the request for that many seconds (capped at ``MAX_HANG``) so the client times out.
+* ``hang``: hold the request for that many seconds (capped at ``MAX_HANG``) so the client times out;
+* ``down``: the account is down: the server drops the connection without answering (a reset, as from an
+  unreachable region). Account-wide only (deployment ``*``), alone (no other effect), applied by the server
+  before the request is read (``FaultBook.draw_down``).
+
+Account-wide faults of the other kinds are the same specs with deployment ``*`` (``status=429,
+retry_after=...``, ``latency=...``/``hang=...``, ``status=500``).
 
 The book also keeps the last ``ANSWER_LOG_SIZE`` answers of the Foundry endpoint (account, deployment, route,
 status, error message; never a header, key or prompt), so a test can assert what a client was answered.
@@ -37,8 +43,11 @@ class FaultSpec:
     malformed: bool = False
     hang: float | None = None
     message: str | None = None
+    down: bool = False
 
     def __post_init__(self) -> None:
+        if self.down and (self.status is not None or self.latency or self.malformed or self.hang is not None):
+            raise ValueError("a down fault has no other effect (status, latency, malformed, hang)")
         if self.status is not None and int(self.status) not in ERROR_STATUSES:
             raise ValueError(f"fault status must be one of {ERROR_STATUSES}")
         if self.count is not None and int(self.count) < 1:
@@ -91,6 +100,8 @@ class FaultBook:
             return [dict(a) for a in self._answers if account is None or a["account"] == account]
 
     def set(self, account: str, deployment: str, spec: FaultSpec) -> None:
+        if spec.down and deployment != "*":
+            raise ValueError("a down fault is account-wide: deployment must be *")
         account, deployment = account.lower(), deployment.lower() if deployment != "*" else "*"
         with self._lock:
             self._entries = [e for e in self._entries
@@ -105,11 +116,14 @@ class FaultBook:
             self._entries = [e for e in self._entries if not (
                 e.account == account.lower() and (deployment is None or e.deployment == deployment.lower()))]
 
-    def draw(self, account_names: tuple[str, ...], deployment: str) -> FaultSpec | None:
+    def draw(self, account_names: tuple[str, ...], deployment: str, *, down: bool = False) -> FaultSpec | None:
+        """The fault hitting this call, if any (``down``: only down faults, else only the others)."""
         names = {n.lower() for n in account_names}
         dep = deployment.lower()
         with self._lock:
             for e in self._entries:
+                if e.spec.down != down:
+                    continue
                 if e.account != "*" and e.account not in names:
                     continue
                 if e.deployment not in ("*", dep):
@@ -123,6 +137,12 @@ class FaultBook:
                 e.fired += 1
                 return e.spec
         return None
+
+    def draw_down(self, account_names: tuple[str, ...]) -> bool:
+        """Whether this call to the account meets a ``down`` fault (counted like any other fault)."""
+        if not any(e.spec.down for e in self._entries):  # the hot path: no lock when no down fault is set
+            return False
+        return self.draw(account_names, "*", down=True) is not None
 
     def summary(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -81,6 +81,33 @@ class AccessLog:
                              status[0] if status else "-", (time.perf_counter() - start) * 1000)
 
 
+class DownFaults:
+    """ASGI middleware for ``down`` faults: a Foundry call to an account that is down gets its connection
+    dropped (aborted, so the client sees a reset) before anything is read or answered."""
+
+    def __init__(self, app: Any, state: State, faults: FaultBook) -> None:
+        self.app, self.state, self.faults = app, state, faults
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = str(scope.get("path", ""))
+        if scope.get("type") == "http" and path.startswith("/foundry/"):
+            resource = path.split("/")[2] if path.count("/") >= 2 else ""
+            with self.state.lock:
+                account = self.state.account_by_subdomain(resource)
+                names = (account["name"], resource) if account else (resource,)
+            if self.faults.draw_down(names):
+                transport = getattr(getattr(send, "__self__", None), "transport", None)
+                self.faults.record_answer(names[0], "*", path.split("/anthropic/", 1)[-1], 0, "down")
+                if transport is not None:
+                    transport.abort()
+                    for _ in range(1000):  # until uvicorn has seen the connection lost (else it logs an error)
+                        if (await receive()).get("type") == "http.disconnect":
+                            break
+                    return
+                raise ConnectionResetError("down fault")  # no transport to abort: uvicorn answers 500
+        await self.app(scope, receive, send)
+
+
 def _access_logger() -> logging.Logger:
     logger = logging.getLogger(ACCESS_LOGGER)
     logger.setLevel(logging.INFO)
@@ -158,7 +185,7 @@ class Sandbox:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._state.set_origin(f"https://{HOST}:{self.port}")
-        app: Any = build_app(self._state, self._faults, self.admin_token)
+        app: Any = DownFaults(build_app(self._state, self._faults, self.admin_token), self._state, self._faults)
         if self.config.access_log:
             app = AccessLog(app, _access_logger())
         # uvicorn's own access log stays off: it prints the whole query string and the client address
@@ -265,7 +292,10 @@ class Sandbox:
         return self._faults
 
     def set_fault(self, account: str, deployment: str, spec: FaultSpec | dict[str, Any]) -> None:
-        """Inject ``spec`` on calls to ``deployment`` (``*``: any) of ``account`` (name or subdomain)."""
+        """Inject ``spec`` on calls to ``deployment`` (``*``: any) of ``account`` (name or subdomain).
+
+        Account-wide (``deployment="*"``): ``{"down": True}`` drops every connection to the account,
+        ``{"status": 429, "retry_after": 5}``, ``{"latency": 3}`` / ``{"hang": 30}``, ``{"status": 500}``."""
         if isinstance(spec, dict):
             spec = FaultSpec.from_json(spec)
         self._faults.set(account, deployment, spec)
