@@ -26,11 +26,12 @@ call, plus at most one wait round after 429s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,18 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 # per attempt: [headers received] — set by the marking transport, read by the middleware
 _ATTEMPT: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("claude_foundry_failover_attempt",
                                                                             default=None)
+
+
+@contextlib.contextmanager
+def _attempt() -> Iterator[list[bool]]:
+    """One try at one endpoint: a cell the wrapped transport sets once the response headers arrived (after
+    that, nothing is sent again)."""
+    cell = [False]
+    token = _ATTEMPT.set(cell)
+    try:
+        yield cell
+    finally:
+        _ATTEMPT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -441,7 +454,10 @@ class FailoverRuntime:
         return _no_endpoint_error()(message=f"no endpoint available for this call: {names}",
                                     request=httpx2.Request(request.method, url))
 
-    def handle(self, request: Any, call_next: Any) -> Any:
+    def _attempts(self, request: Any) -> Generator[tuple[str, Any], Any, Any]:
+        """The failover loop, shared by the sync and async paths: it yields what to do — ``("call", endpoint)``
+        (answered with ``(response, exc, cell)``), ``("sleep", seconds)``, ``("close", response)`` — and returns the
+        response to hand back (or raises the error to surface)."""
         model = _request_model(request)
         cands = self._candidates(model)
         budget = _budget(request, self.timeout)
@@ -459,13 +475,13 @@ class FailoverRuntime:
                     waited = True
                     log.info("every endpoint is rate limited; waiting %.3gs (retry-after) for %s", ra,
                              cands[idx].name)
-                    self._sleep(ra)
+                    yield ("sleep", ra)
                     tried.discard(idx)
                     limited = []
                     e = self._plan(cands, tried, ignore_retry_after=True)
                     if e is not None and last is not None:
                         if last[0] is not None:
-                            last[0].http_response.close()
+                            yield ("close", last[0])
                         last = None
             if e is None:
                 if last is None:
@@ -477,16 +493,8 @@ class FailoverRuntime:
             if last is not None:
                 self._moved(last, e)
                 if last[0] is not None:
-                    last[0].http_response.close()
-            cell = [False]
-            token = _ATTEMPT.set(cell)
-            response = exc = None
-            try:
-                response = self._inner(e, False)._middleware_chain(request)
-            except Exception as err:
-                exc = err
-            finally:
-                _ATTEMPT.reset(token)
+                    yield ("close", last[0])
+            response, exc, cell = yield ("call", e)
             verdict, ra = self._outcome(e, response, exc, cell)
             if verdict == "done":
                 self._settle(e, response, exc)
@@ -499,62 +507,45 @@ class FailoverRuntime:
                 limited.append((cands.index(e), ra))
             last = (response, exc, e, what)
 
-    async def handle_async(self, request: Any, call_next: Any) -> Any:
-        model = _request_model(request)
-        cands = self._candidates(model)
-        budget = _budget(request, self.timeout)
-        start = self._clock()
-        tried: set[int] = set()
-        limited: list[tuple[int, float]] = []
-        last: tuple[Any, BaseException | None, _Endpoint, str] | None = None
-        waited = False
+    def handle(self, request: Any, call_next: Any) -> Any:
+        steps = self._attempts(request)
+        reply: Any = None
         while True:
-            e = self._plan(cands, tried, ignore_retry_after=False)
-            if e is None and not waited and limited:
-                idx, ra = min(limited, key=lambda x: x[1])
-                if self._clock() - start + ra <= budget:
-                    waited = True
-                    log.info("every endpoint is rate limited; waiting %.3gs (retry-after) for %s", ra,
-                             cands[idx].name)
-                    await self._async_sleep(ra)
-                    tried.discard(idx)
-                    limited = []
-                    e = self._plan(cands, tried, ignore_retry_after=True)
-                    if e is not None and last is not None:
-                        if last[0] is not None:
-                            await last[0].http_response.aclose()
-                        last = None
-            if e is None:
-                if last is None:
-                    raise self._give_up(request, cands)
-                response, exc = last[0], last[1]
-                if exc is not None:
-                    raise exc
-                return response
-            if last is not None:
-                self._moved(last, e)
-                if last[0] is not None:
-                    await last[0].http_response.aclose()
-            cell = [False]
-            token = _ATTEMPT.set(cell)
-            response = exc = None
             try:
-                response = await self._inner(e, True)._middleware_chain(request)
-            except Exception as err:
-                exc = err
-            finally:
-                _ATTEMPT.reset(token)
-            verdict, ra = self._outcome(e, response, exc, cell)
-            if verdict == "done":
-                self._settle(e, response, exc)
-                if exc is not None:
-                    raise exc
-                return response
-            what = self._describe(response, exc)
-            self._record_failure(e, what, ra, response is not None and response.status_code == 429)
-            if ra is not None:
-                limited.append((cands.index(e), ra))
-            last = (response, exc, e, what)
+                op, arg = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = None
+            if op == "sleep":
+                self._sleep(arg)
+            elif op == "close":
+                arg.http_response.close()
+            else:
+                with _attempt() as cell:
+                    try:
+                        reply = (self._inner(arg, False)._middleware_chain(request), None, cell)
+                    except Exception as err:
+                        reply = (None, err, cell)
+
+    async def handle_async(self, request: Any, call_next: Any) -> Any:
+        steps = self._attempts(request)
+        reply: Any = None
+        while True:
+            try:
+                op, arg = steps.send(reply)
+            except StopIteration as done:
+                return done.value
+            reply = None
+            if op == "sleep":
+                await self._async_sleep(arg)
+            elif op == "close":
+                await arg.http_response.aclose()
+            else:
+                with _attempt() as cell:
+                    try:
+                        reply = (await self._inner(arg, True)._middleware_chain(request), None, cell)
+                    except Exception as err:
+                        reply = (None, err, cell)
 
     def _settle(self, e: _Endpoint, response: Any, exc: BaseException | None) -> None:
         if exc is None:
