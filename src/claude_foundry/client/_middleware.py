@@ -263,10 +263,19 @@ class KeyHolder:
 
 
 def _with_key(request: Any, key: str) -> Any:
-    headers = dict(request.headers)
-    headers["x-api-key"] = key
-    headers["api-key"] = key
-    return request.copy(headers=headers)
+    """``request`` sending ``key`` (``x-api-key`` and ``api-key``). The SDK's ``APIRequest.copy`` deep-copies the
+    whole JSON body (the messages) on every call; only the headers change here, so the options are copied
+    shallowly and the body is shared (nothing mutates it). Falls back to ``copy`` if the SDK's request type
+    changes shape."""
+    if request.headers.get("x-api-key") == key and request.headers.get("api-key", key) == key:
+        return request
+    headers = {**request.headers, "x-api-key": key, "api-key": key}
+    try:
+        options = request.options.model_copy(update={"headers": headers})
+        return type(request)(options=options, cast_to=request.cast_to, stream=request.stream,
+                             stream_cls=request.stream_cls, retries_taken=request.retries_taken)
+    except (AttributeError, TypeError):
+        return request.copy(headers=headers)
 
 
 def _request_model(request: Any) -> str | None:
