@@ -170,6 +170,10 @@ def _bench(args: Any, conn: dict[str, Any], anthropic: Any, ClientSecretCredenti
         print(f"  wall({args.deployments}) = {wide:.3f} s")
         print(f"  wall({args.deployments})/wall(1) = {ratio:.2f}  (target <= 1.2) "
               f"{'OK' if ratio <= 1.2 else 'MISSED'}")
+        per_added = (wide - one) / max(args.deployments - 1, 1) * 1000
+        print(f"  per added deployment: (wall({args.deployments}) - wall(1)) / {args.deployments - 1} = "
+              f"{per_added:.1f} ms  (target <= 2 ms: one connection pool per endpoint) "
+              f"{'OK' if per_added <= 2.0 else 'MISSED'}")
 
         hi = [{"role": "user", "content": "hi"}]
         deployment = stack["names"][0]

@@ -13,6 +13,7 @@ spec, the policy, preflight and the sandbox alike.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 from functools import lru_cache
@@ -222,6 +223,7 @@ class Catalogue(_Strict):
         """A version without stated locations is offered, as far as the snapshot knows, everywhere Claude is."""
         if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
             return data
+        data = copy.deepcopy(data)  # never change the caller's mapping
         everywhere = list((data.get("locations") or {}).keys())
         for model in data["models"].values():
             for version in (model or {}).get("versions", {}).values() if isinstance(model, dict) else ():
