@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from claude_foundry import contract as c
@@ -130,3 +131,22 @@ def grant_caller(stack: Stack, principal_id: str, role: str = "cognitive-service
 
 
 MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-5", "haiku": "claude-haiku-4-5"}
+
+
+#: The shipped stacks' shared base (organisation, location, deployments) that the local-deploy tests extend.
+SHARED_BASE = Path(__file__).resolve().parents[2] / "stacks" / "shared" / "base.yaml"
+
+
+def base_stack(directory: Path, prefix: str, *, foundry: str = "", extra: str = "") -> Path:
+    """A dev-like stack extending the shipped shared base, with names unique in the session's sandbox
+    (subdomains and vault names are global there too). ``foundry``: more lines of the ``foundry:`` block
+    (indented two spaces); ``extra``: more top-level YAML."""
+    from claude_foundry.sandbox.testing import extends_line, unique
+
+    name = unique(prefix)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.yaml"
+    path.write_text(extends_line(SHARED_BASE) + f"environment: e2e\nresource_group: rg-{name}\n"
+                    f"foundry:\n  name: {name}\n{foundry}key_vault: {{name: kv{name[-18:]}}}\n{extra}",
+                    encoding="utf-8")
+    return path

@@ -9,28 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seeding import base_stack
 
 from claude_foundry.azure import arm
 from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry.rehearse import CREATE, up_local
-from claude_foundry.sandbox.testing import extends_line, unique
+from claude_foundry.sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 
-BASE = Path(__file__).resolve().parents[2] / "stacks" / "shared" / "base.yaml"
 WEBHOOK = "https://example.invalid/hooks/claude-alerts?code=not-a-real-one"
 
 
 def make_stack(tmp_path: Path) -> tuple[Path, Spec]:
-    name = unique("cf-alert-")
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(extends_line(BASE) + f"environment: e2e\nresource_group: rg-{name}\n"
-                    f"foundry:\n  name: {name}\nkey_vault: {{name: kv{name[-18:]}}}\n"
-                    "alerts:\n  emails: [oncall@contoso.com]\n  webhooks:\n"
-                    f"    - {WEBHOOK}\n"
-                    "budget:\n  amount: 250\n  emails: [finops@contoso.com]\n", encoding="utf-8")
+    path = base_stack(tmp_path, "cf-alert-", extra="alerts:\n  emails: [oncall@contoso.com]\n  webhooks:\n"
+                      f"    - {WEBHOOK}\n"
+                      "budget:\n  amount: 250\n  emails: [finops@contoso.com]\n")
     return path, load_spec(path)
 
 

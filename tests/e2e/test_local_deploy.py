@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seeding import base_stack
 
 from claude_foundry import contract
 from claude_foundry.azure import arm
@@ -21,19 +22,14 @@ from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry.rehearse import CREATE, FAILED, SAME, SKIPPED, up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.testing import extends_line, unique
 
 pytestmark = pytest.mark.e2e
 
-BASE = Path(__file__).resolve().parents[2] / "stacks" / "shared" / "base.yaml"
 
 
 def make_stack(tmp_path: Path, extra: str = "") -> tuple[Path, Spec]:
     """A dev-like stack with names unique in the session's sandbox (subdomains are global there too)."""
-    name = unique("cf-local-")
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(extends_line(BASE) + f"environment: e2e\nresource_group: rg-{name}\n"
-                    f"foundry: {{name: {name}}}\nkey_vault: {{name: kv{name[-18:]}}}\n{extra}", encoding="utf-8")
+    path = base_stack(tmp_path, "cf-local-", extra=extra)
     return path, load_spec(path)
 
 

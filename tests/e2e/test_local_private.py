@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seeding import base_stack
 
 from claude_foundry import contract as c
 from claude_foundry.azure import arm
@@ -17,20 +18,14 @@ from claude_foundry.cli import main
 from claude_foundry.client import smoke
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import SAME, up_local
-from claude_foundry.sandbox.testing import extends_line, unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
-BASE = Path(__file__).resolve().parents[2] / "stacks" / "shared" / "base.yaml"
 PRIVATE = "private_network: {address_space: 10.40.0.0/16, subnet_prefix: 10.40.1.0/24}\n"
 
 
 def private_stack(tmp_path: Path) -> Path:
-    name = unique("cf-pn-")
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(extends_line(BASE) + f"environment: e2e\nresource_group: rg-{name}\n"
-                    f"foundry: {{name: {name}}}\nkey_vault: {{name: kv{name[-18:]}}}\n{PRIVATE}", encoding="utf-8")
-    return path
+    return base_stack(tmp_path, "cf-pn-", extra=PRIVATE)
 
 
 @pytest.fixture

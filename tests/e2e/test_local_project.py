@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seeding import base_stack
 
 from claude_foundry.azure import arm
 from claude_foundry.azure.target import sandbox_target
@@ -16,22 +17,17 @@ from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry.rehearse import CREATE, up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.testing import extends_line, unique
+from claude_foundry.sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 
-BASE = Path(__file__).resolve().parents[2] / "stacks" / "shared" / "base.yaml"
 PROJECT = "claude-playground"
 
 
 def make_project_stack(tmp_path: Path) -> tuple[Path, Spec]:
     """A dev-like stack with a Foundry project and names unique in the session's sandbox."""
-    name = unique("cf-proj-")
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(extends_line(BASE) + f"environment: e2e\nresource_group: rg-{name}\n"
-                    f"foundry:\n  name: {name}\n  project: {{name: {PROJECT}, display_name: Claude playground, "
-                    f"description: Portal playground and monitoring}}\n"
-                    f"key_vault: {{name: kv{name[-18:]}}}\n", encoding="utf-8")
+    path = base_stack(tmp_path, "cf-proj-", foundry=f"  project: {{name: {PROJECT}, display_name: Claude playground, "
+                      "description: Portal playground and monitoring}\n")
     return path, load_spec(path)
 
 
