@@ -350,14 +350,24 @@ def _validate_provider_data(data: Any) -> dict[str, Any]:
     return data
 
 
-def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
+def _below_account(api: ArmApi, target: Target, body: dict[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, Any] | None, Reply | None]:
+    """What every write below an account starts with: (the account, the resource as it is, the answer when the
+    body repeats the last one). Azure refuses a change below an account while another is in flight (409)."""
     account_key = target.parent.lower()
     account = api.s.resources[account_key]
     if api.s.busy(account_key):
         raise api.conflict(account["id"])
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return account, existing, Reply(200, public(existing))  # type: ignore[arg-type]
+    return account, existing, None
+
+
+def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
+    account, existing, same = _below_account(api, target, body)
+    if same is not None:
+        return same
     location = account["location"]
     props = body.get("properties") or {}
     model = props.get("model") or {}
@@ -472,13 +482,9 @@ def _put_project(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     account with ``properties.allowProjectManagement: true``; answers provisioningState, endpoints, isDefault
     and the system-assigned identity's principalId. Refused while the account has a write in flight, as
     deployments are (one change below an account at a time)."""
-    account_key = target.parent.lower()
-    account = api.s.resources[account_key]
-    if api.s.busy(account_key):
-        raise api.conflict(account["id"])
-    existing = api.s.resources.get(target.key)
-    if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+    account, existing, same = _below_account(api, target, body)
+    if same is not None:
+        return same
     acc_props = account.get("properties") or {}
     if str(account.get("kind", "")).lower() != arm_facts.ACCOUNT_KIND.lower() or \
             acc_props.get("allowProjectManagement") is not True:
@@ -500,7 +506,7 @@ def _put_project(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     p = res["properties"]
     sub = str(acc_props.get("customSubDomainName") or account["name"]).lower()
     p["endpoints"] = {"AI Foundry API": f"https://{sub}.services.ai.azure.com/api/projects/{target.name}"}
-    siblings = [k for k in api.s.resources if k.startswith(account_key + "/projects/") and k != target.key]
+    siblings = [k for k in api.s.resources if k.startswith(target.parent.lower() + "/projects/") and k != target.key]
     p["isDefault"] = (existing or {}).get("properties", {}).get("isDefault", not siblings)
     p["provisioningState"] = "Updating" if existing else "Creating"
     res["etag"] = f'"{uuid.uuid4()}"'
