@@ -7,21 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from stacktext import one_deployment_stack
 
 from claude_foundry.cli import build_parser, main
 from claude_foundry.cli._github import annotation
 
-GOOD = """\
-environment: dev
-location: eastus2
-resource_group: rg-claude-dev
-foundry:
-  name: contoso-claude-dev
-  model_provider: {organization_name: Contoso, country_code: US, industry: technology}
-deployments:
-  fast: {model: claude-haiku-4-5, capacity: 0}
-key_vault: {name: kv-contoso-claude-dev}
-"""
+GOOD = one_deployment_stack("fast: {model: claude-haiku-4-5, capacity: 0}")
 
 
 def test_annotation_escapes_as_the_runner_expects() -> None:

@@ -11,22 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stacktext import one_deployment_stack
 
 from claude_foundry.cli import main
 from claude_foundry.program.spec import SpecError, load_spec
 from claude_foundry.program.spec import loader as ld
 
-GOOD = """\
-environment: dev
-location: eastus2
-resource_group: rg-claude-dev
-foundry:
-  name: contoso-claude-dev
-  model_provider: {organization_name: Contoso, country_code: US, industry: technology}
-deployments:
-  fast: {model: claude-haiku-4-5}
-key_vault: {name: kv-contoso-claude-dev}
-"""
+GOOD = one_deployment_stack()
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "stack.yaml") -> Path:

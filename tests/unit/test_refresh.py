@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from stacktext import one_deployment_stack
 
 from claude_foundry import catalogue as catmod
 from claude_foundry.catalogue import load_catalogue, load_catalogue_file
@@ -78,17 +79,7 @@ def test_refresh_cli_writes_a_snapshot_that_brings_a_new_model_to_a_stack(
     assert f"wrote {out}" in printed.err
     assert "claude-opus-6" in load_catalogue_file(out).models
     stack = tmp_path / "stack.yaml"
-    stack.write_text("""\
-environment: dev
-location: eastus2
-resource_group: rg-claude-dev
-foundry:
-  name: contoso-claude-dev
-  model_provider: {organization_name: Contoso, country_code: US, industry: technology}
-deployments:
-  newest: {model: claude-opus-6, sku: DataZoneStandard}
-key_vault: {name: kv-contoso-claude-dev}
-""", encoding="utf-8")
+    stack.write_text(one_deployment_stack("newest: {model: claude-opus-6, sku: DataZoneStandard}"), encoding="utf-8")
     with pytest.raises(Exception, match="unknown model 'claude-opus-6'"):
         load_spec(stack)
     monkeypatch.setenv(catmod.ENV_CATALOGUE, str(out))
