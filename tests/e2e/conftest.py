@@ -133,8 +133,7 @@ def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from claude_foundry import contract as c
     from claude_foundry.client import runtime as rt
 
-    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
-                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+    for name in c.RUNTIME_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     rt.clear_contract_cache()
     yield

@@ -30,8 +30,7 @@ SDK_LOGGERS = ("anthropic", "anthropic._base_client", "httpx2", "httpcore2.http1
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
-                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+    for name in c.RUNTIME_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     rt.clear_contract_cache()
     yield

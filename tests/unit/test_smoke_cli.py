@@ -16,8 +16,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in (c.ENV_API_KEY, c.ENV_RESOURCE, c.ENV_BASE_URL, c.ENV_DEPLOYMENTS, c.ENV_VAULT_URL,
-                 c.ENV_CA_BUNDLE, c.ENV_TOKEN_SCOPE, c.ENV_SECRET_PREFIX):
+    for name in c.RUNTIME_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     rt.clear_contract_cache()
 
