@@ -126,11 +126,7 @@ def _put_account(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     res.setdefault("sku", {"name": arm_facts.ACCOUNT_SKU})
     res.setdefault("kind", arm_facts.ACCOUNT_KIND)
     res["etag"] = f'"{uuid.uuid4()}"'
-    identity = res.get("identity")
-    if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
-        old_ident = (existing or {}).get("identity") or {}
-        identity["principalId"] = old_ident.get("principalId") or str(uuid.uuid4())
-        identity["tenantId"] = api.s.tenant_id
+    _system_identity(api, res, existing)
     res["_sb"]["keys"] = (existing or {}).get("_sb", {}).get("keys") or {
         "key1": st.new_account_key(), "key2": st.new_account_key()}
     api.s.resources[target.key] = res
@@ -350,6 +346,15 @@ def _validate_provider_data(data: Any) -> dict[str, Any]:
     return data
 
 
+def _system_identity(api: ArmApi, res: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """A system-assigned identity gets a principalId (kept across updates, as Azure keeps it) and the tenant."""
+    identity = res.get("identity")
+    if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
+        old_ident = (existing or {}).get("identity") or {}
+        identity["principalId"] = old_ident.get("principalId") or str(uuid.uuid4())
+        identity["tenantId"] = api.s.tenant_id
+
+
 def _below_account(api: ArmApi, target: Target, body: dict[str, Any]
                    ) -> tuple[dict[str, Any], dict[str, Any] | None, Reply | None]:
     """What every write below an account starts with: (the account, the resource as it is, the answer when the
@@ -510,11 +515,7 @@ def _put_project(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     p["isDefault"] = (existing or {}).get("properties", {}).get("isDefault", not siblings)
     p["provisioningState"] = "Updating" if existing else "Creating"
     res["etag"] = f'"{uuid.uuid4()}"'
-    identity = res.get("identity")
-    if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
-        old_ident = (existing or {}).get("identity") or {}
-        identity["principalId"] = old_ident.get("principalId") or str(uuid.uuid4())
-        identity["tenantId"] = api.s.tenant_id
+    _system_identity(api, res, existing)
     api.s.resources[target.key] = res
     return api.accepted(200 if existing else 201, target.key, res["location"], CS_NS)
 
