@@ -52,17 +52,27 @@ SECRET_SUFFIX_RESOURCE = "resource"  # the account / custom subdomain name
 SECRET_SUFFIX_API_KEY = "api-key"  # the account's key; absent when local auth is disabled
 SECRET_SUFFIX_DEPLOYMENTS = "deployments"  # JSON deployment map, see DeploymentMap
 SECRET_SUFFIX_AUTH = "auth-mode"  # "key" or "entra"
+#: Contract version 2, only in stacks with several accounts: JSON list of every account (see AccountsDocument);
+#: a version 1 reader (today's runtime) ignores it and reads the primary account from the secrets above.
+SECRET_SUFFIX_ACCOUNTS = "accounts"
+#: Per further account with key auth: ``<prefix>-api-key-<account>`` (the primary's stays ``<prefix>-api-key``).
+SECRET_SUFFIX_ACCOUNT_KEY = "api-key-"
 SECRET_SUFFIXES = (
     SECRET_SUFFIX_ENDPOINT,
     SECRET_SUFFIX_RESOURCE,
     SECRET_SUFFIX_API_KEY,
     SECRET_SUFFIX_DEPLOYMENTS,
     SECRET_SUFFIX_AUTH,
-)
-MAX_SECRET_PREFIX_LENGTH = 127 - 1 - max(len(s) for s in SECRET_SUFFIXES)
+)  # every stack's (version 1); a stack with several accounts adds the accounts document and their keys
+MAX_SECRET_PREFIX_LENGTH = 127 - 1 - max(len(s) for s in (*SECRET_SUFFIXES, SECRET_SUFFIX_ACCOUNTS))
 
 AUTH_MODE_KEY = "key"
 AUTH_MODE_ENTRA = "entra"
+
+#: The stack's name for its first account (``foundry:`` in the spec); further accounts have their own names.
+PRIMARY_ACCOUNT = "primary"
+#: Version of the ``<prefix>-accounts`` document; a reader refuses a newer one with words.
+CONTRACT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,20 @@ class SecretNames:
     @property
     def auth_mode(self) -> str:
         return self._name(SECRET_SUFFIX_AUTH)
+
+    @property
+    def accounts(self) -> str:
+        return self._name(SECRET_SUFFIX_ACCOUNTS)
+
+    def api_key_of(self, account: str) -> str:
+        """The key secret of one account of the stack: the primary's is :attr:`api_key` (what a version 1
+        reader reads), another's ``<prefix>-api-key-<account>``."""
+        if account in ("", PRIMARY_ACCOUNT):
+            return self.api_key
+        name = self._name(SECRET_SUFFIX_ACCOUNT_KEY + account)
+        if not SECRET_NAME_RE.match(name):
+            raise ValueError(f"secret name {name!r} is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z, '-')")
+        return name
 
     def as_dict(self) -> dict[str, str]:
         """Role -> secret name; the shape of the ``secret_names`` stack output."""
@@ -193,12 +217,104 @@ class Contract:
     deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
     auth_mode: str = AUTH_MODE_KEY
     api_key: str | None = field(default=None, repr=False)  # never in repr, logs or reports
+    #: The account's Azure region ("" when unknown: a version 1 contract does not say).
+    region: str = ""
+    #: The stack's name for this account (:data:`PRIMARY_ACCOUNT` for ``foundry:``).
+    account: str = PRIMARY_ACCOUNT
 
     def public_json(self) -> dict[str, Any]:
         """The exported JSON shape (``claude-foundry env --format json`` without ``--with-key``)."""
-        return {
+        out: dict[str, Any] = {
             "resource": self.resource,
             "base_url": self.base_url,
             "auth_mode": self.auth_mode,
             "deployments": {k: v.to_json() for k, v in sorted(self.deployments.items())},
         }
+        if self.region:
+            out["region"] = self.region
+        return out
+
+
+@dataclass(frozen=True)
+class StackContract:
+    """Every account of one stack, in order of preference (the primary first).
+
+    A one-account stack (contract version 1, no ``<prefix>-accounts`` secret) is a StackContract of one. Each
+    account is a :class:`Contract` with its own endpoint, region, deployments and key."""
+
+    accounts: tuple[Contract, ...]
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.accounts:
+            raise ValueError("a stack contract has at least one account")
+        names = [a.account for a in self.accounts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"account names repeat in the stack contract: {names}")
+
+    @property
+    def primary(self) -> Contract:
+        return self.accounts[0]
+
+    def account(self, name: str) -> Contract:
+        for a in self.accounts:
+            if a.account == name:
+                return a
+        known = ", ".join(a.account for a in self.accounts)
+        raise KeyError(f"no account {name!r} in the stack contract (accounts: {known})")
+
+    def serving(self, deployment: str) -> list[Contract]:
+        """The accounts serving ``deployment``, in order of preference."""
+        return [a for a in self.accounts if deployment in a.deployments]
+
+    @property
+    def deployment_names(self) -> list[str]:
+        """Every logical deployment name, each once, in first-seen order."""
+        return list(dict.fromkeys(n for a in self.accounts for n in sorted(a.deployments)))
+
+    def public_json(self) -> dict[str, Any]:
+        """Version 2 export: every account's :meth:`Contract.public_json` with its name; never a key."""
+        return {"version": CONTRACT_VERSION,
+                "accounts": [{"account": a.account, **a.public_json()} for a in self.accounts]}
+
+
+def dump_accounts(accounts: list[Contract] | tuple[Contract, ...], names: SecretNames) -> str:
+    """The ``<prefix>-accounts`` secret value (version 2): every account without its key, plus where its key
+    lives (``api_key_secret``, null with Entra ID). Deterministic, so an unchanged stack writes the same value."""
+    doc = {"version": CONTRACT_VERSION, "accounts": [
+        {"account": a.account, "resource": a.resource, "region": a.region, "base_url": a.base_url,
+         "auth_mode": a.auth_mode,
+         "api_key_secret": names.api_key_of(a.account) if a.auth_mode == AUTH_MODE_KEY else None,
+         "deployments": {k: v.to_json() for k, v in sorted(a.deployments.items())}}
+        for a in accounts]}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def load_accounts(text: str) -> tuple[list[Contract], dict[str, str]]:
+    """Parse a ``<prefix>-accounts`` value: the accounts (without keys) and account -> key secret name.
+
+    ``ValueError`` with words for anything else, including a newer version than this reader knows."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("accounts"), list) or not data["accounts"]:
+        raise ValueError("expected an object with version and a non-empty accounts list")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 2:
+        raise ValueError(f"unknown contract version {version!r}")
+    if version > CONTRACT_VERSION:
+        raise ValueError(f"contract version {version} is newer than this claude-foundry reads "
+                         f"({CONTRACT_VERSION}): upgrade claude-foundry")
+    out, key_secrets = [], {}
+    for n, raw in enumerate(data["accounts"]):
+        if not isinstance(raw, dict) or not raw.get("base_url") or not raw.get("account"):
+            raise ValueError(f"accounts[{n}]: expected account, resource, region, base_url, auth_mode, deployments")
+        deployments = raw.get("deployments") or {}
+        if not isinstance(deployments, dict):
+            raise ValueError(f"accounts[{n}].deployments: expected an object")
+        account = str(raw["account"])
+        out.append(Contract(resource=str(raw.get("resource") or ""), base_url=str(raw["base_url"]).rstrip("/"),
+                            deployments={str(k): DeploymentInfo.from_json(v) for k, v in deployments.items()},
+                            auth_mode=str(raw.get("auth_mode") or AUTH_MODE_KEY),
+                            region=str(raw.get("region") or ""), account=account))
+        if raw.get("api_key_secret"):
+            key_secrets[account] = str(raw["api_key_secret"])
+    return out, key_secrets

@@ -191,6 +191,7 @@ def test_env_works_on_the_core_install(block, capsys, monkeypatch):
         contract = c.Contract(resource="contoso", base_url="https://contoso.services.ai.azure.com/anthropic",
                               deployments={"fast": c.DeploymentInfo(model="claude-haiku-4-5", version="1",
                                                                     family="haiku")})
+        stack = c.StackContract((contract,))
 
     block(*OPTIONAL)
     monkeypatch.setattr(smoke_cli, "build_runtime", lambda args, **kw: (Runtime(), None))

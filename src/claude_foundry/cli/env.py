@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_arguments(p, full=False)
     p.add_argument("--deployment", metavar="NAME",
                    help="pin this deployment for its model family (default: newest model, then name)")
+    p.add_argument("--account", metavar="NAME",
+                   help="in a stack with several accounts (accounts:), point at this one (default: primary, the "
+                        "stack's foundry:); the SDK and Claude Code take one endpoint")
     p.add_argument("--format", choices=("sh", "dotenv", "json"),
                    help="sh (export lines, default), dotenv, or json (the public contract + variables)")
     p.add_argument("--with-key", action="store_true",
@@ -44,7 +47,17 @@ def run(args: argparse.Namespace) -> int:
                         "--with-key --write FILE")
     # Entra auth for the runtime means: no key needed to build it; the contract still carries the key if any.
     runtime, _ = build_runtime(args, auth="entra")
-    contract = runtime.contract
+    stack = runtime.stack
+    try:
+        contract = stack.account(args.account) if args.account else runtime.contract
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from None
+    if len(stack.accounts) > 1:
+        others = ", ".join(f"{a.account} ({a.region or a.resource})" for a in stack.accounts
+                           if a.account != contract.account)
+        print(f"note: this stack has {len(stack.accounts)} accounts; these variables point at {contract.account} "
+              f"({contract.region or contract.resource}). Others: {others} (--account NAME; FailoverRuntime uses "
+              "them all)", file=sys.stderr)
     if args.with_key and (contract.auth_mode == c.AUTH_MODE_ENTRA or not contract.api_key):
         print("note: this stack uses Entra ID (no key in Key Vault); nothing secret is exported — Claude Code "
               "and the SDK authenticate with your Azure credential", file=sys.stderr)
@@ -61,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                                        ca_bundle=ca_bundle, combined_bundle=combined)
     except envexport.EnvExportError as exc:
         raise UserError(str(exc)) from None
-    text = envexport.render_contract_json(contract, variables) if fmt == "json" \
+    text = envexport.render_contract_json(contract, variables, stack) if fmt == "json" \
         else envexport.render(variables, fmt)
     if args.write:
         try:

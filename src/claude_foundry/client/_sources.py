@@ -125,11 +125,18 @@ def contract_from_env(environ: Mapping[str, str] | None = None) -> c.Contract:
 
 
 def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
-    """Load an exported contract (``Contract.public_json()`` shape) from a file path or a mapping.
+    """Load an exported contract (``Contract.public_json()`` shape) from a file path or a mapping: the primary
+    account's, when the file lists several (see :func:`stack_from_json`).
 
     The file never holds a key: use key auth by passing ``api_key`` to :class:`FoundryRuntime` (or set
     ``ANTHROPIC_FOUNDRY_API_KEY``; :meth:`FoundryRuntime.from_json` does that), or Entra ID.
     """
+    return stack_from_json(source).primary
+
+
+def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
+    """Every account of an exported contract: the primary's fields at the top (what a version 1 reader reads),
+    plus, for a stack with several accounts, ``accounts`` (:meth:`contract.StackContract.public_json` entries)."""
     if isinstance(source, Mapping):
         data: Any = dict(source)
         origin = "contract JSON"
@@ -144,7 +151,7 @@ def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
     if not isinstance(data, dict) or "base_url" not in data:
         raise RuntimeConfigError(
             f"{origin}: expected an object with resource, base_url, auth_mode, deployments")
-    if "api_key" in data:
+    if "api_key" in data or any(isinstance(a, dict) and "api_key" in a for a in data.get("accounts") or ()):
         raise RuntimeConfigError(f"{origin}: holds an api_key; exported contracts must never contain the key")
     try:
         raw = data.get("deployments") or {}
@@ -152,12 +159,23 @@ def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RuntimeConfigError(f"{origin}: bad deployments entry: {exc}") from None
     base_url = str(data["base_url"]).rstrip("/")
-    return c.Contract(
+    primary = c.Contract(
         resource=str(data.get("resource") or _resource_from_base_url(base_url)),
         base_url=base_url,
         deployments=deployments,
         auth_mode=str(data.get("auth_mode") or c.AUTH_MODE_KEY),
+        region=str(data.get("region") or ""),
     )
+    if not data.get("accounts"):
+        return c.StackContract((primary,))
+    try:
+        listed, _ = c.load_accounts(json.dumps({"version": data.get("version", c.CONTRACT_VERSION),
+                                                "accounts": data["accounts"]}))
+        top = str(data.get("account") or c.PRIMARY_ACCOUNT)  # the account the top-level fields describe
+        first = [a for a in listed if a.account == top] or [dataclasses.replace(primary, account=top)]
+        return c.StackContract((*first, *(a for a in listed if a.account != top)), version=c.CONTRACT_VERSION)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RuntimeConfigError(f"{origin}: bad accounts list: {exc}") from None
 
 
 def default_credential(ca_bundle: str | None = None, timeout: float | None = DEFAULT_VAULT_TIMEOUT) -> Any:
@@ -210,7 +228,10 @@ def _get_secret(client: Any, name: str, *, required: bool, timeout: float = DEFA
 
 
 class VaultSource:
-    """Reads one stack's secrets from one vault; counts its round trips (secret reads)."""
+    """Reads one stack's secrets from one vault; counts its round trips (secret reads).
+
+    A stack with several accounts (contract version 2) also holds ``<prefix>-accounts``: :meth:`load_stack` then
+    returns every account, each with its key read from its own secret."""
 
     def __init__(self, vault_url: str, prefix: str, credential: Any, ca_bundle: str | None,
                  timeout: float = DEFAULT_VAULT_TIMEOUT) -> None:
@@ -218,42 +239,75 @@ class VaultSource:
         self.names = c.SecretNames(prefix)
         self.timeout = timeout
         self._client = _secret_client(self.vault_url, credential, ca_bundle, timeout)
+        self._key_secrets: dict[str, str] = {}  # account -> its key secret (from the accounts document)
         self.contract_loads = 0
         self.key_reads = 0
 
+    def _read_many(self, names: list[str], required: set[str]) -> list[str | None]:
+        if not names:
+            return []
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            futures = [pool.submit(_get_secret, self._client, n, required=n in required, timeout=self.timeout)
+                       for n in names]
+            return [f.result() for f in futures]
+
     def load(self) -> c.Contract:
+        """The primary account's contract (what a version 1 reader reads)."""
+        return self.load_stack().primary
+
+    def load_stack(self) -> c.StackContract:
         names = self.names
         # The first read does the Key Vault challenge dance; the others then run in parallel.
         endpoint = _get_secret(self._client, names.endpoint, required=True, timeout=self.timeout)
-        rest = (names.resource, names.deployments, names.auth_mode, names.api_key)
-        with ThreadPoolExecutor(max_workers=len(rest)) as pool:
-            futures = [pool.submit(_get_secret, self._client, n, required=n != names.api_key, timeout=self.timeout)
-                       for n in rest]
-            resource, deployments, auth_mode, api_key = (f.result() for f in futures)
+        resource, deployments, auth_mode, api_key, accounts = self._read_many(
+            [names.resource, names.deployments, names.auth_mode, names.api_key, names.accounts],
+            {names.resource, names.deployments, names.auth_mode})
         self.contract_loads += 1
         try:
             deployment_map = c.load_deployment_map(deployments or "{}")
         except (ValueError, KeyError, TypeError) as exc:
             raise RuntimeConfigError(
                 f"Key Vault secret {names.deployments!r} is not a deployment map: {exc}") from None
-        return c.Contract(
+        primary = c.Contract(
             resource=resource or "",
             base_url=(endpoint or "").rstrip("/"),
             deployments=deployment_map,
             auth_mode=(auth_mode or c.AUTH_MODE_KEY).strip(),
             api_key=api_key or None,
         )
+        if not accounts:
+            return c.StackContract((primary,))
+        try:
+            listed, key_secrets = c.load_accounts(accounts)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RuntimeConfigError(f"Key Vault secret {names.accounts!r} is not an accounts document: {exc}") \
+                from None
+        self._key_secrets = key_secrets
+        region = next((a.region for a in listed if a.account == c.PRIMARY_ACCOUNT), "")
+        further = [a for a in listed if a.account != c.PRIMARY_ACCOUNT]
+        keyed = [a.account for a in further if a.account in key_secrets]
+        keys = dict(zip(keyed, self._read_many([key_secrets[k] for k in keyed], set()), strict=True))
+        further = [dataclasses.replace(a, api_key=keys.get(a.account) or None) for a in further]
+        try:
+            return c.StackContract((dataclasses.replace(primary, region=region), *further),
+                                   version=c.CONTRACT_VERSION)
+        except ValueError as exc:
+            raise RuntimeConfigError(f"Key Vault secret {names.accounts!r}: {exc}") from None
 
-    def read_key(self) -> str | None:
+    def key_secret(self, account: str = c.PRIMARY_ACCOUNT) -> str:
+        """The secret holding ``account``'s key."""
+        return self._key_secrets.get(account) or self.names.api_key_of(account)
+
+    def read_key(self, account: str = c.PRIMARY_ACCOUNT) -> str | None:
         self.key_reads += 1
-        return _get_secret(self._client, self.names.api_key, required=False, timeout=self.timeout)
+        return _get_secret(self._client, self.key_secret(account), required=False, timeout=self.timeout)
 
     def close(self) -> None:
         self._client.close()
 
 
 _CACHE_LOCK = threading.Lock()
-_CONTRACT_CACHE: dict[tuple[str, str], c.Contract] = {}
+_CONTRACT_CACHE: dict[tuple[str, str], c.StackContract] = {}
 _SOURCE_CACHE: dict[tuple[str, str], VaultSource] = {}
 _LOAD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 
@@ -276,12 +330,12 @@ def _vault_key(vault_url: str, prefix: str) -> tuple[str, str]:
 def load_from_vault(
     vault_url: str, prefix: str, credential: Any, ca_bundle: str | None, use_cache: bool,
     timeout: float = DEFAULT_VAULT_TIMEOUT,
-) -> tuple[c.Contract, VaultSource]:
+) -> tuple[c.StackContract, VaultSource]:
     key = _vault_key(vault_url, prefix)
     if not use_cache:
         source = VaultSource(vault_url, prefix, credential, ca_bundle, timeout)
         try:
-            return source.load(), source
+            return source.load_stack(), source
         except BaseException:
             source.close()
             raise
@@ -293,7 +347,7 @@ def load_from_vault(
                 return _CONTRACT_CACHE[key], _SOURCE_CACHE[key]
         source = VaultSource(vault_url, prefix, credential, ca_bundle, timeout)
         try:
-            loaded = source.load()
+            loaded = source.load_stack()
         except BaseException:
             source.close()
             raise
@@ -320,13 +374,14 @@ def contract_from_key_vault(
     loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache, timeout)
     if not use_cache:
         source.close()
-    return loaded
+    return loaded.primary
 
 
-def remember_new_key(source: VaultSource, key: str) -> None:
-    """A re-read key replaces the one in the cached contract of ``source``'s vault and prefix."""
+def remember_new_key(source: VaultSource, key: str, account: str = c.PRIMARY_ACCOUNT) -> None:
+    """A re-read key replaces ``account``'s in the cached contract of ``source``'s vault and prefix."""
     vkey = _vault_key(source.vault_url, source.names.prefix)
     with _CACHE_LOCK:
         cached = _CONTRACT_CACHE.get(vkey)
         if cached is not None:
-            _CONTRACT_CACHE[vkey] = dataclasses.replace(cached, api_key=key)
+            _CONTRACT_CACHE[vkey] = dataclasses.replace(cached, accounts=tuple(
+                dataclasses.replace(a, api_key=key) if a.account == account else a for a in cached.accounts))

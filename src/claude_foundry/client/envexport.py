@@ -184,9 +184,15 @@ def render(variables: Mapping[str, str], fmt: str = "sh") -> str:
     return "".join(f"{lead}{k}={shlex.quote(v)}\n" for k, v in variables.items())
 
 
-def render_contract_json(contract: c.Contract, variables: Mapping[str, str]) -> str:
-    """The ``--format json`` export: ``Contract.public_json()`` plus the non-secret variables."""
+def render_contract_json(contract: c.Contract, variables: Mapping[str, str],
+                         stack: c.StackContract | None = None) -> str:
+    """The ``--format json`` export: ``Contract.public_json()`` plus the non-secret variables; with a ``stack`` of
+    several accounts also its ``version`` and ``accounts`` (:meth:`contract.StackContract.public_json`), which
+    ``FoundryRuntime.from_json`` reads back (a version 1 reader reads the fields at the top)."""
     data = contract.public_json()
+    if stack is not None and len(stack.accounts) > 1:
+        data["account"] = contract.account
+        data.update(stack.public_json())
     data["env"] = {k: v for k, v in variables.items() if k != c.ENV_API_KEY}
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 

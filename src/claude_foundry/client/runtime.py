@@ -150,6 +150,7 @@ class FoundryRuntime:
         timeout: float | None = None,
         key_reader: Callable[[], str | None] | None = None,
         _vault_source: VaultSource | None = None,
+        _stack: c.StackContract | None = None,
     ) -> None:
         if auth not in ("auto", "key", "entra"):
             raise RuntimeConfigError(f"auth must be auto, key or entra (got {auth!r})")
@@ -157,6 +158,8 @@ class FoundryRuntime:
             raise RuntimeConfigError("the contract has no base URL (endpoint)")
         require_https(contract.base_url)  # never a key or token over plain http, whatever the contract says
         self._contract = contract
+        self._stack = _stack if _stack is not None else c.StackContract((contract,))
+        self._auth_choice: AuthChoice = auth
         if auth == "auto":
             auth = "key" if contract.api_key else "entra"
         if auth == "key" and not contract.api_key:
@@ -171,8 +174,13 @@ class FoundryRuntime:
         self.timeout = check_timeout(timeout, "timeout")
         self._vault_source = _vault_source
         if key_reader is None and _vault_source is not None:
-            key_reader = _vault_source.read_key
+            account = contract.account
+
+            def key_reader() -> str | None:
+                return _vault_source.read_key(account)
         self._keys = KeyHolder(contract.api_key if auth == "key" else None, key_reader, self._on_new_key)
+        for known in self._stack.accounts:  # every key of the stack, whichever account this runtime serves
+            remember_key_for_redaction(known.api_key)
         remember_key_for_redaction(contract.api_key)
         self._token_provider: Callable[[], str] | None = None
         self._raw_token_provider: Callable[[], str] = _no_token
@@ -209,9 +217,9 @@ class FoundryRuntime:
         ca = ca_bundle or os.environ.get(c.ENV_CA_BUNDLE) or None
         vt = check_timeout(vault_timeout, "vault_timeout") or DEFAULT_VAULT_TIMEOUT
         cred = credential if credential is not None else _default_credential(ca, vt)
-        contract, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache, vt)
-        runtime = cls(contract, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
-                      timeout=timeout, _vault_source=source)
+        stack, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache, vt)
+        runtime = cls(stack.primary, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
+                      timeout=timeout, _vault_source=source, _stack=stack)
         runtime._owns_source = not use_cache
         return runtime
 
@@ -225,11 +233,12 @@ class FoundryRuntime:
                   **kwargs: Any) -> FoundryRuntime:
         """Contract from an exported JSON file; the key (if any) from ``api_key`` or
         ``ANTHROPIC_FOUNDRY_API_KEY``."""
-        contract = contract_from_json(source)
+        stack = _sources.stack_from_json(source)
+        contract = stack.primary
         key = api_key or os.environ.get(c.ENV_API_KEY) or None
         if key:
             contract = dataclasses.replace(contract, api_key=key)
-        return cls(contract, **kwargs)
+        return cls(contract, _stack=stack, **kwargs)
 
     @classmethod
     def from_environment(cls, **kwargs: Any) -> FoundryRuntime:
@@ -251,6 +260,37 @@ class FoundryRuntime:
     @property
     def resource(self) -> str:
         return self._contract.resource
+
+    @property
+    def region(self) -> str:
+        """The account's Azure region ("" when the contract does not say: a one-account stack)."""
+        return self._contract.region
+
+    @property
+    def account(self) -> str:
+        """The stack's name for this runtime's account (``primary`` for ``foundry:``)."""
+        return self._contract.account
+
+    @property
+    def stack(self) -> c.StackContract:
+        """Every account of the stack this runtime's contract came from (just this one for a one-account stack,
+        env variables or a version 1 file), this runtime's with the key currently in use."""
+        mine = self.contract
+        return dataclasses.replace(self._stack, accounts=tuple(
+            mine if a.account == mine.account else a for a in self._stack.accounts))
+
+    def accounts(self) -> list[FoundryRuntime]:
+        """One runtime per account of the stack, in order of preference, this one first (for
+        :class:`FailoverRuntime`, or to smoke-test each). They share this runtime's auth choice, credential, token
+        scope, CA bundle and timeout; each re-reads its own key secret after a 401."""
+        out: list[FoundryRuntime] = [self]
+        for acct in self._stack.accounts:
+            if acct.account == self._contract.account:
+                continue
+            out.append(type(self)(acct, auth=self._auth_choice, credential=self._credential,
+                                  token_scope=self.token_scope, ca_bundle=self.ca_bundle, timeout=self.timeout,
+                                  _vault_source=self._vault_source, _stack=self._stack))
+        return out
 
     @property
     def base_url(self) -> str:
@@ -275,7 +315,8 @@ class FoundryRuntime:
         return self._keys.rereads
 
     def __repr__(self) -> str:
-        return (f"FoundryRuntime(resource={self.resource!r}, base_url={self.base_url!r}, auth={self.auth!r}, "
+        where = f", region={self.region!r}" if self.region else ""
+        return (f"FoundryRuntime(resource={self.resource!r}, base_url={self.base_url!r}{where}, auth={self.auth!r}, "
                 f"deployments={sorted(self._contract.deployments)!r})")
 
     __str__ = __repr__
@@ -298,7 +339,7 @@ class FoundryRuntime:
     def _on_new_key(self, key: str) -> None:
         remember_key_for_redaction(key)
         if self._vault_source is not None:
-            _sources.remember_new_key(self._vault_source, key)
+            _sources.remember_new_key(self._vault_source, key, self._contract.account)
 
     def token_provider(self) -> Callable[[], str]:
         """A bearer token provider for ``token_scope`` (``azure.identity.get_bearer_token_provider``).

@@ -86,6 +86,9 @@ class AccessAssignmentsArgs:
     #: Principals of your own program, besides the spec's (an object id or a ``*Args``).
     claude_users: Sequence[pulumi.Input[str] | ClaudeUserArgs] = ()
     secret_readers: Sequence[pulumi.Input[str] | SecretReaderArgs] = ()
+    #: The stack's further accounts (``accounts:``) as (key, account id, scope name): every Claude user (and the
+    #: deployer) gets the same role on each, logical names suffixed ``-<key>``.
+    further_accounts: Sequence[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = ()
 
 
 def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[PrincipalArgs]) \
@@ -104,25 +107,26 @@ def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[Princip
 
 
 def _grants(name: str, args: AccessAssignmentsArgs) -> list[_Grant]:
-    account = (args.account_id, args.account_scope_name)
     vault = (args.vault_id, args.vault_scope_name)
-    grants = [_Grant(f"{name}-user-{u.principal_id}", u.principal_id, u.principal_type, u.role, *account,
-                     u.description or None) for u in args.access.claude_users]
+    accounts = [("", args.account_id, args.account_scope_name)] + [
+        (f"-{key}", account_id, scope_name) for key, account_id, scope_name in args.further_accounts]
+    grants: list[_Grant] = []
+    for suffix, *account in accounts:
+        grants += [_Grant(f"{name}-user-{u.principal_id}{suffix}", u.principal_id, u.principal_type, u.role,
+                          *account, u.description or None) for u in args.access.claude_users]
+        grants += [_Grant(f"{name}-user-{key}{suffix}", u.principal_id, u.principal_type,
+                          getattr(u, "role", "cognitive-services-user"), *account, u.description or None)
+                   for key, u in _wired(args.claude_users, ClaudeUserArgs)]
     grants += [_Grant(f"{name}-reader-{r.principal_id}", r.principal_id, r.principal_type,
                       "key-vault-secrets-user", *vault, r.description or None) for r in args.access.secret_readers]
-    grants += [_Grant(f"{name}-user-{key}", u.principal_id, u.principal_type,
-                      getattr(u, "role", "cognitive-services-user"), *account, u.description or None)
-               for key, u in _wired(args.claude_users, ClaudeUserArgs)]
     grants += [_Grant(f"{name}-reader-{key}", r.principal_id, r.principal_type, "key-vault-secrets-user",
                       *vault, r.description or None) for key, r in _wired(args.secret_readers, SecretReaderArgs)]
     if args.access.deployer_access and args.deployer_principal_id is not None:
         why = "claude-foundry: the deploying identity (access.deployer_access)"
-        grants += [
-            _Grant(f"{name}-deployer-claude", args.deployer_principal_id, None, "cognitive-services-user",
-                   *account, why),
-            _Grant(f"{name}-deployer-secrets", args.deployer_principal_id, None, "key-vault-secrets-user",
-                   *vault, why),
-        ]
+        grants += [_Grant(f"{name}-deployer-claude{suffix}", args.deployer_principal_id, None,
+                          "cognitive-services-user", *account, why) for suffix, *account in accounts]
+        grants.append(_Grant(f"{name}-deployer-secrets", args.deployer_principal_id, None, "key-vault-secrets-user",
+                             *vault, why))
     return grants
 
 

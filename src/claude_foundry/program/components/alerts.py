@@ -27,6 +27,7 @@ whose start date changes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class AlertsArgs:
     resource_group_name: pulumi.Input[str]
     account_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    #: the stack's further accounts (``accounts:``): key -> (account name, account id); each gets the same alerts
+    further_accounts: Mapping[str, tuple[str, pulumi.Input[str]]] = field(default_factory=dict)
 
 
 def action_group_name(spec: Spec) -> str:
@@ -65,17 +68,18 @@ def action_group_short_name(spec: Spec) -> str:
     return f"claude-{spec.environment}"[: arm.ACTION_GROUP_SHORT_NAME_MAX].rstrip("-")
 
 
-def metric_criteria(spec: Spec) -> dict[str, dict[str, Any]]:
+def metric_criteria(spec: Spec, account_name: str | None = None) -> dict[str, dict[str, Any]]:
     """Alert key -> description and one static criterion (``MetricCriteriaArgs`` keywords), for the thresholds
-    the spec sets."""
+    the spec sets, on ``account_name`` (default: the primary, ``foundry.name``)."""
     a = spec.alerts
     if a is None:
         return {}
+    account_name = account_name or spec.foundry.name
     out: dict[str, dict[str, Any]] = {}
     base = {"criterion_type": "StaticThresholdCriterion", "metric_namespace": arm.ACCOUNT_METRIC_NAMESPACE}
     if a.throttled_requests is not None:
         out["throttling"] = {
-            "description": f"Claude on {spec.foundry.name}: more than {a.throttled_requests} requests throttled "
+            "description": f"Claude on {account_name}: more than {a.throttled_requests} requests throttled "
                            "(HTTP 429, rate or quota limit) in 15 minutes. Raise the deployment's capacity or slow "
                            "the callers down.",
             "criterion": {**base, "name": "throttled-requests", "metric_name": METRIC_MODEL_REQUESTS,
@@ -86,14 +90,14 @@ def metric_criteria(spec: Spec) -> dict[str, dict[str, Any]]:
     if a.server_error_percent is not None:
         floor = round(100 - a.server_error_percent, 6)
         out["server-errors"] = {
-            "description": f"Claude on {spec.foundry.name}: more than {a.server_error_percent:g}% of requests failed "
+            "description": f"Claude on {account_name}: more than {a.server_error_percent:g}% of requests failed "
                            f"with a server error (HTTP >= 500) in 15 minutes (availability below {floor:g}%).",
             "criterion": {**base, "name": "availability", "metric_name": METRIC_AVAILABILITY,
                           "operator": "LessThan", "threshold": floor, "time_aggregation": "Average"},
         }
     if a.latency_ms is not None:
         out["latency"] = {
-            "description": f"Claude on {spec.foundry.name}: average time to last byte above {a.latency_ms} ms in "
+            "description": f"Claude on {account_name}: average time to last byte above {a.latency_ms} ms in "
                            "15 minutes.",
             "criterion": {**base, "name": "time-to-last-byte", "metric_name": METRIC_TIME_TO_LAST_BYTE,
                           "operator": "GreaterThan", "threshold": a.latency_ms, "time_aggregation": "Average"},
@@ -131,28 +135,37 @@ class Alerts(pulumi.ComponentResource):
         )
         self.action_group_id = self.action_group.id
         self.metric_alerts = {}
-        for key, alert in metric_criteria(spec).items():
-            self.metric_alerts[key] = azure_native.monitor.MetricAlert(
-                f"{name}-{key}",
-                rule_name=f"{spec.foundry.name}-{key}",
-                resource_group_name=args.resource_group_name,
-                location=arm.GLOBAL_LOCATION,
-                description=alert["description"],
-                severity=SEVERITIES[key],
-                enabled=True,
-                scopes=[args.account_id],
-                evaluation_frequency=EVALUATION_FREQUENCY,
-                window_size=WINDOW_SIZE,
-                # the typed Args: criteria is a union, so a plain dict would not be translated to camelCase
-                criteria=azure_native.monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
-                    odata_type=arm.METRIC_ALERT_CRITERIA_SINGLE,
-                    all_of=[azure_native.monitor.MetricCriteriaArgs(**alert["criterion"])]),
-                auto_mitigate=True,
-                actions=[{"action_group_id": self.action_group.id}],
-                tags=args.tags,
-                opts=child_opts(self),
-            )
+        accounts = [("", spec.foundry.name, args.account_id)] + [
+            (f"-{k}", acct_name, acct_id) for k, (acct_name, acct_id) in args.further_accounts.items()]
+        for suffix, account_name, account_id in accounts:
+            for key, alert in metric_criteria(spec, account_name).items():
+                self.metric_alerts[key + suffix] = self._alert(name + suffix, key, account_name, account_id, alert,
+                                                               args)
         self.register_outputs({"action_group_id": self.action_group_id})
+
+    def _alert(self, name: str, key: str, account_name: str, account_id: pulumi.Input[str], alert: dict[str, Any],
+               args: AlertsArgs) -> azure_native.monitor.MetricAlert:
+        """One metric alert on one account (logical name ``<name>-<key>``, rule ``<account>-<key>``)."""
+        return azure_native.monitor.MetricAlert(
+            f"{name}-{key}",
+            rule_name=f"{account_name}-{key}",
+            resource_group_name=args.resource_group_name,
+            location=arm.GLOBAL_LOCATION,
+            description=alert["description"],
+            severity=SEVERITIES[key],
+            enabled=True,
+            scopes=[account_id],
+            evaluation_frequency=EVALUATION_FREQUENCY,
+            window_size=WINDOW_SIZE,
+            # the typed Args: criteria is a union, so a plain dict would not be translated to camelCase
+            criteria=azure_native.monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type=arm.METRIC_ALERT_CRITERIA_SINGLE,
+                all_of=[azure_native.monitor.MetricCriteriaArgs(**alert["criterion"])]),
+            auto_mitigate=True,
+            actions=[{"action_group_id": self.action_group.id}],
+            tags=args.tags,
+            opts=child_opts(self),
+        )
 
 
 @dataclass(frozen=True)

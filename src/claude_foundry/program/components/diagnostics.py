@@ -6,6 +6,7 @@ own, as ``DiagnosticsArgs.workspace_id`` (any ``pulumi.Input[str]``, e.g. your w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -27,6 +28,8 @@ class DiagnosticsArgs:
     tags: dict[str, str] = field(default_factory=dict)
     #: An existing Log Analytics workspace (its ARM id); the component then creates none.
     workspace_id: pulumi.Input[str] | None = None
+    #: The stack's further accounts (``accounts:``): key -> account id; each sends its logs to the same workspace.
+    further_account_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class Diagnostics(pulumi.ComponentResource):
@@ -34,6 +37,7 @@ class Diagnostics(pulumi.ComponentResource):
     workspace_id: pulumi.Output[str]
     account_setting: azure_native.monitor.DiagnosticSetting
     vault_setting: azure_native.monitor.DiagnosticSetting
+    further_account_settings: dict[str, azure_native.monitor.DiagnosticSetting]  # account key -> setting
 
     def __init__(self, name: str, args: DiagnosticsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}Diagnostics", name, None, opts)
@@ -57,15 +61,9 @@ class Diagnostics(pulumi.ComponentResource):
                 opts=child_opts(self),
             )
             self.workspace_id = self.workspace.id
-        self.account_setting = azure_native.monitor.DiagnosticSetting(
-            f"{name}-account",
-            name=DIAGNOSTIC_SETTING_NAME,
-            resource_uri=args.account_id,
-            workspace_id=self.workspace_id,
-            logs=[{"category_group": "allLogs", "enabled": True}],
-            metrics=[{"category": "AllMetrics", "enabled": True}],
-            opts=child_opts(self),
-        )
+        self.account_setting = self._account_setting(f"{name}-account", args.account_id)
+        self.further_account_settings = {key: self._account_setting(f"{name}-account-{key}", account_id)
+                                         for key, account_id in args.further_account_ids.items()}
         self.vault_setting = azure_native.monitor.DiagnosticSetting(
             f"{name}-vault",
             name=DIAGNOSTIC_SETTING_NAME,
@@ -75,3 +73,15 @@ class Diagnostics(pulumi.ComponentResource):
             opts=child_opts(self),
         )
         self.register_outputs({"workspace_id": self.workspace_id})
+
+    def _account_setting(self, logical: str, account_id: pulumi.Input[str]) -> azure_native.monitor.DiagnosticSetting:
+        """allLogs and AllMetrics of one Foundry account to the workspace."""
+        return azure_native.monitor.DiagnosticSetting(
+            logical,
+            name=DIAGNOSTIC_SETTING_NAME,
+            resource_uri=account_id,
+            workspace_id=self.workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child_opts(self),
+        )

@@ -12,6 +12,7 @@ themselves turn public access off (:func:`private_network_acls`, used by ``Found
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +54,16 @@ class PrivateNetworkArgs:
     vault_name: str | None = None  # with vault_id: the vault gets its endpoint (private.key_vault)
     vault_id: pulumi.Input[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: The stack's further accounts (``accounts:``): key -> (account name, account id). Each gets its endpoint in
+    #: the same subnet (Private Link reaches an account in another region) and A records in the same zones.
+    further_accounts: Mapping[str, tuple[str, pulumi.Input[str]]] = field(default_factory=dict)
 
 
 class PrivateNetwork(pulumi.ComponentResource):
     """The virtual network (when created), the private endpoints, the private DNS zones and links, the zone
-    groups. Attributes: ``vnet`` (or None), ``subnet_id``, ``endpoints`` (``account`` / ``vault`` ->
-    PrivateEndpoint), ``zones`` (zone name -> created PrivateZone), ``links``, ``zone_groups``, ``zone_ids``
-    (zone name -> id, given or created)."""
+    groups. Attributes: ``vnet`` (or None), ``subnet_id``, ``endpoints`` (``account``, ``account-<key>`` of
+    each further account, ``vault`` -> PrivateEndpoint), ``zones`` (zone name -> created PrivateZone),
+    ``links``, ``zone_groups``, ``zone_ids`` (zone name -> id, given or created)."""
 
     vnet: azure_native.network.VirtualNetwork | None
     subnet_id: pulumi.Input[str]
@@ -107,18 +111,22 @@ class PrivateNetwork(pulumi.ComponentResource):
                 registration_enabled=False, virtual_network={"id": vnet_id}, tags=args.tags,
                 opts=child_opts(self))
 
-        targets: list[tuple[str, str, pulumi.Input[str], tuple[str, ...]]] = [
-            ("account", f"pe-{args.foundry_name}-account", args.account_id, arm.ACCOUNT_PRIVATE_DNS_ZONES)]
+        account_group, vault_group = arm.ACCOUNT_PRIVATE_LINK_GROUP, arm.VAULT_PRIVATE_LINK_GROUP
+        targets: list[tuple[str, str, pulumi.Input[str], tuple[str, ...], str]] = [
+            ("account", f"pe-{args.foundry_name}-account", args.account_id, arm.ACCOUNT_PRIVATE_DNS_ZONES,
+             account_group)]
+        targets += [(f"account-{key}", f"pe-{account_name}-account", account_id, arm.ACCOUNT_PRIVATE_DNS_ZONES,
+                     account_group) for key, (account_name, account_id) in args.further_accounts.items()]
         if p.key_vault and args.vault_id is not None and args.vault_name:
-            targets.append(("vault", f"pe-{args.vault_name}-vault", args.vault_id, arm.VAULT_PRIVATE_DNS_ZONES))
-        groups = {"account": arm.ACCOUNT_PRIVATE_LINK_GROUP, "vault": arm.VAULT_PRIVATE_LINK_GROUP}
+            targets.append(("vault", f"pe-{args.vault_name}-vault", args.vault_id, arm.VAULT_PRIVATE_DNS_ZONES,
+                            vault_group))
         self.endpoints, self.zone_groups = {}, {}
-        for role, pe_name, target_id, zones in targets:
+        for role, pe_name, target_id, zones, group in targets:
             endpoint = azure_native.network.PrivateEndpoint(
                 f"{name}-{role}-pe", private_endpoint_name=pe_name, resource_group_name=rg, location=location,
                 subnet={"id": self.subnet_id},
                 private_link_service_connections=[{"name": pe_name, "private_link_service_id": target_id,
-                                                   "group_ids": [groups[role]]}],
+                                                   "group_ids": [group]}],
                 tags=args.tags, opts=child_opts(self))
             self.endpoints[role] = endpoint
             links = [self.links[z] for z in zones if z in self.links]

@@ -39,6 +39,9 @@ OUTPUT_NAMES = ("endpoint", "resource_name", "account_id", "vault_name", "vault_
                 "deployment_names", "deployments", "auth_mode")
 #: Outputs only a stack with a Foundry project (``foundry.project``) has.
 PROJECT_OUTPUT_NAMES = ("project_name",)
+#: Outputs only a stack with further accounts (``accounts:``) has: every account's name, region, endpoint, id
+#: and deployment names, the primary first.
+MULTI_ACCOUNT_OUTPUT_NAMES = ("accounts",)
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,31 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             account_name=account.name, resource_group_name=rg_name, protect=spec.protect, catalogue=cat),
             opts=pulumi.ResourceOptions(parent=self))
 
+        # further accounts (accounts:): each with its own deployments, chained within it, in parallel with the others
+        self.further_accounts: dict[str, FoundryAccount] = {}
+        self.further_deployments: dict[str, ClaudeDeployments] = {}
+        for acct in spec.all_accounts()[1:]:
+            fa = FoundryAccount(f"{name}-foundry-{acct.key}", FoundryAccountArgs(
+                foundry=acct.foundry, location=acct.location, resource_group_name=rg_name, tags=tags,
+                protect=spec.protect, private_network=spec.private_network if spec.private_on else None),
+                opts=pulumi.ResourceOptions(parent=self))
+            self.further_accounts[acct.key] = fa
+            self.further_deployments[acct.key] = ClaudeDeployments(
+                f"{name}-deployments-{acct.key}", ClaudeDeploymentsArgs(
+                    deployments=acct.deployments, model_provider=spec.foundry.model_provider, account=fa.account,
+                    account_name=fa.account.name, resource_group_name=rg_name, protect=spec.protect,
+                    catalogue=cat), opts=pulumi.ResourceOptions(parent=self))
+        further = {key: (fa.account, fa.account.name) for key, fa in self.further_accounts.items()}
+        further_ids = {key: fa.account.id for key, fa in self.further_accounts.items()}
+        further_names = {a.key: a.name for a in spec.all_accounts()[1:]}
+
         # optional Foundry project: after the last deployment (one change below the account at a time)
         last_deployment = list(self.deployments_component.resources.values())[-1:]
         self.project = self.foundry.add_project(depends_on=last_deployment)
 
         self.vault = ContractVault(f"{name}-vault", ContractVaultArgs(
             spec=spec, resource_group_name=rg_name, tenant_id=client.tenant_id, account=account,
-            account_name=account.name, base_url_template=base_url_template, tags=tags),
+            account_name=account.name, base_url_template=base_url_template, tags=tags, further_accounts=further),
             opts=pulumi.ResourceOptions(parent=self))
 
         # optional private networking (private_network:): endpoints, DNS zones; nothing at all when off
@@ -132,7 +153,9 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             self.network = PrivateNetwork(f"{name}-network", PrivateNetworkArgs(
                 private=spec.private_network, foundry_name=spec.foundry.name, location=spec.location,
                 resource_group_name=rg_name, account_id=account.id, vault_name=spec.key_vault.name,
-                vault_id=self.vault.id, tags=tags), opts=pulumi.ResourceOptions(parent=self))
+                vault_id=self.vault.id, tags=tags,
+                further_accounts={k: (further_names[k], i) for k, i in further_ids.items()}),
+                opts=pulumi.ResourceOptions(parent=self))
 
         # the scope names of role assignment names: "<resource group>/<resource>"
         rg_label = spec.resource_group if args.resource_group_name is None else args.resource_group_name
@@ -141,20 +164,23 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             account_id=account.id, account_scope_name=_scope_name(rg_label, spec.foundry.name),
             vault_id=self.vault.id, vault_scope_name=_scope_name(rg_label, spec.key_vault.name),
             deployer_principal_id=client.object_id, claude_users=args.claude_users,
-            secret_readers=args.secret_readers),
+            secret_readers=args.secret_readers,
+            further_accounts=[(k, i, _scope_name(rg_label, further_names[k])) for k, i in further_ids.items()]),
             opts=pulumi.ResourceOptions(parent=self))
 
         self.diagnostics: Diagnostics | None = None
         if spec.diagnostics.enabled:
             self.diagnostics = Diagnostics(f"{name}-diagnostics", DiagnosticsArgs(
                 spec=spec, resource_group_name=rg_name, account_id=account.id, vault_id=self.vault.id,
-                tags=tags, workspace_id=args.workspace_id), opts=pulumi.ResourceOptions(parent=self))
+                tags=tags, workspace_id=args.workspace_id, further_account_ids=further_ids),
+                opts=pulumi.ResourceOptions(parent=self))
 
         # optional observability and cost (alerts:, budget:): nothing at all when off, so no other URN changes
         self.alerts: Alerts | None = None
         if spec.alerts_on:
             self.alerts = Alerts(f"{name}-alerts", AlertsArgs(
-                spec=spec, resource_group_name=rg_name, account_id=account.id, tags=tags),
+                spec=spec, resource_group_name=rg_name, account_id=account.id, tags=tags,
+                further_accounts={k: (further_names[k], i) for k, i in further_ids.items()}),
                 opts=pulumi.ResourceOptions(parent=self))
         self.budget: CostBudget | None = None
         if spec.budget_on:
@@ -177,11 +203,20 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             {k: {"model": v.model, "version": v.version, "family": v.family} for k, v in dmap.items()})
         self.auth_mode: pulumi.Output[str] = pulumi.Output.from_input(spec.auth_mode)
         self.project_name: pulumi.Output[str] | None = self.project.name if self.project is not None else None
+        self.accounts: pulumi.Output[list] | None = None
+        if spec.multi_account:
+            ids = {contract.PRIMARY_ACCOUNT: account.id, **further_ids}
+            self.accounts = pulumi.Output.all(**ids).apply(lambda got: [
+                {"account": c.account, "resource": c.resource, "region": c.region, "endpoint": c.base_url,
+                 "account_id": got[c.account], "deployment_names": sorted(c.deployments)}
+                for c in spec.stack_contract(base_url_template, cat).accounts])
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
-        """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project."""
-        names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ())
+        """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project,
+        ``accounts`` only with further accounts."""
+        names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ()) \
+            + (MULTI_ACCOUNT_OUTPUT_NAMES if self.accounts is not None else ())
         return {k: getattr(self, k) for k in names}
 
 

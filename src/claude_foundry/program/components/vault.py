@@ -2,11 +2,15 @@
 
 Secrets: ``<prefix>-endpoint`` (the Claude base URL, built from the custom subdomain — never the account's
 ARM ``properties.endpoint``), ``-resource``, ``-deployments`` (JSON map), ``-auth-mode``, and ``-api-key``
-(key1 of the account, a Pulumi secret) only when local auth is enabled.
+(key1 of the account, a Pulumi secret) only when local auth is enabled: the primary account's, what every
+reader reads (contract version 1). A stack with further accounts (``accounts:``) adds ``-accounts`` (contract
+version 2: every account's endpoint, region and deployments, no key) and, with local auth, ``-api-key-<key>`` per
+further account.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -27,6 +31,8 @@ class ContractVaultArgs:
     account_name: pulumi.Input[str]
     base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPLATE
     tags: dict[str, str] = field(default_factory=dict)
+    #: The further accounts (``accounts:``): key -> (Account, its name), for their keys
+    further_accounts: Mapping[str, tuple[pulumi.Resource, pulumi.Input[str]]] = field(default_factory=dict)
 
 
 def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict:
@@ -53,7 +59,8 @@ class ContractVault(pulumi.ComponentResource):
 
     vault: azure_native.keyvault.Vault
     lock: azure_native.authorization.ManagementLockByScope | None
-    secrets: dict[str, azure_native.keyvault.Secret]  # role (contract.SecretNames.as_dict keys) -> Secret
+    #: role (contract.SecretNames.as_dict keys; with further accounts also ``accounts`` and ``api_key_<key>``)
+    secrets: dict[str, azure_native.keyvault.Secret]
     id: pulumi.Output[str]
     name: pulumi.Output[str]
     vault_url: pulumi.Output[str]
@@ -82,15 +89,26 @@ class ContractVault(pulumi.ComponentResource):
             "deployments": contract.dump_deployment_map(spec.deployment_map()),
             "auth_mode": spec.auth_mode,
         }
+        secret_names = {role: getattr(names, role) for role in values}
+        key_roles = set()
+        if spec.multi_account:
+            values["accounts"] = contract.dump_accounts(spec.stack_contract(args.base_url_template).accounts, names)
+            secret_names["accounts"] = names.accounts
         if not spec.foundry.disable_local_auth:
-            keys = azure_native.cognitiveservices.list_account_keys_output(
-                account_name=args.account_name, resource_group_name=args.resource_group_name,
-                opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[args.account]))
-            values["api_key"] = pulumi.Output.secret(keys.key1)
+            further = {f"api_key_{key}": (names.api_key_of(key), *acct)
+                       for key, acct in args.further_accounts.items()}
+            for role, (secret_name, account, account_name) in {
+                    "api_key": (names.api_key, args.account, args.account_name), **further}.items():
+                keys = azure_native.cognitiveservices.list_account_keys_output(
+                    account_name=account_name, resource_group_name=args.resource_group_name,
+                    opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[account]))
+                values[role] = pulumi.Output.secret(keys.key1)
+                secret_names[role] = secret_name
+                key_roles.add(role)
         self.secrets = {}
         for role, value in values.items():
-            secret_name = getattr(names, role)
-            is_key = role == "api_key"
+            secret_name = secret_names[role]
+            is_key = role in key_roles
             self.secrets[role] = azure_native.keyvault.Secret(
                 f"{name}-{secret_name}",
                 secret_name=secret_name,

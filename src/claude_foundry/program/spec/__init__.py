@@ -170,20 +170,32 @@ def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tup
     """Refusals and warnings that need the whole spec: retired / deprecated / preview / gated models, and an
     Entra-only model in a stack that exports a key."""
     errors, warnings = [], []
-    for name, dep in spec.deployments.items():
-        info = cat.model(dep.model)
-        if info is None or dep.version is None:
-            continue
-        where = doc.mark_for(("deployments", name, "model"))
-        path = f"deployments.{name}.model"
-        verdict = cat.lifecycle(dep.model, dep.version, today)
-        if verdict is not None:
-            (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
-        if info.entra_only and not spec.foundry.disable_local_auth:
-            errors.append(Issue(where, path, f"{dep.model} accepts Microsoft Entra ID only, but this stack enables "
-                                             "key auth and exports a key: set foundry.disable_local_auth: true "
-                                             "(or deploy it from an Entra-only stack)"))
+    seen: set[tuple[str, str | None]] = set()
+    for account in spec.all_accounts():
+        prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
+        for name, dep in account.deployments.items():
+            if (dep.model, dep.version) in seen and not account.primary:
+                continue  # the same model and version, already judged where the stack names it
+            seen.add((dep.model, dep.version))
+            _judge(spec, cat, doc, today, (*prefix, "deployments", name, "model"), dep, errors, warnings)
     return errors, warnings
+
+
+def _judge(spec: Spec, cat: Catalogue, doc: Document, today: dt.date, loc: tuple[str, ...], dep: Any,
+       errors: list[Issue], warnings: list[Issue]) -> None:
+    """The lifecycle verdict of one deployment at ``loc``, and the Entra-only check."""
+    info = cat.model(dep.model)
+    if info is None or dep.version is None:
+        return
+    where = doc.mark_for(loc)
+    path = dotted(loc)
+    verdict = cat.lifecycle(dep.model, dep.version, today)
+    if verdict is not None:
+        (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
+    if info.entra_only and not spec.foundry.disable_local_auth:
+        errors.append(Issue(where, path, f"{dep.model} accepts Microsoft Entra ID only, but this stack enables "
+                                         "key auth and exports a key: set foundry.disable_local_auth: true "
+                                         "(or deploy it from an Entra-only stack)"))
 
 
 def validate_data(doc: Document, catalogue: Catalogue | None = None,

@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,6 +22,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -38,6 +41,10 @@ DEPLOYMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
 PROJECT_NAME_RE = re.compile(arm.PROJECT_NAME_PATTERN)
 RESOURCE_GROUP_RE = re.compile(r"^[-\w._()]{1,90}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+#: The stack's name of a further account (``accounts:`` key): part of secret and logical names.
+ACCOUNT_KEY_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+#: Further accounts a stack may name besides ``foundry:``.
+MAX_ACCOUNTS = 8
 WORKSPACE_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$")
 WORKSPACE_ID_RE = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]{1,90}/providers/"
@@ -66,6 +73,9 @@ def validation_context(data: Any, context: Mapping[str, Any] | None = None) -> d
         ctx["catalogue"] = load_catalogue()
     if "location" not in ctx and isinstance(data, Mapping):
         ctx["location"] = data.get("location")
+    if "stack_deployments" not in ctx and isinstance(data, Mapping):
+        # what a further account's deployments inherit from (as written, merged before validation)
+        ctx["stack_deployments"] = data.get("deployments")
     return ctx
 
 
@@ -73,6 +83,10 @@ def validation_context(data: Any, context: Mapping[str, Any] | None = None) -> d
 #: ``__init__`` without the validation context).
 _SPEC_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("spec_context",
                                                                                        default=None)
+#: While a further account's deployments validate: its location (they are checked against it, not the stack's);
+#: False when that location is itself invalid (no location check then, its own error says why).
+_ACCOUNT_LOCATION: contextvars.ContextVar[str | bool | None] = contextvars.ContextVar("account_location",
+                                                                                     default=None)
 
 
 # --- Foundry account ------------------------------------------------------------------------------
@@ -254,7 +268,8 @@ class DeploymentSpec(StrictModel):
     def _sku(cls, v: str, info: ValidationInfo) -> str:
         cat = _catalogue(info)
         name, version = info.data.get("model"), info.data.get("version")
-        location = (info.context or {}).get("location")
+        account_location = _ACCOUNT_LOCATION.get()
+        location = (info.context or {}).get("location") if account_location is None else account_location
         if cat is None or not name or not version or cat.model(name) is None or not isinstance(location, str):
             return v
         problems = [p for f, p in cat.offer_problems(name, version, v, location) if f in ("sku", "location")]
@@ -278,6 +293,132 @@ class DeploymentSpec(StrictModel):
         info = load_catalogue().model(self.model)
         vinfo = info.version_info(self.version) if info and self.version else None
         return vinfo.hosting if vinfo else self.hosting
+
+
+# --- Further accounts ------------------------------------------------------------------------------
+
+#: JSON Schema of an account's ``deployments`` (names, or names with overrides), for editors.
+_ACCOUNT_DEPLOYMENTS_SCHEMA = {
+    "description": (
+        "Which of the stack's deployments this account serves (default: all), as a list of names, or a mapping "
+        "of name -> overrides (capacity, sku, hosting, version, ...; null or {} for none). A name that is not "
+        "one of the stack's deployments needs its own model:."),
+    "anyOf": [
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        {"type": "object", "additionalProperties": {"anyOf": [{"type": "null"}, {
+            "type": "object", "additionalProperties": False,
+            "properties": {k: {} for k in ("model", "hosting", "version", "sku", "capacity",
+                                           "version_upgrade_option", "rai_policy")}}]}},
+    ]}
+
+
+def _merged_deployment(name: str, over: Any, stack: Mapping[str, Any]) -> Any:
+    """One deployment of a further account as written: the stack's entry of that name with the account's
+    overrides on top. A pinned hosting or version replaces both of the stack's; another model replaces it all."""
+    if over is None:
+        over = {}
+    if not isinstance(over, Mapping):
+        return over  # pydantic says what is wrong with it
+    if "model" in over or name not in stack:
+        if "model" not in over:
+            raise ValueError(f"deployment {name!r} is not one of the stack's deployments ({', '.join(stack) or 'none'})"
+                             "; give it a model: to deploy another one in this account")
+        return dict(over)
+    base = stack[name]
+    if not isinstance(base, Mapping):
+        return dict(over)  # the stack's own entry is reported where it is
+    base = dict(base)
+    if "hosting" in over or "version" in over:
+        base.pop("hosting", None)
+        base.pop("version", None)
+    return {**base, **over}
+
+
+class AccountSpec(StrictModel):
+    """A further Foundry account of the stack (``accounts:``), in its own region. It takes ``foundry:``'s
+    settings (model provider, local auth, network unless it names its own; no project) with its own name and
+    location, and serves all or some of the stack's deployments under the same names, so that a client fails
+    over with the same request."""
+
+    name: Annotated[str, Field(description=(
+        "Account name and custom subdomain (same rules as foundry.name; globally unique). Its Claude endpoint is "
+        "https://<name>.services.ai.azure.com/anthropic."))]
+    location: Annotated[str, Field(description="Its Azure region, e.g. swedencentral.")]
+    network: NetworkSpec | None = Field(None, description="Public access and IP rules; default: foundry.network.")
+    deployments: Annotated[dict[str, DeploymentSpec], WithJsonSchema(_ACCOUNT_DEPLOYMENTS_SCHEMA)] = Field(
+        default=None, validate_default=True,  # type: ignore[assignment]
+        description=_ACCOUNT_DEPLOYMENTS_SCHEMA["description"])
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return FoundrySpec._name(v)
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str, info: ValidationInfo) -> str:
+        cat = _catalogue(info)
+        if cat is not None and v not in cat.locations:
+            raise ValueError(f"Claude is not offered in {v!r}; locations: {', '.join(cat.locations)}")
+        return v
+
+    @field_validator("deployments", mode="wrap")
+    @classmethod
+    def _deployments(cls, v: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        """The account's deployments merged onto the stack's as written, then validated against its location."""
+        stack = (info.context or {}).get("stack_deployments")
+        stack = stack if isinstance(stack, Mapping) else {}
+        if v is None:
+            v = dict.fromkeys(stack)
+        elif isinstance(v, list):
+            bad = [n for n in v if not isinstance(n, str)]
+            if bad:
+                raise ValueError(f"deployment names are strings (got {bad[0]!r})")
+            if len(set(v)) != len(v):
+                raise ValueError("a deployment name is listed twice")
+            v = dict.fromkeys(v)
+        if isinstance(v, Mapping):
+            bad = [n for n in v if not isinstance(n, str) or not DEPLOYMENT_NAME_RE.match(n)]
+            if bad:
+                raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
+                                 "'-', starting with a letter or digit")
+            if not v:
+                raise ValueError("an account serves at least one deployment (leave deployments out for all)")
+            v = {name: _merged_deployment(name, over, stack) for name, over in v.items()}
+        token = _ACCOUNT_LOCATION.set(info.data.get("location", False))
+        try:
+            return handler(v)
+        finally:
+            _ACCOUNT_LOCATION.reset(token)
+
+
+@dataclass(frozen=True)
+class ResolvedAccount:
+    """One account of a stack as everything downstream sees it: ``foundry:`` (key ``primary``) or a further one,
+    with the settings it takes from ``foundry:`` already applied (``foundry`` is a :class:`FoundrySpec` of its own
+    name and network; only the primary keeps the project)."""
+
+    key: str
+    location: str
+    foundry: FoundrySpec
+    deployments: dict[str, DeploymentSpec]
+
+    @property
+    def name(self) -> str:
+        return self.foundry.name
+
+    @property
+    def primary(self) -> bool:
+        return self.key == contract.PRIMARY_ACCOUNT
+
+    def base_url(self, template: str = contract.FOUNDRY_BASE_URL_TEMPLATE) -> str:
+        return contract.foundry_base_url(self.foundry.name, template)
+
+    def deployment_map(self, catalogue: Catalogue | None = None) -> dict[str, contract.DeploymentInfo]:
+        cat = catalogue or load_catalogue()
+        return {name: contract.DeploymentInfo(model=d.model, version=str(d.version), family=cat.family_of(d.model),
+                                              sku=d.sku, capacity=d.capacity)
+                for name, d in self.deployments.items()}
 
 
 # --- Key Vault, access, diagnostics ---------------------------------------------------------------
@@ -723,6 +864,11 @@ class Spec(StrictModel):
         "Claude deployments keyed by deployment name (what clients pass as `model`). Deployed one after "
         "another, since Azure refuses concurrent changes to one account."))
     key_vault: KeyVaultSpec = Field(description="The Key Vault holding the contract for the runtime.")
+    accounts: dict[str, AccountSpec] = Field(default_factory=dict, description=(
+        "Further Foundry accounts, keyed by a short name (1-20 lower-case letters, digits, hyphens; not 'primary'), "
+        "in order of preference after foundry: (e.g. one per region). Each serves the stack's deployments (or "
+        "those it names) under the same names; the runtime fails over between them. Each is deployed in "
+        "parallel with the others, its own deployments one after another."))
     access: AccessSpec = Field(default_factory=AccessSpec, description="Role assignments.")
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec, description=(
         "Request logging to Log Analytics (on by default, 30 days)."))
@@ -824,6 +970,38 @@ class Spec(StrictModel):
                              "'-', starting with a letter or digit")
         return v
 
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _account_keys(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            bad = [k for k in v if not isinstance(k, str) or not ACCOUNT_KEY_RE.match(k)
+                   or k == contract.PRIMARY_ACCOUNT]
+            if bad:
+                raise ValueError(f"account name {bad[0]!r}: 1-20 lower-case letters, digits and hyphens, starting "
+                                 f"with a letter, not ending in a hyphen, and not {contract.PRIMARY_ACCOUNT!r} "
+                                 "(that is foundry:)")
+            if len(v) > MAX_ACCOUNTS:
+                raise ValueError(f"at most {MAX_ACCOUNTS} further accounts (got {len(v)})")
+        return v
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, v: dict[str, AccountSpec], info: ValidationInfo) -> dict[str, AccountSpec]:
+        foundry, kv = info.data.get("foundry"), info.data.get("key_vault")
+        seen: dict[str, str] = {foundry.name: "foundry.name"} if foundry is not None else {}
+        for key, acct in v.items():
+            if acct.name in seen:
+                raise ValueError(f"{key}.name {acct.name!r} is already {seen[acct.name]}: every account needs its "
+                                 "own (globally unique) name")
+            seen[acct.name] = f"accounts.{key}.name"
+            if kv is not None:
+                try:
+                    contract.SecretNames(kv.secret_prefix).api_key_of(key)
+                except ValueError as exc:
+                    raise ValueError(f"{key}: its key secret name is too long with key_vault.secret_prefix "
+                                     f"({exc}); shorten one of them") from None
+        return v
+
     @field_validator("budget")
     @classmethod
     def _budget_recipients(cls, v: BudgetSpec | None, info: ValidationInfo) -> BudgetSpec | None:
@@ -839,11 +1017,14 @@ class Spec(StrictModel):
         foundry = info.data.get("foundry")
         if v is None or not v.enabled or foundry is None:
             return v
-        net = foundry.network
-        if "public_network_access" in net.model_fields_set and net.public_network_access:
-            raise ValueError("private_network disables public network access, but foundry.network."
-                             "public_network_access is true: remove it (keep a few public addresses with "
-                             "foundry.network.ip_rules)")
+        nets = [("foundry.network", foundry.network)] + [
+            (f"accounts.{k}.network", a.network) for k, a in (info.data.get("accounts") or {}).items()
+            if a.network is not None]
+        for where, net in nets:
+            if "public_network_access" in net.model_fields_set and net.public_network_access:
+                raise ValueError(f"private_network disables public network access, but {where}."
+                                 f"public_network_access is true: remove it (keep a few public addresses with "
+                                 f"{where}.ip_rules)")
         return v
 
     # --- derived values used by infra, runtime and ops ---
@@ -884,6 +1065,28 @@ class Spec(StrictModel):
 
     def base_url(self, template: str = contract.FOUNDRY_BASE_URL_TEMPLATE) -> str:
         return contract.foundry_base_url(self.foundry.name, template)
+
+    @property
+    def multi_account(self) -> bool:
+        """The stack names further accounts (contract version 2)."""
+        return bool(self.accounts)
+
+    def all_accounts(self) -> list[ResolvedAccount]:
+        """Every account, the primary (``foundry:``) first, then ``accounts:`` in the order written."""
+        out = [ResolvedAccount(contract.PRIMARY_ACCOUNT, self.location, self.foundry, dict(self.deployments))]
+        for key, a in self.accounts.items():
+            foundry = self.foundry.model_copy(update={"name": a.name, "network": a.network or self.foundry.network,
+                                                      "project": None})
+            out.append(ResolvedAccount(key, a.location, foundry, dict(a.deployments)))
+        return out
+
+    def stack_contract(self, template: str = contract.FOUNDRY_BASE_URL_TEMPLATE,
+                       catalogue: Catalogue | None = None) -> contract.StackContract:
+        """What the vault will hold, without keys: every account's endpoint, region and deployments."""
+        return contract.StackContract(tuple(
+            contract.Contract(resource=a.name, base_url=a.base_url(template), deployments=a.deployment_map(catalogue),
+                              auth_mode=self.auth_mode, region=a.location, account=a.key)
+            for a in self.all_accounts()), version=contract.CONTRACT_VERSION if self.accounts else 1)
 
     def all_tags(self) -> dict[str, str]:
         return {"environment": self.environment, "managed-by": "claude-foundry", **self.tags}
