@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_foundry import contract
 from claude_foundry.azure import arm
 from claude_foundry.azure.resource import ArmResource
 from claude_foundry.azure.target import Target
@@ -12,8 +13,30 @@ from claude_foundry.errors import UserError
 
 
 @dataclass
+class AccountView:
+    """One Foundry account of the stack as planned: ``key`` is the stack's name for it (``primary`` for
+    ``foundry:``), ``name`` the account (and custom subdomain) name."""
+
+    key: str
+    name: str
+    location: str
+    account: ArmResource
+    deployments: dict[str, ArmResource]  # deployment name -> planned
+
+    @property
+    def primary(self) -> bool:
+        return self.key == contract.PRIMARY_ACCOUNT
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``account <name>``, with the stack's name and region for a further one."""
+        return f"account {self.name}" if self.primary else f"account {self.name} ({self.key}, {self.location})"
+
+
+@dataclass
 class StackView:
-    """What the program says should exist, by role (each an :class:`ArmResource` of the plan)."""
+    """What the program says should exist, by role (each an :class:`ArmResource` of the plan). ``account`` and
+    ``deployments`` are the primary account's; ``accounts`` holds every account, the primary first."""
 
     spec: Any
     target: Target
@@ -24,6 +47,7 @@ class StackView:
     secrets: dict[str, ArmResource]  # secret name -> planned
     role_assignments: list[ArmResource] = field(default_factory=list)
     diagnostic_settings: list[ArmResource] = field(default_factory=list)
+    accounts: dict[str, AccountView] = field(default_factory=dict)  # key -> account, the primary first
 
     @property
     def rg_name(self) -> str:
@@ -43,14 +67,19 @@ def stack_view(spec: Any, target: Target) -> StackView:
     from claude_foundry.program.plan import plan_for_target
 
     items = [r.arm for r in plan_for_target(spec, target).resources if r.arm is not None]
-    account = next((i for i in items if i.token == arm.ACCOUNT), None)
-    if account is None:  # pragma: no cover - the program always makes one
-        raise UserError("the stack's plan has no Foundry account")
-    deployments = {i.name: i for i in items if i.is_under(account.id + "/deployments")}
+    planned = {i.name: i for i in items if i.token == arm.ACCOUNT}
+    accounts: dict[str, AccountView] = {}
+    for acct in spec.all_accounts():
+        res = planned.get(acct.name)
+        if res is None:  # pragma: no cover - the program always makes one per account
+            raise UserError(f"the stack's plan has no Foundry account {acct.name}")
+        accounts[acct.key] = AccountView(acct.key, acct.name, acct.location, res,
+                                         {i.name: i for i in items if i.is_under(res.id + "/deployments")})
+    primary = accounts[contract.PRIMARY_ACCOUNT]
     return StackView(
         spec=spec, target=target,
         resource_group=next((i for i in items if i.token == arm.RESOURCE_GROUP), None),
-        account=account, deployments=deployments,
+        account=primary.account, deployments=primary.deployments, accounts=accounts,
         vault=next((i for i in items if i.token == arm.VAULT), None),
         secrets={i.name: i for i in items if i.token == arm.SECRET},
         role_assignments=[i for i in items if i.token == arm.ROLE_ASSIGNMENT],
