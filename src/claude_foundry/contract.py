@@ -307,7 +307,8 @@ def load_accounts(text: str) -> tuple[list[Contract], dict[str, str]]:
     for n, raw in enumerate(data["accounts"]):
         if not isinstance(raw, dict) or not raw.get("base_url") or not raw.get("account"):
             raise ValueError(f"accounts[{n}]: expected account, resource, region, base_url, auth_mode, deployments")
-        deployments = raw.get("deployments") or {}
+        deployments = raw.get("deployments")
+        deployments = {} if deployments is None else deployments
         if not isinstance(deployments, dict):
             raise ValueError(f"accounts[{n}].deployments: expected an object")
         account = str(raw["account"])

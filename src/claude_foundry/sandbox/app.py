@@ -243,9 +243,17 @@ async def admin_settings(request: Request) -> Response:
                 if delay < 0:
                     raise ValueError("provisioning_delay must be >= 0")
                 state.provisioning_delay = delay
+            if "inside_networks" in data:  # the callers' virtual networks (ids), as Sandbox.set_inside_network
+                nets = data["inside_networks"]
+                if not isinstance(nets, list) or not all(isinstance(n, str) and n.startswith("/subscriptions/")
+                                                         for n in nets):
+                    raise ValueError("inside_networks must be a list of virtual network ids")
+                with state.lock:
+                    state.inside_networks = {n.lower().rstrip("/") for n in nets}
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": {"code": "BadRequest", "message": str(exc)}}, status_code=400)
-    return JSONResponse({"provisioning_delay": state.provisioning_delay})
+    return JSONResponse({"provisioning_delay": state.provisioning_delay,
+                         "inside_networks": sorted(state.inside_networks)})
 
 
 async def not_found(request: Request) -> Response:

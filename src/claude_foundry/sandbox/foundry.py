@@ -410,7 +410,8 @@ PUBLIC_ACCESS_DISABLED = "Public access is disabled. Please configure private en
 
 
 def not_reachable() -> JSONResponse:
-    """The 403 a caller outside the network gets: the sandbox's callers are all outside it (no private link)."""
+    """The 403 a caller outside the network gets: the sandbox's callers are outside every network unless the sandbox
+    is told they are inside one (``Sandbox.set_inside_network``) that holds the account's private endpoint."""
     return JSONResponse({"error": {"code": "403", "message": PUBLIC_ACCESS_DISABLED}}, status_code=403,
                         headers=_headers())
 
@@ -572,7 +573,8 @@ async def endpoint(request: Request) -> Response:
     if rest not in ROUTES or request.method != "POST":
         return error(404, "Resource not found", code="404")
     count_only = ROUTES[rest]
-    if str(account.get("properties", {}).get("publicNetworkAccess", "")).lower() == "disabled":
+    if str(account.get("properties", {}).get("publicNetworkAccess", "")).lower() == "disabled" \
+            and not state.reached_privately(account["id"]):
         return not_reachable()
     denied = _authenticate(request, state, account)
     if denied is not None:

@@ -104,9 +104,12 @@ class KeyVaultApi:
     # --- authorization ----------------------------------------------------------------------------
 
     def check_network(self) -> None:
-        """Public network access Disabled: every sandbox caller is outside the network (there is no private link
-        to come through). Enabled with network ACLs default Deny: only the addresses of ``ipRules`` pass."""
+        """Public network access Disabled: a sandbox caller is outside the network unless it is inside a virtual
+        network holding the vault's approved private endpoint (``State.inside_networks``). Enabled with network ACLs
+        default Deny: only the addresses of ``ipRules`` pass."""
         props = self.vault_res["properties"]  # type: ignore[index]
+        if self.s.reached_privately(self.vault_res["id"]):  # type: ignore[index]
+            return  # through its private endpoint: public network rules do not apply
         where = (f"Caller: appid={self.appid};oid={self.oid}\r\nVault: {self.vault_res['name']};"  # type: ignore[index]
                  f"location={self.vault_res.get('location', '')}")  # type: ignore[union-attr]
         if str(props.get("publicNetworkAccess", "")).lower() == "disabled":

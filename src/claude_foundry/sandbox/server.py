@@ -303,6 +303,13 @@ class Sandbox:
     def clear_faults(self, account: str | None = None, deployment: str | None = None) -> None:
         self._faults.clear(account, deployment)
 
+    def set_inside_network(self, *vnet_ids: str) -> None:
+        """From now on the sandbox's callers are inside these virtual networks (ARM ids), as a self-hosted runner
+        in the VNet is: accounts and vaults with public access disabled answer them through their approved private
+        endpoints there. No argument: outside every network again (the default)."""
+        with self._state.lock:
+            self._state.inside_networks = {v.lower().rstrip("/") for v in vnet_ids}
+
     def add_principal(self, display_name: str | None = None,
                       roles: list[tuple[str, str]] | None = None) -> dict[str, Any]:
         """A new principal: ``client_id``, ``client_secret``, ``principal_id`` (object id), ``tenant_id``."""

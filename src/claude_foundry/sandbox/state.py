@@ -139,6 +139,10 @@ class State:
         #: soft-deleted Cognitive Services accounts, by lower-cased account id (Azure keeps them 48 h)
         self.deleted_accounts: dict[str, dict[str, Any]] = {}
         self.marketplace: dict[str, bool] = {}
+        #: virtual networks (lower-cased ids) the sandbox's callers are inside, as a self-hosted runner in the VNet
+        #: would be: they reach a resource with public access disabled through its approved private endpoint in
+        #: one of them. Empty (the default): every caller is outside every network. Not persisted.
+        self.inside_networks: set[str] = set()
         self.main_client_id = ""
         # Settings and seed (not persisted: the seed is applied at every start).
         self.provisioning_delay = float(seed.get("provisioning_delay", provisioning_delay) or 0.0)
@@ -248,6 +252,27 @@ class State:
             if save:
                 self.save()
             return dict(principal)
+
+    def reached_privately(self, resource_id: str) -> bool:
+        """True when the callers are inside a virtual network (:attr:`inside_networks`) holding an approved private
+        endpoint to ``resource_id``: its traffic comes through Private Link, so public network rules do not apply."""
+        if not self.inside_networks:
+            return False
+        target = resource_id.lower()
+        with self.lock:
+            for res in self.resources.values():
+                if res.get("type", "").lower() != "microsoft.network/privateendpoints":
+                    continue
+                props = res.get("properties") or {}
+                subnet = str((props.get("subnet") or {}).get("id") or "").lower()
+                if subnet.rsplit("/subnets/", 1)[0] not in self.inside_networks:
+                    continue
+                for conn in props.get("privateLinkServiceConnections") or []:
+                    cprops = conn.get("properties") or {}
+                    state = (cprops.get("privateLinkServiceConnectionState") or {}).get("status")
+                    if str(cprops.get("privateLinkServiceId") or "").lower() == target and state == "Approved":
+                        return True
+        return False
 
     def principal_by_object_id(self, object_id: str) -> dict[str, Any] | None:
         for p in self.principals.values():
