@@ -180,3 +180,19 @@ def _mapping() -> dict:
     import yaml
 
     return yaml.safe_load(BASE)
+
+
+def test_the_example_in_docs_regions_is_a_valid_stack(tmp_path: Path) -> None:
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "regions.md").read_text(encoding="utf-8")
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1))
+    base = _mapping()
+    spec = spec_from_mapping({**base, **example, "foundry": {**base["foundry"], **example["foundry"]}})
+    assert [(a.key, a.location) for a in spec.all_accounts()] == [
+        ("primary", "eastus2"), ("sweden", "swedencentral"), ("west", "westus3")]
+    sweden = spec.all_accounts()[1]
+    assert sweden.deployments["my-claude-deployment"].capacity == 100
+    assert "nordic" in sweden.deployments
