@@ -196,3 +196,12 @@ def test_the_example_in_docs_regions_is_a_valid_stack(tmp_path: Path) -> None:
     sweden = spec.all_accounts()[1]
     assert sweden.deployments["my-claude-deployment"].capacity == 100
     assert "nordic" in sweden.deployments
+
+
+def test_validate_names_every_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from claude_foundry.cli import main
+
+    path = write(tmp_path, "  sweden: {name: contoso-claude-dev-sc, location: swedencentral, deployments: [deep]}\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "and account sweden: contoso-claude-dev-sc in swedencentral, 1 deployment(s): deep" in out

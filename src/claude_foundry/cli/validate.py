@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
             names = ", ".join(f"{n} ({d.model})" for n, d in spec.deployments.items())
             print(f"{path}: ok — {spec.environment}: {spec.foundry.name} in {spec.location}, "
                   f"{len(spec.deployments)} deployment(s): {names}")
+            for acct in spec.all_accounts()[1:]:
+                print(f"  and account {acct.key}: {acct.name} in {acct.location}, "
+                      f"{len(acct.deployments)} deployment(s): {', '.join(acct.deployments)}")
     if failed:
         print(f"{failed} of {len(args.stack_files)} stack file(s) invalid", file=sys.stderr)
         return 2
