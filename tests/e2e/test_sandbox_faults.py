@@ -106,3 +106,16 @@ def test_admin_endpoint(sandbox, client, claude_account, ssl_context):
     state = httpx.get(f"{admin}/state", headers=headers, verify=ssl_context).json()
     assert state["subscription_id"] == sandbox.connection["subscription_id"]
     assert sandbox.connection["client_secret"] not in str(state)
+
+
+def test_a_region_pattern_hits_every_account_in_that_region_only() -> None:
+    from claude_foundry.sandbox.faults import FaultBook, FaultSpec, fault_names
+
+    book = FaultBook()
+    book.set("region:swedencentral", "*", FaultSpec(status=503))
+    sweden = {"name": "acct-sc", "location": "swedencentral", "properties": {"customSubDomainName": "acct-sc"}}
+    east = {"name": "acct", "location": "eastus2", "properties": {"customSubDomainName": "acct"}}
+    assert fault_names(sweden) == ("acct-sc", "acct-sc", "region:swedencentral")
+    assert book.draw(fault_names(sweden), "deep").status == 503
+    assert book.draw(fault_names(east), "deep") is None
+    assert book.draw(fault_names(None, "unknown"), "deep") is None

@@ -1,7 +1,8 @@
 """Fault injection for the Foundry endpoint, per (account, deployment).
 
-A fault is matched on the account (its name or custom subdomain, case-insensitive, ``*`` for any) and the
-deployment name (``*`` for any). It fires for the next ``count`` calls, or on a ``fraction`` of calls, or
+A fault is matched on the account (its name or custom subdomain, case-insensitive, ``*`` for any, or
+``region:<location>`` for every account in that Azure region: a regional outage) and the deployment name (``*``
+for any). It fires for the next ``count`` calls, or on a ``fraction`` of calls, or
 on every call when neither is set. What it does when it fires:
 
 * ``latency``: wait that many seconds, then answer normally (or with ``status``/``malformed`` if set too);
@@ -29,6 +30,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MAX_HANG = 120.0
+#: An account pattern ``region:<location>`` matches every account in that location.
+REGION_PREFIX = "region:"
 ANSWER_LOG_SIZE = 1000
 ERROR_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 500, 502, 503, 504, 529)
 
@@ -78,6 +81,16 @@ class _Entry:
     spec: FaultSpec
     remaining: int | None
     fired: int = 0
+
+
+def fault_names(account: dict[str, Any] | None, subdomain: str = "") -> tuple[str, ...]:
+    """What a fault's account pattern is matched against for a call to ``account`` (its name, custom subdomain and
+    ``region:<location>``), or the bare subdomain of a call to no known account."""
+    if account is None:
+        return (subdomain,) if subdomain else ()
+    sub = str(account.get("properties", {}).get("customSubDomainName", "") or subdomain)
+    region = str(account.get("location", "")).replace(" ", "").lower()
+    return (account["name"], sub, *((REGION_PREFIX + region,) if region else ()))
 
 
 class FaultBook:

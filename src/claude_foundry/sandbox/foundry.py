@@ -30,7 +30,7 @@ from claude_foundry.azure import arm as arm_facts
 from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
 from claude_foundry.sandbox import identity
 from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec
+from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
 from claude_foundry.sandbox.state import State
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -598,7 +598,7 @@ async def endpoint(request: Request) -> Response:
         return error(404, "The API deployment for this resource does not exist. If you created the deployment "
                           "within the last 5 minutes, please wait a moment and try again.",
                      code="DeploymentNotFound")
-    spec = faults.draw((account["name"], account["properties"].get("customSubDomainName", "")), deployment["name"])
+    spec = faults.draw(fault_names(account), deployment["name"])
     if spec is not None:
         faulted = await _apply_fault(spec)
         if faulted is not None:

@@ -20,7 +20,7 @@ from claude_foundry.files import write_private
 from claude_foundry.sandbox import identity
 from claude_foundry.sandbox.app import ADMIN_PREFIX, add_principal, build_app
 from claude_foundry.sandbox.certs import make_certificates
-from claude_foundry.sandbox.faults import FaultBook, FaultSpec
+from claude_foundry.sandbox.faults import FaultBook, FaultSpec, fault_names
 from claude_foundry.sandbox.state import State, load_seed
 
 HOST = "127.0.0.1"
@@ -93,8 +93,7 @@ class DownFaults:
         if scope.get("type") == "http" and path.startswith("/foundry/"):
             resource = path.split("/")[2] if path.count("/") >= 2 else ""
             with self.state.lock:
-                account = self.state.account_by_subdomain(resource)
-                names = (account["name"], resource) if account else (resource,)
+                names = fault_names(self.state.account_by_subdomain(resource), resource) or (resource,)
             if self.faults.draw_down(names):
                 transport = getattr(getattr(send, "__self__", None), "transport", None)
                 self.faults.record_answer(names[0], "*", path.split("/anthropic/", 1)[-1], 0, "down")
