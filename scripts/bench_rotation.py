@@ -6,6 +6,9 @@ Deploys stacks/dev.yaml into an embedded sandbox, starts N concurrent clients bu
 deployments in a loop, and meanwhile runs ``rotate-keys`` R times with a short grace. Prints requests sent,
 failed, and retried (key re-reads after a 401). Target: 0 failed.
 
+A stack with several accounts (``--stack`` with ``accounts:``) spreads the clients over its accounts (client i
+calls account i mod n, with that account's key) and every rotation rotates each account, one after another.
+
     .venv/bin/python scripts/bench_rotation.py [--clients 20] [--rotations 2] [--grace 0.5]
                                                [--max-seconds 60] [--max-requests-per-client 2000]
 """
@@ -38,7 +41,7 @@ def main() -> int:
 
     from claude_foundry.azure.target import sandbox_target
     from claude_foundry.client import runtime as rt
-    from claude_foundry.ops.rotate import rotate_keys
+    from claude_foundry.ops.rotate import rotate_stack
     from claude_foundry.ops.view import stack_view
     from claude_foundry.program.spec import load_spec
     from claude_foundry.rehearse import up_local
@@ -53,12 +56,15 @@ def main() -> int:
         if not deployed.result.ok or not deployed.vault_url:
             console.print(f"[red]deploy failed: {deployed.result.summary()}[/]")
             return 1
-        names = list(spec.deployments)
         credential = target.credential
-        runtimes = [rt.FoundryRuntime.from_key_vault(deployed.vault_url, prefix=spec.key_vault.secret_prefix,
-                                                     credential=credential, ca_bundle=conn["ca_bundle"],
-                                                     use_cache=False)
-                    for _ in range(args.clients)]
+        loaded = [rt.FoundryRuntime.from_key_vault(deployed.vault_url, prefix=spec.key_vault.secret_prefix,
+                                                   credential=credential, ca_bundle=conn["ca_bundle"],
+                                                   use_cache=False)
+                  for _ in range(args.clients)]
+        # client i calls account i mod n (each account's runtime re-reads that account's own key secret)
+        per_client = [r.accounts() for r in loaded]
+        runtimes = [accounts[i % len(accounts)] for i, accounts in enumerate(per_client)]
+        accounts_used = sorted({r.account for r in runtimes})
         stop = threading.Event()
         lock = threading.Lock()
         counts = {"sent": 0, "failed": 0}
@@ -67,6 +73,7 @@ def main() -> int:
 
         def client(i: int) -> None:
             runtime = runtimes[i]
+            names = sorted(runtime.deployments)
             try:
                 anthropic_client = runtime.client(max_retries=0)
             except Exception as exc:  # a client that cannot even start counts as a failure
@@ -100,19 +107,21 @@ def main() -> int:
         view = stack_view(spec, target)
         for r in range(args.rotations):
             console.print(f"[bold]rotation {r + 1}/{args.rotations}[/]")
-            rotate_keys(view, grace=args.grace, console=console)
+            rotate_stack(view, grace=args.grace, console=console)
         time.sleep(args.tail)
         stop.set()
         for t in threads:
             t.join(timeout=30)
         elapsed = time.monotonic() - started
         retried = sum(r.key_rereads for r in runtimes)
-        for r in runtimes:
-            r.close()
+        for accounts in per_client:
+            for r in accounts:
+                r.close()
         credential.close()
 
     print(f"clients={args.clients} rotations={args.rotations} grace={args.grace}s "
-          f"re-read-interval={rt.KEY_REREAD_MIN_INTERVAL}s elapsed={elapsed:.1f}s")
+          f"re-read-interval={rt.KEY_REREAD_MIN_INTERVAL}s elapsed={elapsed:.1f}s "
+          f"accounts={','.join(accounts_used)}")
     print(f"requests sent:    {counts['sent']}")
     print(f"requests failed:  {counts['failed']}")
     print(f"retried (key re-reads after 401): {retried}")

@@ -331,3 +331,20 @@ def test_a_run_whose_lease_was_broken_stops_before_its_next_step(stack: Stack) -
 def test_the_library_refuses_a_grace_that_is_not_a_finite_wait(stack: Stack, grace: float) -> None:
     with pytest.raises(UserError, match="finite"):
         Rotator(stack.view, grace=grace)
+
+
+def test_a_one_account_stack_keeps_its_output_and_state(stack: Stack, conn_file: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`--account primary` is the whole stack; the JSON keeps its shape and no run record is written."""
+    from claude_foundry.ops.rotate import run_secret_name
+
+    assert main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0", "--account", "primary",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"rotation_id", "resumed_from_step", "steps_run", "warnings"}
+    assert data["steps_run"] == [1, 2, 3, 4, 5, 6]
+    assert stack.journal().rotation_id == data["rotation_id"]  # type: ignore[union-attr]
+    assert stack.assert_vault_key_current() == "key1"
+    record = f"{stack.view.vault.id}/secrets/{run_secret_name(stack.spec.secret_names.prefix)}"
+    status, _ = stack.arm.call("GET", record, stack.view.vault.api_version)
+    assert status == 404

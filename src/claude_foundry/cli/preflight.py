@@ -3,6 +3,11 @@
 Checks subdomain, models and SKUs in the location, quota, modelProviderData, Marketplace terms, the
 resource group and the caller's permissions; one line per check. Exit 0 when nothing failed (warnings
 allowed), 1 when a check failed, 2 on a usage error.
+
+A stack with several accounts: subdomain, soft-deleted account and models are checked per account, against the
+models list of that account's own location (``model:<account>/<deployment>`` for a further account, each finding
+naming the account and its region); quota per pool (Global Standard adds up across every account); subscription
+eligibility and Marketplace terms once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Check a stack against the subscription before `pulumi up`: is the subdomain free (or ours), "
                     "is every model+version offered in the location with its SKU, does the capacity fit the "
                     "quota, is modelProviderData complete, are the Marketplace terms accepted, may the caller "
-                    "write to the resource group. Exit 1 on any failure, 2 on usage errors.")
+                    "write to the resource group. A stack with several accounts (accounts:) is checked account by "
+                    "account against each account's own location (checks model:<account>/<deployment>, "
+                    "subdomain:<account>, ...; the primary's keep their names), quota per pool (Global Standard "
+                    "capacity adds up across the accounts). Exit 1 on any failure, 2 on usage errors.")
     add_target_arguments(p)
     p.set_defaults(func=run)
 

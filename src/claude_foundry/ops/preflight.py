@@ -21,6 +21,15 @@ One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the re
 * ``resource-group`` and ``permissions``: the group exists (or may be created) and the caller may write
   accounts, deployments, vaults (and role assignments when the stack makes some) there.
 
+A stack with several accounts (``accounts:``) is checked account by account where Azure answers per account or
+per region: ``subdomain``, ``deleted-account`` and ``model:<deployment>`` of a further account are named
+``subdomain:<account>``, ``deleted-account:<account>`` and ``model:<account>/<deployment>`` (the primary's keep their
+names), each checked against the models list of that account's own location, and every such finding names the
+account and its region. Quota is checked per pool: a Global Standard pool is one per subscription (the capacity of
+every account adds up), a Data Zone Standard pool one per data zone (``quota:<model>/<sku>@<zone>``), any other SKU
+one per region (``quota:<model>/<sku>@<location>``), each against the usages of the accounts' own locations.
+Subscription eligibility, Marketplace terms, the vault, the resource group and the permissions are checked once.
+
 An endpoint that answers 404 (not implemented, e.g. in the local sandbox) degrades to ``warn: could not check``.
 ARM not answering within the client's bounds (:class:`~claude_foundry.azure.errors.NoAnswer`) ends the run:
 the remaining checks would wait as long again.
@@ -38,7 +47,7 @@ from claude_foundry.azure import arm
 from claude_foundry.azure.arm import MARKETPLACE_API_VERSION, PERMISSIONS_API_VERSION
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import NoAnswer, arm_error_text, describe, status_of
-from claude_foundry.ops.view import StackView
+from claude_foundry.ops.view import AccountView, StackView
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
 
@@ -131,29 +140,65 @@ class Preflight:
         self.view = view
         self.spec = view.spec
         self.target = view.target
+        #: every account of the stack (the primary first), and the spec's view of each (its deployments)
+        self.accounts: list[AccountView] = list(view.accounts.values()) or [
+            AccountView("primary", self.spec.foundry.name, self.spec.location, view.account, view.deployments)]
+        self.multi = len(self.accounts) > 1
+        self.resolved = {a.key: a for a in self.spec.all_accounts()}
         self.cs = view.target.cognitive_client()
         self.arm = ArmCaller(view.target)
-        self._models: list[Any] | None = None
-        self._live_deployments: dict[str, dict[str, Any]] | None = None
+        self._models: dict[str, list[Any]] = {}  # location -> the live models list there
         self._deleted_accounts: list[Any] | None = None
+        self._own: dict[str, dict[tuple[str, str], int]] = {}  # account key -> capacity held per (model, SKU)
         self.account_exists = False
 
     def close(self) -> None:
         self.cs.close()
         self.arm.close()
 
+    @property
+    def primary(self) -> AccountView:
+        return self.accounts[0]
+
+    def _deployments_of(self, acct: AccountView) -> dict[str, Any]:
+        """The account's deployments as the spec gives them (model, version, sku, capacity)."""
+        resolved = self.resolved.get(acct.key)
+        return dict(resolved.deployments) if resolved is not None else dict(self.spec.deployments)
+
+    def _name(self, check: str, acct: AccountView, detail: str = "") -> str:
+        """A check's name: as always for the primary (and a one-account stack); ``check:<account>[/detail]``
+        for a further account."""
+        if acct.primary or not self.multi:
+            return f"{check}:{detail}" if detail else check
+        return f"{check}:{acct.key}/{detail}" if detail else f"{check}:{acct.key}"
+
+    def _where(self, acct: AccountView) -> str:
+        """What a finding about one account starts with, in a stack with several: the account and its region."""
+        return f"account {acct.name} ({acct.key}, {acct.location}): " if self.multi else ""
+
+    def _name_field(self, acct: AccountView) -> str:
+        return "foundry.name" if acct.primary else f"accounts.{acct.key}.name"
+
     def run(self) -> PreflightReport:
-        checks = [check_provider_data({n: d.body for n, d in self.view.deployments.items()})]
-        for fn in (self.check_subscription, self.check_subdomain, self.check_deleted_account,
-                   self.check_deleted_vault, self.check_models, self.check_quota, self.check_marketplace,
-                   self.check_resource_group):
+        bodies = {(n if a.primary else f"{a.key}/{n}"): d.body for a in self.accounts for n, d in a.deployments.items()}
+        checks = [check_provider_data(bodies)]
+        steps: list[tuple[str, Any]] = [("subscription", self.check_subscription)]
+        for acct in self.accounts:
+            steps.append((self._name("subdomain", acct), lambda a=acct: self.check_subdomain(a)))
+        for acct in self.accounts:
+            steps.append((self._name("deleted-account", acct), lambda a=acct: self.check_deleted_account(a)))
+        steps.append(("deleted-vault", self.check_deleted_vault))
+        for acct in self.accounts:
+            steps.append((self._name("models", acct), lambda a=acct: self.check_models(a)))
+        steps += [("quota", self.check_quota), ("marketplace", self.check_marketplace),
+                  ("resource-group", self.check_resource_group)]
+        for name, fn in steps:
             try:
                 result = fn()
             except NoAnswer:  # ARM did not answer within the client's bounds: the other checks would not either
                 raise
             except Exception as exc:  # one check's surprise must not hide the others
-                result = [Check(fn.__name__.removeprefix("check_").replace("_", "-"), FAIL,
-                                f"unexpected error: {describe(exc)}", "")]
+                result = [Check(name, FAIL, f"unexpected error: {describe(exc)}", "")]
             checks.extend(result if isinstance(result, list) else [result])
         return PreflightReport(checks)
 
@@ -184,44 +229,48 @@ class Preflight:
 
     # --- subdomain --------------------------------------------------------------------------------
 
-    def _live_account(self) -> dict[str, Any] | None:
-        status, data = self.arm.call("GET", self.view.account.id, self.view.account.api_version)
+    def _live_account(self, acct: AccountView | None = None) -> dict[str, Any] | None:
+        acct = acct or self.primary
+        status, data = self.arm.call("GET", acct.account.id, acct.account.api_version)
         if status == 200 and isinstance(data, dict):
-            self.account_exists = True
+            if acct.primary:
+                self.account_exists = True
             return data
         return None
 
-    def check_subdomain(self) -> Check:
+    def check_subdomain(self, acct: AccountView | None = None) -> Check:
         from azure.core.exceptions import HttpResponseError
 
-        name = self.spec.foundry.name
+        acct = acct or self.primary
+        check, where, field = self._name("subdomain", acct), self._where(acct), self._name_field(acct)
+        name = acct.name
         try:
             answer = self.cs.check_domain_availability(
                 subdomain_name=name, type=f"{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts", kind=arm.ACCOUNT_KIND)
         except HttpResponseError as exc:
             if status_of(exc) == 404:
-                return _could_not_check("subdomain", "checkDomainAvailability", exc)
+                return _could_not_check(check, "checkDomainAvailability", exc)
             raise
         if answer.is_subdomain_available:
-            self._live_account()
-            return Check("subdomain", PASS, f"{name} is free")
-        live = self._live_account()
+            self._live_account(acct)
+            return Check(check, PASS, f"{where}{name} is free")
+        live = self._live_account(acct)
         if live and str((live.get("properties") or {}).get("customSubDomainName", "")).lower() == name.lower():
-            return Check("subdomain", PASS, f"{name} is taken by this stack's own account (an update, not a "
-                                            "create)")
+            return Check(check, PASS, f"{where}{name} is taken by this stack's own account (an update, not a "
+                                      "create)")
         holder = self._deleted_holder(name)
         if holder is not None:
-            if self._is_ours(holder):
-                return Check("subdomain", PASS, f"{name} is held by this stack's own soft-deleted account (see "
-                                                "deleted-account)")
+            if self._is_ours(holder, acct):
+                return Check(check, PASS, f"{where}{name} is held by this stack's own soft-deleted account (see "
+                                          f"{self._name('deleted-account', acct)})")
             loc, rg, acc = _deleted_account_coordinates(holder)
-            return Check("subdomain", FAIL, f"{name} is held by the soft-deleted account {acc} (resource group {rg}, "
-                                            f"{loc}) until it is purged",
+            return Check(check, FAIL, f"{where}{name} is held by the soft-deleted account {acc} (resource group "
+                                      f"{rg}, {loc}) until it is purged",
                          f"purge it: az cognitiveservices account purge -l {loc} -g {rg} -n {acc}; or choose "
-                         "another foundry.name")
+                         f"another {field}")
         reason = answer.reason or "in use"
-        return Check("subdomain", FAIL, f"{name} is taken by another account ({reason})",
-                     "choose another foundry.name: the custom subdomain is globally unique (a soft-deleted "
+        return Check(check, FAIL, f"{where}{name} is taken by another account ({reason})",
+                     f"choose another {field}: the custom subdomain is globally unique (a soft-deleted "
                      "account of yours may also hold it: purge it)")
 
     # --- soft-deleted account and vault ------------------------------------------------------------
@@ -232,9 +281,9 @@ class Preflight:
             self._deleted_accounts = list(self.cs.deleted_accounts.list())
         return self._deleted_accounts
 
-    def _is_ours(self, deleted: Any) -> bool:
+    def _is_ours(self, deleted: Any, acct: AccountView | None = None) -> bool:
         _, rg, name = _deleted_account_coordinates(deleted)
-        return rg.lower() == self.spec.resource_group.lower() and name.lower() == self.spec.foundry.name.lower()
+        return rg.lower() == self.spec.resource_group.lower() and name.lower() == (acct or self.primary).name.lower()
 
     def _deleted_holder(self, subdomain: str) -> Any | None:
         """The soft-deleted account holding ``subdomain``, when the caller may list them."""
@@ -251,19 +300,20 @@ class Preflight:
                 return d
         return None
 
-    def check_deleted_account(self) -> Check:
+    def check_deleted_account(self, acct: AccountView | None = None) -> Check:
         from azure.core.exceptions import HttpResponseError
 
-        check = "deleted-account"
-        rg, name = self.spec.resource_group, self.spec.foundry.name
+        acct = acct or self.primary
+        check, where = self._name("deleted-account", acct), self._where(acct)
+        rg, name = self.spec.resource_group, acct.name
         try:
-            mine = [d for d in self.deleted_accounts() if self._is_ours(d)]
+            mine = [d for d in self.deleted_accounts() if self._is_ours(d, acct)]
         except HttpResponseError as exc:
             if status_of(exc) in (403, 404):
                 return _could_not_check(check, "the deleted accounts list", exc)
             raise
         if not mine:
-            return Check(check, PASS, f"no soft-deleted account {name} in resource group {rg}")
+            return Check(check, PASS, f"{where}no soft-deleted account {name} in resource group {rg}")
         d = mine[0]
         loc, _, acc = _deleted_account_coordinates(d)
         props = d.properties
@@ -273,7 +323,7 @@ class Preflight:
             if getattr(props, "scheduled_purge_date", None):
                 when += f", purged by Azure at {props.scheduled_purge_date}"
         return Check(check, FAIL,
-                     f"the account {acc} in resource group {rg} was deleted and is soft-deleted ({loc}{when}): "
+                     f"{where}the account {acc} in resource group {rg} was deleted and is soft-deleted ({loc}{when}): "
                      "creating it again fails with FlagMustBeSetForRestore",
                      f"purge it: az cognitiveservices account purge -l {loc} -g {rg} -n {acc}; or restore it "
                      f"(az cognitiveservices account recover -l {loc} -g {rg} -n {acc}) and import it into the "
@@ -332,130 +382,190 @@ class Preflight:
 
     # --- models -----------------------------------------------------------------------------------
 
-    def models(self) -> list[Any]:
-        if self._models is None:
-            self._models = list(self.cs.models.list(self.spec.location))
-        return self._models
+    def models(self, location: str | None = None) -> list[Any]:
+        """The live models list of ``location`` (the stack's by default), read once per location."""
+        location = location or self.spec.location
+        if location not in self._models:
+            self._models[location] = list(self.cs.models.list(location))
+        return self._models[location]
 
-    def _offer(self, model: str, version: str) -> Any | None:
-        for entry in self.models():
+    def _offer(self, model: str, version: str, location: str | None = None) -> Any | None:
+        for entry in self.models(location):
             m = entry.model
             if m is not None and m.name == model and str(m.version) == str(version):
                 return m
         return None
 
-    def check_models(self) -> list[Check]:
+    def check_models(self, acct: AccountView | None = None) -> list[Check]:
+        """Each of the account's deployments against the models list of the account's own location."""
         from azure.core.exceptions import HttpResponseError
 
+        acct = acct or self.primary
+        location, where = acct.location, self._where(acct)
         try:
-            self.models()
+            models = self.models(location)
         except HttpResponseError as exc:
             if status_of(exc) == 404:
-                return [_could_not_check("models", "the models list API", exc)]
+                what = f"the models list API of {location}" if self.multi else "the models list API"
+                return [_could_not_check(self._name("models", acct), what, exc)]
             raise
-        location = self.spec.location
+        elsewhere = "" if acct.primary or not self.multi else \
+            f", or leave it out of this account (accounts.{acct.key}.deployments)"
         out = []
-        for name, d in self.spec.deployments.items():
-            check = f"model:{name}"
-            offer = self._offer(d.model, str(d.version))
+        for name, d in self._deployments_of(acct).items():
+            check = self._name("model", acct, name)
+            offer = self._offer(d.model, str(d.version), location)
             if offer is None:
-                versions = sorted({str(e.model.version) for e in self.models()
+                versions = sorted({str(e.model.version) for e in models
                                    if e.model is not None and e.model.name == d.model})
                 if versions:
-                    out.append(Check(check, FAIL, f"{d.model} version {d.version} is not offered in {location} "
-                                                  f"(versions there: {', '.join(versions)})",
-                                     "set the deployment's version to one offered there"))
+                    out.append(Check(check, FAIL, f"{where}{d.model} version {d.version} is not offered in "
+                                                  f"{location} (versions there: {', '.join(versions)})",
+                                     f"set the deployment's version to one offered there{elsewhere}"))
                 else:
-                    here = sorted({e.model.name for e in self.models()
+                    here = sorted({e.model.name for e in models
                                    if e.model is not None and str(e.model.name).startswith("claude")})
-                    out.append(Check(check, FAIL, f"{d.model} is not offered in {location} (Claude models there: "
-                                                  f"{', '.join(here) or 'none'})",
-                                     "pick another model, or another location where it is offered"))
+                    out.append(Check(check, FAIL, f"{where}{d.model} is not offered in {location} (Claude models "
+                                                  f"there: {', '.join(here) or 'none'})",
+                                     f"pick another model, or another location where it is offered{elsewhere}"))
                 continue
             lifecycle = str(getattr(offer, "lifecycle_status", "") or "")
             inference_end = getattr(getattr(offer, "deprecation", None), "inference", None)
             if lifecycle.lower() == "deprecated":
-                out.append(Check(check, FAIL, f"{d.model} {d.version} is Deprecated in {location}: inference calls "
-                                              "answer 410 and new deployments are refused",
+                out.append(Check(check, FAIL, f"{where}{d.model} {d.version} is Deprecated in {location}: inference "
+                                              "calls answer 410 and new deployments are refused",
                                  f"deploy a current model ({', '.join(self.catalogue.successors(d.model))})"))
                 continue
             skus = [s.name for s in (offer.skus or [])]
             if d.sku not in skus:
-                out.append(Check(check, FAIL, f"{d.model} {d.version} is not offered as {d.sku} in {location} "
+                out.append(Check(check, FAIL, f"{where}{d.model} {d.version} is not offered as {d.sku} in {location} "
                                               f"(SKUs: {', '.join(skus) or 'none'})",
-                                 "change the deployment's sku"))
+                                 f"change the deployment's sku{elsewhere}"))
                 continue
             if lifecycle.lower() in ("deprecating", "legacy"):
                 until = f" (inference ends {str(inference_end)[:10]})" if inference_end else ""
-                out.append(Check(check, WARN, f"{d.model} {d.version} is {lifecycle} in {location}{until}: only "
-                                              "subscriptions with existing deployments may create new ones",
+                out.append(Check(check, WARN, f"{where}{d.model} {d.version} is {lifecycle} in {location}{until}: "
+                                              "only subscriptions with existing deployments may create new ones",
                                  f"plan a move to {', '.join(self.catalogue.successors(d.model))}"))
                 continue
             if lifecycle.lower() == "preview":
-                out.append(Check(check, WARN, f"{d.model} {d.version} offered in {location} as {d.sku}, in preview",
+                out.append(Check(check, WARN, f"{where}{d.model} {d.version} offered in {location} as {d.sku}, in "
+                                              "preview",
                                  "no SLA in preview; pin a GA model for production"))
                 continue
-            out.append(Check(check, PASS, f"{d.model} {d.version} offered in {location} as {d.sku}"))
+            out.append(Check(check, PASS, f"{where}{d.model} {d.version} offered in {location} as {d.sku}"))
         return out
 
     # --- quota ------------------------------------------------------------------------------------
 
-    def _usage_name(self, model: str, version: str, sku: str) -> str:
-        offer = self._offer(model, version) if self._models is not None else None
+    def _usage_name(self, model: str, version: str, sku: str, location: str | None = None) -> str:
+        location = location or self.spec.location
+        offer = self._offer(model, version, location) if location in self._models else None
         for s in (offer.skus or []) if offer is not None else []:
             if s.name == sku and getattr(s, "usage_name", None):
                 return s.usage_name
         return f"AIServices.{sku}.{model}"
 
-    def _own_capacity(self) -> dict[tuple[str, str], int]:
+    def _own_capacity(self, acct: AccountView | None = None) -> dict[tuple[str, str], int]:
         """Capacity our own live deployments hold per (model, SKU): a redeploy reuses it."""
-        status, data = self.arm.call("GET", self.view.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
+        acct = acct or self.primary
+        if acct.key in self._own:
+            return self._own[acct.key]
+        status, data = self.arm.call("GET", acct.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
         own: dict[tuple[str, str], int] = defaultdict(int)
-        if status != 200 or not isinstance(data, dict):
-            return own
-        for d in data.get("value") or []:
-            model = ((d.get("properties") or {}).get("model") or {}).get("name", "")
-            sku = d.get("sku") or {}
-            own[(model, sku.get("name", ""))] += int(sku.get("capacity") or 0)
+        if status == 200 and isinstance(data, dict):
+            for d in data.get("value") or []:
+                model = ((d.get("properties") or {}).get("model") or {}).get("name", "")
+                sku = d.get("sku") or {}
+                own[(model, sku.get("name", ""))] += int(sku.get("capacity") or 0)
+        self._own[acct.key] = own
         return own
 
+    def _pool(self, sku: str, location: str) -> tuple[str, str]:
+        """The quota pool a deployment draws from: ``("global", "")`` (Global Standard: one per subscription),
+        ``("zone", <geography>)`` (a data zone SKU) or ``("region", <location>)`` (any other SKU)."""
+        loc = location.replace(" ", "").lower()
+        info = self.catalogue.skus.get(sku)
+        if info is None:
+            return ("region", loc)
+        if info.geographies is None:
+            return ("global", "")
+        where = self.catalogue.locations.get(loc)
+        return ("zone", where.geography) if where is not None else ("region", loc)
+
     def check_quota(self) -> list[Check]:
+        """The capacity the stack asks for, per quota pool, against the usages of the accounts' own locations."""
         from azure.core.exceptions import HttpResponseError
 
-        try:
-            usages = list(self.cs.usages.list(self.spec.location))
-        except HttpResponseError as exc:
-            if status_of(exc) == 404:
-                return [_could_not_check("quota", "the usages API", exc)]
-            raise
-        by_name = {u.name.value.lower(): u for u in usages if u.name is not None and u.name.value}
-        wanted: dict[tuple[str, str, str], int] = defaultdict(int)
-        for d in self.spec.deployments.values():
-            wanted[(d.model, str(d.version), d.sku)] += int(d.capacity or 0)
-        own = self._own_capacity()
-        out = []
-        for (model, version, sku), capacity in sorted(wanted.items()):
+        out: list[Check] = []
+        usages: dict[str, dict[str, Any]] = {}  # location -> usage name (lower case) -> usage
+        for acct in self.accounts:
+            if acct.location in usages:
+                continue
+            try:
+                listed = list(self.cs.usages.list(acct.location))
+            except HttpResponseError as exc:
+                if status_of(exc) == 404:
+                    what = f"the usages API of {acct.location}" if self.multi else "the usages API"
+                    out.append(_could_not_check(self._name("quota", acct), what, exc))
+                    continue
+                raise
+            usages[acct.location] = {u.name.value.lower(): u for u in listed if u.name is not None and u.name.value}
+        # (pool, model, version, sku) -> [(account, capacity)], accounts in the stack's order
+        wanted: dict[tuple[tuple[str, str], str, str, str], list[tuple[AccountView, int]]] = defaultdict(list)
+        for acct in self.accounts:
+            for d in self._deployments_of(acct).values():
+                parts = wanted[(self._pool(d.sku, acct.location), d.model, str(d.version), d.sku)]
+                if parts and parts[-1][0] is acct:
+                    parts[-1] = (acct, parts[-1][1] + int(d.capacity or 0))
+                else:
+                    parts.append((acct, int(d.capacity or 0)))
+        # in the order of (model, version, sku), as a one-account stack always listed them
+        for (pool, model, version, sku), parts in sorted(wanted.items(), key=lambda kv: (*kv[0][1:], kv[0][0])):
+            capacity = sum(c for _, c in parts)
             check = f"quota:{model}/{sku}"
-            usage_name = self._usage_name(model, version, sku)
-            usage = by_name.get(usage_name.lower())
+            if self.multi and pool[0] != "global":
+                check += f"@{pool[1]}"
+            readable = [a for a, _ in parts if a.location in usages]
+            if not readable:
+                continue  # every location's usages API failed: said above
+            usage, usage_name, location = None, "", readable[0].location
+            for a in readable:
+                usage_name = self._usage_name(model, version, sku, a.location)
+                usage = usages[a.location].get(usage_name.lower())
+                if usage is not None:
+                    location = a.location
+                    break
+            lead = ""
+            if self.multi:
+                asks = " + ".join(f"account {a.name} ({a.key}, {a.location}) {c}K" for a, c in parts)
+                pool_words = ("the subscription's one Global Standard pool (every region)" if pool[0] == "global"
+                              else f"the {sku} pool of data zone {pool[1]}" if pool[0] == "zone"
+                              else f"the {sku} quota of {pool[1]}")
+                lead = f"{asks} of {pool_words}: "
             if usage is None:
-                out.append(Check(check, WARN, f"no usage entry {usage_name} in {self.spec.location}",
+                where = ", ".join(dict.fromkeys(a.location for a in readable))
+                out.append(Check(check, WARN, f"{lead}no usage entry {usage_name} in {where}",
                                  "check the quota in the Foundry portal (Quotas)"))
                 continue
             limit = int(usage.limit or 0)
-            used_by_others = max(int(usage.current_value or 0) - own.get((model, sku), 0), 0)
+            in_pool = [a for a in self.accounts if self._pool(sku, a.location) == pool]
+            own = sum(self._own_capacity(a).get((model, sku), 0) for a in in_pool)
+            used_by_others = max(int(usage.current_value or 0) - own, 0)
             free = limit - used_by_others
+            seen_in = f" (usages of {location})" if self.multi else ""
             if capacity > free:
-                pool = ("Global Standard quota is one pool per subscription across all regions, so another region "
-                        "does not help; " if sku == "GlobalStandard" else
-                        "Data Zone Standard quota is one pool per data zone; " if sku == "DataZoneStandard" else "")
-                out.append(Check(check, FAIL, f"needs {capacity}K TPM; {free} of {limit} is free "
-                                              f"({used_by_others} used by other deployments)",
-                                 f"{pool}lower the deployments' capacity, delete unused deployments (and purge "
+                fix_pool = ("Global Standard quota is one pool per subscription across all regions, so another "
+                            "region does not help; " if sku == "GlobalStandard" else
+                            "Data Zone Standard quota is one pool per data zone; " if sku == "DataZoneStandard"
+                            else "")
+                out.append(Check(check, FAIL, f"{lead}needs {capacity}K TPM; {free} of {limit} is free "
+                                              f"({used_by_others} used by other deployments){seen_in}",
+                                 f"{fix_pool}lower the deployments' capacity, delete unused deployments (and purge "
                                  "soft-deleted accounts, which hold quota for 48 h), or request more quota "
                                  "(Foundry portal: Quotas)"))
             else:
-                out.append(Check(check, PASS, f"needs {capacity}K TPM; {free} of {limit} free"))
+                out.append(Check(check, PASS, f"{lead}needs {capacity}K TPM; {free} of {limit} free{seen_in}"))
         return out
 
     # --- marketplace ------------------------------------------------------------------------------
@@ -473,7 +583,7 @@ class Preflight:
         not accepted yet are warnings: the Cognitive Services RP signs the terms from modelProviderData."""
         out = []
         offers = self.catalogue.marketplace_offers
-        for model in sorted({d.model for d in self.spec.deployments.values()}):
+        for model in sorted({d.model for a in self.accounts for d in self._deployments_of(a).values()}):
             check = f"marketplace:{model}"
             notes: list[str] = []
             accepted = None

@@ -26,6 +26,16 @@ lease is fresh stops (exit 1) naming the holder; an expired lease (a runner that
 one can be broken deliberately (``break_lease``). Key Vault secrets have no conditional write, so taking the
 lease is write-then-read-back after a short pause, and every renewal checks the lease is still ours: keep
 ``pulumi up`` and ``rotate-keys`` in one CI concurrency group as well (docs/ci.md).
+
+A stack with several accounts (``accounts:``) rotates every account (or those asked for), one after another, so
+that at most one account's key is in flux while the others serve (the runtime fails over between them); each
+account's key goes to its own secret (``SecretNames.api_key_of``: ``<prefix>-api-key`` for the primary,
+``<prefix>-api-key-<account>`` for another). Journal and lease are per account: the primary keeps
+``<prefix>-rotation`` and ``<prefix>-rotation-lease``, another account has ``<prefix>-rotation-journal-<account>``
+and ``<prefix>-rotation-lease-<account>``. An account is not started while another account of the stack is under
+a fresh lease (another runner rotating it). The run itself is recorded in ``<prefix>-rotation-run`` (which
+accounts it rotates, which are done): a run after an interruption resumes the interrupted account and goes on with
+the accounts not rotated yet, leaving alone those the interrupted run had finished (:func:`rotate_stack`).
 """
 
 from __future__ import annotations
@@ -43,10 +53,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_foundry import contract
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import arm_error_text, describe
 from claude_foundry.errors import OperationFailed, UserError
-from claude_foundry.ops.view import StackView
+from claude_foundry.ops.view import AccountView, StackView
 
 JOURNAL_SUFFIX = "rotation"
 JOURNAL_FORMAT = "claude-foundry-rotation/1"
@@ -64,6 +75,8 @@ STEPS: tuple[tuple[int, str, str], ...] = (
 LAST_STEP = STEPS[-1][0]
 
 StepHook = Callable[[int, str], None]
+#: ``rotate_stack``'s hook: (account key, step number, step id) after each step.
+AccountStepHook = Callable[[str, int, str], None]
 
 LEASE_SUFFIX = "rotation-lease"
 LEASE_FORMAT = "claude-foundry-rotation-lease/1"
@@ -80,12 +93,48 @@ LEASE_SETTLE = 0.5
 REGENERATE_GAP_MARGIN = 0.5
 
 
-def journal_secret_name(prefix: str) -> str:
-    return f"{prefix}-{JOURNAL_SUFFIX}"
+#: The record of a rotation run over several accounts (stacks with ``accounts:`` only).
+RUN_SUFFIX = "rotation-run"
+RUN_FORMAT = "claude-foundry-rotation-run/1"
+#: Key Vault: a tag value holds at most 256 characters, a secret at most 15 tags.
+TAG_VALUE_MAX = 256
+TAGS_MAX = 15
+#: Seconds an unfinished run is continued after its last update (the accounts it rotated are then skipped); an
+#: older one is left: a new run rotates every account again (an account interrupted mid-way still resumes).
+RUN_RESUME_WINDOW = 7 * 86400.0
 
 
-def lease_secret_name(prefix: str) -> str:
-    return f"{prefix}-{LEASE_SUFFIX}"
+def _state_name(name: str, what: str) -> str:
+    if not contract.SECRET_NAME_RE.match(name):
+        raise UserError(f"the {what} secret name {name!r} is not a Key Vault secret name (1-127 characters of "
+                        "0-9, a-z, A-Z and '-'): shorten key_vault.secret_prefix or the account's name in accounts:")
+    return name
+
+
+def journal_secret_name(prefix: str, account: str = contract.PRIMARY_ACCOUNT) -> str:
+    """The rotation journal of one account: ``<prefix>-rotation`` for the primary (and a one-account stack),
+    ``<prefix>-rotation-journal-<account>`` for another (never the name of another account's lease)."""
+    if account in ("", contract.PRIMARY_ACCOUNT):
+        return f"{prefix}-{JOURNAL_SUFFIX}"
+    return _state_name(f"{prefix}-{JOURNAL_SUFFIX}-journal-{account}", "rotation journal")
+
+
+def lease_secret_name(prefix: str, account: str = contract.PRIMARY_ACCOUNT) -> str:
+    """The rotation lease of one account: ``<prefix>-rotation-lease`` for the primary (and a one-account stack),
+    ``<prefix>-rotation-lease-<account>`` for another."""
+    if account in ("", contract.PRIMARY_ACCOUNT):
+        return f"{prefix}-{LEASE_SUFFIX}"
+    return _state_name(f"{prefix}-{LEASE_SUFFIX}-{account}", "rotation lease")
+
+
+def run_secret_name(prefix: str) -> str:
+    """The record of the last rotation run of a stack with several accounts."""
+    return _state_name(f"{prefix}-{RUN_SUFFIX}", "rotation run")
+
+
+def account_words(acct: AccountView, multi: bool) -> str:
+    """How rotation messages name an account: its name; in a stack with several, also its key and region."""
+    return f"{acct.name} ({acct.key}, {acct.location})" if multi else acct.name
 
 
 def _iso(epoch: float) -> str:
@@ -195,21 +244,40 @@ class Journal:
 
 @dataclass
 class RotationResult:
+    """One account's rotation (this run's part of it)."""
+
     rotation_id: str
     resumed_from: int  # 0: a fresh rotation
     steps_run: list[int]
     warnings: list[str]
+    account: str = contract.PRIMARY_ACCOUNT  # the stack's key for the account
+    name: str = ""  # the account's name
+    location: str = ""
+    complete: bool = True  # False: stopped (--stop-after) before the last step
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": self.account, "name": self.name, "location": self.location,
+                "rotation_id": self.rotation_id, "resumed_from_step": self.resumed_from,
+                "steps_run": self.steps_run, "complete": self.complete, "warnings": self.warnings}
 
 
 class Rotator:
+    """Rotates one account of the stack (``account``: its key, ``primary`` for ``foundry:``)."""
+
     def __init__(self, view: StackView, *, grace: float = 60.0, console: Any = None,
                  on_step: StepHook | None = None, stop_after: int | None = None,
                  min_regenerate_gap: float | None = None,
                  sleep: Callable[[float], None] = time.sleep, break_lease: bool = False,
-                 holder: str | None = None, stack_file: str = "STACK_FILE") -> None:
+                 holder: str | None = None, stack_file: str = "STACK_FILE",
+                 account: str = contract.PRIMARY_ACCOUNT, own_leases: set[str] | None = None) -> None:
         spec = view.spec
+        acct = view.accounts.get(account) if view.accounts else None
+        if acct is None and account == contract.PRIMARY_ACCOUNT:  # a view built by hand, without accounts
+            acct = AccountView(account, spec.foundry.name, spec.location, view.account, view.deployments)
+        if acct is None:
+            raise UserError(f"no account {account!r} in the stack: {describe_accounts(view)}")
         if spec.foundry.disable_local_auth:
-            raise UserError(f"{spec.foundry.name} disables local auth (foundry.disable_local_auth: true): clients "
+            raise UserError(f"{acct.name} disables local auth (foundry.disable_local_auth: true): clients "
                             "use Entra ID tokens, there is no key to rotate")
         if view.vault is None:  # pragma: no cover - the program always makes one
             raise UserError("the stack has no Key Vault to publish the key to")
@@ -232,14 +300,24 @@ class Rotator:
         self.stop_after = stop_after
         self.sleep = sleep
         self.names = spec.secret_names
-        self.arm = ArmCaller(view.target)
-        self.key_secret = view.secrets.get(self.names.api_key)
-        self.journal_id = f"{view.vault.id}/secrets/{journal_secret_name(self.names.prefix)}"
-        self.lease_secret_id = f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix)}"
+        self.acct = acct
+        self.account_key = acct.key
+        self.multi = len(view.accounts) > 1
+        self.label = account_words(acct, self.multi)
+        #: other accounts of the stack and their lease secrets (checked before this one starts)
+        self.others = [(a, f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix, a.key)}")
+                       for k, a in view.accounts.items() if k != acct.key]
+        #: lease ids this runner took (in this run, for other accounts): never "another runner's"
+        self.own_leases = own_leases if own_leases is not None else set()
+        self.key_secret_name = self.names.api_key_of(acct.key)
+        self.key_secret = view.secrets.get(self.key_secret_name)
+        self.journal_id = f"{view.vault.id}/secrets/{journal_secret_name(self.names.prefix, acct.key)}"
+        self.lease_secret_id = f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix, acct.key)}"
         self.secret_api_version = view.vault.api_version
         self.warnings: list[str] = []
         self._secret_client: Any = None
         self._can_read: bool | None = None
+        self.arm = ArmCaller(view.target)  # last: nothing above may fail with it open
 
     # --- output -----------------------------------------------------------------------------------
 
@@ -261,27 +339,27 @@ class Rotator:
         return data
 
     def account_state(self) -> dict[str, Any]:
-        data = self._call("GET", self.view.account.id, self.view.account.api_version, what="reading the account")
+        data = self._call("GET", self.acct.account.id, self.acct.account.api_version, what="reading the account")
         return data if isinstance(data, dict) else {}
 
     def list_keys(self) -> tuple[str, str]:
-        data = self._call("POST", self.view.account.id + "/listKeys", self.view.account.api_version,
+        data = self._call("POST", self.acct.account.id + "/listKeys", self.acct.account.api_version,
                           what="listing the account keys")
         return str(data.get("key1") or ""), str(data.get("key2") or "")
 
     def regenerate(self, key_name: str) -> None:
-        self._call("POST", self.view.account.id + "/regenerateKey", self.view.account.api_version,
+        self._call("POST", self.acct.account.id + "/regenerateKey", self.acct.account.api_version,
                    {"keyName": key_name}, what=f"regenerating {key_name}")
 
     def publish(self, key: str) -> None:
-        """Write ``key`` as the api-key secret through ARM, with the body (tags...) the program gives it."""
+        """Write ``key`` as the account's key secret through ARM, with the body (tags...) the program gives it."""
         body: dict[str, Any] = {}
         if self.key_secret is not None:
             body = json.loads(json.dumps(self.key_secret.body))
         props = body.setdefault("properties", {})
         props["value"] = key
-        path = f"{self.view.vault.id}/secrets/{self.names.api_key}"  # type: ignore[union-attr]
-        self._call("PUT", path, self.secret_api_version, body, what=f"publishing the key to {self.names.api_key}")
+        path = f"{self.view.vault.id}/secrets/{self.key_secret_name}"  # type: ignore[union-attr]
+        self._call("PUT", path, self.secret_api_version, body, what=f"publishing the key to {self.key_secret_name}")
 
     def _read_state(self, secret_id: str, what: str) -> dict[str, str] | None:
         """The tags of a state secret (journal, lease) read through ARM; None when it does not exist."""
@@ -304,7 +382,7 @@ class Rotator:
 
     def write_journal(self, journal: Journal) -> None:
         journal.updated_at = _now_iso()
-        journal.account = self.view.account.id
+        journal.account = self.acct.account.id
         self._write_state(self.journal_id, journal.tags(), journal.to_json(), "rotation journal")
 
     # --- the lease: one runner at a time ---------------------------------------------------------
@@ -316,15 +394,38 @@ class Rotator:
     def write_lease(self, lease: Lease) -> None:
         self._write_state(self.lease_secret_id, lease.tags(), lease.to_json(), "rotation lease")
 
+    def _command(self) -> str:
+        account = f" --account {self.account_key}" if self.multi else ""
+        return f"claude-foundry rotate-keys {self.stack_file}{account} --break-lease"
+
     def _held_message(self, other: Lease) -> str:
         left = max(0.0, other.expires_at - time.time())
-        return (f"another rotate-keys holds the rotation lease of {self.view.account_name}: {other.describe()} "
+        return (f"another rotate-keys holds the rotation lease of {self.label}: {other.describe()} "
                 f"(in {left / 60:.0f} min). Two rotations must not interleave: wait for it to finish (an expired "
                 "lease is taken over automatically). If that run is gone (cancelled, runner lost), break the "
-                f"lease: claude-foundry rotate-keys {self.stack_file} --break-lease")
+                f"lease: {self._command()}")
+
+    def check_other_accounts(self) -> None:
+        """In a stack with several accounts: none of the others may be under a fresh lease of another runner,
+        else two accounts' keys would be in flux at once (exit 1 naming it; ``--break-lease`` goes on)."""
+        for other, secret in self.others:
+            tags = self._read_state(secret, f"rotation lease of {account_words(other, True)}")
+            lease = None if tags is None else Lease.from_tags(tags)
+            if lease is None or not lease.fresh() or lease.lease_id in self.own_leases:
+                continue
+            words = f"another rotate-keys is rotating account {account_words(other, True)}: {lease.describe()}"
+            if self.break_lease:
+                self.warn(f"{words}; rotating {self.label} anyway (--break-lease)")
+                continue
+            raise OperationFailed(f"{words}. Rotating {self.label} at the same time would put two accounts' keys "
+                                  "in flux at once: wait for it to finish (an expired lease is taken over "
+                                  "automatically). If that run is gone (cancelled, runner lost): "
+                                  f"claude-foundry rotate-keys {self.stack_file} --break-lease")
 
     def acquire_lease(self) -> None:
         """Take the lease, or stop (exit 1) naming who holds a fresh one."""
+        if self.others:
+            self.check_other_accounts()
         current = self.read_lease()
         if current is not None and current.fresh():
             if not self.break_lease:
@@ -343,6 +444,7 @@ class Rotator:
                                       + self._held_message(after).split(": ", 1)[1])
             raise OperationFailed("the rotation lease did not read back as written; run again")
         self.lease = mine
+        self.own_leases.add(mine.lease_id)
 
     def renew_lease(self) -> None:
         """Before each step: the lease must still be ours (not broken or taken over); extend it."""
@@ -375,7 +477,7 @@ class Rotator:
     # --- the vault's current value (data plane, when readable) -----------------------------------
 
     def _vault_value(self) -> str | None:
-        """The api-key secret's current value, or None when the caller may not read it."""
+        """The account's key secret's current value, or None when the caller may not read it."""
         from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
         if self._can_read is False:
@@ -384,7 +486,7 @@ class Rotator:
             vault = self.account_vault_url()
             self._secret_client = self.view.target.secret_client(vault)
         try:
-            value = self._secret_client.get_secret(self.names.api_key).value or ""
+            value = self._secret_client.get_secret(self.key_secret_name).value or ""
         except ResourceNotFoundError:
             return ""
         except HttpResponseError as exc:
@@ -462,7 +564,7 @@ class Rotator:
     def run(self) -> RotationResult:
         live = self.account_state()
         if ((live.get("properties") or {}).get("disableLocalAuth")):
-            raise UserError(f"account {self.view.account_name} has local auth disabled: there is no key to rotate "
+            raise UserError(f"account {self.label} has local auth disabled: there is no key to rotate "
                             "(and the stack file says otherwise: run `claude-foundry verify`)")
         self.acquire_lease()
         try:
@@ -474,7 +576,8 @@ class Rotator:
         journal = self.read_journal()
         if journal is not None and journal.status == IN_PROGRESS and 0 <= journal.completed_step < LAST_STEP:
             resumed = journal.completed_step
-            self.say(f"[bold]resuming rotation {journal.rotation_id}[/] after step {resumed}/{LAST_STEP}")
+            of = f" of {self.label}" if self.multi else ""
+            self.say(f"[bold]resuming rotation {journal.rotation_id}[/]{of} after step {resumed}/{LAST_STEP}")
         else:
             previous = journal
             journal = Journal(rotation_id=str(uuid.uuid4()))
@@ -482,8 +585,7 @@ class Rotator:
                 journal.regenerated_at = previous.regenerated_at
             resumed = 0
             self.write_journal(journal)
-            self.say(f"[bold]rotation {journal.rotation_id}[/] of {self.view.account_name} "
-                     f"(grace {self.grace:g}s)")
+            self.say(f"[bold]rotation {journal.rotation_id}[/] of {self.label} (grace {self.grace:g}s)")
         ran = []
         for number, step_id, done in STEPS:
             if number <= journal.completed_step:
@@ -499,10 +601,15 @@ class Rotator:
                 self.on_step(number, step_id)
             if self.stop_after is not None and number >= self.stop_after and number < LAST_STEP:
                 self.say(f"[yellow]stopped after step {number} as asked; run again to finish[/]")
-                return RotationResult(journal.rotation_id, resumed, ran, self.warnings)
-        self.say(f"[green]rotation {journal.rotation_id} complete:[/] the vault holds the new key1, "
+                return self._result(journal, resumed, ran, complete=False)
+        of = f" of {self.label}" if self.multi else ""
+        self.say(f"[green]rotation {journal.rotation_id}{of} complete:[/] the vault holds the new key1, "
                  "key2 is new and unused")
-        return RotationResult(journal.rotation_id, resumed, ran, self.warnings)
+        return self._result(journal, resumed, ran, complete=True)
+
+    def _result(self, journal: Journal, resumed: int, ran: list[int], *, complete: bool) -> RotationResult:
+        return RotationResult(journal.rotation_id, resumed, ran, self.warnings, account=self.account_key,
+                              name=self.acct.name, location=self.acct.location, complete=complete)
 
     def close(self) -> None:
         self.arm.close()
@@ -511,8 +618,288 @@ class Rotator:
 
 
 def rotate_keys(view: StackView, **kwargs: Any) -> RotationResult:
+    """Rotate one account's keys (``account=``: its key; the primary by default). A stack with several accounts
+    rotates them all with :func:`rotate_stack`; here it needs ``account=`` (rotating only the primary unasked
+    would leave the others unrotated without a word)."""
+    if len(view.accounts) > 1 and "account" not in kwargs:
+        raise UserError(f"the stack has several accounts ({describe_accounts(view)}): rotate_stack(view) rotates "
+                        "them all, one after another; rotate_keys(view, account=KEY) rotates one")
     rotator = Rotator(view, **kwargs)
     try:
         return rotator.run()
     finally:
         rotator.close()
+
+
+# --- every account of a stack -------------------------------------------------------------------------
+
+
+def describe_accounts(view_or_spec: Any) -> str:
+    """``primary (name), sweden (name)``: the accounts of a stack (a :class:`StackView` or a spec)."""
+    if isinstance(view_or_spec, StackView):
+        pairs = [(a.key, a.name) for a in view_or_spec.accounts.values()] or \
+            [(contract.PRIMARY_ACCOUNT, view_or_spec.account_name)]
+    else:
+        pairs = [(a.key, a.name) for a in view_or_spec.all_accounts()]
+    return ", ".join(f"{key} ({name})" for key, name in pairs)
+
+
+def select_accounts(spec: Any, wanted: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The accounts to rotate, as the stack's keys in the stack's order: every account when ``wanted`` is empty,
+    else those named (by key, ``primary`` for ``foundry:``, or by account name; comma-separated lists are split).
+    An unknown name is a :class:`UserError` (exit 2) listing the stack's accounts."""
+    accounts = spec.all_accounts()
+    order = [a.key for a in accounts]
+    if not wanted:
+        return order
+    by_name = {a.key: a.key for a in accounts}
+    for a in accounts:
+        by_name.setdefault(a.name.lower(), a.key)
+    chosen: set[str] = set()
+    for raw in wanted:
+        parts = [p.strip() for p in str(raw).split(",")]
+        if not any(parts):
+            raise UserError(f"--account needs an account name (the stack's accounts: {describe_accounts(spec)})")
+        for part in parts:
+            if not part:
+                continue
+            key = by_name.get(part) or by_name.get(part.lower())
+            if key is None:
+                raise UserError(f"--account {part!r}: no such account in the stack; its accounts are "
+                                f"{describe_accounts(spec)}")
+            chosen.add(key)
+    return [k for k in order if k in chosen]
+
+
+@dataclass
+class RunRecord:
+    """A rotation run over several accounts: which it rotates (in order) and which are done. No key values."""
+
+    run_id: str
+    accounts: list[str]
+    done: list[str] = field(default_factory=list)
+    status: str = IN_PROGRESS
+    started_at: str = field(default_factory=_now_iso)
+    updated_at: str = field(default_factory=_now_iso)
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the last update (infinite when unreadable)."""
+        try:
+            updated = dt.datetime.strptime(self.updated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            return math.inf
+        return (time.time() if now is None else now) - updated.timestamp()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": RUN_FORMAT, "run_id": self.run_id, "status": self.status, "accounts": self.accounts,
+                "done": self.done, "started_at": self.started_at, "updated_at": self.updated_at}
+
+    def tags(self) -> dict[str, str]:
+        tags = {"run-id": self.run_id, "run-status": self.status, "run-started": self.started_at,
+                "run-updated": self.updated_at, "managed-by": "claude-foundry",
+                **_list_tags("run-accounts", self.accounts), **_list_tags("run-done", self.done)}
+        if len(tags) > TAGS_MAX:
+            raise UserError(f"too many accounts ({len(self.accounts)}) to record one rotation run in Key Vault "
+                            "tags: rotate them in groups with --account")
+        return tags
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> RunRecord | None:
+        if not tags or "run-id" not in tags:
+            return None
+        return cls(run_id=tags["run-id"], accounts=_tag_list(tags, "run-accounts"), done=_tag_list(tags, "run-done"),
+                   status=tags.get("run-status", IN_PROGRESS), started_at=tags.get("run-started", ""),
+                   updated_at=tags.get("run-updated", ""))
+
+
+def _list_tags(name: str, items: list[str]) -> dict[str, str]:
+    """A list of account keys as tags of at most 256 characters: ``name``, ``name-2``, ... (comma-separated)."""
+    chunks: list[list[str]] = [[]]
+    for item in items:
+        if chunks[-1] and len(",".join([*chunks[-1], item])) > TAG_VALUE_MAX:
+            chunks.append([])
+        chunks[-1].append(item)
+    return {(name if n == 0 else f"{name}-{n + 1}"): ",".join(c) for n, c in enumerate(chunks)}
+
+
+def _tag_list(tags: dict[str, str], name: str) -> list[str]:
+    out: list[str] = []
+    n = 1
+    while True:
+        value = tags.get(name if n == 1 else f"{name}-{n}")
+        if value is None:
+            return out
+        out.extend(p for p in value.split(",") if p)
+        n += 1
+
+
+@dataclass
+class StackRotationResult:
+    """A run over the stack's accounts: each account's :class:`RotationResult`, in the order rotated."""
+
+    run_id: str  # "" for a one-account stack (no run record)
+    accounts: list[RotationResult]
+    skipped: list[str] = field(default_factory=list)  # already rotated in the run this one continued
+    remaining: list[str] = field(default_factory=list)  # of the run, still to rotate (stopped, or not asked for)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining and all(r.complete for r in self.accounts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "accounts": [r.to_json() for r in self.accounts], "skipped": self.skipped,
+                "remaining": self.remaining, "complete": self.complete, "warnings": self.warnings}
+
+
+class _RunBook:
+    """Reads and writes the run record through ARM (tags and JSON value, as the journal)."""
+
+    def __init__(self, view: StackView) -> None:
+        self.arm = ArmCaller(view.target)
+        self.api_version = view.vault.api_version  # type: ignore[union-attr]
+        self.secret_id = f"{view.vault.id}/secrets/{run_secret_name(view.spec.secret_names.prefix)}"  # type: ignore[union-attr]
+
+    def read(self) -> RunRecord | None:
+        status, data = self.arm.call("GET", self.secret_id, self.api_version)
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(data, dict):
+            raise OperationFailed(f"reading the rotation run record: {arm_error_text(status, data)}")
+        return RunRecord.from_tags(data.get("tags") or {})
+
+    def write(self, record: RunRecord) -> None:
+        record.updated_at = _now_iso()
+        body = {"tags": record.tags(), "properties": {"value": json.dumps(record.to_json(), sort_keys=True),
+                                                      "contentType": "application/json"}}
+        status, data = self.arm.call("PUT", self.secret_id, self.api_version, body)
+        if status not in (200, 201, 202):
+            raise OperationFailed(f"writing the rotation run record: {arm_error_text(status, data)}; run "
+                                  "`claude-foundry rotate-keys` again: it resumes")
+
+    def close(self) -> None:
+        self.arm.close()
+
+
+def _in_words(acct: AccountView, exc: Exception) -> Exception | None:
+    """A failure while rotating one account of several, with the account named (None: not one to reword)."""
+    from claude_foundry.azure.errors import describe_azure
+
+    where = f"account {account_words(acct, True)}"
+    if isinstance(exc, UserError):
+        cls = type(exc) if type(exc) in (UserError, OperationFailed) else UserError
+        return cls(f"{where}: {exc}", exit_code=exc.exit_code)
+    words = describe_azure(exc)
+    if words is None:
+        return None
+    return OperationFailed(f"{where}: {words}; run `claude-foundry rotate-keys` again: it resumes")
+
+
+def rotate_stack(view: StackView, *, accounts: list[str] | tuple[str, ...] | None = None, console: Any = None,
+                 on_account_step: AccountStepHook | None = None, stop_after: int | None = None,
+                 **kwargs: Any) -> StackRotationResult:
+    """Rotate every account of the stack (or those in ``accounts``: keys or names, see :func:`select_accounts`),
+    one after another: at most one account's key in flux at a time. A one-account stack: exactly
+    :func:`rotate_keys`.
+
+    With several accounts the run is recorded (``<prefix>-rotation-run``). A run that finds the last one
+    unfinished continues it: without ``accounts`` it rotates (or resumes) the accounts that run has not finished
+    and leaves the others alone; with ``accounts`` it rotates those (resuming one interrupted mid-way).
+    ``stop_after``: stop after that step of the account being rotated (a later run resumes).
+    ``on_account_step(account, number, step_id)`` after each step. Other keyword arguments go to each account's
+    :class:`Rotator`."""
+    keys = select_accounts(view.spec, accounts)
+
+    def hook_for(key: str) -> StepHook | None:
+        if on_account_step is None:
+            return None
+        return lambda number, step_id: on_account_step(key, number, step_id)
+
+    own_leases: set[str] = set()
+    # every account's Rotator first: a bad argument (grace, local auth) is refused before anything is written
+    rotators: dict[str, Rotator] = {}
+    try:
+        for key in keys:
+            rotators[key] = Rotator(view, console=console, stop_after=stop_after, on_step=hook_for(key),
+                                    account=key, own_leases=own_leases, **kwargs)
+        if len(view.accounts) <= 1:
+            result = rotators[keys[0]].run()
+            return StackRotationResult("", [result], warnings=list(result.warnings))
+        return _rotate_accounts(view, keys, rotators, console, asked=bool(accounts))
+    finally:
+        for rotator in rotators.values():
+            rotator.close()
+
+
+def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotator], console: Any, *,
+                     asked: bool) -> StackRotationResult:
+    def say(text: str) -> None:
+        if console is not None:
+            console.print(text, highlight=False)
+
+    book = _RunBook(view)
+    try:
+        record = book.read()
+        todo: list[str] = []
+        if record is not None and record.status == IN_PROGRESS and record.age() > RUN_RESUME_WINDOW:
+            say(f"[yellow]the unfinished rotation run {record.run_id} was last updated {record.updated_at or '?'}, "
+                f"over {RUN_RESUME_WINDOW / 86400:g} days ago: starting a new run[/]")
+        elif record is not None and record.status == IN_PROGRESS:
+            known = [a for a in record.accounts if a in view.accounts]
+            record.accounts = [a for a in view.accounts if a in known or a in keys]
+            record.done = [a for a in record.done if a in record.accounts]
+            todo = list(keys) if asked else [a for a in record.accounts if a not in record.done]
+        if todo and record is not None:
+            say(f"[bold]continuing rotation run {record.run_id}[/] (started {record.started_at}): accounts "
+                f"{', '.join(record.accounts)}; already rotated in it: {', '.join(record.done) or 'none yet'}")
+        else:  # none, finished, or nothing of it left here: a new run
+            record = RunRecord(run_id=str(uuid.uuid4()), accounts=list(keys))
+            todo = list(keys)
+            order = ", one after another" if len(keys) > 1 else ""
+            say(f"[bold]rotation run {record.run_id}[/]: account{'s' if len(keys) > 1 else ''} {', '.join(keys)}"
+                f"{order}")
+        skipped = [a for a in keys if a not in todo]
+        book.write(record)
+        results: list[RotationResult] = []
+        warnings: list[str] = []
+        for key in todo:
+            acct = view.accounts[key]
+            try:
+                result = rotators[key].run()
+            except Exception as exc:
+                reworded = _in_words(acct, exc)
+                if reworded is None:
+                    raise
+                raise reworded from None
+            results.append(result)
+            warnings.extend(f"{account_words(acct, True)}: {w}" for w in result.warnings)
+            if not result.complete:
+                break  # --stop-after: the next run resumes this account, then goes on
+            if key not in record.done:
+                record.done.append(key)
+            if all(a in record.done for a in record.accounts):
+                record.status = COMPLETE
+            book.write(record)
+        remaining = [a for a in record.accounts if a not in record.done]
+        outcome = StackRotationResult(record.run_id, results, skipped, remaining, warnings)
+        _say_summary(say, view, outcome, asked)
+        return outcome
+    finally:
+        book.close()
+
+
+def _say_summary(say: Callable[[str], None], view: StackView, outcome: StackRotationResult, asked: bool) -> None:
+    say(f"[bold]rotation run {outcome.run_id}[/]:")
+    for r in outcome.accounts:
+        what = (f"resumed after step {r.resumed_from}, " if r.resumed_from else "") + \
+            (f"steps {r.steps_run[0]}-{r.steps_run[-1]}" if r.steps_run else "no step left")
+        mark, state = ("[green]✓[/]", "rotated") if r.complete else ("[yellow]…[/]", "stopped")
+        say(f"  {mark} {account_words(view.accounts[r.account], True)}: {state} ({what})")
+    for key in outcome.skipped:
+        say(f"  [dim]- {account_words(view.accounts[key], True)}: already rotated in this run[/]")
+    if outcome.remaining:
+        how = ("run `claude-foundry rotate-keys` without --account to finish the run" if asked and
+               all(r.complete for r in outcome.accounts) else "run `claude-foundry rotate-keys` again to finish")
+        say(f"[yellow]still to rotate in this run: {', '.join(outcome.remaining)}: {how}[/]")
+    else:
+        say("[green]every account of the run is rotated[/]")
