@@ -185,3 +185,17 @@ def test_a_different_echoed_upgrade_option_is_drift(deployed: Any) -> None:
     report = run_verify(view)
     assert [(d.resource, d.field, d.expected, d.actual) for d in report.drifts] == \
         [("deployment haiku", "versionUpgradeOption", "NoAutoUpgrade", "OnceNewDefaultVersionAvailable")]
+
+
+def test_a_leftover_accounts_document_on_a_one_account_stack_is_drift(deployed: Any) -> None:
+    """A one-account stack has no ``<prefix>-accounts`` secret; one left there (the stack once had several accounts)
+    would send clients to accounts the stack no longer has."""
+    _, view, caller = deployed
+    names = view.spec.secret_names
+    assert names.accounts not in view.secrets
+    some = view.secrets[names.endpoint]
+    leftover = some.id.rsplit("/", 1)[0] + "/" + names.accounts
+    call_ok(caller, "PUT", leftover, some.api_version, {"properties": {"value": '{"version":2,"accounts":[]}'}})
+    report = run_verify(view)
+    assert [(d.resource, d.field, d.expected) for d in report.drifts] == \
+        [(f"secret {names.accounts}", "exists", "(absent) (the stack has one account)")]

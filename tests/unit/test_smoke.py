@@ -558,3 +558,191 @@ def test_render_table_has_no_key():
     out = console.export_text()
     assert "FAIL" in out
     assert KEY not in out
+
+
+# --- a stack with two accounts ----------------------------------------------------------------------------------
+
+KEY_SC = "smoke-unit-key-sweden-9876543210"
+BASE_SC = "https://acct-sc.services.ai.azure.com/anthropic"
+HOSTS = {"acct.services.ai.azure.com": "primary", "acct-sc.services.ai.azure.com": "sweden"}
+
+
+class Accounts:
+    """A transport for two accounts: each host its own :class:`Script`; records the key each host was sent."""
+
+    def __init__(self, primary: Script | None = None, sweden: Script | None = None) -> None:
+        self.scripts = {"primary": primary or Script(), "sweden": sweden or Script()}
+        self.keys: dict[str, set[str]] = {"primary": set(), "sweden": set()}
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        account = HOSTS[request.url.host]
+        self.keys[account].add(request.headers.get("x-api-key") or request.headers.get("api-key") or "")
+        return self.scripts[account](request)
+
+
+def two_accounts(sweden=("sonnet",), auth_mode="key", credential=None):
+    def contract(account, resource, base_url, key, region, names):
+        return c.Contract(resource=resource, base_url=base_url, auth_mode=auth_mode,
+                          api_key=key if auth_mode == "key" else None, region=region, account=account,
+                          deployments={n: c.DeploymentInfo(MODELS[n], "1", n) for n in names})
+
+    primary = contract("primary", "acct", BASE, KEY, "eastus2", MODELS)
+    stack = c.StackContract((primary, contract("sweden", "acct-sc", BASE_SC, KEY_SC, "swedencentral", sweden)),
+                            version=2)
+    return rt.FoundryRuntime(primary, credential=credential or object(), _stack=stack)
+
+
+def test_two_accounts_report_shape(tmp_path):
+    from rich.console import Console
+
+    transport = Accounts()
+    report = run(transport, two_accounts())
+    assert report.passed
+    assert [(r.account, r.name, r.resource, r.region) for r in report.results] == [
+        ("primary", "haiku", "acct", "eastus2"), ("primary", "opus", "acct", "eastus2"),
+        ("primary", "sonnet", "acct", "eastus2"), ("sweden", "sonnet", "acct-sc", "swedencentral")]
+    assert transport.keys == {"primary": {KEY}, "sweden": {KEY_SC}}  # each account its own key
+    assert transport.scripts["sweden"].calls == {"sonnet": 1}
+    assert report.multi_account
+    assert report.summary() == "4/4 deployments passed on 2 accounts (primary, sweden)"
+
+    report.write_json(tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert (data["resource"], data["base_url"]) == ("acct", BASE)  # the primary's, as before
+    assert data["accounts"] == [
+        {"account": "primary", "resource": "acct", "base_url": BASE, "region": "eastus2", "auth": "key"},
+        {"account": "sweden", "resource": "acct-sc", "base_url": BASE_SC, "region": "swedencentral", "auth": "key"}]
+    last = data["deployments"][-1]
+    assert (last["account"], last["resource"], last["region"], last["name"]) == \
+        ("sweden", "acct-sc", "swedencentral", "sonnet")
+
+    report.write_junit(tmp_path / "r.xml")
+    root = ET.parse(tmp_path / "r.xml").getroot()  # noqa: S314 - our own report
+    assert root.get("tests") == "4"
+    cases = [(case.get("classname"), case.get("name")) for case in root.iter("testcase")]
+    assert cases == [("claude_foundry.smoke.acct", "haiku"), ("claude_foundry.smoke.acct", "opus"),
+                     ("claude_foundry.smoke.acct", "sonnet"), ("claude_foundry.smoke.acct-sc", "sonnet")]
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["accounts"] == "primary,sweden"
+    assert "account=sweden resource=acct-sc region=swedencentral" in root.findall("testcase")[-1].find(
+        "system-out").text
+
+    console = Console(record=True, width=250)
+    report.render(console)
+    table = console.export_text()
+    assert table.splitlines()[0].strip() == "claude-foundry smoke: 2 accounts (primary, sweden) (key auth)"
+    header = next(line for line in table.splitlines() if "deployment" in line and "model" in line)
+    assert header.split("┃")[1].strip() == "account"
+    assert "sweden (swedencentral)" in table
+    assert "4/4 deployments passed on 2 accounts" in table
+    for text in (table, (tmp_path / "r.json").read_text(), (tmp_path / "r.xml").read_text(), report.summary()):
+        assert KEY not in text
+        assert KEY_SC not in text
+
+
+def test_one_account_report_is_as_before(tmp_path):
+    from rich.console import Console
+
+    report = run(Script(opus=[403]))
+    assert not report.multi_account
+    assert report.summary().splitlines()[0] == "2/3 deployments passed on acct"
+    assert report.summary().splitlines()[1].startswith("- opus: 403 Forbidden: the caller lacks the data-plane "
+                                                       "role 'Cognitive Services User' or 'Azure AI User' on "
+                                                       "Foundry account 'acct' (assign it")
+    assert {(r.account, r.resource, r.region) for r in report.results} == {("primary", "acct", "")}
+    root = report.to_junit()
+    assert "accounts" not in {p.get("name") for p in root.iter("property")}
+    assert "account=" not in root.find("testcase/system-out").text
+    console = Console(record=True, width=250)
+    report.render(console)
+    header = next(line for line in console.export_text().splitlines() if "deployment" in line and "model" in line)
+    assert header.split("┃")[1].strip() == "deployment"
+    assert "on 2 accounts" not in console.export_text()
+
+
+@pytest.mark.parametrize(("plan", "words"), [
+    ([403], "on Foundry account 'acct-sc' (sweden, swedencentral) (assign it at scope"),
+    ([404] * 5, "is not on resource 'acct-sc' (sweden, swedencentral)"),
+    ([(429, {"retry-after": "3600"})], "429 Too Many Requests on Foundry account 'acct-sc' (sweden, swedencentral)"),
+    ([500], "500 server error from Foundry account 'acct-sc' (sweden, swedencentral)"),
+    ([401], "401 Unauthorized on Foundry account 'acct-sc' (sweden, swedencentral): the API key is wrong"),
+    ([denied(403, {"error": {"code": "403", "message": "Public access is disabled. Please configure private "
+                                                        "endpoint."}})],
+     "403 Forbidden, outside the network: Foundry account 'acct-sc' (sweden, swedencentral) refuses callers"),
+])
+def test_a_failure_on_the_second_account_names_it(plan, words):
+    transport = Accounts(sweden=Script(sonnet=plan))
+    report = run(transport, two_accounts(), propagation_timeout=0, rate_limit_timeout=1)
+    assert [(r.account, r.name) for r in report.failures] == [("sweden", "sonnet")]
+    (failed,) = report.failures
+    assert words in failed.diagnosis
+    assert "'acct'" not in failed.diagnosis
+    assert all(r.passed for r in report.results if r.account == "primary")
+    assert f"- sonnet on sweden: {failed.diagnosis}" in report.summary()
+    assert report.summary().startswith("3/4 deployments passed on 2 accounts (primary, sweden)")
+
+
+def test_names_from_the_stack_file_each_account_must_serve_its_own():
+    transport = Accounts()
+    report = run(transport, two_accounts(), deployments={"primary": ["opus"], "sweden": ["sonnet", "haiku"],
+                                                         "west": ["opus"]})
+    got = {(r.account, r.name): r for r in report.results}
+    assert list(got) == [("primary", "opus"), ("sweden", "sonnet"), ("sweden", "haiku"), ("west", "opus")]
+    assert got["primary", "opus"].passed
+    assert got["sweden", "sonnet"].passed
+    missing = got["sweden", "haiku"]
+    assert missing.category == smoke.CONFIG
+    assert "unknown deployment 'haiku' on resource 'acct-sc'" in missing.diagnosis
+    assert "the stack file says its sweden account (swedencentral) serves it" in missing.diagnosis
+    assert got["west", "opus"].category == smoke.CONFIG
+    assert "names account 'west', but the contract read from Key Vault does not" in got["west", "opus"].diagnosis
+    assert transport.scripts["sweden"].calls == {"sonnet": 1}  # nothing sent for a name the account lacks
+    assert transport.scripts["primary"].calls == {"opus": 1}
+    assert [a.account for a in report.accounts] == ["primary", "sweden", "west"]
+    assert report.summary().startswith("2/4 deployments passed on 3 accounts (primary, sweden, west)")
+
+
+def test_given_names_each_account_calls_those_it_serves():
+    transport = Accounts()
+    report = run(transport, two_accounts(), deployments=["sonnet", "opus", "nope"])
+    assert [(r.account, r.name, r.passed) for r in report.results] == [
+        ("primary", "sonnet", True), ("primary", "opus", True), ("primary", "nope", False),
+        ("sweden", "sonnet", True)]
+    nope = report.results[2]
+    assert nope.category == smoke.CONFIG
+    assert "no account of the stack serves it" in nope.diagnosis
+    assert "sweden: sonnet" in nope.diagnosis
+    only = run(Accounts(), two_accounts(), deployments=["opus"])
+    assert [(r.account, r.name) for r in only.results] == [("primary", "opus")]
+    assert not only.multi_account
+    assert only.summary() == "1/1 deployments passed on acct"
+    with pytest.raises(ValueError, match="list of deployment names"):
+        run(Accounts(), two_accounts(), deployments={"sweden": "sonnet"})
+
+
+def test_role_propagation_is_waited_per_account():
+    lines: list[str] = []
+    transport = Accounts(sweden=Script(sonnet=[denied()] * 2))
+    report = run(transport, two_accounts(auth_mode="entra", credential=Cred()), role_propagation_timeout=5,
+                 progress=lines.append)
+    assert report.passed, report.summary()
+    assert len(lines) == 2, lines
+    assert "on Foundry account 'acct-sc' (sweden, swedencentral): sonnet answered 403 PermissionDenied" in lines[0]
+    assert "role assignment wait on Foundry account 'acct-sc' (sweden, swedencentral) over after" in lines[1]
+    assert transport.scripts["primary"].calls == {"haiku": 1, "opus": 1, "sonnet": 1}  # not held by sweden's wait
+
+
+def test_an_account_of_the_contract_the_stack_file_does_not_name_is_smoked_and_said():
+    transport = Accounts(sweden=Script(sonnet=[500]))
+    report = run(transport, two_accounts(), deployments={"primary": ["opus"]})
+    assert [(r.account, r.name) for r in report.results] == [("primary", "opus"), ("sweden", "sonnet")]
+    primary, sweden = report.results
+    assert primary.passed
+    assert not primary.warnings
+    assert not sweden.passed
+    assert "500 server error from Foundry account 'acct-sc'" in sweden.diagnosis
+    assert "account sweden (acct-sc) is in the contract read from Key Vault but not in the stack file" \
+        in sweden.diagnosis
+    passing = run(Accounts(), two_accounts(), deployments={"primary": ["opus"]})
+    assert passing.passed  # a warning, not a failure
+    assert "not in the stack file" in passing.results[1].warnings[0]

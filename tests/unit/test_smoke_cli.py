@@ -63,3 +63,73 @@ def test_plugin_skips_without_target(pytester):
         pytester._monkeypatch.delenv(name, raising=False)
     result = pytester.runpytest_inprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
     result.assert_outcomes(skipped=1)
+
+
+# --- a stack with several accounts ----------------------------------------------------------------------------
+
+MULTI_STACK = """\
+environment: prod
+location: eastus2
+resource_group: rg-claude-prod
+foundry:
+  name: contoso-claude-prod
+  model_provider: {organization_name: Contoso, country_code: US, industry: technology}
+deployments:
+  sonnet: {model: claude-sonnet-4-5, capacity: 200}
+  deep: {model: claude-opus-4-6, capacity: 50}
+key_vault: {name: kv-contoso-claude-prod}
+accounts:
+  sweden:
+    name: contoso-claude-prod-sc
+    location: swedencentral
+    deployments: [sonnet]
+  west:
+    name: contoso-claude-prod-w
+    location: westus3
+"""
+
+
+def test_stack_expectations_follow_what_each_account_serves(tmp_path):
+    from claude_foundry.cli.smoke import stack_expectations
+
+    path = tmp_path / "prod.yaml"
+    path.write_text(MULTI_STACK, encoding="utf-8")
+    assert stack_expectations(str(path), None) == {"primary": ["sonnet", "deep"], "sweden": ["sonnet"],
+                                                   "west": ["sonnet", "deep"]}
+    assert stack_expectations(str(path), ["deep"]) == {"primary": ["deep"], "west": ["deep"]}
+    assert stack_expectations(str(path), ["nope", "sonnet"]) == {"primary": ["nope", "sonnet"], "sweden": ["sonnet"],
+                                                                 "west": ["sonnet"]}
+
+
+def _multi_contract(tmp_path):
+    from claude_foundry.program.spec import load_spec
+
+    stack_file = tmp_path / "prod.yaml"
+    stack_file.write_text(MULTI_STACK, encoding="utf-8")
+    stack = load_spec(stack_file).stack_contract()
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps({**stack.primary.public_json(), **stack.public_json()}), encoding="utf-8")
+    return path
+
+
+def test_contract_subset_is_checked_against_every_account(tmp_path, monkeypatch, capsys):
+    from claude_foundry.client import smoke
+
+    path = _multi_contract(tmp_path)
+    monkeypatch.setenv(c.ENV_API_KEY, KEY)
+    assert cli.main(["smoke", "--contract", str(path), "--deployments", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown deployment 'nope' on any account of the stack" in err
+    assert "sweden: sonnet" in err
+    assert KEY not in err
+
+    seen = {}
+
+    def fake_run_smoke(runtime, names, **kwargs):
+        seen["names"] = names
+        seen["accounts"] = [a.account for a in runtime.stack.accounts]
+        return smoke.SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
+
+    monkeypatch.setattr(smoke, "run_smoke", fake_run_smoke)
+    assert cli.main(["smoke", "--contract", str(path), "--deployments", "sonnet", "-q"]) == 1  # no results: fails
+    assert seen == {"names": ["sonnet"], "accounts": ["primary", "sweden", "west"]}

@@ -1,5 +1,8 @@
 """``claude-foundry smoke``: call every deployment of a stack once and say, per deployment, why it fails.
 
+A stack with several accounts (``accounts:``, contract version 2) is smoked on every account at once, each its
+own deployments (with ``--stack``: what the stack file says each serves); the reports then name each row's account.
+
 Targets (one of):
 
 * ``--vault-url URL [--prefix P]``: the contract the stack wrote to Key Vault (default target when
@@ -56,7 +59,8 @@ def add_target_arguments(p: argparse.ArgumentParser, *, full: bool = True) -> No
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "smoke", help="call every deployment once; diagnose each failure",
-        description="Smoke-test a stack: one tiny Messages call per deployment, concurrently; 404 retried while "
+        description="Smoke-test a stack: one tiny Messages call per deployment (of every account of the stack, "
+                    "each account its own deployments), concurrently; 404 retried while "
                     "a deployment propagates, 429 retried per retry-after, an Entra ID 401/403 'permission denied' "
                     "(and a Key Vault 403 ForbiddenByRbac) while a fresh role assignment propagates, nothing else. "
                     "Exit 0 when all passed (warnings included), 1 otherwise, 2 on usage errors.")
@@ -147,10 +151,51 @@ def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
 
 def build_runtime(args: argparse.Namespace, *, auth: str | None = None, **wait: Any) -> tuple[Any, list[str] | None]:
     """(FoundryRuntime, deployment names to use or None for all) from the target flags; ``wait``: the
-    role-propagation keywords of :func:`~claude_foundry.client.targets.resolve_runtime`."""
+    role-propagation keywords of :func:`~claude_foundry.client.targets.resolve_runtime`.
+
+    A subset (``--deployments``) of a Key Vault or contract-file target is checked against every account of the
+    stack: a name only a further account serves is a name of the stack."""
+    import dataclasses
+
     from claude_foundry.client.targets import resolve_runtime
 
-    return resolve_runtime(runtime_target(args, auth=auth), **wait)
+    target = runtime_target(args, auth=auth)
+    names = target.deployments
+    env_has_map = bool(os.environ.get(c.ENV_VAULT_URL)) or not (os.environ.get(c.ENV_RESOURCE)
+                                                                or os.environ.get(c.ENV_BASE_URL))
+    mapped = bool(target.vault_url or target.contract_file) or (
+        not (target.base_url or target.resource) and env_has_map)  # a contract with a map: Key Vault or a file
+    if not names or target.names_from_stack or not mapped:
+        return resolve_runtime(target, **wait)
+    runtime, _ = resolve_runtime(dataclasses.replace(target, deployments=None), **wait)
+    _check_subset(runtime, names)
+    return runtime, names
+
+
+def _check_subset(runtime: Any, names: list[str]) -> None:
+    """Every name is served by an account of the runtime's stack (:class:`UnknownDeploymentError`, a usage error,
+    lists the known ones); a one-account stack says it as it always did."""
+    accounts = runtime.stack.accounts
+    for n in names:
+        if len(accounts) == 1:
+            runtime.deployment(n)
+        elif not any(not a.deployments or n in a.deployments for a in accounts):
+            known = "; ".join(f"{a.account}: {', '.join(sorted(a.deployments))}" for a in accounts)
+            raise UserError(f"unknown deployment {n!r} on any account of the stack; known deployments: {known}")
+
+
+def stack_expectations(path: str, names: list[str] | None) -> dict[str, list[str]]:
+    """Account (the stack's name for it) -> the deployment names the stack file says it serves (``names``: only
+    those of them; a name no account serves stays with the primary, where it fails)."""
+    from claude_foundry.program.spec import load_spec
+
+    accounts = load_spec(path).all_accounts()
+    if not names:
+        return {a.key: list(a.deployments) for a in accounts}
+    out = {a.key: [n for n in names if n in a.deployments] for a in accounts}
+    out[c.PRIMARY_ACCOUNT] = [n for n in names if n in accounts[0].deployments
+                              or not any(n in a.deployments for a in accounts)]
+    return {k: v for k, v in out.items() if v}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
     wait = {"role_propagation_timeout": args.role_propagation_timeout, "poll_interval": args.poll_interval,
             "progress": _progress}
     runtime, names = build_runtime(args, vault_timeout=args.vault_timeout, **wait)
+    if getattr(args, "stack", None):  # each account is expected to serve what the stack file says it serves
+        names = stack_expectations(args.stack, names)
     report = smoke.run_smoke(
         runtime, names, concurrency=args.concurrency, max_tokens=args.max_tokens,
         propagation_timeout=args.propagation_timeout, rate_limit_timeout=args.rate_limit_timeout,
@@ -223,8 +270,12 @@ def _annotate(report: Any) -> None:
     table when a report goes to stdout; annotations are read from either)."""
     from claude_foundry.cli._github import annotation
 
+    multi = report.multi_account
     for r in report.results:
         what = f"deployment {r.name}" + (f" ({r.model})" if r.model else "")
+        if multi:
+            what += f" on account {r.account}" + (f" ({r.resource}, {r.region})" if r.region else
+                                                  f" ({r.resource})" if r.resource else "")
         if not r.passed:
             print(annotation("error", f"{what}: {r.diagnosis or r.category}", title="claude-foundry smoke"),
                   file=sys.stderr)
@@ -240,11 +291,15 @@ def _progress(line: str) -> None:
 def _print_plain(report: Any, *, quiet: bool, stream: Any = None) -> None:
     """The report without rich (the core install): one line per deployment, then the summary."""
     out = stream or sys.stdout
+    multi = report.multi_account
     if not quiet:
-        print(f"claude-foundry smoke: {report.resource or report.base_url} ({report.auth} auth)", file=out)
+        where = (f"{len(report.account_names)} accounts ({', '.join(report.account_names)})" if multi
+                 else report.resource or report.base_url)
+        print(f"claude-foundry smoke: {where} ({report.auth} auth)", file=out)
         for r in report.results:
             rid = r.request_id or r.apim_request_id or "-"
-            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  model={r.model or '?'}  "
+            account = f"account={r.account}  " if multi else ""
+            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  {account}model={r.model or '?'}  "
                   f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}"
                   + (f"\n        {r.note}" if r.note else ""), file=out)
     summary = report.summary()

@@ -1,8 +1,10 @@
 """``claude-foundry verify STACK_FILE``: after deploying, on a schedule: is what is live still the stack?
 
 Compares the account, its deployments (extra ones too), role assignments, diagnostic settings, the Key
-Vault and its secrets (the API key against the account's current keys) with the plan of the stack. Prints
-the differences (never a secret value). Exit 0 in sync, 1 on drift, 2 on a usage error.
+Vault and its secrets (the API key against the account's current keys) with the plan of the stack; a stack with
+several accounts (``accounts:``) has each account checked the same way, and its ``<prefix>-accounts`` secret and
+each account's key secret too. Prints the differences (never a secret value), naming the account. Exit 0 in sync,
+1 on drift, 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "verify", help="after deploying: compare what is live with the stack (drift)",
         description="Compare the live account, deployments, role assignments, diagnostic settings, Key Vault "
-                    "settings and secrets with the stack's plan. Exit 0 when in sync, 1 on drift, 2 on usage "
-                    "errors. Reading the secrets needs Key Vault Secrets User on the vault; comparing the API "
-                    "key needs listKeys on the account.")
+                    "settings and secrets with the stack's plan; with several accounts (accounts:), every "
+                    "account, the accounts secret and each account's key secret. Exit 0 when in sync, 1 on drift, "
+                    "2 on usage errors. Reading the secrets needs Key Vault Secrets User on the vault; comparing "
+                    "an API key needs listKeys on its account.")
     add_target_arguments(p)
     p.set_defaults(func=run)
 

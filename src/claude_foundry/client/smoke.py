@@ -1,6 +1,8 @@
 """Smoke test: does every deployment of a stack answer, right now, with the model the stack declares?
 
-One tiny Messages call per deployment, all deployments concurrently (bounded). The SDK's own retries are off
+One tiny Messages call per deployment, all deployments concurrently (bounded). A stack with several accounts
+(contract version 2) is smoked on every account at once, each account's own deployments through its own client
+(one connection pool per endpoint), each result naming the account. The SDK's own retries are off
 (``max_retries=0``); this module retries only what it understands:
 
 * 404 while a new deployment propagates, within ``propagation_timeout`` (polling with backoff);
@@ -26,6 +28,7 @@ import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +88,9 @@ class DeploymentResult:
     response_model: str | None = None
     stream_checked: bool = False
     warnings: list[str] = field(default_factory=list)  # on a passing deployment: worth a look, not a failure
+    account: str = ""  # the stack's name for the account that served it (``primary`` for ``foundry:``)
+    resource: str = ""  # that account's name ("" when unknown)
+    region: str = ""  # that account's Azure region ("" when the contract does not say)
 
     @property
     def note(self) -> str:
@@ -98,12 +104,48 @@ class DeploymentResult:
 
 
 @dataclass
+class SmokeAccount:
+    """One account a smoke run called: the stack's name for it, its resource, region, endpoint and auth."""
+
+    account: str
+    resource: str
+    base_url: str
+    region: str = ""
+    auth: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class SmokeReport:
+    """Every deployment's result. ``resource`` / ``base_url`` / ``auth`` are the primary account's; ``accounts``
+    lists every account called (the primary first): more than one, and the reports name the account per row."""
+
     resource: str
     base_url: str
     auth: str
     results: list[DeploymentResult] = field(default_factory=list)
     duration_s: float = 0.0
+    accounts: list[SmokeAccount] = field(default_factory=list)
+
+    @property
+    def account_names(self) -> list[str]:
+        """The stack's names of the accounts in this report, in order (from ``accounts``, else the results)."""
+        if self.accounts:
+            return [a.account for a in self.accounts]
+        return list(dict.fromkeys(r.account for r in self.results if r.account))
+
+    @property
+    def multi_account(self) -> bool:
+        return len(self.account_names) > 1
+
+    def _where(self) -> str:
+        names = self.account_names
+        return f"{len(names)} accounts ({', '.join(names)})" if len(names) > 1 else (self.resource or self.base_url)
+
+    def _row_name(self, r: DeploymentResult) -> str:
+        return f"{r.name} on {r.account}" if self.multi_account and r.account else r.name
 
     @property
     def passed(self) -> bool:
@@ -117,10 +159,10 @@ class SmokeReport:
     def summary(self) -> str:
         ok = sum(r.passed for r in self.results)
         warned = [r for r in self.results if r.passed and r.warnings]
-        lines = [f"{ok}/{len(self.results)} deployments passed on {self.resource or self.base_url}"
+        lines = [f"{ok}/{len(self.results)} deployments passed on {self._where()}"
                  + (f" ({len(warned)} with warnings)" if warned else "")]
-        lines += [f"- {r.name}: {r.diagnosis}" for r in self.failures]
-        lines += [f"- {r.name}: warning: {w}" for r in warned for w in r.warnings]
+        lines += [f"- {self._row_name(r)}: {r.diagnosis}" for r in self.failures]
+        lines += [f"- {self._row_name(r)}: warning: {w}" for r in warned for w in r.warnings]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +172,7 @@ class SmokeReport:
             "auth": self.auth,
             "passed": self.passed,
             "duration_s": round(self.duration_s, 3),
+            "accounts": [a.to_json() for a in self.accounts],
             "deployments": [r.to_json() for r in self.results],
         }
 
@@ -157,15 +200,19 @@ class SmokeReport:
         props = ET.SubElement(suite, "properties")
         for name, value in (("resource", self.resource), ("base_url", self.base_url), ("auth", self.auth)):
             ET.SubElement(props, "property", {"name": name, "value": value})
-        classname = f"claude_foundry.smoke.{self.resource or 'foundry'}"
-        for r in self.results:
+        multi = self.multi_account
+        if multi:
+            ET.SubElement(props, "property", {"name": "accounts", "value": ",".join(self.account_names)})
+        for r in self.results:  # one testcase per (account, deployment): the classname names the account
+            classname = f"claude_foundry.smoke.{r.resource or self.resource or 'foundry'}"
             case = ET.SubElement(suite, "testcase", {"classname": classname, "name": r.name,
                                                      "time": f"{r.duration_s:.3f}"})
             if not r.passed:
                 failure = ET.SubElement(case, "failure", {"message": r.diagnosis, "type": r.category})
                 failure.text = r.diagnosis
             out = ET.SubElement(case, "system-out")
-            out.text = (f"model={r.model} status={r.status} attempts={r.attempts} "
+            where = f"account={r.account} resource={r.resource} region={r.region or '-'} " if multi else ""
+            out.text = (where + f"model={r.model} status={r.status} attempts={r.attempts} "
                         f"request-id={r.request_id} apim-request-id={r.apim_request_id}"
                         + "".join(f"\nwarning: {w}" for w in r.warnings))
         return suite
@@ -181,11 +228,14 @@ class SmokeReport:
         from rich.table import Table
 
         console = console or Console()
-        table = Table(title=f"claude-foundry smoke: {self.resource or self.base_url} ({self.auth} auth)")
-        for col in ("deployment", "model", "result", "HTTP", "tries", "seconds", "request-id", "diagnosis"):
+        multi = self.multi_account
+        table = Table(title=f"claude-foundry smoke: {self._where()} ({self.auth} auth)")
+        for col in (("account",) if multi else ()) + ("deployment", "model", "result", "HTTP", "tries", "seconds",
+                                                        "request-id", "diagnosis"):
             table.add_column(col, overflow="fold")
         for r in self.results:
             table.add_row(
+                *((f"{r.account} ({r.region})" if r.region else r.account,) if multi else ()),
                 r.name, r.model or "?",
                 ("[yellow]PASS[/]" if r.warnings else "[green]PASS[/]") if r.passed else "[red]FAIL[/]",
                 str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
@@ -195,7 +245,8 @@ class SmokeReport:
         console.print(table)
         ok = sum(r.passed for r in self.results)
         colour = "green" if self.passed else "red"
-        console.print(f"[{colour}]{ok}/{len(self.results)} deployments passed[/] in {self.duration_s:.2f}s")
+        where = f" on {len(self.account_names)} accounts" if multi else ""
+        console.print(f"[{colour}]{ok}/{len(self.results)} deployments passed{where}[/] in {self.duration_s:.2f}s")
 
 
 #: What XML 1.0 forbids even escaped: C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF.
@@ -223,6 +274,33 @@ class _Ctx:
     token_scope: str
     key_secret: str | None  # the Key Vault secret the key came from, when it did
     timeout: float
+    #: The stack's name for the account and its region, set only when the run covers several accounts: the words
+    #: then say which account's endpoint answered ("" for a one-account stack: the words are as they always were).
+    account: str = ""
+    region: str = ""
+    from_stack: bool = False  # the deployment names came from the stack file (per account)
+
+    @property
+    def tag(self) -> str:
+        """`` (sweden, swedencentral)`` after an account's name when several accounts are smoked, else ""."""
+        if not self.account:
+            return ""
+        return f" ({self.account}, {self.region})" if self.region else f" ({self.account})"
+
+    @property
+    def who(self) -> str:
+        """``Foundry account 'name'`` (with :attr:`tag`)."""
+        return f"Foundry account '{self.resource}'{self.tag}"
+
+    @property
+    def service(self) -> str:
+        """Who answered, for the words: ``Foundry`` (one account), else :attr:`who`."""
+        return self.who if self.account else "Foundry"
+
+    @property
+    def on(self) -> str:
+        """`` on Foundry account 'name' (key, region)`` when several accounts are smoked, else ""."""
+        return f" on {self.who}" if self.account else ""
 
 
 def _host(base_url: str) -> str:
@@ -295,30 +373,31 @@ def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 
     """(category, words) for an HTTP error status."""
     detail = _error_detail(body)
     account_scope = f".../providers/{arm.COGNITIVE_SERVICES_NAMESPACE}/accounts/{ctx.resource or '<account>'}"
-    lacks_role = (f"lacks the data-plane role 'Cognitive Services User' or 'Azure AI User' on Foundry account "
-                  f"'{ctx.resource}' (assign it at scope {account_scope}, or its resource group; role assignments "
+    lacks_role = (f"lacks the data-plane role 'Cognitive Services User' or 'Azure AI User' on {ctx.who} "
+                  f"(assign it at scope {account_scope}, or its resource group; role assignments "
                   "take a few minutes to apply)")
     if status == 401:
         if ctx.auth == "entra" and rbac_denied(status, ctx.auth, body):
             return AUTH, "401 Unauthorized (permission denied): the Entra ID principal " + lacks_role + detail
         if ctx.auth == "entra":
             return AUTH, (
-                f"401 Unauthorized: the Entra ID token was refused. It was requested for scope {ctx.token_scope}; "
+                f"401 Unauthorized{ctx.on}: the Entra ID token was refused. It was requested for scope "
+                f"{ctx.token_scope}; "
                 f"try {c.TOKEN_SCOPE_AI_AZURE if ctx.token_scope != c.TOKEN_SCOPE_AI_AZURE else c.DEFAULT_TOKEN_SCOPE}"
                 " (--token-scope), and check that the credential belongs to the account's tenant" + detail)
         if ctx.auth_mode == c.AUTH_MODE_ENTRA:
             return AUTH, (
-                "401 Unauthorized: the API key was refused, and this stack disables local (key) auth "
+                f"401 Unauthorized{ctx.on}: the API key was refused, and this stack disables local (key) auth "
                 "(auth-mode=entra, disableLocalAuth=true): keys never work here; use Entra ID (--entra) with a "
                 "principal holding Cognitive Services User or Azure AI User" + detail)
         where = (f" (the runtime re-read Key Vault secret {ctx.key_secret!r} once and still got 401: re-sync it "
                  "with the account's current key1)") if ctx.key_secret else \
             f" (check {c.ENV_API_KEY} against the account's current key1/key2)"
         return AUTH, (
-            "401 Unauthorized: the API key is wrong or was rotated" + where +
+            f"401 Unauthorized{ctx.on}: the API key is wrong or was rotated" + where +
             ", or local (key) auth is disabled on the account (disableLocalAuth=true); then use Entra ID" + detail)
     if outside_network(status, body):  # still the "forbidden" category (a stable string); the words say which 403
-        return FORBIDDEN, "403 Forbidden, " + outside_network_words(f"Foundry account '{ctx.resource}'") + detail
+        return FORBIDDEN, "403 Forbidden, " + outside_network_words(ctx.who) + detail
     if status == 403:
         return FORBIDDEN, (
             "403 Forbidden: the caller " + lacks_role + "; with keys, check the account's network rules "
@@ -328,18 +407,18 @@ def diagnose_status(status: int, ctx: _Ctx, deployment: str, *, attempts: int = 
             f" The base URL {ctx.base_url} does not end in /anthropic: that is the likely cause."
         return NOT_FOUND, (
             f"404 Not Found after {attempts} attempt(s) over {waited:.0f}s: deployment '{deployment}' is not on "
-            f"resource '{ctx.resource}' (or did not finish propagating), or the endpoint path is wrong (must be "
-            f"https://<resource>.services.ai.azure.com/anthropic/v1/messages).{path_hint}" + detail)
+            f"resource '{ctx.resource}'{ctx.tag} (or did not finish propagating), or the endpoint path is wrong "
+            f"(must be https://<resource>.services.ai.azure.com/anthropic/v1/messages).{path_hint}" + detail)
     if status == 429:
         return RATE_LIMITED, (
-            f"429 Too Many Requests after {attempts} attempt(s) over {waited:.0f}s: the deployment's quota/"
+            f"429 Too Many Requests{ctx.on} after {attempts} attempt(s) over {waited:.0f}s: the deployment's quota/"
             f"capacity (tokens per minute, TPM) is exhausted; raise '{deployment}''s capacity or the "
             "subscription's quota for the model, or spread the load" + detail)
     if status >= 500:
         return SERVER_ERROR, (
-            f"{status} server error from Foundry: a service-side failure, not your configuration; retry later "
-            "and quote the request-id and apim-request-id to support" + detail)
-    return HTTP_ERROR, f"HTTP {status} from Foundry: unexpected answer" + detail
+            f"{status} server error from {ctx.service}: a service-side failure, not your configuration; retry "
+            "later and quote the request-id and apim-request-id to support" + detail)
+    return HTTP_ERROR, f"HTTP {status} from {ctx.service}: unexpected answer" + detail
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -361,7 +440,8 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
 
     from claude_foundry.client.runtime import StreamInterruptedError, TokenTimeoutError
 
-    host = _host(ctx.base_url)
+    host = _host(ctx.base_url) + (f" (Foundry account '{ctx.resource}', {ctx.tag.strip()[1:-1]})" if ctx.account
+                                  else "")
     chain = _chain(exc)
     text = " | ".join(str(e) for e in chain).lower()
     if isinstance(exc, StreamInterruptedError):
@@ -371,7 +451,7 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
             "and quote the request-id to support if it persists")
     token_timeout = next((e for e in chain if isinstance(e, TokenTimeoutError)), None)
     if token_timeout is not None:
-        return TIMEOUT, f"no Entra ID token: {token_timeout}; Foundry itself was not called"
+        return TIMEOUT, f"no Entra ID token{ctx.on}: {token_timeout}; Foundry itself was not called"
     if isinstance(exc, anthropic.APITimeoutError) or any(isinstance(e, TimeoutError) for e in chain):
         return TIMEOUT, (
             f"timed out after {ctx.timeout:.0f}s without an answer from {host}: the service is slow or hangs, or a "
@@ -393,9 +473,9 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
             f"could not connect to {host} (refused, reset or unreachable): check network access to the account "
             "(public network access, private endpoint, firewall, proxy)")
     if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError | ValueError):
-        return MALFORMED, ("Foundry answered but the body is not a valid Messages API response: a proxy or "
-                           "gateway in between may have rewritten it")
-    return CHECK_FAILED, f"unexpected {type(exc).__name__} while calling the deployment"
+        return MALFORMED, (f"{ctx.service} answered but the body is not a valid Messages "
+                           "API response: a proxy or gateway in between may have rewritten it")
+    return CHECK_FAILED, f"unexpected {type(exc).__name__} while calling the deployment{ctx.on}"
 
 
 def _model_matches(expected: str, got: str | None) -> bool:
@@ -624,7 +704,8 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
     from claude_foundry.client.runtime import UnknownDeploymentError
 
     info = runtime.deployments.get(name)
-    res = DeploymentResult(name=name, model=info.model if info else "")
+    res = DeploymentResult(name=name, model=info.model if info else "", account=runtime.account,
+                           resource=runtime.resource, region=runtime.region)
     async with sem:
         start = time.monotonic()
         try:
@@ -649,15 +730,95 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
                 if res.category == "" and problems:
                     interrupted = any(_NO_STOP in p for p in problems)
                     res.category = STREAM_INTERRUPTED if interrupted else CHECK_FAILED
-                    res.diagnosis = "; ".join(problems)
+                    res.diagnosis = (f"{ctx.who}: " if ctx.account else "") + "; ".join(problems)
                 elif res.category == "":
                     res.passed, res.category = True, OK
                     res.diagnosis = "answered" + (" (and streamed)" if res.stream_checked else "")
         except UnknownDeploymentError as exc:
             res.category, res.diagnosis = CONFIG, str(exc)
+            if ctx.account and ctx.from_stack:
+                region = f" ({ctx.region})" if ctx.region else ""
+                res.diagnosis += (f"; the stack file says its {ctx.account} account{region} serves it: the "
+                                  "contract in Key Vault is not the stack's (did a deploy publish it? pulumi up "
+                                  "writes the contract)")
         finally:
             res.duration_s = time.monotonic() - start
     return res
+
+
+# --- which account smokes what ----------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """One account's part of a run: its runtime (None: the stack file names it, the contract does not), the
+    deployment names to call, and results decided before any call."""
+
+    account: str
+    runtime: FoundryRuntime | None
+    names: list[str] = field(default_factory=list)
+    decided: list[DeploymentResult] = field(default_factory=list)
+    note: str = ""  # a warning for each of its results
+
+
+def _names(value: Any, what: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(n, str) for n in value):
+        raise ValueError(f"{what} must be a list of deployment names (got {type(value).__name__})")
+    return list(value)
+
+
+def _serves(runtime: FoundryRuntime, name: str) -> bool:
+    deps = runtime.deployments
+    return not deps or name in deps  # a contract without a deployment map accepts any name
+
+
+def _accounts_of(runtime: FoundryRuntime) -> list[FoundryRuntime]:
+    accounts = getattr(runtime, "accounts", None)
+    return list(accounts()) if callable(accounts) else [runtime]
+
+
+def _plan(runtime: FoundryRuntime,
+          deployments: Sequence[str] | Mapping[str, Sequence[str]] | None) -> tuple[list[_Job], bool]:
+    """(one job per account with something to call or report, primary first; whether the names are the stack
+    file's per account)."""
+    runtimes = _accounts_of(runtime)
+    primary = runtimes[0]
+    if isinstance(deployments, Mapping):  # per account, from the stack file: each must serve its names
+        expected = {str(k): _names(v, f"deployments[{k!r}]") for k, v in deployments.items()}
+        jobs = []
+        for r in runtimes:
+            if r.account in expected:
+                jobs.append(_Job(r.account, r, expected[r.account]))
+            else:  # a contract account the stack file does not name: smoked, and said
+                jobs.append(_Job(r.account, r, sorted(r.deployments),
+                                 note=f"account {r.account} ({r.resource}) is in the contract read from Key Vault "
+                                      "but not in the stack file: clients may fail over to an account the stack "
+                                      "no longer has (re-deploy to publish the stack's contract)"))
+        listed = ", ".join(r.account for r in runtimes)
+        for key, names in expected.items():
+            if any(r.account == key for r in runtimes):
+                continue
+            words = (f"the stack file names account {key!r}, but the contract read from Key Vault does not "
+                     f"(its accounts: {listed}): the contract was not published by a deploy of this stack yet "
+                     "(pulumi up writes <prefix>-accounts), or --prefix / --stack point at another stack")
+            jobs.append(_Job(key, None, decided=[DeploymentResult(name=n, account=key, category=CONFIG,
+                                                                  diagnosis=words) for n in names]))
+        return [j for j in jobs if j.names or j.decided], True
+    if deployments is not None:
+        names = _names(deployments, "deployments")
+        if len(runtimes) == 1:
+            return [_Job(primary.account, primary, names)], False
+        jobs = [_Job(r.account, r, [n for n in names if _serves(r, n)]) for r in runtimes]
+        nowhere = [n for n in names if not any(_serves(r, n) for r in runtimes)]
+        if nowhere:
+            known = "; ".join(f"{r.account}: {', '.join(sorted(r.deployments)) or '(none)'}" for r in runtimes)
+            jobs[0].decided = [DeploymentResult(name=n, account=primary.account, resource=primary.resource,
+                                                region=primary.region, category=CONFIG,
+                                                diagnosis=f"unknown deployment {n!r}: no account of the stack "
+                                                          f"serves it; known deployments: {known}")
+                               for n in nowhere]
+        return [j for j in jobs if j.names or j.decided], False
+    return [_Job(r.account, r, sorted(r.deployments)) for r in runtimes], False
 
 
 # --- entry points ---------------------------------------------------------------------------------
@@ -665,7 +826,7 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
 
 async def run_smoke_async(
     runtime: FoundryRuntime,
-    deployments: list[str] | None = None,
+    deployments: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -679,9 +840,16 @@ async def run_smoke_async(
     role_propagation_timeout: float = DEFAULT_ROLE_PROPAGATION_TIMEOUT,
     progress: Callable[[str], None] | None = None,
 ) -> SmokeReport:
-    """Smoke-test ``deployments`` (default: every deployment in the runtime's contract). ``progress`` gets
-    the lines of a role-propagation wait (e.g. ``print``)."""
-    names = list(deployments) if deployments is not None else sorted(runtime.deployments)
+    """Smoke-test every account of the runtime's stack (:meth:`FoundryRuntime.accounts`, the primary first), all
+    at once, each through its own client (one connection pool per endpoint, ``concurrency`` calls at once in
+    all), each with its own key (re-read after a 401) and its own role-propagation wait.
+
+    ``deployments``: None, every account's own deployments (its contract's); a list of names, each account the
+    ones it serves (a name no account serves fails on the primary); a mapping of account (the stack's name for
+    it) -> names, what the stack file says each account serves: a name missing from that account's contract, or an
+    account missing from the contract, fails for that account. ``http_client``: an ``httpx2.AsyncClient`` the
+    accounts' clients share (closed at the end). ``progress`` gets the lines of a role-propagation wait (e.g.
+    ``print``)."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     for what, value in (("propagation_timeout", propagation_timeout), ("rate_limit_timeout", rate_limit_timeout),
@@ -693,31 +861,60 @@ async def run_smoke_async(
             raise ValueError(f"{what} must not be negative (got {value!r})")
     if timeout <= 0:
         raise ValueError("timeout must be positive")
-    src = getattr(runtime, "_vault_source", None)
-    ctx = _Ctx(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth,
-               auth_mode=runtime.contract.auth_mode, token_scope=runtime.token_scope,
-               key_secret=src.names.api_key if src is not None and runtime.uses_key else None, timeout=timeout)
-    opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
-                    rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream,
-                    role_propagation_timeout=role_propagation_timeout,
-                    waits=PropagationLog(progress, f"Foundry account '{runtime.resource or runtime.base_url}'",
-                                         role_propagation_timeout))
+    jobs, from_stack = _plan(runtime, deployments)
+    multi = len(jobs) > 1
     report = SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
+    for job in jobs:
+        r = job.runtime
+        report.accounts.append(SmokeAccount(job.account, r.resource, r.base_url, r.region, r.auth) if r is not None
+                               else SmokeAccount(job.account, "", "", "", ""))
     import anthropic  # noqa: F401  (its first import takes seconds; not the deployments' time)
 
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one_account(r: FoundryRuntime, names: list[str], client: Any) -> list[DeploymentResult]:
+        src = getattr(r, "_vault_source", None)
+        ctx = _Ctx(resource=r.resource, base_url=r.base_url, auth=r.auth, auth_mode=r.contract.auth_mode,
+                   token_scope=r.token_scope,
+                   key_secret=src.key_secret(r.account) if src is not None and r.uses_key else None,
+                   timeout=timeout, account=r.account if multi else "", region=r.region if multi else "",
+                   from_stack=from_stack)
+        opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
+                        rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream,
+                        role_propagation_timeout=role_propagation_timeout,
+                        waits=PropagationLog(progress, f"Foundry account '{r.resource or r.base_url}'{ctx.tag}",
+                                             role_propagation_timeout))
+        return list(await asyncio.gather(*(_smoke_one(r, client, n, opts, ctx, sem) for n in names)))
+
     start = time.monotonic()
-    client = runtime.async_client(max_retries=0, timeout=timeout, http_client=http_client)
+    clients: list[Any] = []
     try:
-        sem = asyncio.Semaphore(concurrency)
-        report.results = list(await asyncio.gather(*(_smoke_one(runtime, client, n, opts, ctx, sem)
-                                                     for n in names)))
+        work = []
+        for job in jobs:
+            if job.runtime is None or not job.names:
+                work.append(None)
+                continue
+            client = job.runtime.async_client(max_retries=0, timeout=timeout, http_client=http_client)
+            clients.append(client)
+            work.append(one_account(job.runtime, job.names, client))
+        done = iter(await asyncio.gather(*(w for w in work if w is not None)))
+        for job, w in zip(jobs, work, strict=True):
+            results = (next(done) if w is not None else []) + job.decided
+            for res in results:
+                if job.note and res.passed:
+                    res.warnings.append(job.note)
+                elif job.note:
+                    res.diagnosis += f"; {job.note}"
+            report.results += results
     finally:
-        await client.close()
+        for client in clients:
+            await client.close()
     report.duration_s = time.monotonic() - start
     return report
 
 
-def run_smoke(runtime: FoundryRuntime, deployments: list[str] | None = None, **kwargs: Any) -> SmokeReport:
+def run_smoke(runtime: FoundryRuntime, deployments: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+              **kwargs: Any) -> SmokeReport:
     """Synchronous :func:`run_smoke_async` (for scripts and pytest suites)."""
     return asyncio.run(run_smoke_async(runtime, deployments, **kwargs))
 
@@ -734,6 +931,7 @@ __all__ = [
     "STREAM_INTERRUPTED",
     "DeploymentResult",
     "PropagationLog",
+    "SmokeAccount",
     "SmokeReport",
     "assert_smoke_passed",
     "diagnose_exception",

@@ -5,21 +5,28 @@ the live side is read through ARM and, for secrets, the Key Vault data plane. Ev
 :class:`Drift` row: resource, field, expected, actual. Secret values are never shown: a secret that differs
 reads "differs from the plan", and the API key is compared with the account's current keys with
 ``hmac.compare_digest``.
+
+A stack with several accounts (``accounts:``) is checked account by account (properties, network rules,
+deployments, role assignments, diagnostic settings), and its contract version 2 secrets too: ``<prefix>-accounts``
+against the plan, each further account's ``<prefix>-api-key-<account>`` against that account's current keys. Its
+rows name the account (:attr:`~claude_foundry.ops.view.AccountView.label`).
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
+from claude_foundry import contract as c
 from claude_foundry.azure import arm
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import arm_error_text
 from claude_foundry.azure.resource import ArmResource
 from claude_foundry.client.smoke import outside_network, outside_network_words
-from claude_foundry.ops.view import StackView
+from claude_foundry.ops.view import AccountView, StackView
 
 #: Deployment fields the program sends that Azure may leave out of a GET (whether it echoes modelProviderData is
 #: unverified; raiPolicyName and versionUpgradeOption are optional): missing on GET is not drift.
@@ -79,8 +86,6 @@ def _s(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list | dict):
-        import json
-
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     return str(value)
 
@@ -112,7 +117,12 @@ class Verifier:
         self.arm = ArmCaller(view.target)
         self.drifts: list[Drift] = []
         self.checked = 0
-        self._keys: tuple[str, str] | None = None
+        self._keys: dict[str, tuple[str, str] | None] = {}  # account key -> its current (key1, key2)
+        self.accounts = view.accounts or {c.PRIMARY_ACCOUNT: AccountView(
+            c.PRIMARY_ACCOUNT, view.account_name, view.spec.location, view.account, view.deployments)}
+        self.multi = len(self.accounts) > 1
+        #: account id (lower case) -> the account, to name the account of a role assignment or diagnostic setting
+        self._by_id = {a.account.id.lower(): a for a in self.accounts.values()}
 
     def close(self) -> None:
         self.arm.close()
@@ -131,19 +141,31 @@ class Verifier:
         return data
 
     def run(self) -> VerifyReport:
-        account = self.verify_account()
-        if account is not None:
-            self.verify_deployments()
+        live: dict[str, dict[str, Any] | None] = {}
+        for key, acct in self.accounts.items():
+            live[key] = self.verify_account(acct)
+            if live[key] is not None:
+                self.verify_deployments(acct)
         self.verify_role_assignments()
         self.verify_diagnostics()
-        self.verify_vault(account)
+        self.verify_vault(live.get(c.PRIMARY_ACCOUNT))
         return VerifyReport(self.drifts, self.checked)
+
+    def _of(self, acct: AccountView) -> str:
+        """`` on <account label>`` for a row about something of one account of a stack with several, else ""."""
+        return f" on {acct.label}" if self.multi else ""
+
+    def _account_of(self, resource_id: str) -> AccountView | None:
+        """The stack's account that ``resource_id`` is (or is under), if any."""
+        rid = resource_id.lower()
+        return next((a for aid, a in self._by_id.items() if rid == aid or rid.startswith(aid + "/")), None)
 
     # --- account ----------------------------------------------------------------------------------
 
-    def verify_account(self) -> dict[str, Any] | None:
-        planned = self.view.account
-        name = f"account {self.view.account_name}"
+    def verify_account(self, acct: AccountView | None = None) -> dict[str, Any] | None:
+        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+        planned = acct.account
+        name = acct.label
         live = self._get(planned)
         if live is None:
             self.drift(name, "exists", "present", MISSING)
@@ -166,14 +188,15 @@ class Verifier:
 
     # --- deployments ------------------------------------------------------------------------------
 
-    def verify_deployments(self) -> None:
-        status, data = self.arm.call("GET", self.view.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
+    def verify_deployments(self, acct: AccountView | None = None) -> None:
+        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+        status, data = self.arm.call("GET", acct.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
         if status != 200 or not isinstance(data, dict):
-            raise_for(status, data, self.view.account.id + "/deployments")
+            raise_for(status, data, acct.account.id + "/deployments")
         live = {d["name"]: d for d in data.get("value") or [] if isinstance(d, dict) and "name" in d}
-        for name, planned in sorted(self.view.deployments.items()):
+        for name, planned in sorted(acct.deployments.items()):
             self.checked += 1
-            res = f"deployment {name}"
+            res = f"deployment {name}{self._of(acct)}"
             got = live.pop(name, None)
             if got is None:
                 self.drift(res, "exists", "present", MISSING)
@@ -196,7 +219,7 @@ class Verifier:
                     self.drift(res, label, exp, act)
         for name in sorted(live):
             got = live[name]
-            self.drift(f"deployment {name}", "exists", ABSENT + " not in the stack",
+            self.drift(f"deployment {name}{self._of(acct)}", "exists", ABSENT + " not in the stack",
                        f"present ({_get(got, 'properties.model.name')}, {_get(got, 'sku.name')} "
                        f"{_get(got, 'sku.capacity')})")
 
@@ -208,7 +231,8 @@ class Verifier:
             principal = _get(planned.body, "properties.principalId")
             role = next((arm.ROLE_NAMES[k] for k, g in arm.ROLE_IDS.items() if g == role_guid), role_guid)
             scope = planned.id.split("/providers/Microsoft.Authorization/", 1)[0]
-            label = f"role {role} for {principal} on {scope.rsplit('/', 1)[-1]}"
+            acct = self._account_of(scope) if self.multi else None
+            label = f"role {role} for {principal} on {acct.label if acct else scope.rsplit('/', 1)[-1]}"
             if self._get(planned) is not None:
                 continue
             if self._assigned_elsewhere(scope, str(principal), role_guid):
@@ -232,8 +256,10 @@ class Verifier:
 
     def verify_diagnostics(self) -> None:
         for planned in self.view.diagnostic_settings:
-            parent = planned.id.split("/providers/Microsoft.Insights/", 1)[0].rsplit("/", 1)[-1]
-            label = f"diagnostic setting {planned.id.rsplit('/', 1)[-1]} on {parent}"
+            parent_id = planned.id.split("/providers/Microsoft.Insights/", 1)[0]
+            acct = self._account_of(parent_id) if self.multi else None
+            label = f"diagnostic setting {planned.id.rsplit('/', 1)[-1]} on " \
+                    + (acct.label if acct else parent_id.rsplit("/", 1)[-1])
             live = self._get(planned)
             if live is None:
                 self.drift(label, "exists", "present", MISSING)
@@ -245,13 +271,13 @@ class Verifier:
 
     # --- Key Vault --------------------------------------------------------------------------------
 
-    def _account_keys(self) -> tuple[str, str] | None:
-        if self._keys is None:
-            status, data = self.arm.call("POST", self.view.account.id + "/listKeys", self.view.account.api_version)
-            if status != 200 or not isinstance(data, dict):
-                return None
-            self._keys = (str(data.get("key1") or ""), str(data.get("key2") or ""))
-        return self._keys
+    def _account_keys(self, acct: AccountView | None = None) -> tuple[str, str] | None:
+        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+        if acct.key not in self._keys:
+            status, data = self.arm.call("POST", acct.account.id + "/listKeys", acct.account.api_version)
+            self._keys[acct.key] = (str(data.get("key1") or ""), str(data.get("key2") or "")) \
+                if status == 200 and isinstance(data, dict) else None
+        return self._keys[acct.key]
 
     def verify_vault(self, account: dict[str, Any] | None) -> None:
         planned = self.view.vault
@@ -281,11 +307,13 @@ class Verifier:
         from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
         names = self.view.spec.secret_names
+        key_of = {names.api_key_of(k): a for k, a in self.accounts.items()}  # key secret -> its account
         client = self.target.secret_client(vault_url)
         try:
             for secret_name, planned in sorted(self.view.secrets.items()):
                 self.checked += 1
-                res = f"secret {secret_name}"
+                acct = key_of.get(secret_name)
+                res = f"secret {secret_name}" + (f" of {acct.label}" if acct is not None and self.multi else "")
                 try:
                     got = client.get_secret(secret_name)
                 except ResourceNotFoundError:
@@ -304,30 +332,82 @@ class Verifier:
                     raise
                 if got.properties.enabled is False:
                     self.drift(res, "enabled", "true", "false")
-                if secret_name == names.api_key:
-                    self._compare_key(res, got.value or "")
+                if acct is not None:  # an account's key: one of that account's current keys
+                    self._compare_key(res, got.value or "", acct)
+                elif secret_name == names.accounts:
+                    self._compare_accounts(res, _get(planned.body, "properties.value"), got.value or "")
                 else:
                     expected = _get(planned.body, "properties.value")
                     if isinstance(expected, str) and not hmac.compare_digest(
                             expected.encode(), (got.value or "").encode()):
                         self.drift(res, "value", "as planned", "differs from the plan")
-            if names.api_key not in self.view.secrets:  # Entra only: no key should be exported
+            for key, acct in self.accounts.items():  # Entra only: no key should be exported
+                secret_name = names.api_key_of(key)
+                if secret_name in self.view.secrets:
+                    continue
                 try:
-                    client.get_secret(names.api_key)
+                    client.get_secret(secret_name)
                 except (ResourceNotFoundError, HttpResponseError):
                     pass
                 else:
-                    self.drift(f"secret {names.api_key}", "exists", ABSENT + " (local auth disabled)",
-                               "present")
+                    self.drift(f"secret {secret_name}" + (f" of {acct.label}" if self.multi else ""), "exists",
+                               ABSENT + " (local auth disabled)", "present")
+            if names.accounts not in self.view.secrets:  # one account: a leftover accounts document would send
+                try:                                     # clients to accounts the stack no longer has
+                    client.get_secret(names.accounts)
+                except (ResourceNotFoundError, HttpResponseError):
+                    pass
+                else:
+                    self.drift(f"secret {names.accounts}", "exists", ABSENT + " (the stack has one account)",
+                               "present (clients read the accounts it lists and fail over to them)")
         finally:
             client.close()
 
-    def _compare_key(self, res: str, value: str) -> None:
-        keys = self._account_keys()
+    def _compare_accounts(self, res: str, expected: Any, value: str) -> None:
+        """``<prefix>-accounts`` (no key in it) against the plan's: as JSON, naming the accounts that differ."""
+        if not isinstance(expected, str):
+            return  # not known at plan time: nothing to compare with
+        try:
+            exp_doc = json.loads(expected)
+        except ValueError:  # not a document at plan time: compared as any other secret
+            if not hmac.compare_digest(expected.encode(), value.encode()):
+                self.drift(res, "value", "as planned", "differs from the plan")
+            return
+        try:
+            act_doc = json.loads(value)
+        except ValueError:
+            act_doc = None
+        if exp_doc == act_doc:
+            return
+        if not isinstance(exp_doc, dict) or not isinstance(act_doc, dict):
+            self.drift(res, "value", "as planned", "differs from the plan (not an accounts document)")
+            return
+
+        def by_account(doc: dict[str, Any]) -> dict[str, Any]:
+            return {str(a.get("account")): a for a in doc.get("accounts") or [] if isinstance(a, dict)}
+
+        exp, act = by_account(exp_doc), by_account(act_doc)
+        parts = []
+        if exp_doc.get("version") != act_doc.get("version"):
+            parts.append(f"version {act_doc.get('version')!r}, planned {exp_doc.get('version')!r}")
+        parts += [f"account {k} missing" for k in exp if k not in act]
+        parts += [f"account {k} not in the stack" for k in act if k not in exp]
+        for k in exp:
+            if k in act and exp[k] != act[k]:
+                fields = sorted(f for f in set(exp[k]) | set(act[k]) if exp[k].get(f) != act[k].get(f))
+                label = self.accounts[k].label if k in self.accounts else f"account {k}"
+                parts.append(f"{label}: {', '.join(fields)}")
+        if not parts and list(exp) != list(act):
+            parts.append("accounts in another order (the order clients fail over in)")
+        self.drift(res, "value", "as planned", "differs from the plan" + (f" ({'; '.join(parts)})" if parts else ""))
+
+    def _compare_key(self, res: str, value: str, acct: AccountView | None = None) -> None:
+        keys = self._account_keys(acct)
         if keys is None:
             self.drift(res, "value", "a current account key",
                        "cannot compare: listKeys refused (the caller needs "
-                       "Microsoft.CognitiveServices/accounts/listKeys/action)")
+                       "Microsoft.CognitiveServices/accounts/listKeys/action"
+                       + (f" on {acct.label})" if acct is not None and self.multi else ")"))
             return
         ok = False
         for k in keys:  # compare with both, always, in constant time
