@@ -151,37 +151,11 @@ def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
 
 def build_runtime(args: argparse.Namespace, *, auth: str | None = None, **wait: Any) -> tuple[Any, list[str] | None]:
     """(FoundryRuntime, deployment names to use or None for all) from the target flags; ``wait``: the
-    role-propagation keywords of :func:`~claude_foundry.client.targets.resolve_runtime`.
-
-    A subset (``--deployments``) of a Key Vault or contract-file target is checked against every account of the
-    stack: a name only a further account serves is a name of the stack."""
-    import dataclasses
-
+    role-propagation keywords of :func:`~claude_foundry.client.targets.resolve_runtime`, which checks a subset
+    (``--deployments``) against every account of the stack."""
     from claude_foundry.client.targets import resolve_runtime
 
-    target = runtime_target(args, auth=auth)
-    names = target.deployments
-    env_has_map = bool(os.environ.get(c.ENV_VAULT_URL)) or not (os.environ.get(c.ENV_RESOURCE)
-                                                                or os.environ.get(c.ENV_BASE_URL))
-    mapped = bool(target.vault_url or target.contract_file) or (
-        not (target.base_url or target.resource) and env_has_map)  # a contract with a map: Key Vault or a file
-    if not names or target.names_from_stack or not mapped:
-        return resolve_runtime(target, **wait)
-    runtime, _ = resolve_runtime(dataclasses.replace(target, deployments=None), **wait)
-    _check_subset(runtime, names)
-    return runtime, names
-
-
-def _check_subset(runtime: Any, names: list[str]) -> None:
-    """Every name is served by an account of the runtime's stack (:class:`UnknownDeploymentError`, a usage error,
-    lists the known ones); a one-account stack says it as it always did."""
-    accounts = runtime.stack.accounts
-    for n in names:
-        if len(accounts) == 1:
-            runtime.deployment(n)
-        elif not any(not a.deployments or n in a.deployments for a in accounts):
-            known = "; ".join(f"{a.account}: {', '.join(sorted(a.deployments))}" for a in accounts)
-            raise UserError(f"unknown deployment {n!r} on any account of the stack; known deployments: {known}")
+    return resolve_runtime(runtime_target(args, auth=auth), **wait)
 
 
 def stack_expectations(path: str, names: list[str] | None) -> dict[str, list[str]]:

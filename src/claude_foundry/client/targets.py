@@ -177,6 +177,13 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
 
 
 def _subset(runtime: rt.FoundryRuntime, names: list[str] | None) -> list[str] | None:
+    """Every name is served by an account of the runtime's stack: a one-account stack's
+    ``UnknownDeploymentError`` (a UserError) lists the known ones; with several accounts, each account's."""
+    accounts = runtime.stack.accounts
     for n in names or ():
-        runtime.deployment(n)  # UnknownDeploymentError (a UserError) lists the known ones
+        if len(accounts) == 1:
+            runtime.deployment(n)
+        elif not any(not a.deployments or n in a.deployments for a in accounts):
+            known = "; ".join(f"{a.account}: {', '.join(sorted(a.deployments))}" for a in accounts)
+            raise UserError(f"unknown deployment {n!r} on any account of the stack; known deployments: {known}")
     return names
