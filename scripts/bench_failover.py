@@ -8,8 +8,13 @@ Seeds two stacks (two accounts, same deployment) in an embedded sandbox, then:
    ``retry-after``, then recovers. Prints failed requests (target 0), p50/p99 latency healthy vs during each
    fault, requests served per endpoint, failovers, breaker state.
 2. **Healthy hot path**: the same sequential calls through a failover client, the first runtime's own client
-   and a bare ``anthropic.AnthropicFoundry`` (same account, key, TLS, ``max_retries=0``), interleaved; prints
-   the per-call median ratios (target <= 1.02x vs bare).
+   and a bare ``anthropic.AnthropicFoundry`` (same account, key, TLS, ``max_retries=0``), interleaved: each
+   round calls every client once, in a fresh random order. Two more clients made like the bare one calibrate
+   the numbers: a second bare client (A/A control: what is left of the noise) and one with a pass-through
+   middleware (the SDK's own cost of running any middleware, the floor of the runtime's clients). Prints the
+   median call times and, per client, the median over rounds of its call time / the bare client's in the same
+   round (target <= 1.02x; the load drift of a shared machine cancels out there), with the plain ratio of
+   medians next to it.
 
     .venv/bin/python scripts/bench_failover.py [--clients 20] [--phase-seconds 3] [--hot-calls 400]
 """
@@ -17,17 +22,20 @@ Seeds two stacks (two accounts, same deployment) in an embedded sandbox, then:
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # seeding.py: a stack through the Azure SDKs
 
 HI = [{"role": "user", "content": "hi"}]
+WARM_UP = 20  # rounds not timed
 
 
 def pct(values: list[float], q: float) -> float:
@@ -134,25 +142,55 @@ def main() -> int:
         bare = anthropic.AnthropicFoundry(api_key=key, base_url=a.base_url + "/", http_client=http,
                                           max_retries=0, timeout=args.timeout)
         rclient = fo_hot._endpoints[0].runtime.client("sonnet", max_retries=0, timeout=args.timeout)
-        tb: list[float] = []
-        tf: list[float] = []
-        tr: list[float] = []
-        for i in range(args.hot_calls + 20):
-            order = [(bare, tb), (rclient, tr), (fclient, tf)]
-            if i % 2:
-                order.reverse()
-            for client, sink in order:
+        # A/A control: a second bare client made exactly like the first; its ratio to the first is the noise
+        # floor of the estimate (on 2 shared cores the per-call times spread widely and the load drifts)
+        http2 = anthropic.DefaultHttpxClient(verify=ssl_context(conn["ca_bundle"]))
+        control = anthropic.AnthropicFoundry(api_key=key, base_url=a.base_url + "/", http_client=http2,
+                                             max_retries=0, timeout=args.timeout)
+        # the floor of any client with a middleware: the SDK's own cost of running a chain (the request view and
+        # the copy of its options, the raw-response header it adds and sends, turning the response back), here
+        # with a middleware that only passes the request on
+        class PassThrough(anthropic.Middleware):
+            def handle(self, request: Any, call_next: Any) -> Any:
+                return call_next(request)
+
+        http3 = anthropic.DefaultHttpxClient(verify=ssl_context(conn["ca_bundle"]))
+        passthrough = anthropic.AnthropicFoundry(api_key=key, base_url=a.base_url + "/", http_client=http3,
+                                                 max_retries=0, timeout=args.timeout, middleware=[PassThrough()])
+        times: dict[str, list[float]] = {"bare": [], "runtime": [], "failover": [], "control": [], "passthrough": []}
+        clients = [("bare", bare), ("runtime", rclient), ("failover", fclient), ("control", control),
+                   ("passthrough", passthrough)]
+        order = random.Random(0)  # noqa: S311 - the order of the calls, nothing secret
+        for i in range(args.hot_calls + WARM_UP):
+            # one round: each client once, back to back, in a fresh random order (no client keeps a position)
+            order.shuffle(clients)
+            for name, client in clients:
                 t0 = time.perf_counter()
                 client.messages.create(model="sonnet", max_tokens=8, messages=HI)
-                if i >= 20:  # warm-up
-                    sink.append(time.perf_counter() - t0)
-        mb, mf = statistics.median(tb), statistics.median(tf)
+                if i >= WARM_UP:
+                    times[name].append(time.perf_counter() - t0)
+        tb, tr, tf, tc = times["bare"], times["runtime"], times["failover"], times["control"]
+        mb, mr, mf = statistics.median(tb), statistics.median(tr), statistics.median(tf)
+
+        def paired(t: list[float], ref: list[float] = tb) -> float:
+            """Median over rounds of (this client's call / the reference's call in the same round): the load
+            drift between rounds cancels out."""
+            return statistics.median(x / y for x, y in zip(t, ref, strict=True))
+
+        print(f"  A/A control (a second bare client): {paired(tc):.3f}x per call (median of per-round ratios), "
+              f"{statistics.median(tc) / mb:.3f}x (ratio of medians)")
+        tp = times["passthrough"]
+        print(f"  SDK middleware floor (a bare client plus a pass-through middleware): {paired(tp):.3f}x "
+              f"(ratio of medians {statistics.median(tp) / mb:.3f}x)")
+        mean = statistics.mean(tf) / statistics.mean(tb)
         print(f"hot path ({args.hot_calls} calls each, interleaved): bare {mb * 1000:.2f} ms, "
-              f"failover {mf * 1000:.2f} ms per call (median) -> {mf / mb:.3f}x (target <= 1.02x); "
-              f"mean {statistics.mean(tf) / statistics.mean(tb):.3f}x")
-        mr = statistics.median(tr)
+              f"failover {mf * 1000:.2f} ms per call (median) -> {paired(tf):.3f}x (target <= 1.02x; median of "
+              f"per-round ratios; ratio of medians {mf / mb:.3f}x, mean {mean:.3f}x)")
         print(f"  the first runtime's own client (FoundryRuntime.client: 401 re-read middleware, no failover): "
-              f"{mr * 1000:.2f} ms -> {mr / mb:.3f}x bare; failover / runtime client {mf / mr:.3f}x")
+              f"{mr * 1000:.2f} ms -> {paired(tr):.3f}x bare (ratio of medians {mr / mb:.3f}x); "
+              f"failover / runtime client {paired(tf, tr):.3f}x")
+        control.close()
+        passthrough.close()
         rclient.close()
         bare.close()
         fo_hot.close()

@@ -284,6 +284,74 @@ def test_streaming_failover_before_first_byte(fake: Fake, clock: Clock) -> None:
     assert fake.seen == [("a", 503), ("b", 200)]
 
 
+def cut_body(request: httpx2.Request) -> httpx2.Response:
+    """Headers in, then the connection drops while the (non-streamed) body is read."""
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"id": "msg_1", '
+        raise httpx2.ReadError("connection reset")
+    return httpx2.Response(200, content=chunks(), headers={"content-type": "application/json"})
+
+
+def test_body_cut_after_the_headers_is_not_retried(fake: Fake, clock: Clock) -> None:
+    fake.faults["a.services.ai.azure.com"] = cut_body
+    fo = make(fake, clock)
+    with pytest.raises(anthropic.APIConnectionError):
+        call(fo)
+    assert fake.seen == [("a", 200)]  # it may have been processed: never sent again to b
+    assert fo.failovers == 0
+    assert fo.stats()["a"]["failed"] == 0
+
+
+def test_async_body_cut_after_the_headers_is_not_retried(fake: Fake, clock: Clock) -> None:
+    def async_cut_body(request: httpx2.Request) -> httpx2.Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b'{"id": "msg_1", '
+            raise httpx2.ReadError("connection reset")
+        return httpx2.Response(200, content=chunks(), headers={"content-type": "application/json"})
+
+    fake.faults["a.services.ai.azure.com"] = async_cut_body
+    fo = make(fake, clock)
+
+    async def main() -> None:
+        with pytest.raises(anthropic.APIConnectionError):
+            await fo.async_client("sonnet").messages.create(model="sonnet", max_tokens=8, messages=MSG)
+        await fo.aclose()
+
+    asyncio.run(main())
+    assert fake.seen == [("a", 200)]
+    assert fo.failovers == 0
+
+
+def test_a_redirect_then_a_connection_error_fails_over(fake: Fake, clock: Clock) -> None:
+    def redirect_then_refuse(request: httpx2.Request) -> httpx2.Response:
+        if "hop=2" not in str(request.url):
+            return httpx2.Response(307, headers={"location": str(request.url.copy_add_param("hop", "2"))})
+        raise httpx2.ConnectError("connection refused", request=request)
+
+    fake.faults["a.services.ai.azure.com"] = redirect_then_refuse
+    fo = make(fake, clock)
+    assert call(fo).content[0].text == "pong"  # the headers of the redirect were in, not those of the answer
+    assert fake.seen == [("a", 307), ("a", "ConnectError"), ("b", 200)]
+    assert fo.failovers == 1
+
+
+def test_a_connection_error_on_the_401_retry_fails_over(fake: Fake, clock: Clock) -> None:
+    fake.keys["a.services.ai.azure.com"] = KEY_A2  # a's key was rotated; the vault has the new one
+    attempts: list[int] = []
+
+    def refuse_the_retry(request: httpx2.Request) -> httpx2.Response | None:
+        attempts.append(1)
+        if len(attempts) > 1:
+            raise httpx2.ConnectError("connection refused", request=request)
+        return None  # the account answers (401: the old key)
+
+    fake.faults["a.services.ai.azure.com"] = refuse_the_retry
+    fo = make(fake, clock, key_reader_a=lambda: KEY_A2)
+    assert call(fo).content[0].text == "pong"
+    assert fake.seen == [("a", 401), ("a", "ConnectError"), ("b", 200)]
+    assert fo.stats()["a"]["failovers"] == 1
+
+
 def test_key_reread_on_401_per_endpoint(fake: Fake, clock: Clock) -> None:
     fake.keys["a.services.ai.azure.com"] = KEY_A2  # a's key was rotated; the vault has the new one
     fo = make(fake, clock, key_reader_a=lambda: KEY_A2)

@@ -241,6 +241,32 @@ def test_rotation_sync_one_reread_one_retry():
     assert KEY_NEW not in repr(runtime.contract)
 
 
+def test_a_key_header_of_the_call_is_replaced_by_the_runtime_key():
+    fake = FakeFoundry()
+    runtime = make_runtime(fake)
+    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    for name in ("x-api-key", "X-Api-Key", "api-key"):
+        msg = client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}],
+                                     extra_headers={name: "bogus", "x-other": "1"})
+        assert msg.content[0].text == "pong"
+    assert [(s[1], s[2]) for s in fake.seen] == [(KEY_OLD, 200)] * 3
+
+
+def test_a_copy_sending_another_key_gets_the_runtime_key_after_a_401():
+    fake = FakeFoundry()
+    reads = []
+    runtime = make_runtime(fake, lambda: reads.append(1) or KEY_OLD)
+    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    stale = client.with_options(api_key="stale-key-0123456789")
+    kwargs = {"model": "sonnet", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
+    assert stale.messages.create(**kwargs).content[0].text == "pong"
+    assert stale.messages.create(**kwargs).content[0].text == "pong"
+    assert client.messages.create(**kwargs).content[0].text == "pong"
+    assert [(s[1], s[2]) for s in fake.seen] == [("stale-key-0123456789", 401), (KEY_OLD, 200), (KEY_OLD, 200),
+                                                 (KEY_OLD, 200)]
+    assert reads == []  # the runtime's key was current: nothing to re-read
+
+
 def test_wrong_key_gives_401_after_one_reread():
     import anthropic
 

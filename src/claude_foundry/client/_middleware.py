@@ -139,11 +139,11 @@ def _interrupted(request: Any, message: str, cause: BaseException | None = None)
 def _guard_stream(response: Any) -> None:
     """Make a Messages event stream fail as the SDK fails (an ``APIConnectionError`` subclass) when it breaks
     off, instead of a transport exception or the SDK's ``AssertionError`` on a stream without events."""
-    import httpx2
-
     http = response.http_response
     if http.status_code != 200 or "text/event-stream" not in http.headers.get("content-type", ""):
-        return
+        return  # not an event stream (the middleware checks this much inline before calling)
+    import httpx2
+
     request = http.request
     if hasattr(http, "_content"):  # already in memory (a mock transport): check it whole
         watch = _EventWatch()
@@ -262,6 +262,29 @@ class KeyHolder:
         return new
 
 
+#: Request header names that carry the key (lower case, str or bytes).
+_KEY_HEADERS = frozenset({"x-api-key", "api-key", b"x-api-key", b"api-key"})
+#: Header names seen on requests that are no key header (a call's header names are nearly always the same few:
+#: one set lookup instead of lower-casing each name on every call). Bounded.
+_NOT_KEY_HEADERS: set[Any] = set()
+_NOT_KEY_HEADERS_MAX = 512
+
+
+def _carries_key_header(request: Any) -> bool:
+    """Whether the request's own headers (``extra_headers``) name a key header (any case)."""
+    headers = request.options.headers
+    if not headers or (type(headers) is not dict and not isinstance(headers, Mapping)):  # NOT_GIVEN / empty
+        return False
+    if _NOT_KEY_HEADERS.issuperset(headers):
+        return False
+    for name in headers:
+        if isinstance(name, (str, bytes)) and name.lower() in _KEY_HEADERS:
+            return True
+    if len(_NOT_KEY_HEADERS) < _NOT_KEY_HEADERS_MAX:
+        _NOT_KEY_HEADERS.update(headers)
+    return False
+
+
 def _with_key(request: Any, key: str) -> Any:
     """``request`` sending ``key`` (``x-api-key`` and ``api-key``). The SDK's ``APIRequest.copy`` deep-copies the
     whole JSON body (the messages) on every call; only the headers change here, so the options are copied
@@ -279,48 +302,106 @@ def _with_key(request: Any, key: str) -> Any:
 
 
 def _request_model(request: Any) -> str | None:
-    body = request.json
-    if isinstance(body, Mapping):
+    """The ``model`` of a request's JSON body (None without one); reads the body, never copies or parses it."""
+    body = request.options.json_data  # what ``request.json`` returns, without the property call
+    if type(body) is dict or isinstance(body, Mapping):
         model = body.get("model")
         return model if isinstance(model, str) else None
     return None
 
 
+def _sent_key(response: Any) -> str | None:
+    """The key an answered request actually carried."""
+    try:
+        return response.http_response.request.headers.get("x-api-key")
+    except AttributeError:  # pragma: no cover - an unusual response object
+        return None
+
+
 def build_middleware(runtime: FoundryRuntime) -> Any:
+    """The middleware of one client of ``runtime`` (built by :meth:`FoundryRuntime.client` right after the
+    client's own ``api_key``, the runtime's current key, was chosen)."""
     from anthropic import Middleware
+
+    keys = runtime._keys
+    uses_key = runtime.uses_key  # fixed when the runtime is made
 
     class FoundryRuntimeMiddleware(Middleware):
         """Checks the deployment name before sending; with key auth sends the current key and, on 401,
         re-reads the key once (coalesced across calls) and retries the attempt once; guards event streams
-        (:func:`_guard_stream`)."""
+        (:func:`_guard_stream`).
 
-        def _pre(self, request: Any) -> Any:
-            model = _request_model(request)
-            if model is not None:
-                runtime.deployment(model)  # raises UnknownDeploymentError, no network
-            key = runtime._keys.current if runtime.uses_key else None
-            return (_with_key(request, key) if key else request), key
+        The client already sends the key it was made with (``built``): while that is the current key and
+        the call adds no key header of its own, the request goes out as is (no copy of its options). After a
+        rotation the current key is put on each request; if a 401 shows that the client sent some other key,
+        the key is put on every request from then on.
+
+        This runs on every call: it does as little as it can there (on a real call each Python step costs
+        several times what it does in a tight loop, the caches being cold)."""
+
+        def __init__(self) -> None:
+            self.built = keys.current if uses_key else None
+            #: the last model found in the deployment map (a contract's map does not change)
+            self.checked: str | None = None
+
+        def _stale(self, response: Any, key: str, injected: bool) -> str:
+            """The refused key: the one put on the request, else the one the client itself sent."""
+            if injected:
+                return key
+            sent = _sent_key(response)
+            if sent and sent != key:
+                self.built = None  # this client (or a copy of it) sends another key: set it on every call
+                return sent
+            return key
 
         def handle(self, request: Any, call_next: Any) -> Any:
-            request, key = self._pre(request)
+            body = request.options.json_data
+            model = body.get("model") if type(body) is dict else _request_model(request)
+            if model is not None and model != self.checked and isinstance(model, str):
+                runtime.deployment(model)  # raises UnknownDeploymentError, no network
+                self.checked = model
+            key = keys._key if uses_key else None
+            injected = False
+            if key:
+                headers = request.options.headers  # the call's own: replaced if they carry a key
+                if key != self.built or (headers and not (type(headers) is dict and _NOT_KEY_HEADERS.issuperset(
+                        headers)) and _carries_key_header(request)):
+                    request, injected = _with_key(request, key), True
             response = call_next(request)
-            if key and response.status_code == 401 and runtime._keys.can_refresh:
-                new = runtime._keys.refresh(key)
+            http = response.http_response
+            if key and http.status_code == 401 and keys.can_refresh:
+                new = keys.refresh(self._stale(response, key, injected))
                 if new:
-                    response.http_response.close()
+                    http.close()
                     response = call_next(_with_key(request, new))
-            _guard_stream(response)
+                    http = response.http_response
+            if http.status_code == 200 and "text/event-stream" in http.headers.get("content-type", ""):
+                _guard_stream(response)
             return response
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
-            request, key = self._pre(request)
+            body = request.options.json_data
+            model = body.get("model") if type(body) is dict else _request_model(request)
+            if model is not None and model != self.checked and isinstance(model, str):
+                runtime.deployment(model)
+                self.checked = model
+            key = keys._key if uses_key else None
+            injected = False
+            if key:
+                headers = request.options.headers  # the call's own: replaced if they carry a key
+                if key != self.built or (headers and not (type(headers) is dict and _NOT_KEY_HEADERS.issuperset(
+                        headers)) and _carries_key_header(request)):
+                    request, injected = _with_key(request, key), True
             response = await call_next(request)
-            if key and response.status_code == 401 and runtime._keys.can_refresh:
-                new = await asyncio.to_thread(runtime._keys.refresh, key)
+            http = response.http_response
+            if key and http.status_code == 401 and keys.can_refresh:
+                new = await asyncio.to_thread(keys.refresh, self._stale(response, key, injected))
                 if new:
-                    await response.http_response.aclose()
+                    await http.aclose()
                     response = await call_next(_with_key(request, new))
-            _guard_stream(response)
+                    http = response.http_response
+            if http.status_code == 200 and "text/event-stream" in http.headers.get("content-type", ""):
+                _guard_stream(response)
             return response
 
     return FoundryRuntimeMiddleware()

@@ -26,12 +26,10 @@ call, plus at most one wait round after 429s).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,21 +52,10 @@ DEFAULT_BUDGET = 600.0
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
-# per attempt: [headers received] — set by the marking transport, read by the middleware
-_ATTEMPT: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("claude_foundry_failover_attempt",
-                                                                            default=None)
-
-
-@contextlib.contextmanager
-def _attempt() -> Iterator[list[bool]]:
-    """One try at one endpoint: a cell the wrapped transport sets once the response headers arrived (after
-    that, nothing is sent again)."""
-    cell = [False]
-    token = _ATTEMPT.set(cell)
-    try:
-        yield cell
-    finally:
-        _ATTEMPT.reset(token)
+#: The request extension where the marking transport keeps ``[headers received]`` for one attempt: a list
+#: that the requests of its redirects share (httpx copies the extensions dict, not its values), False while a
+#: request is out, True once its response headers are in. The failover loop reads it from the error's request.
+HEADERS_RECEIVED = "claude_foundry.headers_received"
 
 
 @dataclass(frozen=True)
@@ -104,6 +91,8 @@ class _Breaker:
 
     def acquire(self, *, ignore_retry_after: bool = False) -> bool:
         """May a call go to this endpoint now? (Claims the half-open probe.)"""
+        if self.state == CLOSED and (ignore_retry_after or not self.not_before):
+            return True  # closed, no retry-after: nothing to claim or change (one read, no lock)
         with self.lock:
             now = self.clock()
             if not ignore_retry_after and now < self.not_before:
@@ -120,6 +109,8 @@ class _Breaker:
             return True
 
     def success(self) -> None:
+        if self.state == CLOSED and not (self.consecutive or self.not_before or self.probing):
+            return  # already closed and clean: nothing to write (no lock)
         with self.lock:
             self.state, self.consecutive, self.probing, self.not_before = CLOSED, 0, False, 0.0
 
@@ -159,6 +150,10 @@ class _Endpoint:
         with self.lock:
             setattr(self, field, getattr(self, field) + 1)
 
+    def count_served(self) -> None:
+        with self.lock:
+            self.served += 1
+
 
 def _retry_after(headers: Any) -> float | None:
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -184,18 +179,20 @@ def _budget(request: Any, default: float | None) -> float:
 
 
 def _marking(transport: Any, is_async: bool) -> Any:
-    """Wrap a transport so the current attempt knows whether the response headers arrived."""
+    """Wrap a transport so an attempt's error tells whether the response headers had arrived (see
+    :data:`HEADERS_RECEIVED`). Nothing else: no state of its own, nothing on the way back."""
     import httpx2
 
     if is_async:
         class AsyncMarking(httpx2.AsyncBaseTransport):
             async def handle_async_request(self, request: Any) -> Any:
-                cell = _ATTEMPT.get()
-                if cell is not None:
-                    cell[0] = False
+                cell = request.extensions.get(HEADERS_RECEIVED)
+                if cell is None:
+                    cell = request.extensions[HEADERS_RECEIVED] = [False]
+                else:
+                    cell[0] = False  # a redirect's request: not answered yet
                 response = await transport.handle_async_request(request)
-                if cell is not None:
-                    cell[0] = True
+                cell[0] = True
                 return response
 
             async def aclose(self) -> None:
@@ -205,18 +202,27 @@ def _marking(transport: Any, is_async: bool) -> Any:
 
     class Marking(httpx2.BaseTransport):
         def handle_request(self, request: Any) -> Any:
-            cell = _ATTEMPT.get()
-            if cell is not None:
+            cell = request.extensions.get(HEADERS_RECEIVED)
+            if cell is None:
+                cell = request.extensions[HEADERS_RECEIVED] = [False]
+            else:
                 cell[0] = False
             response = transport.handle_request(request)
-            if cell is not None:
-                cell[0] = True
+            cell[0] = True
             return response
 
         def close(self) -> None:
             transport.close()
 
     return Marking()
+
+
+def _headers_received(exc: BaseException) -> bool:
+    """Whether the request that ``exc`` (an ``anthropic.APIConnectionError``) is about had its response headers
+    in (a request that never reached the transport had not)."""
+    extensions = getattr(getattr(exc, "request", None), "extensions", None)
+    cell = extensions.get(HEADERS_RECEIVED) if isinstance(extensions, dict) else None
+    return bool(cell and cell[0])
 
 
 def __getattr__(name: str) -> Any:
@@ -319,10 +325,9 @@ class FailoverRuntime:
 
     def _inner(self, e: _Endpoint, is_async: bool) -> Any:
         key = (is_async, self.timeout)
-        with e.lock:
-            client = e.clients.get(key)
-            if client is not None:
-                return client
+        client = e.clients.get(key)  # made once per endpoint and kind; close() swaps the whole dict
+        if client is not None:
+            return client
         import anthropic
         import httpx2
         from anthropic._constants import DEFAULT_CONNECTION_LIMITS
@@ -400,13 +405,12 @@ class FailoverRuntime:
             self._check(model)
         return cands
 
-    def _outcome(self, e: _Endpoint, response: Any, exc: BaseException | None,
-                 cell: list[bool]) -> tuple[str, float | None]:
+    def _outcome(self, e: _Endpoint, response: Any, exc: BaseException | None) -> tuple[str, float | None]:
         """``done`` (return/raise as is), or ``next`` with the retry-after of a 429."""
         if exc is not None:
             import anthropic
 
-            if not isinstance(exc, anthropic.APIConnectionError) or cell[0]:
+            if not isinstance(exc, anthropic.APIConnectionError) or _headers_received(exc):
                 return "done", None  # the headers were in: the request may have been processed
             return "next", None
         status = response.status_code
@@ -454,48 +458,53 @@ class FailoverRuntime:
         return _no_endpoint_error()(message=f"no endpoint available for this call: {names}",
                                     request=httpx2.Request(request.method, url))
 
-    def _attempts(self, request: Any) -> Generator[tuple[str, Any], Any, Any]:
+    def _attempts(self, request: Any, model: str | None, start: float,
+                  made: tuple[_Endpoint, Any, BaseException | None] | None = None,
+                  ) -> Generator[tuple[str, Any], Any, Any]:
         """The failover loop, shared by the sync and async paths: it yields what to do — ``("call", endpoint)``
-        (answered with ``(response, exc, cell)``), ``("sleep", seconds)``, ``("close", response)`` — and returns the
-        response to hand back (or raises the error to surface)."""
-        model = _request_model(request)
+        (answered with ``(response, exc)``), ``("sleep", seconds)``, ``("close", response)`` — and returns the
+        response to hand back (or raises the error to surface). ``made``: ``(endpoint, response, exc)`` of the
+        attempt :meth:`handle` already made at the preferred endpoint (the first candidate), judged first."""
         cands = self._candidates(model)
-        budget = _budget(request, self.timeout)
-        start = self._clock()
         tried: set[int] = set()
         limited: list[tuple[int, float]] = []
         last: tuple[Any, BaseException | None, _Endpoint, str] | None = None
         waited = False
         while True:
-            e = self._plan(cands, tried, ignore_retry_after=False)
-            if e is None and not waited and limited:
-                # only 429s left: wait out the shortest retry-after if it fits the budget
-                idx, ra = min(limited, key=lambda x: x[1])
-                if self._clock() - start + ra <= budget:
-                    waited = True
-                    log.info("every endpoint is rate limited; waiting %.3gs (retry-after) for %s", ra,
-                             cands[idx].name)
-                    yield ("sleep", ra)
-                    tried.discard(idx)
-                    limited = []
-                    e = self._plan(cands, tried, ignore_retry_after=True)
-                    if e is not None and last is not None:
-                        if last[0] is not None:
-                            yield ("close", last[0])
-                        last = None
-            if e is None:
-                if last is None:
-                    raise self._give_up(request, cands)
-                response, exc = last[0], last[1]
-                if exc is not None:
-                    raise exc
-                return response
-            if last is not None:
-                self._moved(last, e)
-                if last[0] is not None:
-                    yield ("close", last[0])
-            response, exc, cell = yield ("call", e)
-            verdict, ra = self._outcome(e, response, exc, cell)
+            if made is not None:
+                e, response, exc = made
+                made = None
+                tried.add(0)
+            else:
+                e = self._plan(cands, tried, ignore_retry_after=False)
+                if e is None and not waited and limited:
+                    # only 429s left: wait out the shortest retry-after if it fits the budget
+                    idx, ra = min(limited, key=lambda x: x[1])
+                    if self._clock() - start + ra <= _budget(request, self.timeout):
+                        waited = True
+                        log.info("every endpoint is rate limited; waiting %.3gs (retry-after) for %s", ra,
+                                 cands[idx].name)
+                        yield ("sleep", ra)
+                        tried.discard(idx)
+                        limited = []
+                        e = self._plan(cands, tried, ignore_retry_after=True)
+                        if e is not None and last is not None:
+                            if last[0] is not None:
+                                yield ("close", last[0])
+                            last = None
+                if e is None:
+                    if last is None:
+                        raise self._give_up(request, cands)
+                    response, exc = last[0], last[1]
+                    if exc is not None:
+                        raise exc
+                    return response
+                if last is not None:
+                    self._moved(last, e)
+                    if last[0] is not None:
+                        yield ("close", last[0])
+                response, exc = yield ("call", e)
+            verdict, ra = self._outcome(e, response, exc)
             if verdict == "done":
                 self._settle(e, response, exc)
                 if exc is not None:
@@ -507,8 +516,51 @@ class FailoverRuntime:
                 limited.append((cands.index(e), ra))
             last = (response, exc, e, what)
 
+    def _call(self, e: _Endpoint, request: Any) -> tuple[Any, BaseException | None]:
+        """One attempt at ``e`` through its own client: ``(response, None)`` or ``(None, error)``."""
+        try:
+            return self._inner(e, False)._middleware_chain(request), None
+        except Exception as err:
+            return None, err
+
+    async def _call_async(self, e: _Endpoint, request: Any) -> tuple[Any, BaseException | None]:
+        try:
+            return await self._inner(e, True)._middleware_chain(request), None
+        except Exception as err:
+            return None, err
+
+    # The healthy path of ``handle`` / ``handle_async`` (the preferred endpoint serves the model, its breaker is
+    # closed, it answers without a failover-class status) is written out flat: on a real call each Python step
+    # there costs several times what it does in a tight loop (the caches are cold once the response is in).
+    # Anything else goes on in the loop (:meth:`_attempts`), with the attempt already made.
+
     def handle(self, request: Any, call_next: Any) -> Any:
-        steps = self._attempts(request)
+        body = request.options.json_data  # the model, as _request_model reads it (without the calls)
+        model = body.get("model") if type(body) is dict else None
+        if type(model) is not str:
+            model = _request_model(request)
+        start = self._clock()
+        made = None
+        e = self._endpoints[0]
+        b = e.breaker
+        if ((not e.deployments or model is None or model in e.deployments)  # e.serves(model)
+                and ((b.state == CLOSED and not b.not_before) or b.acquire())):
+            try:
+                response = (e.clients.get((False, self.timeout)) or self._inner(e, False))._middleware_chain(request)
+            except Exception as err:
+                made = (e, None, err)
+            else:
+                status = response.http_response.status_code
+                if status < 500 and status not in FAILOVER_STATUSES:
+                    if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
+                        b.success()
+                    with e.lock:
+                        e.served += 1
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("endpoint %s served the call (HTTP %s)", e.name, status)
+                    return response
+                made = (e, response, None)
+        steps = self._attempts(request, model, start, made)
         reply: Any = None
         while True:
             try:
@@ -521,14 +573,36 @@ class FailoverRuntime:
             elif op == "close":
                 arg.http_response.close()
             else:
-                with _attempt() as cell:
-                    try:
-                        reply = (self._inner(arg, False)._middleware_chain(request), None, cell)
-                    except Exception as err:
-                        reply = (None, err, cell)
+                reply = self._call(arg, request)
 
     async def handle_async(self, request: Any, call_next: Any) -> Any:
-        steps = self._attempts(request)
+        body = request.options.json_data
+        model = body.get("model") if type(body) is dict else None
+        if type(model) is not str:
+            model = _request_model(request)
+        start = self._clock()
+        made = None
+        e = self._endpoints[0]
+        b = e.breaker
+        if ((not e.deployments or model is None or model in e.deployments)
+                and ((b.state == CLOSED and not b.not_before) or b.acquire())):
+            try:
+                client = e.clients.get((True, self.timeout)) or self._inner(e, True)
+                response = await client._middleware_chain(request)
+            except Exception as err:
+                made = (e, None, err)
+            else:
+                status = response.http_response.status_code
+                if status < 500 and status not in FAILOVER_STATUSES:
+                    if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
+                        b.success()
+                    with e.lock:
+                        e.served += 1
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("endpoint %s served the call (HTTP %s)", e.name, status)
+                    return response
+                made = (e, response, None)
+        steps = self._attempts(request, model, start, made)
         reply: Any = None
         while True:
             try:
@@ -541,17 +615,17 @@ class FailoverRuntime:
             elif op == "close":
                 await arg.http_response.aclose()
             else:
-                with _attempt() as cell:
-                    try:
-                        reply = (await self._inner(arg, True)._middleware_chain(request), None, cell)
-                    except Exception as err:
-                        reply = (None, err, cell)
+                reply = await self._call_async(arg, request)
+
+    def _served(self, e: _Endpoint, response: Any) -> None:
+        e.breaker.success()  # it answered (2xx or a 4xx that is the caller's): the endpoint is up
+        e.count_served()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("endpoint %s served the call (HTTP %s)", e.name, response.status_code)
 
     def _settle(self, e: _Endpoint, response: Any, exc: BaseException | None) -> None:
         if exc is None:
-            e.breaker.success()  # it answered (2xx or a 4xx that is the caller's): the endpoint is up
-            e.count("served")
-            log.debug("endpoint %s served the call (HTTP %s)", e.name, response.status_code)
+            self._served(e, response)
         else:
             e.breaker.release()
 
@@ -570,6 +644,10 @@ def _middleware_class() -> type:
     class FailoverMiddleware(Middleware):
         def __init__(self, runtime: FailoverRuntime) -> None:
             self.runtime = runtime
+            # the SDK calls ``middleware.handle`` / ``handle_async``: straight to the runtime's, one call less per
+            # call (the methods below say what they are, and are what the SDK's checks look at)
+            self.handle = runtime.handle  # type: ignore[method-assign]
+            self.handle_async = runtime.handle_async  # type: ignore[method-assign]
 
         def handle(self, request: Any, call_next: Any) -> Any:
             return self.runtime.handle(request, call_next)
