@@ -126,7 +126,9 @@ def test_inside_the_network_the_runtime_fails_over_through_a_regional_outage(dep
     assert stack.account("sweden").deployments["deep"].capacity == 100
     assert [a.account for a in stack.serving("deep")] == [c.PRIMARY_ACCOUNT, "sweden"]
 
-    fo = FailoverRuntime(primary.accounts(), breaker=CircuitBreaker(failures=2, cool_down=60.0), timeout=5.0)
+    fo = FailoverRuntime.from_key_vault(deploy.vault_url, credential=target.credential, ca_bundle=target.ca_bundle,
+                                        breaker=CircuitBreaker(failures=2, cool_down=60.0), timeout=5.0)
+    assert fo.endpoints == [spec.foundry.name, spec.accounts["sweden"].name]
     client = fo.client()
 
     def call(model: str = "deep") -> str:

@@ -278,6 +278,17 @@ class FailoverRuntime:
             self._endpoints.append(_Endpoint(rt, name, _Breaker(self.breaker, clock)))
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_key_vault(cls, vault_url: str | None = None, *, breaker: CircuitBreaker | None = None,
+                       timeout: float | None = None, **runtime_kwargs: Any) -> FailoverRuntime:
+        """Every account of one stack, in its order of preference, from its Key Vault contract (one account for a
+        one-account stack): ``FoundryRuntime.from_key_vault(vault_url, **runtime_kwargs).accounts()``. The
+        runtimes' ``timeout`` is ``timeout`` too."""
+        from claude_foundry.client.runtime import FoundryRuntime
+
+        primary = FoundryRuntime.from_key_vault(vault_url, timeout=timeout, **runtime_kwargs)
+        return cls(primary.accounts(), breaker=breaker, timeout=timeout)
+
     def __repr__(self) -> str:
         return f"FailoverRuntime(endpoints={[e.name for e in self._endpoints]!r})"
 
