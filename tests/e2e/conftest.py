@@ -35,7 +35,10 @@ from claude_foundry.sandbox.testing import CLAUDE_MODEL, deployment_body, unique
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state_dir = tmp_path_factory.mktemp("sandbox")
-    with Sandbox(SandboxConfig(state_dir=state_dir, provisioning_delay=0.0)) as sb:
+    # a quota of 5,000K TPM per model and region: the session's many stacks (several with two accounts) add up
+    # past Azure's usual 1,000K, while a 10,000K deployment is still refused (test_sandbox_arm)
+    seed = {"default_quota": 5000}
+    with Sandbox(SandboxConfig(state_dir=state_dir, provisioning_delay=0.0, seed=seed)) as sb:
         yield sb
 
 
