@@ -312,6 +312,14 @@ _ACCOUNT_DEPLOYMENTS_SCHEMA = {
     ]}
 
 
+def _offered_location(v: str, info: ValidationInfo) -> str:
+    """``v`` when the catalogue offers Claude there (the stack's location, a further account's)."""
+    cat = _catalogue(info)
+    if cat is not None and v not in cat.locations:
+        raise ValueError(f"Claude is not offered in {v!r}; locations: {', '.join(cat.locations)}")
+    return v
+
+
 def _merged_deployment(name: str, over: Any, stack: Mapping[str, Any]) -> Any:
     """One deployment of a further account as written: the stack's entry of that name with the account's
     overrides on top. A pinned hosting or version replaces both of the stack's; another model replaces it all."""
@@ -357,10 +365,7 @@ class AccountSpec(StrictModel):
     @field_validator("location")
     @classmethod
     def _location(cls, v: str, info: ValidationInfo) -> str:
-        cat = _catalogue(info)
-        if cat is not None and v not in cat.locations:
-            raise ValueError(f"Claude is not offered in {v!r}; locations: {', '.join(cat.locations)}")
-        return v
+        return _offered_location(v, info)
 
     @field_validator("deployments", mode="wrap")
     @classmethod
@@ -923,10 +928,7 @@ class Spec(StrictModel):
     @field_validator("location")
     @classmethod
     def _location(cls, v: str, info: ValidationInfo) -> str:
-        cat = _catalogue(info)
-        if cat is not None and v not in cat.locations:
-            raise ValueError(f"Claude is not offered in {v!r}; locations: {', '.join(cat.locations)}")
-        return v
+        return _offered_location(v, info)
 
     @field_validator("resource_group")
     @classmethod
