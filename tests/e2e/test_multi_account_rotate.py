@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from seeding import base_stack
+from test_ops_rotate import runner_dies_after_regenerating_key1
 
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.target import Target, sandbox_target
@@ -292,17 +293,8 @@ def test_an_interrupted_account_run_resumes_that_account(multi: MultiStack, monk
     """``--account sweden`` crashed after regenerating key1, before its journal said so: the same command again
     repeats step 3 safely and finishes; the primary is never touched."""
     primary_before = multi.keys("primary")
-    original = Rotator.write_journal
-
-    def crash_after_regenerate(self: Rotator, journal: Journal) -> None:
-        if journal.completed_step == 3:
-            raise Interrupted("runner died")
-        original(self, journal)
-
-    monkeypatch.setattr(Rotator, "write_journal", crash_after_regenerate)
-    with pytest.raises(Interrupted):
+    with runner_dies_after_regenerating_key1(monkeypatch):
         rotate_stack(multi.view, accounts=["sweden"], grace=0, min_regenerate_gap=0)
-    monkeypatch.setattr(Rotator, "write_journal", original)
     assert multi.key_in_use("sweden") == "key2"
     assert multi.journal("sweden").completed_step == 2  # type: ignore[union-attr]
     outcome = rotate_stack(multi.view, accounts=["sweden"], grace=0, min_regenerate_gap=0)

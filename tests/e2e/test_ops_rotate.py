@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,25 @@ from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox.testing import write_stack
 
 pytestmark = pytest.mark.e2e
+
+@contextlib.contextmanager
+def runner_dies_after_regenerating_key1(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Inside: a rotation raises ``Interrupted`` right after regenerating key1 (step 3), before its journal says so.
+    After: journals are written again."""
+    original = Rotator.write_journal
+
+    def crash_after_regenerate(self: Rotator, journal: Journal) -> None:
+        if journal.completed_step == 3:
+            raise Interrupted("runner died")
+        original(self, journal)
+
+    monkeypatch.setattr(Rotator, "write_journal", crash_after_regenerate)
+    try:
+        with pytest.raises(Interrupted):
+            yield
+    finally:
+        monkeypatch.setattr(Rotator, "write_journal", original)
+
 
 
 class Interrupted(Exception):
@@ -132,17 +153,8 @@ def test_interrupted_rotation_resumes(stack: Stack, fail_at: int) -> None:
 def test_interrupted_inside_a_step_before_the_journal(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """Crash after regenerating key1 but before the journal records it: the re-run repeats step 3 safely."""
     old1, _ = stack.keys()
-    original = Rotator.write_journal
-
-    def crash_after_regenerate(self: Rotator, journal: Journal) -> None:
-        if journal.completed_step == 3:
-            raise Interrupted("runner died")
-        original(self, journal)
-
-    monkeypatch.setattr(Rotator, "write_journal", crash_after_regenerate)
-    with pytest.raises(Interrupted):
+    with runner_dies_after_regenerating_key1(monkeypatch):
         rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
-    monkeypatch.setattr(Rotator, "write_journal", original)
     assert stack.keys()[0] != old1  # key1 was regenerated...
     assert stack.assert_vault_key_current() == "key2"  # ...while the vault held key2
     assert stack.journal().completed_step == 2  # type: ignore[union-attr]
