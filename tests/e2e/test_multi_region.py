@@ -151,3 +151,16 @@ def test_inside_the_network_the_runtime_fails_over_through_a_regional_outage(dep
     assert call("nordic")  # served by one region only: never sent to the primary
     client.close()
     fo.close()
+
+
+def test_the_demo_of_a_two_account_stack_smokes_both(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from claude_foundry.cli import main
+
+    stacks = Path(__file__).resolve().parents[2] / "stacks"
+    path = tmp_path / "two.yaml"
+    path.write_text(extends_line(stacks / "dev.yaml") + "accounts:\n  sweden: {name: contoso-claude-dev-sc, "
+                    "location: swedencentral, deployments: [my-claude-deployment]}\n", encoding="utf-8")
+    assert main(["demo", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "and account  sweden (swedencentral)" in out
+    assert "3/3 deployments passed on 2 accounts (primary, sweden)" in out
