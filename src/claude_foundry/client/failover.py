@@ -545,30 +545,42 @@ class FailoverRuntime:
     # there costs several times what it does in a tight loop (the caches are cold once the response is in).
     # Anything else goes on in the loop (:meth:`_attempts`), with the attempt already made.
 
-    def handle(self, request: Any, call_next: Any) -> Any:
-        body = request.options.json_data  # the model, as _request_model reads it (without the calls)
-        model = body.get("model") if type(body) is dict else None
-        if type(model) is not str:
-            model = _request_model(request)
-        start = self._clock()
-        made = None
+    def _first_ready(self, model: str | None) -> _Endpoint | None:
+        """The preferred endpoint when it serves ``model`` and its breaker lets the call through, else None."""
         e = self._endpoints[0]
         b = e.breaker
         if ((not e.deployments or model is None or model in e.deployments)  # e.serves(model)
                 and ((b.state == CLOSED and not b.not_before) or b.acquire())):
+            return e
+        return None
+
+    @staticmethod
+    def _served_first(e: _Endpoint, response: Any) -> bool:
+        """Settle a call the preferred endpoint answered: True (counted, breaker reset) unless it must fail over."""
+        status = response.http_response.status_code
+        if status >= 500 or status in FAILOVER_STATUSES:
+            return False
+        b = e.breaker
+        if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
+            b.success()
+        with e.lock:
+            e.served += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("endpoint %s served the call (HTTP %s)", e.name, status)
+        return True
+
+    def handle(self, request: Any, call_next: Any) -> Any:
+        model = _model_of(request)
+        start = self._clock()
+        made = None
+        e = self._first_ready(model)
+        if e is not None:
             try:
                 response = (e.clients.get((False, self.timeout)) or self._inner(e, False))._middleware_chain(request)
             except Exception as err:
                 made = (e, None, err)
             else:
-                status = response.http_response.status_code
-                if status < 500 and status not in FAILOVER_STATUSES:
-                    if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
-                        b.success()
-                    with e.lock:
-                        e.served += 1
-                    if log.isEnabledFor(logging.DEBUG):
-                        log.debug("endpoint %s served the call (HTTP %s)", e.name, status)
+                if self._served_first(e, response):
                     return response
                 made = (e, response, None)
         steps = self._attempts(request, model, start, made)
@@ -587,30 +599,18 @@ class FailoverRuntime:
                 reply = self._call(arg, request)
 
     async def handle_async(self, request: Any, call_next: Any) -> Any:
-        body = request.options.json_data
-        model = body.get("model") if type(body) is dict else None
-        if type(model) is not str:
-            model = _request_model(request)
+        model = _model_of(request)
         start = self._clock()
         made = None
-        e = self._endpoints[0]
-        b = e.breaker
-        if ((not e.deployments or model is None or model in e.deployments)
-                and ((b.state == CLOSED and not b.not_before) or b.acquire())):
+        e = self._first_ready(model)
+        if e is not None:
             try:
                 client = e.clients.get((True, self.timeout)) or self._inner(e, True)
                 response = await client._middleware_chain(request)
             except Exception as err:
                 made = (e, None, err)
             else:
-                status = response.http_response.status_code
-                if status < 500 and status not in FAILOVER_STATUSES:
-                    if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
-                        b.success()
-                    with e.lock:
-                        e.served += 1
-                    if log.isEnabledFor(logging.DEBUG):
-                        log.debug("endpoint %s served the call (HTTP %s)", e.name, status)
+                if self._served_first(e, response):
                     return response
                 made = (e, response, None)
         steps = self._attempts(request, model, start, made)
@@ -639,6 +639,14 @@ class FailoverRuntime:
             self._served(e, response)
         else:
             e.breaker.release()
+
+
+def _model_of(request: Any) -> str | None:
+    """The request's ``model``: straight from the JSON body when it is there (the hot path), else as
+    :func:`_request_model` finds it."""
+    body = request.options.json_data
+    model = body.get("model") if type(body) is dict else None
+    return model if type(model) is str else _request_model(request)
 
 
 def _never() -> str:  # pragma: no cover - the outer client never sends
