@@ -354,7 +354,9 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                 return sent
             return key
 
-        def handle(self, request: Any, call_next: Any) -> Any:
+        def _prepare(self, request: Any) -> tuple[Any, str | None, bool]:
+            """Before sending: the deployment check (once per model), and the key put on the request when the
+            client was built with another one or the call carries its own. (request, key, whether it was put)."""
             body = request.options.json_data
             model = body.get("model") if type(body) is dict else _request_model(request)
             if model is not None and model != self.checked and isinstance(model, str):
@@ -367,6 +369,10 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                 if key != self.built or (headers and not (type(headers) is dict and _NOT_KEY_HEADERS.issuperset(
                         headers)) and _carries_key_header(request)):
                     request, injected = _with_key(request, key), True
+            return request, key, injected
+
+        def handle(self, request: Any, call_next: Any) -> Any:
+            request, key, injected = self._prepare(request)
             response = call_next(request)
             http = response.http_response
             if key and http.status_code == 401 and keys.can_refresh:
@@ -380,18 +386,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return response
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
-            body = request.options.json_data
-            model = body.get("model") if type(body) is dict else _request_model(request)
-            if model is not None and model != self.checked and isinstance(model, str):
-                runtime.deployment(model)
-                self.checked = model
-            key = keys._key if uses_key else None
-            injected = False
-            if key:
-                headers = request.options.headers  # the call's own: replaced if they carry a key
-                if key != self.built or (headers and not (type(headers) is dict and _NOT_KEY_HEADERS.issuperset(
-                        headers)) and _carries_key_header(request)):
-                    request, injected = _with_key(request, key), True
+            request, key, injected = self._prepare(request)
             response = await call_next(request)
             http = response.http_response
             if key and http.status_code == 401 and keys.can_refresh:
