@@ -294,7 +294,11 @@ def load_accounts(text: str) -> tuple[list[Contract], dict[str, str]]:
     """Parse a ``<prefix>-accounts`` value: the accounts (without keys) and account -> key secret name.
 
     ``ValueError`` with words for anything else, including a newer version than this reader knows."""
-    data = json.loads(text)
+    return accounts_from_data(json.loads(text))
+
+
+def accounts_from_data(data: Any) -> tuple[list[Contract], dict[str, str]]:
+    """:func:`load_accounts` of an already parsed document (e.g. the ``accounts`` of an exported JSON file)."""
     if not isinstance(data, dict) or not isinstance(data.get("accounts"), list) or not data["accounts"]:
         raise ValueError("expected an object with version and a non-empty accounts list")
     version = data.get("version")

@@ -169,8 +169,8 @@ def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
     if not data.get("accounts"):
         return c.StackContract((primary,))
     try:
-        listed, _ = c.load_accounts(json.dumps({"version": data.get("version", c.CONTRACT_VERSION),
-                                                "accounts": data["accounts"]}))
+        listed, _ = c.accounts_from_data({"version": data.get("version", c.CONTRACT_VERSION),
+                                          "accounts": data["accounts"]})
         top = str(data.get("account") or c.PRIMARY_ACCOUNT)  # the account the top-level fields describe
         first = [a for a in listed if a.account == top] or [dataclasses.replace(primary, account=top)]
         return c.StackContract((*first, *(a for a in listed if a.account != top)), version=c.CONTRACT_VERSION)

@@ -123,7 +123,8 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
         # further accounts (accounts:): each with its own deployments, chained within it, in parallel with the others
         self.further_accounts: dict[str, FoundryAccount] = {}
         self.further_deployments: dict[str, ClaudeDeployments] = {}
-        for acct in spec.all_accounts()[1:]:
+        further_specs = spec.all_accounts()[1:]
+        for acct in further_specs:
             fa = FoundryAccount(f"{name}-foundry-{acct.key}", FoundryAccountArgs(
                 foundry=acct.foundry, location=acct.location, resource_group_name=rg_name, tags=tags,
                 protect=spec.protect, private_network=spec.private_network if spec.private_on else None),
@@ -136,7 +137,7 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
                     catalogue=cat), opts=pulumi.ResourceOptions(parent=self))
         further = {key: (fa.account, fa.account.name) for key, fa in self.further_accounts.items()}
         further_ids = {key: fa.account.id for key, fa in self.further_accounts.items()}
-        further_names = {a.key: a.name for a in spec.all_accounts()[1:]}
+        further_names = {a.key: a.name for a in further_specs}
 
         # optional Foundry project: after the last deployment (one change below the account at a time)
         last_deployment = list(self.deployments_component.resources.values())[-1:]
