@@ -480,15 +480,19 @@ class ArmApi:
                       "api_version": self.api_version}
         return res
 
+    def store(self, target: Target, res: dict[str, Any], existing: dict[str, Any] | None) -> Reply:
+        """Keep ``res`` at ``target`` and answer the PUT: 201 Created, or 200 OK when it replaced ``existing``."""
+        self.s.resources[target.key] = res
+        self.s.save()
+        return Reply(200 if existing else 201, public(res))
+
     def put_generic(self, target: Target, body: dict[str, Any]) -> Reply:
         existing = self.s.resources.get(target.key)
         if self.same_input(existing, body):
             return Reply(200, public(existing))  # type: ignore[arg-type]
         res = self.base(target, body, existing)
         res["properties"].setdefault("provisioningState", "Succeeded")
-        self.s.resources[target.key] = res
-        self.s.save()
-        return Reply(200 if existing else 201, public(res))
+        return self.store(target, res, existing)
 
     def remove_tree(self, key: str) -> None:
         for k in [k for k in self.s.resources if under(k, key)]:

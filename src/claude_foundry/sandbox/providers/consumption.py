@@ -136,9 +136,7 @@ def _put_budget(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         n.setdefault("locale", "en-us")
     props["currentSpend"] = {"amount": 0, "unit": CURRENCY}
     props["forecastSpend"] = {"amount": 0, "unit": CURRENCY}
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 PROVIDER = Provider(types=(

@@ -94,10 +94,8 @@ def _put_vault(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     p.setdefault("publicNetworkAccess", "Enabled")
     p["vaultUri"] = vault_uri(api, target.name)
     p["provisioningState"] = "Succeeded"
-    api.s.resources[target.key] = res
     api.s.secrets.setdefault(lname, {})
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 def _soft_delete_vault(api: ArmApi, key: str) -> None:
@@ -172,9 +170,7 @@ def _put_vault_secret(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
     p["secretUriWithVersion"] = f"{uri}secrets/{target.name}/{version['version']}"
     p["attributes"] = {"enabled": version["enabled"], "created": int(version["created"]),
                        "updated": int(version["updated"])}
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 def _delete_vault_secret(api: ArmApi, target: Target, existing: dict[str, Any]) -> Reply | None:

@@ -50,9 +50,7 @@ def _put_identity(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     res["properties"] = {"tenantId": api.s.tenant_id,
                          "principalId": old.get("principalId") or str(uuid.uuid4()),
                          "clientId": old.get("clientId") or str(uuid.uuid4())}
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 def _credential_problem(props: dict[str, Any]) -> str | None:
@@ -95,9 +93,7 @@ def _put_credential(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
                        "a user-assigned managed identity.")
     res = api.base(target, body, existing)
     res["properties"] = {k: res["properties"][k] for k in ("issuer", "subject", "audiences")}
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 PROVIDER = Provider(types=(

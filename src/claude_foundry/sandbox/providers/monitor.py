@@ -32,9 +32,7 @@ def _put_workspace(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     p.setdefault("sku", {"name": "PerGB2018"})
     p["customerId"] = (existing or {}).get("properties", {}).get("customerId") or str(uuid.uuid4())
     p["provisioningState"] = "Succeeded"
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 
@@ -129,9 +127,7 @@ def _put_action_group(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
         r["status"] = "Enabled"  # what the service answers for a receiver it will send to
     for r in p.get("webhookReceivers") or []:
         r.setdefault("useCommonAlertSchema", False)
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 def _criteria_problem(api: ArmApi, criteria: Any, scopes: list[str]) -> str | None:
@@ -210,9 +206,7 @@ def _put_metric_alert(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
     res["properties"].setdefault("autoMitigate", True)
     res["properties"]["isMigrated"] = False
     res["properties"]["lastUpdatedTime"] = res["systemData"]["lastModifiedAt"]
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 PROVIDER = Provider(types=(

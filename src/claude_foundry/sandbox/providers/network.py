@@ -87,9 +87,7 @@ def _save(api: ArmApi, target: Target, res: dict[str, Any], existing: dict[str, 
     """Store a written resource with a fresh etag (Microsoft.Network's are weak, ``W/"..."``; private DNS's
     plain) and answer 200 (updated) or 201 (created)."""
     res["etag"] = f'W/"{uuid.uuid4()}"' if weak_etag else str(uuid.uuid4())
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 def _put_vnet(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:

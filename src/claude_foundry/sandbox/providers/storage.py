@@ -119,9 +119,7 @@ def _put_container(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
               "hasImmutabilityPolicy": False, "hasLegalHold": False, "deleted": False,
               "remainingRetentionDays": 0})
     res["etag"] = f'"0x{int(time.time() * 1e6):X}"'
-    api.s.resources[target.key] = res
-    api.s.save()
-    return Reply(200 if existing else 201, public(res))
+    return api.store(target, res, existing)
 
 
 PROVIDER = Provider(types=(
