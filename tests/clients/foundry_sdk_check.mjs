@@ -45,6 +45,6 @@ try {
   out.unknown_deployment = { status: 200 };
 } catch (err) {
   out.unknown_deployment = { status: err.status, name: err.constructor.name,
-                             request_id: err.requestID ?? null, message: String(err.message).slice(0, 300) };
+                             request_id: err.requestID ?? null, body: err.error ?? null };  // the API's body, not the SDK's wording
 }
 process.stdout.write(JSON.stringify(out));

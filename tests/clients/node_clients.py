@@ -1,8 +1,9 @@
 """Install (and find) the Node clients of the client tier: Claude Code and ``@anthropic-ai/foundry-sdk``.
 
-The pinned versions are in ``tests/clients/package.json``; they are installed with npm into ``.clients/node``
-(an ignored path) and reused while that directory's copy of ``package.json`` equals the pinned one, so only a
-version bump (or a fresh checkout) pays for the download (Claude Code's Linux binary is ~200 MB). ``scripts/test``
+The pinned versions are in ``tests/clients/package.json`` and, with every dependency of theirs, in
+``tests/clients/package-lock.json``; ``npm ci`` installs exactly the lock into ``.clients/node`` (an ignored path),
+reused while that directory's copies of both files equal the pinned ones, so only a version bump (or a fresh
+checkout) pays for the download (Claude Code's Linux binary is ~200 MB). ``scripts/test``
 runs ``python tests/clients/node_clients.py`` before pytest; the fixtures call :func:`ensure_installed` too
 and skip, with the reason, when node/npm are missing or the install fails.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PINNED = Path(__file__).resolve().with_name("package.json")
+LOCK = PINNED.with_name("package-lock.json")
 PREFIX = ROOT / ".clients" / "node"
 CLAUDE = PREFIX / "node_modules" / ".bin" / "claude"
 FOUNDRY_SDK = PREFIX / "node_modules" / "@anthropic-ai" / "foundry-sdk" / "package.json"
@@ -29,9 +31,9 @@ class Unavailable(RuntimeError):
 
 
 def installed() -> bool:
-    copy = PREFIX / "package.json"
-    return (copy.is_file() and copy.read_bytes() == PINNED.read_bytes() and CLAUDE.exists()
-            and FOUNDRY_SDK.is_file())
+    copies = [(PREFIX / src.name, src) for src in (PINNED, LOCK)]
+    return (all(copy.is_file() and copy.read_bytes() == src.read_bytes() for copy, src in copies)
+            and CLAUDE.exists() and FOUNDRY_SDK.is_file())
 
 
 def ensure_installed() -> float:
@@ -43,18 +45,20 @@ def ensure_installed() -> float:
         return 0.0
     start = time.monotonic()
     PREFIX.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PINNED, PREFIX / "package.json")
+    for src in (PINNED, LOCK):
+        shutil.copyfile(src, PREFIX / src.name)
     npm = shutil.which("npm") or "npm"
     try:
         with INSTALL_LOG.open("w", encoding="utf-8") as log:
-            proc = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(PREFIX)],  # noqa: S603
+            # `npm ci`: exactly the lock's versions (and it fails if package.json and the lock disagree).
+            proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(PREFIX)],  # noqa: S603
                                   cwd=PREFIX, stdout=log, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT,
                                   check=False)
     except subprocess.TimeoutExpired:
         raise Unavailable(f"npm install did not finish in {INSTALL_TIMEOUT} s (see {INSTALL_LOG})") from None
     if proc.returncode != 0 or not installed():
         (PREFIX / "package.json").unlink(missing_ok=True)  # not cached: the next run tries again
-        raise Unavailable(f"npm install of the pinned clients failed (exit {proc.returncode}; see {INSTALL_LOG})")
+        raise Unavailable(f"npm ci of the locked clients failed (exit {proc.returncode}; see {INSTALL_LOG})")
     return time.monotonic() - start
 
 

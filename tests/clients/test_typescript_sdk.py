@@ -75,4 +75,6 @@ def test_unknown_deployment_is_404(sdk_results):
     r = sdk_results["unknown_deployment"]
     assert r["status"] == 404
     assert r["name"] == "NotFoundError"
-    assert "DeploymentNotFound" in r["message"]
+    assert r["body"]["type"] == "error"
+    assert r["body"]["error"]["type"] == "not_found_error"
+    assert r["body"]["error"]["code"] == "DeploymentNotFound"

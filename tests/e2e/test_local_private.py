@@ -110,7 +110,7 @@ def test_key_vault_and_verify_from_outside_the_network(deployed, capsys, conn_fi
     finally:
         client.close()
     assert err.value.status_code == 403
-    assert "ForbiddenByConnection" in str(err.value)
+    assert err.value.error.innererror["code"] == "ForbiddenByConnection"
     assert smoke.outside_network(403, str(err.value))
 
     assert main(["verify", str(path), "--sandbox", conn_file, "--json"]) == 1

@@ -108,7 +108,7 @@ def test_outside_the_network_nothing_answers(deployed) -> None:
     with pytest.raises(HttpResponseError) as err:
         FoundryRuntime.from_key_vault(deploy.vault_url, credential=target.credential, ca_bundle=target.ca_bundle)
     assert err.value.status_code == 403
-    assert "ForbiddenByConnection" in str(err.value)
+    assert err.value.error.innererror["code"] == "ForbiddenByConnection"
 
 
 def test_inside_the_network_the_runtime_fails_over_through_a_regional_outage(deployed, sandbox) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from claude_foundry import contract
@@ -90,7 +92,8 @@ def test_role_less_principal_is_denied(sandbox, claude_account, make_credential,
                                         http_client=http_client, max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError) as info:
         client.messages.create(model=claude_account["deployment"], max_tokens=8, messages=MESSAGES)
-    assert "Cognitive Services User" in str(info.value)
+    assert info.value.status_code == 403
+    assert "Cognitive Services User" in info.value.body["error"]["message"]
 
 
 def test_owner_is_not_a_caller(claude_account, credential, http_client):
@@ -109,7 +112,7 @@ def test_unknown_deployment_and_unsupported_routes(claude_account, account_key, 
     client = _key_client(claude_account["base_url"], account_key, http_client)
     with pytest.raises(anthropic.NotFoundError) as info:
         client.messages.create(model="no-such-deployment", max_tokens=8, messages=MESSAGES)
-    assert "DeploymentNotFound" in str(info.value)
+    assert info.value.body["error"]["code"] == "DeploymentNotFound"  # the body, not the SDK's wording of it
     # AnthropicFoundry has no models/batches resources; Foundry answers 404 there.
     for path in ("/v1/models", "/v1/messages/batches"):
         r = httpx.get(claude_account["base_url"] + path, headers={"api-key": account_key}, verify=ssl_context)
@@ -152,8 +155,9 @@ def test_local_auth_disabled(cs_client, rm_client, http_client, sandbox):
         _key_client(sandbox.foundry_base_url(name), key, http_client).messages.create(
             model="d", max_tokens=8, messages=MESSAGES)
     assert info.value.status_code == 401
-    assert "AuthenticationTypeDisabled" in str(info.value)
+    assert info.value.body["error"]["code"] == "AuthenticationTypeDisabled"
     assert key not in str(info.value)
+    assert key not in json.dumps(info.value.body)
 
 
 # --- answering like Foundry, per model (capabilities from the catalogue) ----------------------------------

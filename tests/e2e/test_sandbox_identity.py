@@ -33,8 +33,22 @@ def test_wrong_secret_fails(make_credential, connection):
     cred = make_credential(connection["client_id"], "not-the-secret")
     with pytest.raises(ClientAuthenticationError) as info:
         cred.get_token(connection["arm_scope"])
-    assert "7000215" in str(info.value)
     assert connection["client_secret"] not in str(info.value)
+
+
+def test_wrong_secret_is_answered_as_entra_does(connection, ssl_context):
+    """What the token endpoint answers (status and body), not how MSAL words it in an exception."""
+    import httpx
+
+    r = httpx.post(f"{connection['authority']}/{connection['tenant_id']}/oauth2/v2.0/token",
+                   data={"grant_type": "client_credentials", "client_id": connection["client_id"],
+                         "client_secret": "not-the-secret", "scope": connection["arm_scope"]},
+                   verify=ssl_context, timeout=10)
+    assert r.status_code == 401
+    body = r.json()
+    assert body["error"] == "invalid_client"
+    assert 7000215 in body["error_codes"]
+    assert "not-the-secret" not in r.text
 
 
 def test_unknown_resource_is_refused(credential):
