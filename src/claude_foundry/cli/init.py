@@ -281,6 +281,11 @@ def write_file(path: Path, text: str, *, executable: bool = False) -> None:
         raise
 
 
+def development_build(version: str) -> bool:
+    """A version no package index has: setuptools-scm's development builds (``0.1.1.dev3+g1234abc``)."""
+    return ".dev" in version or "+" in version
+
+
 def run(args: argparse.Namespace) -> int:
     directory: Path = args.directory
     if directory.exists() and not directory.is_dir():
@@ -313,4 +318,10 @@ def run(args: argparse.Namespace) -> int:
           f"({'pulumi new template' if args.pulumi_template else 'project ' + values['prefix'] + '-claude'})")
     print(f"next: cd {directory} and follow README.md (scripts/bootstrap test; claude-foundry validate "
           "stacks/dev.yaml stacks/prod.yaml; claude-foundry demo stacks/dev.yaml)")
+    from claude_foundry import __version__
+
+    if development_build(__version__):
+        print(f"note: requirements.txt pins claude-foundry {__version__}, a development build no package index has: "
+              "run scripts/bootstrap with CLAUDE_FOUNDRY_SOURCE set to its wheel, source directory or git URL "
+              "(README.md, 'Installing claude-foundry'), or pin a released version there", file=sys.stderr)
     return 0

@@ -1,0 +1,79 @@
+"""The wheel alone is enough (issue: a release people can install): a wheel built from this checkout, installed
+into a clean virtualenv with no source tree, runs `claude-foundry demo` from an empty folder, and a repository
+written by its `init`, with a deployment added to its stack, passes its own `scripts/bootstrap test` and
+`scripts/test`. The same script runs in the release workflow on the wheel it publishes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    # The locked setuptools and setuptools-scm of this venv (requirements/build.txt): no isolation, no download.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",  # noqa: S603
+                    "--disable-pip-version-check", "-w", str(out), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("claude_foundry-*.whl")
+    return built
+
+
+def test_the_wheel_alone_runs_the_demo_and_a_generated_repository(wheel: Path, tmp_path: Path):
+    summary_file = tmp_path / "summary.json"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_wheel.py"), str(wheel),  # noqa: S603
+                             "--work", str(tmp_path / "work"), "--summary", str(summary_file)],
+                            capture_output=True, text=True, timeout=3000, check=False)
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert result.returncode == 0, summary.get("error") or result.stderr[-3000:]
+    assert summary["ok"] is True
+    version = summary["version"]
+    assert wheel.name.startswith(f"claude_foundry-{version}-")
+    # imported from the clean virtualenv, not from this checkout
+    assert Path(summary["imported_from"]).is_relative_to(tmp_path / "work" / "venv")
+    assert not Path(summary["imported_from"]).is_relative_to(ROOT)
+    assert summary["demo"]["exit"] == 0
+    assert any("deployments passed" in line for line in summary["demo_tail"])
+    assert summary["demo_left_in_cwd"] == []  # the demo from an empty folder leaves nothing there
+    for step in ("init", "team-bootstrap", "team-test"):
+        assert summary[step]["exit"] == 0, step
+    assert summary["added_deployment"] == "extra-haiku"
+    assert "passed" in summary["team_test_tail"][0]
+
+
+def test_a_generated_repository_of_a_development_build_asks_for_its_source(tmp_path: Path):
+    """requirements.txt pins the version that wrote it; a development build is on no package index, so the
+    generated bootstrap stops with the way round (CLAUDE_FOUNDRY_SOURCE) instead of a pip resolution error."""
+    from claude_foundry import __version__
+    from claude_foundry.cli import main
+    from claude_foundry.cli.init import development_build
+
+    repo = tmp_path / "repo"
+    assert main(["init", str(repo), "--organization", "Contoso", "--country", "US", "--industry", "technology",
+                 "--location", "eastus2", "--prefix", "devbuild"]) == 0
+    pin = (repo / "requirements.txt").read_text(encoding="utf-8")
+    assert f"claude-foundry[infra]=={__version__}" in pin
+    (repo / "requirements.txt").write_text(pin.replace(__version__, "0.3.1.dev4+gabcdef0"), encoding="utf-8")
+    assert development_build("0.3.1.dev4+gabcdef0")
+    assert not development_build("0.3.0")
+    result = subprocess.run(["bash", "scripts/bootstrap", "test"], cwd=repo, capture_output=True, text=True,  # noqa: S607
+                            timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 2
+    assert "CLAUDE_FOUNDRY_SOURCE" in result.stderr
+    assert "0.3.1.dev4+gabcdef0" in result.stderr
+    assert not (repo / ".venv").exists()  # refused before creating anything
+    missing = subprocess.run(["bash", "scripts/bootstrap", "test"], cwd=repo, capture_output=True, text=True,  # noqa: S607
+                             timeout=60, check=False,
+                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                  "CLAUDE_FOUNDRY_SOURCE": str(tmp_path / "nowhere.whl")})
+    assert missing.returncode == 2
+    assert "no such file or directory" in missing.stderr
