@@ -46,8 +46,9 @@ COMMAND_TIMEOUT = 20.0
 #: Bytes of a subprocess's output read (the rest is dropped).
 OUTPUT_LIMIT = 64 * 1024
 
-INSTALL_PULUMI = ("curl -fsSL https://get.pulumi.com | sh   (macOS: brew install pulumi/tap/pulumi; "
-                  "Windows: winget install pulumi)")
+#: Pulumi's documented installs (https://www.pulumi.com/docs/install/): the script, Homebrew, Chocolatey / the MSI.
+INSTALL_PULUMI = ("curl -fsSL https://get.pulumi.com | sh   (macOS: brew install pulumi/tap/pulumi; Windows: "
+                  "choco install pulumi, or the MSI from https://www.pulumi.com/docs/install/); then: pulumi version")
 LOGIN_BACKEND = ("pulumi login 'azblob://<container>?storage_account=<account>'   (state in Azure Blob storage; "
                  "or `pulumi login` for Pulumi Cloud)")
 
@@ -193,8 +194,8 @@ def check_pulumi(timeout: float = COMMAND_TIMEOUT, path: str | None = None) -> t
     found = ".".join(map(str, version))
     if version < MIN_PULUMI:
         return Step("pulumi", MISSING, f"Pulumi CLI {found} at {exe}; the program needs {want} or newer",
-                    "pulumi self upgrade   (or the installer you used: curl -fsSL https://get.pulumi.com | sh, "
-                    "brew upgrade pulumi, winget upgrade pulumi)"), exe
+                    "curl -fsSL https://get.pulumi.com | sh   (installs the newest; or brew upgrade "
+                    "pulumi/tap/pulumi, choco upgrade pulumi); then: pulumi version"), exe
     return Step("pulumi", OK, f"Pulumi CLI {found} ({exe})"), exe
 
 
