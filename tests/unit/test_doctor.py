@@ -283,3 +283,23 @@ def test_preflight_stops_at_the_first_credential_failure(monkeypatch) -> None:
     from claude_foundry.azure.errors import no_credential
 
     assert str(no_credential(exc)).startswith("Azure refused the credential (401: token rejected)")
+
+
+def test_doctor_runs_on_the_core_install(machine: Path, monkeypatch, capsys) -> None:
+    """Every extra missing (the core install): doctor still runs, names [ops] with the command, skips the
+    eligibility step (it needs the management SDK) instead of failing on it."""
+    from test_extras import OPTIONAL, _Blocker
+
+    monkeypatch.setattr(sys, "meta_path", [_Blocker(OPTIONAL), *sys.meta_path])
+    for mod in list(sys.modules):
+        if any(mod == n or mod.startswith(n + ".") for n in OPTIONAL):
+            monkeypatch.setitem(sys.modules, mod, None)
+    fake_pulumi(machine)
+    monkeypatch.setattr(doctor, "check_login", lambda *a, **k: doctor.Step("login", doctor.OK, "a token"))
+    assert cli.main(["doctor", "--subscription", "11111111-2222-3333-4444-555555555555", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    by_name = {s["name"]: s for s in data["steps"]}
+    assert by_name["extras"]["status"] == "missing"
+    assert by_name["extras"]["fix"] == "pip install 'claude-foundry[ops]'"
+    assert by_name["eligibility"] == {"name": "eligibility", "status": "skip",
+                                      "detail": "needs claude-foundry[ops] (above)", "fix": ""}
