@@ -18,6 +18,33 @@ AUTH_ADVICE = ("Log in (`az login`, or azure/login with OIDC in CI) or set AZURE
                "AZURE_CLIENT_SECRET; for the local sandbox pass --sandbox CONNECTION_FILE")
 
 
+#: How to get a credential ``DefaultAzureCredential`` can use (the CLI's words when there is none).
+LOGIN_STEPS = ("`az login` (then `az account set --subscription ID`); or set the variables "
+                "DefaultAzureCredential reads: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a service "
+                "principal), or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE (workload identity); "
+                "in GitHub Actions azure/login with OIDC; for the local sandbox pass --sandbox CONNECTION_FILE")
+LOGIN_ADVICE = f"get one: {LOGIN_STEPS}"
+
+
+class NoCredential(UserError):
+    """No Azure credential could get a token (none is set up, or the one there was refused): one message, exit 2.
+    Never carries the token."""
+
+
+def credential_problem(exc: BaseException) -> str:
+    """A credential failure (``ClientAuthenticationError``, raised while getting a token or answered 401 by ARM)
+    in words: what happened, with the SDK's first line (which names the credential type)."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status is None:  # the credential chain itself: nothing to get a token with
+        return f"no Azure credential is available ({_first_line(exc)})"
+    return f"Azure refused the credential ({status}: {_first_line(exc)})"
+
+
+def no_credential(exc: BaseException) -> NoCredential:
+    """A credential failure as one plain :class:`NoCredential`: what happened and how to get a credential."""
+    return NoCredential(f"{credential_problem(exc)}; {LOGIN_ADVICE}")
+
+
 class NoAnswer(ServiceResponseError):
     """A service (ARM, Key Vault) that did not answer within the client's timeouts, retries included.
 

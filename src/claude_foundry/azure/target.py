@@ -207,11 +207,83 @@ def sandbox_target(connection: dict[str, Any] | str | Path) -> Target:
                   principal_id=data["principal_id"], is_sandbox=True)
 
 
-def azure_target(subscription_id: str | None = None) -> Target:
-    """A :class:`Target` for real Azure with ``DefaultAzureCredential``."""
+def default_credential() -> Any:
+    """``DefaultAzureCredential``, its failure warnings kept off the terminal: when it finds no credential it logs
+    every credential it tried as a WARNING, which Python prints to stderr when nobody configured logging; the
+    command says it once, in its own words (:func:`claude_foundry.azure.errors.no_credential`). A logging set-up
+    of the application's own still receives them."""
+    import logging
+
     from azure.identity import DefaultAzureCredential
 
-    sub = subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or os.environ.get("ARM_SUBSCRIPTION_ID")
+    identity_log = logging.getLogger("azure.identity")
+    if not any(isinstance(h, logging.NullHandler) for h in identity_log.handlers):
+        identity_log.addHandler(logging.NullHandler())
+    return DefaultAzureCredential()
+
+
+def subscription_from_env(subscription_id: str | None = None) -> str | None:
+    """``subscription_id``, else ``$AZURE_SUBSCRIPTION_ID``, else ``$ARM_SUBSCRIPTION_ID`` (None: none set)."""
+    return subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID") or os.environ.get("ARM_SUBSCRIPTION_ID") \
+        or None
+
+
+def azure_target(subscription_id: str | None = None) -> Target:
+    """A :class:`Target` for real Azure with ``DefaultAzureCredential``."""
+    sub = subscription_from_env(subscription_id)
     if not sub:
         raise UserError("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID")
-    return Target(credential=DefaultAzureCredential(), subscription_id=sub)
+    return Target(credential=default_credential(), subscription_id=sub)
+
+
+#: Seconds ``arm_login`` waits for a token (DefaultAzureCredential tries several sources, the Azure CLI's own
+#: bound is 10 s).
+LOGIN_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Login:
+    """Whether a credential could get a token for ARM. ``problem``: ``""`` (it could), ``no-credential`` (none
+    available, or refused), ``unreachable`` (the token endpoint could not be reached) or ``timeout``; ``detail``:
+    the failure in words. Never holds the token."""
+
+    ok: bool
+    problem: str = ""
+    detail: str = ""
+    expires_on: int | None = None
+
+
+def arm_login(credential: Any, timeout: float = LOGIN_TIMEOUT) -> Login:
+    """Try to get a token for ARM (``https://management.azure.com/.default``) with ``credential``, waiting at most
+    ``timeout`` seconds (the attempt runs in a daemon thread: a credential stuck past the bound is left behind,
+    not waited for). The token itself is dropped here."""
+    import threading
+
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+
+    from claude_foundry.azure.errors import credential_problem, describe
+
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"the login timeout must be a finite number of seconds > 0, not {timeout!r}")
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["expires_on"] = int(credential.get_token(ARM_SCOPE).expires_on)
+        except Exception as exc:  # reported as data below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="claude-foundry-arm-login", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return Login(False, "timeout", f"no token for ARM within {timeout:g} s (network, proxy, or a login that "
+                                       "waits for input)")
+    exc = outcome.get("error")
+    if exc is None:
+        return Login(True, expires_on=outcome.get("expires_on"))
+    if isinstance(exc, ClientAuthenticationError):
+        return Login(False, "no-credential", credential_problem(exc))
+    if isinstance(exc, ServiceRequestError):
+        return Login(False, "unreachable", describe(exc))
+    return Login(False, "no-credential", describe(exc))

@@ -30,6 +30,7 @@ COMMANDS = (
     "smoke",
     "env",
     "demo",
+    "doctor",
     "preflight",
     "verify",
     "rotate_keys",
@@ -51,6 +52,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 #: The extras each command needs beyond the core install (a command not listed needs only the core).
+#: doctor needs only the core (it reports which extras are missing; its eligibility step is skipped without [ops]);
 #: preflight/verify/rotate-keys plan the stack in-process under Pulumi mocks, hence [ops] includes [infra];
 #: up/down/demo apply that plan to the sandbox.
 COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {

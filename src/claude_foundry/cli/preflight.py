@@ -2,7 +2,7 @@
 
 Checks subdomain, models and SKUs in the location, quota, modelProviderData, Marketplace terms, the
 resource group and the caller's permissions; one line per check. Exit 0 when nothing failed (warnings
-allowed), 1 when a check failed, 2 on a usage error.
+allowed), 1 when a check failed, 2 on a usage error or when no Azure credential can get a token (one message).
 
 A stack with several accounts: subdomain, soft-deleted account and models are checked per account, against the
 models list of that account's own location (``model:<account>/<deployment>`` for a further account, each finding
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "write to the resource group. A stack with several accounts (accounts:) is checked account by "
                     "account against each account's own location (checks model:<account>/<deployment>, "
                     "subdomain:<account>, ...; the primary's keep their names), quota per pool (Global Standard "
-                    "capacity adds up across the accounts). Exit 1 on any failure, 2 on usage errors.")
+                    "capacity adds up across the accounts). Exit 1 on any failure, 2 on usage errors or when no Azure "
+                    "credential can get a token (said once, with how to log in).")
     add_target_arguments(p)
     p.set_defaults(func=run)
 

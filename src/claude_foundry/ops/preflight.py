@@ -32,7 +32,9 @@ Subscription eligibility, Marketplace terms, the vault, the resource group and t
 
 An endpoint that answers 404 (not implemented, e.g. in the local sandbox) degrades to ``warn: could not check``.
 ARM not answering within the client's bounds (:class:`~claude_foundry.azure.errors.NoAnswer`) ends the run:
-the remaining checks would wait as long again.
+the remaining checks would wait as long again. So does a credential that cannot get a token (or that ARM refuses):
+one :class:`~claude_foundry.azure.errors.NoCredential` (exit 2) saying so and how to log in, not one failure per
+check.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from azure.core.exceptions import ClientAuthenticationError
+
 from claude_foundry import provider_data
 from claude_foundry.azure import arm
 from claude_foundry.azure.arm import MARKETPLACE_API_VERSION, PERMISSIONS_API_VERSION
 from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.errors import NoAnswer, arm_error_text, describe, status_of
+from claude_foundry.azure.errors import NoAnswer, arm_error_text, describe, no_credential, status_of
 from claude_foundry.ops.view import AccountView, StackView
 
 PASS, FAIL, WARN = "pass", "fail", "warn"
@@ -129,6 +133,32 @@ def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:
     return Check("provider-data", PASS, f"complete on {len(deployment_bodies)} deployment(s)")
 
 
+def check_subscription(caller: ArmCaller, subscription_id: str, catalogue: Any) -> Check:
+    """Whether the subscription's type may deploy Claude at all: its ``subscriptionPolicies.quotaId`` against the
+    catalogue's eligibility table (``Catalogue.eligibility_of``). CSP, free trial and student subscriptions fail;
+    credit-only, Visual Studio and Dev/Test ones warn. Also what ``claude-foundry doctor`` reports."""
+    check = "subscription"
+    status, data = caller.call("GET", f"/subscriptions/{subscription_id}", SUBSCRIPTION_API_VERSION)
+    policies = (data or {}).get("subscriptionPolicies") if isinstance(data, dict) else None
+    quota_id = (policies or {}).get("quotaId") if isinstance(policies, dict) else None
+    if status != 200 or not quota_id:
+        return Check(check, WARN, f"could not read the subscription's type ({arm_error_text(status, data)})",
+                     "check that it is not CSP, a free trial, student, or credit-only sponsored subscription")
+    verdict = catalogue.eligibility_of(str(quota_id))
+    if verdict is None:
+        return Check(check, PASS, f"subscription type {quota_id}: not one the docs exclude")
+    words = f"subscription type {quota_id}: {verdict.reason}"
+    if verdict.verdict == "eligible":
+        return Check(check, PASS, words)
+    if verdict.verdict == "ineligible":
+        return Check(check, FAIL, words, "deploy from a pay-as-you-go or Enterprise (EA / MCA-E) subscription "
+                                         "(Azure answers \"Marketplace purchase eligibility check failed\")")
+    fix = ("request Claude quota for the subscription, or deploy from a pay-as-you-go or EA subscription"
+           if verdict.verdict == "zero-quota" else
+           "attach a pay-as-you-go payment method, or deploy from a pay-as-you-go or EA subscription")
+    return Check(check, WARN, words, fix)
+
+
 # --- the checks against the subscription -----------------------------------------------------------
 
 
@@ -197,6 +227,8 @@ class Preflight:
                 result = fn()
             except NoAnswer:  # ARM did not answer within the client's bounds: the other checks would not either
                 raise
+            except ClientAuthenticationError as exc:  # no credential (or refused): every other check would say so
+                raise no_credential(exc) from None
             except Exception as exc:  # one check's surprise must not hide the others
                 result = [Check(name, FAIL, f"unexpected error: {describe(exc)}", "")]
             checks.extend(result if isinstance(result, list) else [result])
@@ -206,26 +238,7 @@ class Preflight:
 
     def check_subscription(self) -> Check:
         """Whether the subscription's type may deploy Claude at all (``subscriptionPolicies.quotaId``)."""
-        check = "subscription"
-        status, data = self.arm.call("GET", f"/subscriptions/{self.target.subscription_id}", SUBSCRIPTION_API_VERSION)
-        policies = (data or {}).get("subscriptionPolicies") if isinstance(data, dict) else None
-        quota_id = (policies or {}).get("quotaId") if isinstance(policies, dict) else None
-        if status != 200 or not quota_id:
-            return Check(check, WARN, f"could not read the subscription's type ({arm_error_text(status, data)})",
-                         "check that it is not CSP, a free trial, student, or credit-only sponsored subscription")
-        verdict = self.catalogue.eligibility_of(str(quota_id))
-        if verdict is None:
-            return Check(check, PASS, f"subscription type {quota_id}: not one the docs exclude")
-        words = f"subscription type {quota_id}: {verdict.reason}"
-        if verdict.verdict == "eligible":
-            return Check(check, PASS, words)
-        if verdict.verdict == "ineligible":
-            return Check(check, FAIL, words, "deploy from a pay-as-you-go or Enterprise (EA / MCA-E) subscription "
-                                             "(Azure answers \"Marketplace purchase eligibility check failed\")")
-        fix = ("request Claude quota for the subscription, or deploy from a pay-as-you-go or EA subscription"
-               if verdict.verdict == "zero-quota" else
-               "attach a pay-as-you-go payment method, or deploy from a pay-as-you-go or EA subscription")
-        return Check(check, WARN, words, fix)
+        return check_subscription(self.arm, self.target.subscription_id, self.catalogue)
 
     # --- subdomain --------------------------------------------------------------------------------
 
