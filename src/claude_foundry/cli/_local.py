@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from claude_foundry import files
 from claude_foundry.cli._target import add_operation_timeout, bounded
 from claude_foundry.cli.ui import make_console
 from claude_foundry.errors import UserError
@@ -116,7 +117,7 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
         sandbox = Sandbox(config).start()
     with sandbox:
         if port_file is not None:
-            port_file.write_text(str(sandbox.port), encoding="utf-8")
+            files.write_file(port_file, str(sandbox.port))
         console.print(f"[dim]embedded sandbox at {sandbox.connection['arm_endpoint']}[/]", highlight=False)
         yield sandbox.connection
 
