@@ -10,11 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
-from stacktext import one_deployment_stack  # noqa: E402
+from stacktext import one_deployment_stack
 
-from claude_foundry.azure import arm  # noqa: E402
-from claude_foundry.cli import main  # noqa: E402
-from claude_foundry.program.spec import load_spec  # noqa: E402
+from claude_foundry.azure import arm
+from claude_foundry.cli import main
+from claude_foundry.program.spec import load_spec
 
 
 def stack_of(tmp_path: Path, count: int) -> Path:
