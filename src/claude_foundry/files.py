@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PRIVATE_MODE = 0o600
@@ -54,3 +57,53 @@ def _write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int, *,
             os.unlink(tmp)
         raise
     return target
+
+
+class LockBusy(TimeoutError):
+    """Another process held the lock for longer than the caller would wait; the message names it."""
+
+
+#: Seconds between two attempts to take a held lock.
+LOCK_POLL = 0.1
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike[str], *, wait: float, what: str,
+                   on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600 if missing, never through a symlink) for the block,
+    waiting at most ``wait`` seconds for another holder: :class:`LockBusy` naming it (the host and pid it wrote
+    in the file) and ``what`` otherwise. ``on_wait`` is told once who holds it when a wait begins. The kernel
+    drops the lock when its holder dies, so a killed run never blocks the next one."""
+    import fcntl  # POSIX only, like the local rehearsal
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), PRIVATE_MODE)
+    try:
+        deadline = time.monotonic() + max(0.0, wait)
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder(fd)
+                if time.monotonic() >= deadline:
+                    raise LockBusy(f"{what} is in use by {holder}: gave up after waiting {wait:g}s") from None
+                if on_wait is not None and not told:
+                    on_wait(f"{what} is in use by {holder}: waiting up to {wait:g}s")
+                    told = True
+                time.sleep(LOCK_POLL)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 256, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return f"another process ({text})" if text else "another process"
