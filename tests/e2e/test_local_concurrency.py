@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 def cli(*argv: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_FOUNDRY_"))}
     env["COLUMNS"] = "200"
-    return subprocess.Popen([sys.executable, "-m", "claude_foundry.cli", *argv], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "claude_foundry.cli", *argv], stdout=subprocess.PIPE,  # noqa: S603
                             stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -43,7 +43,7 @@ def test_two_ups_of_one_stack_at_once_both_succeed(tmp_path: Path) -> None:
         assert code == 0, text[-3000:]
         assert "Traceback" not in text
     assert any("0 to change" in text for _, text in results), [t[-1500:] for _, t in results]
-    assert not [p for p in state.rglob("*.tmp")]
+    assert not list(state.rglob("*.tmp"))
 
 
 def test_two_stacks_sharing_a_state_directory_both_exist_afterwards(tmp_path: Path) -> None:
@@ -70,26 +70,28 @@ def test_two_ups_of_one_stack_against_a_running_sandbox_both_succeed(tmp_path: P
     for code, text in both(cli("up", str(stack), *args), cli("up", str(stack), *args)):
         assert code == 0, text[-3000:]
         assert "Traceback" not in text
-    deploy_state = [p for p in state.glob("deploy-*.json")]
+    deploy_state = list(state.glob("deploy-*.json"))
     assert len(deploy_state) == 1
     assert json.loads(deploy_state[0].read_text(encoding="utf-8"))["applied"]
 
 
 def test_a_held_lock_is_waited_for_then_refused_with_words(tmp_path: Path) -> None:
     lock = tmp_path / "state.lock"
-    holder = subprocess.Popen([sys.executable, "-c", (
+    holder = subprocess.Popen([sys.executable, "-c", (  # noqa: S603
         "import sys, time; from claude_foundry import files\n"
         f"with files.exclusive_lock({str(lock)!r}, wait=5, what='x'):\n"
         "    print('held', flush=True); time.sleep(30)")], stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
         told: list[str] = []
-        with pytest.raises(files.LockBusy) as info:
-            with files.exclusive_lock(lock, wait=0.5, what="the test state", on_wait=told.append):
-                pass
+        with pytest.raises(files.LockBusy) as info, \
+                files.exclusive_lock(lock, wait=0.5, what="the test state", on_wait=told.append):
+            pass
         assert f"the test state is in use by another process (pid {holder.pid} on " in str(info.value)
         assert "gave up after waiting 0.5s" in str(info.value)
-        assert len(told) == 1 and "waiting up to 0.5s" in told[0]
+        assert len(told) == 1
+        assert "waiting up to 0.5s" in told[0]
     finally:
         holder.kill()
         holder.wait()
