@@ -10,10 +10,16 @@ This module must stay importable without Pulumi (the runtime's light install imp
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from claude_foundry import jsontext
 
 # --- Endpoint -------------------------------------------------------------------------------------
 
@@ -38,6 +44,69 @@ def foundry_base_url(resource: str, template: str = FOUNDRY_BASE_URL_TEMPLATE) -
 
 def messages_url(resource: str, template: str = FOUNDRY_BASE_URL_TEMPLATE) -> str:
     return foundry_base_url(resource, template) + MESSAGES_PATH
+
+
+#: The longest endpoint URL a contract may hold (a Foundry base URL is ~60 characters).
+MAX_ENDPOINT_LENGTH = 2048
+#: An account (custom subdomain) name: what ``ANTHROPIC_FOUNDRY_RESOURCE`` and the resource secret may hold.
+RESOURCE_NAME_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?$")
+_HOST_LABEL_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+
+
+def check_endpoint(url: Any) -> str:
+    """``url`` (without a trailing slash) when it is an endpoint a key or token may be sent to: an ``https://``
+    URL of at most :data:`MAX_ENDPOINT_LENGTH` characters, no whitespace or control characters, no user info,
+    a DNS host name or a valid IP literal, a port in 1-65535, no query or fragment. ``ValueError`` with words
+    otherwise (never repeating the value: it may be anything)."""
+    if not isinstance(url, str):
+        raise ValueError(f"expected a URL string (got {type(url).__name__})")
+    if not url:
+        raise ValueError("is empty")
+    if len(url) > MAX_ENDPOINT_LENGTH:
+        raise ValueError(f"is {len(url)} characters long (at most {MAX_ENDPOINT_LENGTH})")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise ValueError("holds whitespace or control characters (a newline, a tab, ...)")
+    if not url.isascii():
+        raise ValueError("holds non-ASCII characters (use the punycode host name)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        reason = str(exc)
+        if "port" in reason.lower():
+            raise ValueError("has a port out of range (1-65535)") from None
+        if "IPv6" in reason or "IPv4" in reason:
+            raise ValueError("has an invalid IPv6 literal") from None
+        raise ValueError("is not a valid URL (a bracket is not closed?)") from None
+    if parts.scheme.lower() != "https":
+        raise ValueError("is not an https:// URL")
+    if "@" in parts.netloc:
+        raise ValueError("holds user info (user:password@): credentials never go in the endpoint")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError("has no host")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"has port {port} (1-65535)")
+    if parts.netloc.endswith(":"):
+        raise ValueError("has an empty port")
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError("has an invalid IPv6 literal") from None
+    elif not all(_HOST_LABEL_RE.match(label) for label in host.rstrip(".").split(".")) or len(host) > 253:
+        raise ValueError("has an invalid host name (labels of letters, digits and '-', at most 253 characters)")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError("has a query or fragment (expected the base URL, e.g. "
+                         "https://<resource>.services.ai.azure.com/anthropic)")
+    return url.rstrip("/")
+
+
+def check_resource_name(name: Any) -> str:
+    """An account (custom subdomain) name, else ``ValueError`` with words."""
+    if not isinstance(name, str) or not RESOURCE_NAME_RE.match(name):
+        raise ValueError("expected an account name: 1-64 letters, digits and '-', not starting or ending with '-'")
+    return name
 
 
 # --- Key Vault secret names -----------------------------------------------------------------------
@@ -169,6 +238,37 @@ RUNTIME_ENV_VARS = (ENV_API_KEY, ENV_RESOURCE, ENV_BASE_URL, ENV_DEPLOYMENTS, EN
 # --- The deployment map (secret value and exported JSON) ------------------------------------------
 
 
+#: Nesting a contract document (deployment map, accounts secret, exported file) may have: it nests 4.
+MAX_CONTRACT_DEPTH = 16
+#: Largest capacity (thousands of tokens per minute) a deployment entry may state: ARM's 32-bit integer.
+MAX_CAPACITY = 2**31 - 1
+#: Deployments one account's map may list (Azure allows 32 per account; room for older contracts).
+MAX_DEPLOYMENTS_IN_MAP = 1000
+_Text = Annotated[StrictStr, Field(max_length=256)]
+
+
+class _DeploymentEntry(BaseModel):
+    """What a deployment map entry may hold (the pydantic check behind :meth:`DeploymentInfo.from_json`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    version: _Text | StrictInt = "1"
+    family: _Text = ""
+    sku: _Text = "GlobalStandard"
+    capacity: Annotated[StrictInt, Field(ge=0, le=MAX_CAPACITY)] | None = None
+
+
+def validation_words(exc: ValidationError) -> str:
+    """A pydantic error as ``field: what is wrong`` (never the input value)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def load_json(text: str) -> Any:
+    """A contract document's JSON within bounds (:mod:`jsontext`: depth :data:`MAX_CONTRACT_DEPTH`, finite
+    numbers); ``ValueError`` with words."""
+    return jsontext.loads(text, max_depth=MAX_CONTRACT_DEPTH)
+
+
 @dataclass(frozen=True)
 class DeploymentInfo:
     model: str
@@ -185,14 +285,17 @@ class DeploymentInfo:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DeploymentInfo:
-        return cls(
-            model=str(data["model"]),
-            version=str(data.get("version", "1")),
-            family=str(data.get("family", "")),
-            sku=str(data.get("sku", "GlobalStandard")),
-            capacity=int(data["capacity"]) if data.get("capacity") is not None else None,
-        )
+    def from_json(cls, data: Any) -> DeploymentInfo:
+        """An entry of a deployment map, checked (model 1-256 characters, capacity 0-2^31-1, ...): ``ValueError``
+        naming the field otherwise."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object with model, version (got {type(data).__name__})")
+        try:
+            entry = _DeploymentEntry.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(validation_words(exc)) from None
+        return cls(model=entry.model, version=str(entry.version), family=entry.family, sku=entry.sku,
+                   capacity=entry.capacity)
 
 
 def dump_deployment_map(deployments: dict[str, DeploymentInfo]) -> str:
@@ -202,10 +305,24 @@ def dump_deployment_map(deployments: dict[str, DeploymentInfo]) -> str:
 
 
 def load_deployment_map(text: str) -> dict[str, DeploymentInfo]:
-    data = json.loads(text)
+    return deployment_map_from_data(load_json(text))
+
+
+def deployment_map_from_data(data: Any) -> dict[str, DeploymentInfo]:
+    """A parsed deployment map, checked: ``ValueError`` naming the deployment and field otherwise."""
     if not isinstance(data, dict):
         raise ValueError("deployment map must be a JSON object of deployment name -> {model, version}")
-    return {str(k): DeploymentInfo.from_json(v) for k, v in data.items()}
+    if len(data) > MAX_DEPLOYMENTS_IN_MAP:
+        raise ValueError(f"lists {len(data)} deployments (at most {MAX_DEPLOYMENTS_IN_MAP})")
+    out = {}
+    for name, entry in data.items():
+        if not name or len(name) > 256:
+            raise ValueError("a deployment name is empty or longer than 256 characters")
+        try:
+            out[str(name)] = DeploymentInfo.from_json(entry)
+        except ValueError as exc:
+            raise ValueError(f"deployment {str(name)[:64]!r}: {exc}") from None
+    return out
 
 
 @dataclass(frozen=True)
@@ -294,7 +411,7 @@ def load_accounts(text: str) -> tuple[list[Contract], dict[str, str]]:
     """Parse a ``<prefix>-accounts`` value: the accounts (without keys) and account -> key secret name.
 
     ``ValueError`` with words for anything else, including a newer version than this reader knows."""
-    return accounts_from_data(json.loads(text))
+    return accounts_from_data(load_json(text))
 
 
 def accounts_from_data(data: Any) -> tuple[list[Contract], dict[str, str]]:
@@ -316,8 +433,16 @@ def accounts_from_data(data: Any) -> tuple[list[Contract], dict[str, str]]:
         if not isinstance(deployments, dict):
             raise ValueError(f"accounts[{n}].deployments: expected an object")
         account = str(raw["account"])
-        out.append(Contract(resource=str(raw.get("resource") or ""), base_url=str(raw["base_url"]).rstrip("/"),
-                            deployments={str(k): DeploymentInfo.from_json(v) for k, v in deployments.items()},
+        try:
+            base_url = check_endpoint(raw["base_url"])
+        except ValueError as exc:
+            raise ValueError(f"accounts[{n}].base_url {exc}") from None
+        try:
+            listed = deployment_map_from_data(deployments)
+        except ValueError as exc:
+            raise ValueError(f"accounts[{n}].deployments: {exc}") from None
+        out.append(Contract(resource=str(raw.get("resource") or ""), base_url=base_url,
+                            deployments=listed,
                             auth_mode=str(raw.get("auth_mode") or AUTH_MODE_KEY),
                             region=str(raw.get("region") or ""), account=account))
         if raw.get("api_key_secret"):

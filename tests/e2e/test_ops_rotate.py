@@ -238,7 +238,7 @@ def _lease(stack: Stack) -> Any:
     return Lease.from_tags(data.get("tags") or {}) if status == 200 else None
 
 
-def _plant_lease(stack: Stack, holder: str, expires_in: float) -> None:
+def _plant_lease(stack: Stack, holder: str, expires_in: float, **where: Any) -> None:
     """Another runner's lease, written as a runner writes it."""
     import time
     import uuid
@@ -249,7 +249,7 @@ def _plant_lease(stack: Stack, holder: str, expires_in: float) -> None:
     try:
         now = time.time()
         rotator.write_lease(Lease(lease_id=str(uuid.uuid4()), holder=holder, acquired_at=now - 60,
-                                  expires_at=now + expires_in))
+                                  expires_at=now + expires_in, **where))
     finally:
         rotator.close()
 
@@ -309,6 +309,32 @@ def test_an_expired_lease_is_taken_over(stack: Stack) -> None:
     assert result.steps_run == [1, 2, 3, 4, 5, 6]
     assert any("took over the expired rotation lease of runner-gone" in w for w in result.warnings)
     stack.assert_vault_key_current()
+
+
+def test_a_lease_whose_process_is_gone_from_this_host_is_taken_over_at_once(stack: Stack) -> None:
+    """Issue 20, class 7: a runner killed on this host leaves a fresh lease (15 minutes and more); its pid no longer
+    exists, so the next run takes it over at once instead of waiting it out. Another host's lease is still held."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    _plant_lease(stack, f"runner-killed on this host (pid {gone.pid})", expires_in=3600,
+                 host=socket.gethostname(), pid=gone.pid)
+    started = time.monotonic()
+    result = rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert time.monotonic() - started < 60
+    assert result.steps_run == [1, 2, 3, 4, 5, 6]
+    assert any(f"its process (pid {gone.pid}) is gone from this host" in w for w in result.warnings)
+    stack.assert_vault_key_current()
+
+    _plant_lease(stack, "runner-elsewhere", expires_in=3600, host="another-host", pid=gone.pid)
+    with pytest.raises(UserError) as err:
+        rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
+    assert err.value.exit_code == 1
+    assert "runner-elsewhere" in str(err.value)
 
 
 def test_a_fresh_lease_is_broken_only_when_asked(stack: Stack, conn_file: str,

@@ -198,3 +198,58 @@ def test_a_preexisting_0644_persist_file_becomes_0600(tmp_path):
         sb.state.save()
         assert _mode(persist) == 0o600
     assert _mode(persist) == 0o600
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # Python's json recurses once a level: a RecursionError past ~1,000
+
+
+def _forged_token(claims: bytes) -> str:
+    import base64
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    header = b64(b'{"alg":"HS256","typ":"JWT"}')
+    return f"{header}.{b64(claims)}.{b64(b'not-a-signature')}"
+
+
+def test_deeply_nested_json_gets_a_400_in_each_services_shape(sandbox, ssl_context, connection, credential,
+                                                               claude_account, cs_client):
+    """Issue 20, class 9: a body nested 100,000 deep is a 400 in the shape of the service it was sent to (ARM,
+    Key Vault, the Foundry endpoint, the admin API), never a 500; the sandbox still answers afterwards."""
+    sub = connection["subscription_id"]
+    arm_token = credential.get_token(connection["arm_scope"]).token
+    arm = httpx.put(f"{connection['arm_endpoint']}/subscriptions/{sub}/resourcegroups/rg-deep?api-version=2021-04-01",
+                    content=DEEP, headers={"authorization": f"Bearer {arm_token}"}, verify=ssl_context, timeout=30)
+    assert arm.status_code == 400, arm.text[:300]
+    assert arm.json()["error"]["code"] == "InvalidRequestContent"
+    assert "nested more than 64" in arm.json()["error"]["message"]
+
+    kv_token = credential.get_token(connection["key_vault_scope"]).token
+    kv = httpx.put(connection["key_vault_url_template"].format(vault="deep") + "secrets/s?api-version=7.4",
+                   content=DEEP, headers={"authorization": f"Bearer {kv_token}"}, verify=ssl_context, timeout=30)
+    assert kv.status_code == 400, kv.text[:300]
+    assert kv.json()["error"]["code"] == "BadParameter"
+
+    key = cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1
+    foundry = httpx.post(claude_account["base_url"] + "/v1/messages", content=DEEP, verify=ssl_context, timeout=30,
+                         headers={"api-key": key, "anthropic-version": "2023-06-01",
+                                  "content-type": "application/json"})
+    assert foundry.status_code == 400, foundry.text[:300]
+    assert foundry.json()["type"] == "error"
+    assert foundry.json()["error"]["type"] == "invalid_request_error"
+
+    admin = httpx.post(connection["admin_url"] + "/faults", content=DEEP, headers=sandbox.admin_headers,
+                       verify=ssl_context, timeout=30)
+    assert admin.status_code == 400, admin.text[:300]
+    assert "nested more than" in admin.json()["error"]["message"]
+
+    # Entra ID: a bearer token whose claims nest deep is an invalid token (401 in ARM's shape), not a 500
+    forged = _forged_token(b"{\"a\":" * 1500 + b"1" + b"}" * 1500)  # past the recursion limit, within h11 header cap
+    bad = httpx.get(f"{connection['arm_endpoint']}/subscriptions/{sub}/resourcegroups?api-version=2021-04-01",
+                    headers={"authorization": f"Bearer {forged}"}, verify=ssl_context, timeout=30)
+    assert bad.status_code == 401, bad.text[:300]
+    assert bad.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+    ok = httpx.get(f"{connection['arm_endpoint']}/subscriptions/{sub}/resourcegroups?api-version=2021-04-01",
+                   headers={"authorization": f"Bearer {arm_token}"}, verify=ssl_context, timeout=30)
+    assert ok.status_code == 200

@@ -14,7 +14,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[2] / "src" / "claude_foundry"
 
 VOCABULARY = {"claude_foundry", "claude_foundry.contract", "claude_foundry.errors", "claude_foundry.catalogue",
-              "claude_foundry.provider_data", "claude_foundry.iso3166", "claude_foundry.files"}
+              "claude_foundry.provider_data", "claude_foundry.iso3166", "claude_foundry.files",
+              "claude_foundry.jsontext"}
 #: The part of ``azure/`` that is pure data (no SDK import): ids, API versions, type tokens, role ids, and the
 #: one ARM-resource shape.
 AZURE_IDS = {"claude_foundry.azure", "claude_foundry.azure.arm", "claude_foundry.azure.resource"}

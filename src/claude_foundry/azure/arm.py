@@ -21,6 +21,16 @@ ENV_DEPLOYMENT_API_VERSION = "CLAUDE_FOUNDRY_DEPLOYMENT_API_VERSION"
 DEPLOYMENT_API_VERSIONS = (DEPLOYMENT_API_VERSION_GA, DEPLOYMENT_API_VERSION_FALLBACK)
 DEPLOYMENT_API_VERSION = _os.environ.get(ENV_DEPLOYMENT_API_VERSION) or DEPLOYMENT_API_VERSION_GA
 
+#: Model deployments one Foundry account (Microsoft.CognitiveServices/accounts) may hold: Azure's default limit
+#: "Max deployments per resource (model deployments within a Foundry resource)", 32, in Microsoft Learn's
+#: "Microsoft Foundry Models quotas and limits" (MicrosoftDocs/azure-ai-docs,
+#: articles/ai-foundry/foundry-models/quotas-limits.md, "Resource limits"; the Azure OpenAI page,
+#: articles/ai-foundry/openai/quotas-limits.md, says the same: "Max Standard deployments per resource | 32").
+#: ``validate`` refuses a stack whose account would hold more.
+MAX_DEPLOYMENTS_PER_ACCOUNT = 32
+MAX_DEPLOYMENTS_SOURCE = ("Azure's 'Max deployments per resource' limit, "
+                          "https://learn.microsoft.com/azure/ai-foundry/foundry-models/quotas-limits")
+
 COGNITIVE_SERVICES_NAMESPACE = "Microsoft.CognitiveServices"
 ACCOUNT_KIND = "AIServices"
 ACCOUNT_SKU = "S0"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from claude_foundry import files
 from claude_foundry.cli._target import add_operation_timeout, bounded
 from claude_foundry.cli.ui import make_console
 from claude_foundry.errors import UserError
@@ -96,10 +97,32 @@ def _last_port(port_file: Path) -> int:
 @contextlib.contextmanager
 def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
     try:
-        from claude_foundry.sandbox import Sandbox, SandboxConfig
+        from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: F401 - the extra is installed
     except ImportError as exc:
         raise UserError("the local sandbox needs the `sandbox` extra: pip install 'claude-foundry[sandbox]' "
                         f"({exc.name} missing)") from None
+    if state_dir is None:
+        with _embedded(None, console) as connection:
+            yield connection
+        return
+    from claude_foundry.rehearse.state import held
+
+    # One embedded sandbox per state directory at a time: two would each load the persisted state, and the last
+    # to save would drop what the other created. A second run waits for the first, then starts from its state.
+    def waiting(words: str) -> None:
+        from rich.markup import escape
+
+        console.print(f"[yellow]{escape(words)}[/]", highlight=False)
+
+    with held(state_dir / "sandbox.lock", f"the embedded sandbox's state directory {state_dir}", on_wait=waiting), \
+            _embedded(state_dir, console) as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def _embedded(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
+    from claude_foundry.sandbox import Sandbox, SandboxConfig
+
     port_file = None
     if state_dir is not None:
         sandbox_dir = state_dir / "sandbox"
@@ -116,7 +139,7 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
         sandbox = Sandbox(config).start()
     with sandbox:
         if port_file is not None:
-            port_file.write_text(str(sandbox.port), encoding="utf-8")
+            files.write_file(port_file, str(sandbox.port))
         console.print(f"[dim]embedded sandbox at {sandbox.connection['arm_endpoint']}[/]", highlight=False)
         yield sandbox.connection
 

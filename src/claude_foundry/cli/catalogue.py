@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from claude_foundry import files
 from claude_foundry.errors import UserError
 
 HEADER = """\
@@ -118,7 +119,7 @@ def run_refresh(args: argparse.Namespace) -> int:
         return 0
     assert out is not None
     try:
-        Path(out).write_text(dump_catalogue(result.catalogue, HEADER), encoding="utf-8")
+        files.write_file(out, dump_catalogue(result.catalogue, HEADER))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
     print(f"wrote {out}" + ("" if os.environ.get(ENV_CATALOGUE) == out else f" (use it: export {ENV_CATALOGUE}={out})"),

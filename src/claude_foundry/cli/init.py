@@ -267,6 +267,18 @@ def conflicts(directory: Path, files: Mapping[str, Any]) -> tuple[list[str], lis
     return exist, blocked
 
 
+def outside(directory: Path, files: Mapping[str, Any]) -> list[tuple[str, Path]]:
+    """(file, where it would land) for every file whose folder resolves outside ``directory``: a subfolder of
+    DIR that is a symlink elsewhere (``DIR/stacks -> /etc``) would make ``init`` write there."""
+    root = directory.resolve()
+    out = []
+    for rel in files:
+        landing = (directory / rel).parent.resolve()  # follows every symlink on the way, dangling ones too
+        if landing != root and root not in landing.parents:
+            out.append((rel, landing))
+    return out
+
+
 def write_file(path: Path, text: str, *, executable: bool = False) -> None:
     """Write ``text`` to ``path`` atomically (a temporary file beside it, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +306,10 @@ def run(args: argparse.Namespace) -> int:
     values, placeholders = gather({f: getattr(args, f) for f in FIELDS}, interactive=interactive)
     files = scaffold_files(values, pulumi_template=args.pulumi_template)
     check_stacks(files)
+    escaping = outside(directory, files)
+    if escaping:
+        raise UserError(f"cannot write outside {directory}: a folder in it is a symlink that leads elsewhere; "
+                        "nothing written:\n  " + "\n  ".join(f"{directory / r} -> {w}" for r, w in escaping))
     exist, blocked = conflicts(directory, files)
     if args.dry_run:
         for rel in files:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from claude_foundry import files
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schema", help="write the stack file JSON Schema (or the field reference)",
@@ -34,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
                                   f"{' --reference' if args.reference else ''} -o {args.output}`")
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    files.write_file(args.output, text)
     print(f"wrote {args.output}")
     return 0

@@ -7,7 +7,6 @@ Key Vault reads go through one :class:`VaultSource` per vault and secret prefix,
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_foundry import contract as c
+from claude_foundry import jsontext
 from claude_foundry.errors import OperationFailed, UserError
 
 #: Seconds one Key Vault secret read may take, retries included (connect and read timeouts of each attempt,
@@ -81,6 +81,25 @@ def _resource_from_base_url(base_url: str) -> str:
     return m.group(1) if m else ""
 
 
+#: The largest exported contract file read (``--contract``, ``FoundryRuntime.from_json``); one is a few KB.
+MAX_CONTRACT_FILE_BYTES = 1_000_000
+
+
+def checked_endpoint(url: Any, where: str) -> str:
+    """``url`` when :func:`contract.check_endpoint` accepts it, else :class:`RuntimeConfigError` naming ``where``
+    (the secret, variable or file it came from)."""
+    try:
+        return c.check_endpoint(url)
+    except ValueError as exc:
+        shown = ""
+        if isinstance(url, str) and url.isascii() and url.isprintable() and " " not in url:
+            try:
+                shown = origin_of(url) + " "  # scheme://host[:port]: never user info, path or query
+            except ValueError:
+                shown = ""
+        raise RuntimeConfigError(f"{where}: the endpoint {shown}{exc}") from None
+
+
 def parse_deployments(text: str | None) -> dict[str, c.DeploymentInfo]:
     """``CLAUDE_FOUNDRY_DEPLOYMENTS``: a JSON deployment map, or comma-separated names (models unknown)."""
     if not text or not text.strip():
@@ -110,9 +129,13 @@ def contract_from_env(environ: Mapping[str, str] | None = None) -> c.Contract:
     if not resource and not base_url:
         raise RuntimeConfigError(f"set {c.ENV_RESOURCE} (account name) or {c.ENV_BASE_URL} (full base URL)")
     if resource:
+        try:
+            c.check_resource_name(resource)
+        except ValueError as exc:
+            raise RuntimeConfigError(f"{c.ENV_RESOURCE}: {exc}") from None
         base_url = c.foundry_base_url(resource)
     else:
-        base_url = base_url.rstrip("/")
+        base_url = checked_endpoint(base_url, c.ENV_BASE_URL)
         resource = _resource_from_base_url(base_url)
     key = env.get(c.ENV_API_KEY) or None
     return c.Contract(
@@ -143,10 +166,18 @@ def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
     else:
         origin = str(source)
         try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_CONTRACT_FILE_BYTES + 1)
         except FileNotFoundError:
             raise RuntimeConfigError(f"contract file not found: {origin}") from None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise RuntimeConfigError(f"cannot read contract file {origin}: {exc.strerror or type(exc).__name__}") \
+                from None
+        if len(raw) > MAX_CONTRACT_FILE_BYTES:
+            raise RuntimeConfigError(f"contract file {origin}: larger than {MAX_CONTRACT_FILE_BYTES:,} bytes")
+        try:
+            data = jsontext.loads(raw, max_depth=c.MAX_CONTRACT_DEPTH)
+        except ValueError as exc:
             raise RuntimeConfigError(f"cannot read contract file {origin}: {exc}") from None
     if not isinstance(data, dict) or "base_url" not in data:
         raise RuntimeConfigError(
@@ -154,11 +185,10 @@ def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
     if "api_key" in data or any(isinstance(a, dict) and "api_key" in a for a in data.get("accounts") or ()):
         raise RuntimeConfigError(f"{origin}: holds an api_key; exported contracts must never contain the key")
     try:
-        raw = data.get("deployments") or {}
-        deployments = {str(k): c.DeploymentInfo.from_json(v) for k, v in raw.items()}
+        deployments = c.deployment_map_from_data(data.get("deployments") or {})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RuntimeConfigError(f"{origin}: bad deployments entry: {exc}") from None
-    base_url = str(data["base_url"]).rstrip("/")
+    base_url = checked_endpoint(data["base_url"], f"{origin}: base_url")
     primary = c.Contract(
         resource=str(data.get("resource") or _resource_from_base_url(base_url)),
         base_url=base_url,
@@ -268,11 +298,21 @@ class VaultSource:
         except (ValueError, KeyError, TypeError) as exc:
             raise RuntimeConfigError(
                 f"Key Vault secret {names.deployments!r} is not a deployment map: {exc}") from None
+        base_url = checked_endpoint(endpoint, f"Key Vault secret {names.endpoint!r}")
+        if resource:
+            try:
+                c.check_resource_name(resource)
+            except ValueError as exc:
+                raise RuntimeConfigError(f"Key Vault secret {names.resource!r}: {exc}") from None
+        mode = (auth_mode or c.AUTH_MODE_KEY).strip()
+        if mode not in (c.AUTH_MODE_KEY, c.AUTH_MODE_ENTRA):
+            raise RuntimeConfigError(f"Key Vault secret {names.auth_mode!r}: expected {c.AUTH_MODE_KEY!r} or "
+                                     f"{c.AUTH_MODE_ENTRA!r}")
         primary = c.Contract(
             resource=resource or "",
-            base_url=(endpoint or "").rstrip("/"),
+            base_url=base_url,
             deployments=deployment_map,
-            auth_mode=(auth_mode or c.AUTH_MODE_KEY).strip(),
+            auth_mode=mode,
             api_key=api_key or None,
         )
         if not accounts:

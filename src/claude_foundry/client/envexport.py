@@ -74,6 +74,31 @@ class EnvExportError(ValueError):
     pass
 
 
+#: Bytes one exported ``NAME=value`` may take: Linux's ``MAX_ARG_STRLEN`` (32 pages, 131,072 bytes with the NUL)
+#: bounds each environment string a program can be started with.
+MAX_ENV_ENTRY_BYTES = 131_072 - 1
+#: Bytes all exported variables may take together: a quarter of the usual ``ARG_MAX`` (2 MiB), leaving room for
+#: the rest of the environment and the command line.
+MAX_ENV_TOTAL_BYTES = 512 * 1024
+
+
+def check_env_size(variables: Mapping[str, str]) -> None:
+    """:class:`EnvExportError` with words when a shell (or ``execve``) could not hold the variables: a value with a
+    NUL byte, one ``NAME=value`` over :data:`MAX_ENV_ENTRY_BYTES`, all of them over :data:`MAX_ENV_TOTAL_BYTES`."""
+    total = 0
+    for name, value in variables.items():
+        if "\0" in value:
+            raise EnvExportError(f"{name}: the value holds a NUL byte, which no environment variable can hold")
+        size = len(name.encode()) + 1 + len(value.encode())
+        if size > MAX_ENV_ENTRY_BYTES:
+            raise EnvExportError(f"{name}: {size:,} bytes, more than one environment variable can hold "
+                                 f"({MAX_ENV_ENTRY_BYTES:,}); the contract is too large to export")
+        total += size + 1
+    if total > MAX_ENV_TOTAL_BYTES:
+        raise EnvExportError(f"the variables take {total:,} bytes, more than an environment should carry "
+                             f"({MAX_ENV_TOTAL_BYTES:,}); the contract is too large to export")
+
+
 def _family(info: c.DeploymentInfo, catalogue: Catalogue) -> str:
     return info.family or catalogue.family_of(info.model)
 
@@ -171,6 +196,7 @@ def env_vars(
     if combined_bundle:
         out[ENV_SSL_CERT_FILE] = str(combined_bundle)
         out[ENV_REQUESTS_CA_BUNDLE] = str(combined_bundle)
+    check_env_size(out)
     return out
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claude_foundry import contract as c
+from claude_foundry import files
 from claude_foundry.azure import arm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -177,7 +178,7 @@ class SmokeReport:
         }
 
     def write_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        files.write_file(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     def to_junit(self) -> ET.Element:
         """The JUnit tree; every attribute and text is XML 1.0-safe (:func:`xml_safe`)."""
@@ -220,7 +221,7 @@ class SmokeReport:
     def write_junit(self, path: str | Path) -> None:
         tree = ET.ElementTree(self.to_junit())
         ET.indent(tree)
-        tree.write(str(path), encoding="utf-8", xml_declaration=True)
+        files.write_file(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True) + b"\n")
 
     def render(self, console: Any = None) -> None:
         """Print a ``rich`` table (to stdout unless ``console`` is given)."""

@@ -169,22 +169,41 @@ class Lease:
     acquired_at: float  # epoch seconds
     expires_at: float  # epoch seconds
     status: str = HELD
+    #: Where the holder runs: its host name and process id (0: not recorded, a lease from before 0.2).
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
 
     def fresh(self, now: float | None = None) -> bool:
-        return self.status == HELD and self.expires_at > (time.time() if now is None else now)
+        """Held, not expired, and its holder not known to be gone (:meth:`holder_gone`)."""
+        return self.status == HELD and self.expires_at > (time.time() if now is None else now) \
+            and not self.holder_gone()
+
+    def holder_gone(self) -> bool:
+        """The holder ran on this host and its process no longer exists (``os.kill(pid, 0)``): its lease is not
+        waited out. A holder on another host, or one that recorded no pid, is never judged gone."""
+        if self.pid <= 0 or self.host != socket.gethostname() or self.status != HELD:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # EPERM: a process of another user holds that pid, so it exists
+            return False
+        return False
 
     def describe(self) -> str:
         return f"{self.holder}, started {_iso(self.acquired_at)}, lease expires {_iso(self.expires_at)}"
 
     def to_json(self) -> dict[str, Any]:
         return {"format": LEASE_FORMAT, "lease_id": self.lease_id, "holder": self.holder, "status": self.status,
+                "host": self.host, "pid": self.pid,
                 "acquired_at": _iso(self.acquired_at), "expires_at": _iso(self.expires_at)}
 
     def tags(self) -> dict[str, str]:
         return {"lease-id": self.lease_id, "lease-holder": self.holder, "lease-status": self.status,
                 "lease-acquired": _iso(self.acquired_at), "lease-acquired-at": f"{self.acquired_at:.3f}",
                 "lease-expires": _iso(self.expires_at), "lease-expires-at": f"{self.expires_at:.3f}",
-                "managed-by": "claude-foundry"}
+                "lease-host": self.host[:250], "lease-pid": str(self.pid), "managed-by": "claude-foundry"}
 
     @classmethod
     def from_tags(cls, tags: dict[str, str]) -> Lease | None:
@@ -196,8 +215,13 @@ class Lease:
             acquired = expires = 0.0
         if not (math.isfinite(acquired) and math.isfinite(expires)):
             acquired = expires = 0.0
+        try:
+            pid = int(tags.get("lease-pid", "0"))
+        except ValueError:
+            pid = 0
         return cls(lease_id=tags["lease-id"], holder=tags.get("lease-holder", "?"), acquired_at=acquired,
-                   expires_at=expires, status=tags.get("lease-status", HELD))
+                   expires_at=expires, status=tags.get("lease-status", HELD), host=tags.get("lease-host", ""),
+                   pid=pid if 0 < pid < 2**31 else 0)
 
 
 @dataclass
@@ -431,6 +455,9 @@ class Rotator:
             if not self.break_lease:
                 raise OperationFailed(self._held_message(current))
             self.warn(f"broke the rotation lease of {current.describe()} (--break-lease)")
+        elif current is not None and current.holder_gone():
+            self.warn(f"took over the rotation lease of {current.describe()}: its process (pid {current.pid}) is "
+                      "gone from this host")
         elif current is not None and current.status == HELD:
             self.warn(f"took over the expired rotation lease of {current.describe()}")
         now = time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -31,7 +32,7 @@ from claude_foundry.rehearse.graph import (
     run_graph,
     steps_from_plan,
 )
-from claude_foundry.rehearse.state import DeployState, body_digest
+from claude_foundry.rehearse.state import DeployState, body_digest, held, lock_path
 
 
 def _split_account_id(account_id: str) -> tuple[str, str]:
@@ -195,13 +196,22 @@ def state_file(state_dir: Path, spec: Any, target: Target) -> Path:
     return path
 
 
+def _one_at_a_time(state: Path | None, spec: Any) -> contextlib.AbstractContextManager[None]:
+    """One ``up``/``down --local`` of a stack at a time per state directory: a second one waits for the first
+    (at most :data:`state.LOCK_WAIT` seconds), then sees what it did."""
+    if state is None:
+        return contextlib.nullcontext()
+    return held(lock_path(state), f"the local deploy state of stack {spec.environment} ({state})")
+
+
 def up_local(spec: Any, target: Target, *, state_dir: Path | None = None, concurrency: int = 16,
              report: Reporter | None = None, operation_timeout: float = OPERATION_TIMEOUT) -> LocalDeploy:
     planned = plan_for_target(spec, target)
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
-    result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
-                         scope=stack_scope(spec, target), operation_timeout=operation_timeout)
+    with _one_at_a_time(state, spec):
+        result = apply_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
+                             scope=stack_scope(spec, target), operation_timeout=operation_timeout)
     vault_url = None
     vault = next((s for s in steps if s.type == arm.VAULT), None)
     if vault is not None and result.ok:
@@ -218,8 +228,9 @@ def down_local(spec: Any, target: Target, *, state_dir: Path | None = None, conc
     planned = plan_for_target(spec, target)
     steps = steps_from_plan(planned.resources)
     state = state_file(state_dir, spec, target) if state_dir else None
-    return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
-                         operation_timeout=operation_timeout)
+    with _one_at_a_time(state, spec):
+        return destroy_steps(steps, target, state_path=state, concurrency=concurrency, report=report,
+                             operation_timeout=operation_timeout)
 
 
 def purge_soft_deleted(spec: Any, target: Target, *, operation_timeout: float = OPERATION_TIMEOUT) -> list[str]:

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from claude_foundry import files
 from claude_foundry.azure.resource import ArmResource
+from claude_foundry.errors import OperationFailed
 from claude_foundry.rehearse.graph import Step
+
+#: Seconds a local deploy waits for another one using the same state (the same stack's state file, or the
+#: embedded sandbox's state directory) before it stops with words (exit 1).
+LOCK_WAIT = 600.0
+
+
+@contextlib.contextmanager
+def held(path: Path, what: str, *, wait: float = LOCK_WAIT,
+         on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Run the block holding ``path``'s lock (:func:`files.exclusive_lock`): one local deploy at a time per state;
+    :class:`OperationFailed` naming the holder after ``wait`` seconds."""
+    try:
+        with files.exclusive_lock(path, wait=wait, what=what, on_wait=on_wait):
+            yield
+    except files.LockBusy as exc:
+        raise OperationFailed(f"{exc}; run the command again when it has finished") from None
+
+
+def lock_path(state_path: Path) -> Path:
+    """The lock beside a stack's state file."""
+    return state_path.with_name(state_path.name + ".lock")
 
 
 class DeployState:
@@ -105,11 +130,10 @@ class DeployState:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically (a crash leaves the old file or the new one, never half of one)."""
+    """Atomically (a crash leaves the old file or the new one, never half of one), through a temporary file of
+    its own (two writers never share one), never through a symlink."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    files.write_file(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def body_digest(body: dict[str, Any]) -> str:

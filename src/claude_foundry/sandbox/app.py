@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from claude_foundry.sandbox import foundry, identity, keyvault
+from claude_foundry.sandbox import bodies, foundry, identity, keyvault
 from claude_foundry.sandbox.arm import ArmApi, cloud_metadata
 from claude_foundry.sandbox.faults import FaultBook, FaultSpec
 from claude_foundry.sandbox.state import ALL_ROLE_IDS, State
@@ -52,12 +51,11 @@ async def arm_endpoint(request: Request) -> Response:
         return _arm_error(401, exc.code, str(exc))
     raw = await request.body()
     body: Any = None
-    if raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return _arm_error(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                              "deserialized.")
+    try:
+        body = bodies.parse_json(raw)
+    except bodies.JsonError as exc:
+        return _arm_error(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                          f"deserialized: {exc}.")
     with state.lock:
         state.tick()
         reply = ArmApi(state).handle(request.method, request.url.path, api_version, body, str(claims["oid"]),
@@ -185,10 +183,7 @@ def add_principal(state: State, display_name: str | None = None,
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    data = json.loads(raw)
+    data = bodies.parse_json(await request.body(), empty={})
     if not isinstance(data, dict):
         raise ValueError("a JSON object is required")
     return data

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from claude_foundry import files
 from claude_foundry.files import write_private
 
 CA_CERT_FILE = "sandbox-ca.pem"
@@ -81,7 +82,7 @@ def _make_ca(state_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
         .sign(key, hashes.SHA256())
     )
     write_private(state_dir / CA_KEY_FILE, _key_pem(key))
-    (state_dir / CA_CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.write_file(state_dir / CA_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
 
@@ -120,6 +121,6 @@ def make_certificates(state_dir: str | os.PathLike[str], hosts: tuple[str, ...] 
     )
     cert_path, key_path = state / LEAF_CERT_FILE, state / LEAF_KEY_FILE
     write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                          + ca_cert.public_bytes(serialization.Encoding.PEM))
+    files.write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM)
+                     + ca_cert.public_bytes(serialization.Encoding.PEM))
     return CertFiles(ca_bundle=state / CA_CERT_FILE, cert_file=cert_path, key_file=key_path)

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry.azure import arm as arm_facts
 from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
-from claude_foundry.sandbox import identity
+from claude_foundry.sandbox import bodies, identity
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
 from claude_foundry.sandbox.state import State
@@ -581,9 +581,9 @@ async def endpoint(request: Request) -> Response:
         return denied
     raw = await request.body()
     try:
-        body = json.loads(raw or b"null")
-    except ValueError:
-        return error(400, "The request body is not valid JSON.")
+        body = bodies.parse_json(raw)
+    except bodies.JsonError as exc:
+        return error(400, f"The request body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
         return error(400, "The request body must be a JSON object.")
     if not isinstance(body.get("model"), str) or not body["model"]:

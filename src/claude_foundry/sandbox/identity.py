@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from claude_foundry import contract
+from claude_foundry.sandbox import bodies
 from claude_foundry.sandbox.state import State
 
 TOKEN_LIFETIME = 3600
@@ -92,11 +93,16 @@ def verify_token(state: State, token: str, audiences: set[str] | None = None) ->
     expected = hmac.new(state.token_key, signing_input.encode(), hashlib.sha256).digest()
     try:
         sig = _unb64(parts[2])
-        claims = json.loads(_unb64(parts[1]))
-    except (ValueError, json.JSONDecodeError):
+    except ValueError:
         raise TokenError("InvalidAuthenticationToken", "The access token is not a valid JWT.") from None
-    if not hmac.compare_digest(sig, expected):
+    if not hmac.compare_digest(sig, expected):  # the signature first: claims are parsed only when ours
         raise TokenError("InvalidAuthenticationToken", "The access token has an invalid signature.")
+    try:
+        claims = bodies.parse_json(_unb64(parts[1]))
+    except ValueError:
+        raise TokenError("InvalidAuthenticationToken", "The access token is not a valid JWT.") from None
+    if not isinstance(claims, dict):
+        raise TokenError("InvalidAuthenticationToken", "The access token is not a valid JWT.")
     now = time.time()
     if claims.get("exp", 0) < now:
         raise TokenError("ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than "

@@ -19,7 +19,6 @@ the vault's ``accessPolicies`` do. Owner alone grants no data access: 403 ``Forb
 from __future__ import annotations
 
 import ipaddress
-import json
 import time
 import uuid
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from claude_foundry.sandbox import identity
+from claude_foundry.sandbox import bodies, identity
 from claude_foundry.sandbox import state as st
 from claude_foundry.sandbox.state import State
 
@@ -322,12 +321,10 @@ async def endpoint(request: Request) -> Response:
         msg = "AKV10022: Invalid audience." if exc.code.endswith("Audience") else f"AKV10032: {exc}"
         return challenge_response(state, exc.code, msg)
     raw = await request.body()
-    body: Any = None
-    if raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return KvError(400, "BadParameter", "The request body is not valid JSON.").response()
+    try:
+        body: Any = bodies.parse_json(raw)
+    except bodies.JsonError as exc:
+        return KvError(400, "BadParameter", f"The request body is not valid JSON: {exc}.").response()
     segs = [p for p in request.path_params["rest"].split("/") if p != ""]
     if request.path_params["rest"].endswith("/") and len(segs) == 2 and segs[0] == "secrets":
         segs.append("")  # GET secrets/{name}/ (latest version, as the SDK asks)

@@ -54,6 +54,13 @@ WORKSPACE_ID_RE = re.compile(
 TAG_NAME_FORBIDDEN = set("<>%&\\?/")
 
 
+def _within_account_limit(count: int) -> None:
+    """One account holds at most :data:`azure.arm.MAX_DEPLOYMENTS_PER_ACCOUNT` deployments (Azure's limit)."""
+    if count > arm.MAX_DEPLOYMENTS_PER_ACCOUNT:
+        raise ValueError(f"{count} deployments: one Foundry account holds at most {arm.MAX_DEPLOYMENTS_PER_ACCOUNT} "
+                         f"({arm.MAX_DEPLOYMENTS_SOURCE}); split them over further accounts (accounts:)")
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
                               validate_default=False)
@@ -966,6 +973,7 @@ class Spec(StrictModel):
     def _deployments(cls, v: dict[str, DeploymentSpec]) -> dict[str, DeploymentSpec]:
         if not v:
             raise ValueError("at least one deployment is required")
+        _within_account_limit(len(v))
         bad = [name for name in v if not DEPLOYMENT_NAME_RE.match(name)]
         if bad:
             raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
