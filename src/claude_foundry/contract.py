@@ -230,6 +230,7 @@ ENV_SECRET_PREFIX = "CLAUDE_FOUNDRY_SECRET_PREFIX"
 ENV_TOKEN_SCOPE = "CLAUDE_FOUNDRY_TOKEN_SCOPE"
 ENV_DEPLOYMENTS = "CLAUDE_FOUNDRY_DEPLOYMENTS"  # JSON deployment map, or comma-separated names
 ENV_CA_BUNDLE = "CLAUDE_FOUNDRY_CA_BUNDLE"  # extra CA for the local sandbox; never set against Azure
+ENV_MAX_RESPONSE_BYTES = "CLAUDE_FOUNDRY_MAX_RESPONSE_BYTES"  # the largest answer a Foundry call takes (bytes)
 #: Every variable the runtime reads to find a contract (what a test clears so the caller's shell leaks in nothing).
 RUNTIME_ENV_VARS = (ENV_API_KEY, ENV_RESOURCE, ENV_BASE_URL, ENV_DEPLOYMENTS, ENV_VAULT_URL, ENV_CA_BUNDLE,
                     ENV_TOKEN_SCOPE, ENV_SECRET_PREFIX)

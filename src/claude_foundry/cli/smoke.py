@@ -173,7 +173,6 @@ def stack_expectations(path: str, names: list[str] | None) -> dict[str, list[str
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_foundry.cli.ui import make_console
     from claude_foundry.client import smoke
 
     for flag in ("concurrency", "max_tokens"):
@@ -207,6 +206,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--report-json - and --report-junit - cannot both go to stdout: write one to a file")
     to_stdout = "-" in (args.report_json, args.report_junit)
     try:
+        _show(report, args, to_stdout)
+    finally:  # the reports are written even when printing fails
+        _write_reports(report, args)
+    return 0 if report.passed else 1
+
+
+def _show(report: Any, args: argparse.Namespace, to_stdout: bool) -> None:
+    """The table (or plain lines) and the annotations."""
+    from claude_foundry.cli.ui import make_console
+
+    try:
         console = make_console(soft_wrap=False, stderr=to_stdout)
     except ModuleNotFoundError as exc:  # rich is the [cli] extra's nicety; the core install prints plain lines
         if (exc.name or "").split(".")[0] != "rich":
@@ -220,6 +230,9 @@ def run(args: argparse.Namespace) -> int:
         report.render(console)
     if args.format == "github":
         _annotate(report)
+
+
+def _write_reports(report: Any, args: argparse.Namespace) -> None:
     try:
         if args.report_json:
             if args.report_json == "-":
@@ -236,13 +249,13 @@ def run(args: argparse.Namespace) -> int:
                 report.write_junit(args.report_junit)
     except OSError as exc:
         raise UserError(f"cannot write report: {exc}") from None
-    return 0 if report.passed else 1
 
 
 def _annotate(report: Any) -> None:
     """GitHub Actions annotations: ::error per failed deployment, ::warning per warning (stderr keeps the
     table when a report goes to stdout; annotations are read from either)."""
     from claude_foundry.cli._github import annotation
+    from claude_foundry.client._redact import printable
 
     multi = report.multi_account
     for r in report.results:
@@ -250,11 +263,11 @@ def _annotate(report: Any) -> None:
         if multi:
             what += f" on account {r.account}" + (f" ({r.resource}, {r.region})" if r.region else
                                                   f" ({r.resource})" if r.resource else "")
-        if not r.passed:
-            print(annotation("error", f"{what}: {r.diagnosis or r.category}", title="claude-foundry smoke"),
+        if not r.passed:  # printable: a name or a service's words never carry a raw escape into the CI log
+            print(annotation("error", printable(f"{what}: {r.diagnosis or r.category}"), title="claude-foundry smoke"),
                   file=sys.stderr)
         for w in r.warnings:
-            print(annotation("warning", f"{what}: {w}", title="claude-foundry smoke"), file=sys.stderr)
+            print(annotation("warning", printable(f"{what}: {w}"), title="claude-foundry smoke"), file=sys.stderr)
 
 
 def _progress(line: str) -> None:
@@ -264,17 +277,19 @@ def _progress(line: str) -> None:
 
 def _print_plain(report: Any, *, quiet: bool, stream: Any = None) -> None:
     """The report without rich (the core install): one line per deployment, then the summary."""
+    from claude_foundry.client._redact import printable
+
     out = stream or sys.stdout
     multi = report.multi_account
     if not quiet:
         where = (f"{len(report.account_names)} accounts ({', '.join(report.account_names)})" if multi
                  else report.resource or report.base_url)
-        print(f"claude-foundry smoke: {where} ({report.auth} auth)", file=out)
+        print(printable(f"claude-foundry smoke: {where} ({report.auth} auth)"), file=out)
         for r in report.results:
             rid = r.request_id or r.apim_request_id or "-"
             account = f"account={r.account}  " if multi else ""
-            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  {account}model={r.model or '?'}  "
-                  f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}"
-                  + (f"\n        {r.note}" if r.note else ""), file=out)
+            print(printable(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}  {account}model={r.model or '?'}  "
+                            f"HTTP {r.status or '-'}  tries={r.attempts}  {r.duration_s:.2f}s  request-id={rid}")
+                  + (f"\n        {printable(r.note)}" if r.note else ""), file=out)
     summary = report.summary()
     print(summary if quiet else summary.splitlines()[0], file=out)  # the failures' diagnoses are printed above already

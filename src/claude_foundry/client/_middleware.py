@@ -88,7 +88,40 @@ def stream_interrupted_error() -> type:
     return _STREAM_ERROR[0]
 
 
+_REDIRECT_ERROR: list[type] = []
+
+
+def redirect_refused_error() -> type:
+    """``RedirectRefusedError``, an ``anthropic.APIStatusError`` subclass (made once, lazily): the endpoint
+    answered a 3xx, which the runtime never follows (the key or token would go with it)."""
+    if not _REDIRECT_ERROR:
+        import anthropic
+
+        class RedirectRefusedError(anthropic.APIStatusError):
+            """The endpoint answered with a redirect; it was not followed."""
+
+        RedirectRefusedError.__module__ = "claude_foundry.client.runtime"
+        _REDIRECT_ERROR.append(RedirectRefusedError)
+    return _REDIRECT_ERROR[0]
+
+
+def redirect_words(status: int, source: str, target: str) -> str:
+    """What a redirect from ``source`` to ``target`` (origins only: never a path or query) means."""
+    return (f"{status} redirect from {source} to {target}, not followed: Foundry's Messages API never redirects, "
+            "and the key or token is never sent to another origin or over http; a proxy or gateway in between "
+            "answered, or the base URL is wrong (it must be https://<resource>.services.ai.azure.com/anthropic)")
+
+
+def _refuse_redirect(http: Any) -> BaseException:
+    from claude_foundry.client._http import origin, redirect_target
+
+    words = redirect_words(http.status_code, origin(http.request.url), redirect_target(http))
+    return redirect_refused_error()(words, response=http, body=None)
+
+
 _TERMINAL_EVENTS = (b"message_stop", b"error")
+#: How much of an event-stream line the watch looks at (``event: <name>`` or ``data: {"type": "<name>"``).
+_LINE_PREFIX = 256
 _DATA_TYPE = re.compile(rb'^data:\s*\{\s*"type"\s*:\s*"([A-Za-z_]+)"')
 
 
@@ -101,10 +134,12 @@ class _EventWatch:
         self.terminal = False
 
     def feed(self, chunk: bytes) -> None:
+        """Linear in the bytes fed: of a line not ended yet only its first :data:`_LINE_PREFIX` bytes are kept
+        (all that is matched), so a stream without newlines is not copied over and over."""
         if self.terminal:
             return
         lines = (self.partial + chunk).split(b"\n")
-        self.partial = lines.pop()
+        self.partial = lines.pop()[:_LINE_PREFIX]
         for line in lines:
             line = line.rstrip(b"\r")
             name = line[6:].strip() if line.startswith(b"event:") else None
@@ -357,7 +392,11 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
         def _prepare(self, request: Any) -> tuple[Any, str | None, bool]:
             """Before sending: the deployment check (once per model), and the key put on the request when the
             client was built with another one or the call carries its own. (request, key, whether it was put)."""
-            body = request.options.json_data
+            options = request.options
+            # never follow a redirect, whatever the HTTP client's own setting (a caller's client may follow):
+            # the SDK passes this request option to httpx2's send (this attempt's own copy of the options)
+            options.follow_redirects = False
+            body = options.json_data
             model = body.get("model") if type(body) is dict else _request_model(request)
             if model is not None and model != self.checked and isinstance(model, str):
                 runtime.deployment(model)  # raises UnknownDeploymentError, no network
@@ -381,6 +420,9 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                     http.close()
                     response = call_next(_with_key(request, new))
                     http = response.http_response
+            if 300 <= http.status_code < 400:
+                http.close()
+                raise _refuse_redirect(http)
             if http.status_code == 200 and "text/event-stream" in http.headers.get("content-type", ""):
                 _guard_stream(response)
             return response
@@ -395,6 +437,9 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
                     await http.aclose()
                     response = await call_next(_with_key(request, new))
                     http = response.http_response
+            if 300 <= http.status_code < 400:
+                await http.aclose()
+                raise _refuse_redirect(http)
             if http.status_code == 200 and "text/event-stream" in http.headers.get("content-type", ""):
                 _guard_stream(response)
             return response

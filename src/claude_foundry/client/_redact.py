@@ -1,4 +1,10 @@
-"""Keeps Foundry keys and Entra ID tokens out of logs.
+"""Keeps Foundry keys and Entra ID tokens out of logs, reports, terminal output and exceptions: the one place
+text is redacted (:func:`redact`, :func:`redact_text`) and made inert for a terminal (:func:`printable`).
+
+Where it is applied: every log record of the SDKs' loggers (the filter below); every error (non-2xx) body and
+every response header value a Foundry call receives, before the SDK builds an exception from it
+(:mod:`._http`); every text field of a smoke result before any report, table or annotation is made
+(:mod:`.smoke`).
 
 :class:`_RedactKeys` is a ``logging.Filter`` that rewrites a record's message (and its formatted traceback)
 before any handler sees it: the values of credential headers (``Authorization``, ``Proxy-Authorization``,
@@ -47,6 +53,8 @@ _PATTERNS = (
     # "access_token": "x"   client_secret=x
     re.compile(rf"""(?i)(\b(?:{_FIELDS})(['"]?)\s*[:=]\s*)(['"]?)(?!\*+\3)[^\s'",;&}}\]]+\3"""),
 )
+#: Bare key shapes: an Azure AI Services key (32 hex digits, or the newer 84 characters) standing alone.
+_KEY_SHAPES = re.compile(r"(?<![\w-])(?:[0-9a-fA-F]{32}|[A-Za-z0-9]{84})(?![\w-])")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[\w\-.~+/]{16,}=*(?![\w\-.~+/=])")
 _JWT = re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*")
 
@@ -63,11 +71,33 @@ def _mask_field(m: re.Match[str]) -> str:
     return f"{m.group(1)}{m.group(3)}{MASK}{m.group(3)}"
 
 
+def redact(text: str) -> str:
+    """``text`` masked for key and token shapes and for every key a runtime of this process has used."""
+    return redact_text(text, frozenset(_REDACT.keys))
+
+
+#: C0 and C1 controls, DEL and the Unicode line/paragraph separators and bidirectional overrides: what a terminal
+#: (or a CI log viewer) may act on instead of showing.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """``text`` redacted (:func:`redact`) with control and escape characters shown as ``\\xNN`` / ``\\uNNNN``
+    (ESC never reaches a terminal raw); tab kept; LF kept only with ``newlines``, else shown as ``\\n``."""
+    text = redact(text)
+    if not newlines and "\n" in text:
+        text = text.replace("\n", "\\n")
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                         else f"\\u{ord(m.group()):04x}", text)
+
+
 def redact_text(text: str, keys: frozenset[str] | set[str] = frozenset()) -> str:
     """``text`` with credential header values, bearer tokens, JWTs, token fields and ``keys`` masked."""
     for k in keys:
         if k in text:
             text = text.replace(k, MASK)
+    if len(text) >= 32:
+        text = _KEY_SHAPES.sub(MASK, text)
     low = text.lower()
     if any(w in low for w in ("auth", "key", "bearer", "token", "secret", "assertion", "eyj")):
         quoted, unquoted, fields = _PATTERNS

@@ -228,7 +228,10 @@ def _secret_client(vault_url: str, credential: Any, ca_bundle: str | None, timeo
 
     kwargs: dict[str, Any] = {"connection_timeout": timeout, "read_timeout": timeout,
                               "retry_total": VAULT_RETRY_TOTAL, "retry_backoff_max": min(timeout / 4, 8.0),
-                              "timeout": timeout}
+                              "timeout": timeout,
+                              # a redirect is never followed: azure-core's RedirectPolicy keeps the bearer token on a
+                              # same-host redirect, also to http://
+                              "permit_redirects": False}
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
     return SecretClient(vault_url, credential, **kwargs)

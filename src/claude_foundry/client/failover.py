@@ -33,6 +33,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from claude_foundry.client import _http
 from claude_foundry.client._middleware import _request_model, ssl_context
 from claude_foundry.client._redact import install_log_redaction
 
@@ -345,13 +346,16 @@ class FailoverRuntime:
 
         rt = e.runtime
         verify: Any = ssl_context(rt.ca_bundle) if rt.ca_bundle else True
+        where = _http.origin(rt.base_url)  # this endpoint's client sends only there, and follows no redirect
         if is_async:
             base = self._async_transport or httpx2.AsyncHTTPTransport(verify=verify, limits=DEFAULT_CONNECTION_LIMITS)
-            http = anthropic.DefaultAsyncHttpxClient(transport=_marking(base, True))
+            http = _http.build_client(anthropic.DefaultAsyncHttpxClient, where, is_async=True,
+                                      transport=_marking(base, True))
             client = rt.async_client(max_retries=0, timeout=self.timeout, http_client=http)
         else:
             base = self._transport or httpx2.HTTPTransport(verify=verify, limits=DEFAULT_CONNECTION_LIMITS)
-            http = anthropic.DefaultHttpxClient(transport=_marking(base, False))
+            http = _http.build_client(anthropic.DefaultHttpxClient, where, is_async=False,
+                                      transport=_marking(base, False))
             client = rt.client(max_retries=0, timeout=self.timeout, http_client=http)
         with e.lock:
             return e.clients.setdefault(key, client)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from claude_foundry import contract as c
-from claude_foundry.client import _sources
+from claude_foundry.client import _http, _sources
 from claude_foundry.client._middleware import (
     DEFAULT_TOKEN_TIMEOUT,
     KEY_REREAD_MIN_INTERVAL,
@@ -44,6 +44,7 @@ from claude_foundry.client._middleware import (
     async_bounded_token_provider,
     bounded_token_provider,
     build_middleware,
+    redirect_refused_error,
     ssl_context,
     stream_interrupted_error,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "CircuitBreaker",
     "FailoverRuntime",
     "FoundryRuntime",
+    "RedirectRefusedError",  # noqa: F822 (module __getattr__: made on first use)
     "RuntimeConfigError",
     "StreamInterruptedError",  # noqa: F822 (module __getattr__: made on first use)
     "TokenTimeoutError",
@@ -94,10 +96,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``StreamInterruptedError``: an ``anthropic.APIConnectionError`` subclass, made on first use (so that
+    """``StreamInterruptedError``: an ``anthropic.APIConnectionError`` subclass; ``RedirectRefusedError`` (an
+    ``anthropic.APIStatusError``: the endpoint answered a 3xx, never followed); made on first use (so that
     importing this module does not import anthropic)."""
     if name == "StreamInterruptedError":
         return stream_interrupted_error()
+    if name == "RedirectRefusedError":
+        return redirect_refused_error()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -368,17 +373,20 @@ class FoundryRuntime:
         return kwargs
 
     def _sdk_kwargs(self, deployment: str | None, max_retries: int | None, timeout: float | None,
-                    http_client: Any, default_http_client: Any) -> dict[str, Any]:
+                    http_client: Any, default_http_client: Any, *, is_async: bool) -> dict[str, Any]:
         """What the sync and async clients share: the deployment check, retries and timeout, the HTTP
-        client (the caller's, or the SDK's default trusting ``ca_bundle``), and the key with key auth."""
+        client (the caller's, or the SDK's default trusting ``ca_bundle``; either way following no redirect and
+        bounded in time and size: :mod:`._http`), and the key with key auth."""
         if deployment is not None:
             self.deployment(deployment)
         install_log_redaction()  # the SDK's loggers exist now (anthropic is imported)
         kwargs = self._client_kwargs(max_retries, timeout)
-        if http_client is not None:
-            kwargs["http_client"] = http_client
-        elif self.ca_bundle:
-            kwargs["http_client"] = default_http_client(verify=ssl_context(self.ca_bundle))
+        if http_client is not None:  # the caller's: it follows no redirect, and its answers are bounded
+            kwargs["http_client"] = _http.install(http_client, is_async=is_async)
+        else:  # never the SDK's own default: that one follows redirects (and re-sends the key there)
+            verify: Any = ssl_context(self.ca_bundle) if self.ca_bundle else True
+            kwargs["http_client"] = _http.build_client(default_http_client, _http.origin(self.base_url),
+                                                       is_async=is_async, verify=verify)
         if self.uses_key:
             kwargs["api_key"] = self._keys.current
         return kwargs
@@ -393,7 +401,8 @@ class FoundryRuntime:
         """
         import anthropic
 
-        kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client, anthropic.DefaultHttpxClient)
+        kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client, anthropic.DefaultHttpxClient,
+                                  is_async=False)
         if not self.uses_key:
             kwargs["azure_ad_token_provider"] = self.token_provider()
         return anthropic.AnthropicFoundry(middleware=[build_middleware(self)], **kwargs)
@@ -406,7 +415,7 @@ class FoundryRuntime:
         import anthropic
 
         kwargs = self._sdk_kwargs(deployment, max_retries, timeout, http_client,
-                                  anthropic.DefaultAsyncHttpxClient)
+                                  anthropic.DefaultAsyncHttpxClient, is_async=True)
         if not self.uses_key:
             self.token_provider()
             kwargs["azure_ad_token_provider"] = async_bounded_token_provider(

@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 from claude_foundry import contract as c
 from claude_foundry import files
 from claude_foundry.azure import arm
+from claude_foundry.client import _http
+from claude_foundry.client._middleware import redirect_words
+from claude_foundry.client._redact import printable, redact
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -50,6 +53,9 @@ DEFAULT_RATE_LIMIT_TIMEOUT = 60.0
 #: usual wait after a first deploy without holding a CI job ten minutes on a role that is really missing.
 DEFAULT_ROLE_PROPAGATION_TIMEOUT = 300.0
 DEFAULT_REQUEST_TIMEOUT = 60.0
+#: Seconds past a call's timeout after which a smoke attempt is cancelled outright (the HTTP hooks of
+#: :mod:`._http` end a late answer first, at the timeout, with words saying what was late).
+DEADLINE_GRACE = 1.0
 DEFAULT_POLL_INTERVAL = 2.0
 MAX_POLL_INTERVAL = 15.0
 DEFAULT_PROMPT = "Reply with the single word: pong"
@@ -70,6 +76,8 @@ MALFORMED = "malformed_response"
 STREAM_INTERRUPTED = "stream_interrupted"
 CHECK_FAILED = "check_failed"
 CONFIG = "config"
+REDIRECT = "redirect"
+TOO_LARGE = "response_too_large"
 
 
 @dataclass
@@ -164,7 +172,7 @@ class SmokeReport:
                  + (f" ({len(warned)} with warnings)" if warned else "")]
         lines += [f"- {self._row_name(r)}: {r.diagnosis}" for r in self.failures]
         lines += [f"- {self._row_name(r)}: warning: {w}" for r in warned for w in r.warnings]
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,20 +235,24 @@ class SmokeReport:
         """Print a ``rich`` table (to stdout unless ``console`` is given)."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
+
+        def data(value: str) -> Text:  # names and service words are data: never markup, never raw controls
+            return Text(printable(value))
 
         console = console or Console()
         multi = self.multi_account
-        table = Table(title=f"claude-foundry smoke: {self._where()} ({self.auth} auth)")
+        table = Table(title=data(f"claude-foundry smoke: {self._where()} ({self.auth} auth)"))
         for col in (("account",) if multi else ()) + ("deployment", "model", "result", "HTTP", "tries", "seconds",
                                                         "request-id", "diagnosis"):
             table.add_column(col, overflow="fold")
         for r in self.results:
             table.add_row(
-                *((f"{r.account} ({r.region})" if r.region else r.account,) if multi else ()),
-                r.name, r.model or "?",
+                *((data(f"{r.account} ({r.region})" if r.region else r.account),) if multi else ()),
+                data(r.name), data(r.model or "?"),
                 ("[yellow]PASS[/]" if r.warnings else "[green]PASS[/]") if r.passed else "[red]FAIL[/]",
                 str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
-                r.request_id or r.apim_request_id or "-", r.note,
+                data(r.request_id or r.apim_request_id or "-"), data(r.note),
                 end_section=False,
             )
         console.print(table)
@@ -450,6 +462,18 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
             f"stream interrupted: the event stream from {host} broke off before message_stop ({exc.message}): a "
             "proxy or load balancer with a short idle or body timeout, or a service-side failure mid-answer; retry, "
             "and quote the request-id to support if it persists")
+    bound = next((e for e in chain if isinstance(e, _http.ResponseBoundError)), None)
+    if isinstance(bound, _http.CallDeadlineError):
+        return TIMEOUT, (
+            f"deadline: {bound} from {host}; the call's whole answer (headers and body) must arrive within "
+            f"--timeout: a body dripped slowly or never ending, a proxy holding the connection open, or the service "
+            "hangs mid-answer")
+    if bound is not None:
+        return TOO_LARGE, (f"{bound}: the answer was cut off (a proxy or gateway in between, or a misbehaving "
+                           "service; a Messages answer is far smaller)")
+    refused = next((e for e in chain if isinstance(e, _http.CrossOriginRequestError)), None)
+    if refused is not None:
+        return REDIRECT, f"{refused}; the key or token is never sent elsewhere"
     token_timeout = next((e for e in chain if isinstance(e, TokenTimeoutError)), None)
     if token_timeout is not None:
         return TIMEOUT, f"no Entra ID token{ctx.on}: {token_timeout}; Foundry itself was not called"
@@ -564,6 +588,7 @@ class _Options:
     stream: bool
     role_propagation_timeout: float = 0.0
     waits: PropagationLog = field(default_factory=lambda: PropagationLog(None, "", 0.0))
+    run_start: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -618,6 +643,7 @@ async def _call_once(client: Any, name: str, opts: _Options, *, stream: bool) ->
 
 async def _collect_stream(events: Any) -> _Answer:
     out = _Answer(stopped=False)
+    text: list[str] = []  # joined once: linear in the deltas received
     async for ev in events:
         kind = getattr(ev, "type", "")
         if kind == "message_start":
@@ -625,11 +651,12 @@ async def _collect_stream(events: Any) -> _Answer:
             out.input_tokens = ev.message.usage.input_tokens
             out.output_tokens = ev.message.usage.output_tokens or 0
         elif kind == "content_block_delta" and getattr(ev.delta, "type", "") == "text_delta":
-            out.text += ev.delta.text
+            text.append(ev.delta.text)
         elif kind == "message_delta" and ev.usage is not None:
             out.output_tokens = ev.usage.output_tokens or out.output_tokens
         elif kind == "message_stop":
             out.stopped = True
+    out.text = "".join(text)
     return out
 
 
@@ -638,20 +665,28 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
     """Run one logical call with the smoke retry policy; fills ``res``; returns the message or None."""
     import anthropic
 
-    start = time.monotonic()
-    interval = opts.poll_interval
+    start = opts.run_start  # the retry windows are the run's, not each deployment's: thousands of deployments
+    interval = opts.poll_interval  # that 404 or 429 wait them out once, not one after another
     denied_since: float | None = None  # first RBAC denial of this call
     denials = 0
     while True:
         res.attempts += 1
         try:
-            msg, http = await _call_once(client, res.name, opts, stream=stream)
+            # the whole attempt is bounded (the HTTP hooks end a dripped or endless answer first, with words)
+            msg, http = await asyncio.wait_for(_call_once(client, res.name, opts, stream=stream),
+                                               ctx.timeout + DEADLINE_GRACE)
         except anthropic.APIStatusError as exc:
             headers = exc.response.headers
             res.status = exc.status_code
             res.request_id = headers.get("request-id") or res.request_id
             res.apim_request_id = headers.get("apim-request-id") or res.apim_request_id
             waited = time.monotonic() - start
+            if 300 <= exc.status_code < 400:  # never followed (the key would go with it): a failure, with words
+                opts.waits.done(res.name)
+                res.category = REDIRECT
+                res.diagnosis = (f"{ctx.who}: " if ctx.account else "") + redirect_words(
+                    exc.status_code, _http.origin(ctx.base_url), _http.redirect_target(exc.response))
+                return None
             body = exc.body if isinstance(exc.body, dict) else None
             if rbac_denied(exc.status_code, ctx.auth, body):
                 denials += 1
@@ -880,7 +915,8 @@ async def run_smoke_async(
                    key_secret=src.key_secret(r.account) if src is not None and r.uses_key else None,
                    timeout=timeout, account=r.account if multi else "", region=r.region if multi else "",
                    from_stack=from_stack)
-        opts = _Options(max_tokens=max_tokens, prompt=prompt, propagation_timeout=propagation_timeout,
+        opts = _Options(run_start=start, max_tokens=max_tokens, prompt=prompt,
+                        propagation_timeout=propagation_timeout,
                         rate_limit_timeout=rate_limit_timeout, poll_interval=poll_interval, stream=stream,
                         role_propagation_timeout=role_propagation_timeout,
                         waits=PropagationLog(progress, f"Foundry account '{r.resource or r.base_url}'{ctx.tag}",
@@ -910,8 +946,22 @@ async def run_smoke_async(
     finally:
         for client in clients:
             await client.close()
+    for res in report.results:
+        _scrub(res)
     report.duration_s = time.monotonic() - start
     return report
+
+
+def _scrub(res: DeploymentResult) -> None:
+    """Every text of a result redacted (:func:`._redact.redact`: a service may echo the key) before any report,
+    table or annotation is made of it. Control characters stay (JSON escapes them; :func:`xml_safe` and
+    :func:`._redact.printable` show them) so that a name still matches its contract."""
+    for f in ("name", "model", "diagnosis", "request_id", "apim_request_id", "response_model", "account",
+              "resource", "region"):
+        value = getattr(res, f)
+        if isinstance(value, str) and value:
+            setattr(res, f, redact(value))
+    res.warnings = [redact(w) for w in res.warnings]
 
 
 def run_smoke(runtime: FoundryRuntime, deployments: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
