@@ -76,6 +76,46 @@ def origin(url: Any) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if parts.scheme else "(not a URL)"
 
 
+#: A ``retry-after`` longer than this is taken as no advice at all (the caller's own backoff applies).
+MAX_RETRY_AFTER = 86400.0
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a 429 or 5xx answer asks the caller to wait: ``retry-after-ms`` (Azure's, milliseconds) first, then
+    ``retry-after`` as seconds or as an HTTP date (RFC 9110 10.2.3). A date in the past is 0; anything that is not a
+    finite number or a date, or longer than :data:`MAX_RETRY_AFTER`, is ``None``. The one parser of the header:
+    smoke and the failover runtime both use it."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        text = str(value).strip()
+        try:
+            seconds = float(text) * scale
+        except ValueError:
+            if name == "retry-after-ms":
+                continue
+            import email.utils
+
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is read as such
+                import datetime as dt
+
+                when = when.replace(tzinfo=dt.timezone.utc)
+            seconds = when.timestamp() - time.time()
+        if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
+            continue
+        if seconds > MAX_RETRY_AFTER:
+            return None
+        return max(0.0, seconds)
+    return None
+
+
 def redirect_target(response: Any) -> str:
     """The origin a 3xx answer points to (its ``location`` resolved against the request), or words saying it has
     none. Never the path or query."""

@@ -14,6 +14,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from claude_foundry.client import _sdk
+
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry.client.runtime import FoundryRuntime
 
@@ -180,7 +182,7 @@ def _guard_stream(response: Any) -> None:
     import httpx2
 
     request = http.request
-    if hasattr(http, "_content"):  # already in memory (a mock transport): check it whole
+    if _sdk.body_in_memory(http):  # already in memory (a mock transport): check it whole
         watch = _EventWatch()
         watch.feed(http.content)
         problem = watch.problem()

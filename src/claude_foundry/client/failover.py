@@ -33,7 +33,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.client import _http
+from claude_foundry.client import _http, _sdk
 from claude_foundry.client._middleware import _request_model, ssl_context
 from claude_foundry.client._redact import install_log_redaction
 
@@ -154,19 +154,6 @@ class _Endpoint:
     def count_served(self) -> None:
         with self.lock:
             self.served += 1
-
-
-def _retry_after(headers: Any) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                seconds = float(value) * scale
-            except ValueError:
-                continue
-            if 0 <= seconds < 86400:
-                return seconds
-    return None
 
 
 def _budget(request: Any, default: float | None) -> float:
@@ -342,7 +329,7 @@ class FailoverRuntime:
             return client
         import anthropic
         import httpx2
-        from anthropic._constants import DEFAULT_CONNECTION_LIMITS
+        from anthropic import DEFAULT_CONNECTION_LIMITS
 
         rt = e.runtime
         verify: Any = ssl_context(rt.ca_bundle) if rt.ca_bundle else True
@@ -430,7 +417,7 @@ class FailoverRuntime:
             return "next", None
         status = response.status_code
         if status in FAILOVER_STATUSES or status >= 500:
-            return "next", _retry_after(response.http_response.headers) if status == 429 else None
+            return "next", _http.retry_after(response.http_response.headers) if status == 429 else None
         return "done", None
 
     def _record_failure(self, e: _Endpoint, what: str, retry_after: float | None, throttled: bool) -> None:
@@ -453,7 +440,7 @@ class FailoverRuntime:
         if exc is not None:
             cause = exc.__cause__
             return f"{type(exc).__name__}" + (f" ({type(cause).__name__})" if cause is not None else "")
-        ra = _retry_after(response.http_response.headers)
+        ra = _http.retry_after(response.http_response.headers)
         return f"HTTP {response.status_code}" + (f", retry-after {ra:g}s" if ra is not None else "")
 
     def _plan(self, cands: list[_Endpoint], tried: set[int], ignore_retry_after: bool) -> _Endpoint | None:
@@ -534,13 +521,13 @@ class FailoverRuntime:
     def _call(self, e: _Endpoint, request: Any) -> tuple[Any, BaseException | None]:
         """One attempt at ``e`` through its own client: ``(response, None)`` or ``(None, error)``."""
         try:
-            return self._inner(e, False)._middleware_chain(request), None
+            return _sdk.send(self._inner(e, False), request), None
         except Exception as err:
             return None, err
 
     async def _call_async(self, e: _Endpoint, request: Any) -> tuple[Any, BaseException | None]:
         try:
-            return await self._inner(e, True)._middleware_chain(request), None
+            return await _sdk.send_async(self._inner(e, True), request), None
         except Exception as err:
             return None, err
 
@@ -580,7 +567,7 @@ class FailoverRuntime:
         e = self._first_ready(model)
         if e is not None:
             try:
-                response = (e.clients.get((False, self.timeout)) or self._inner(e, False))._middleware_chain(request)
+                response = _sdk.send(e.clients.get((False, self.timeout)) or self._inner(e, False), request)
             except Exception as err:
                 made = (e, None, err)
             else:
@@ -610,7 +597,7 @@ class FailoverRuntime:
         if e is not None:
             try:
                 client = e.clients.get((True, self.timeout)) or self._inner(e, True)
-                response = await client._middleware_chain(request)
+                response = await _sdk.send_async(client, request)
             except Exception as err:
                 made = (e, None, err)
             else:

@@ -20,7 +20,6 @@ document them as guaranteed) is a warning on a passing deployment, not a failure
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import math
 import re
@@ -511,28 +510,6 @@ def _model_matches(expected: str, got: str | None) -> bool:
     return got == expected or bool(re.fullmatch(re.escape(expected) + r"-\d{8}", got))
 
 
-def _retry_after(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-
-
 # --- one deployment -------------------------------------------------------------------------------
 
 
@@ -710,7 +687,7 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
                 interval = min(interval * 1.5, MAX_POLL_INTERVAL)
                 continue
             if exc.status_code == 429:
-                delay = _retry_after(headers)
+                delay = _http.retry_after(headers)
                 delay = min(interval, MAX_POLL_INTERVAL) if delay is None else delay
                 if waited + delay <= opts.rate_limit_timeout:
                     await asyncio.sleep(delay)
