@@ -162,7 +162,7 @@ def _report() -> Any:
     return SmokeReport(resource="contoso", base_url="https://contoso.services.ai.azure.com/anthropic", auth="key",
                        results=[DeploymentResult(name="fast", model="claude-haiku-4-5", passed=True, status=200,
                                                  attempts=1, diagnosis="answered", request_id="req-1"),
-                                DeploymentResult(name="big", model="claude-opus-4-5", status=404, attempts=3,
+                                DeploymentResult(name="big", model="claude-opus-4-6", status=404, attempts=3,
                                                  diagnosis="deployment 'big' not found")])
 
 

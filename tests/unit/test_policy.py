@@ -200,7 +200,7 @@ def test_data_zone_sku_of_an_anthropic_hosted_version_fails(dev_plan):
                        name="claude-foundry-deployments-my-claude-deployment")
     v = found(pol.evaluate(resources), pol.R_MODEL_LOCATION, pol.MANDATORY)
     assert len(v) == 1
-    assert "claude-sonnet-4-5 version 1 (Hosted on Anthropic infrastructure) is offered as GlobalStandard, not " \
+    assert "claude-sonnet-4-6 version 1 (Hosted on Anthropic infrastructure) is offered as GlobalStandard, not " \
            "DataZoneStandard" in v[0].message
 
 
@@ -235,7 +235,7 @@ def test_provider_data_inside_model_is_in_the_wrong_place(dev_plan):
 
 def test_typed_deployment_of_claude_fails():
     res = pol.PolicyResource(pol.TYPED_DEPLOYMENT, "typed", {
-        "accountName": "a", "properties": {"model": {"format": "Anthropic", "name": "claude-sonnet-4-5",
+        "accountName": "a", "properties": {"model": {"format": "Anthropic", "name": "claude-sonnet-4-6",
                                                      "version": "1"}}})
     assert [v.rule for v in pol.evaluate([res])] == [pol.R_PROVIDER_DATA]
 

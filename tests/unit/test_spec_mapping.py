@@ -104,7 +104,7 @@ def test_json_schema_still_generates():
 def test_deployment_names_that_would_collide_after_stripping_are_refused() -> None:
     data = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("stacks", "shared", "base.yaml").read_text())
     data.update({"environment": "dev", "resource_group": "rg-x", "key_vault": {"name": "kv-x-dev"},
-                 "deployments": {"fast": {"model": "claude-haiku-4-5"}, "fast ": {"model": "claude-sonnet-4-5"}}})
+                 "deployments": {"fast": {"model": "claude-haiku-4-5"}, "fast ": {"model": "claude-sonnet-4-6"}}})
     data["foundry"] = {**data["foundry"], "name": "contoso-x-dev"}
     with pytest.raises(SpecError, match="deployment name 'fast '"):
         spec_from_mapping(data)

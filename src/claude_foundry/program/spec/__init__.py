@@ -185,10 +185,14 @@ def _judge(spec: Spec, cat: Catalogue, doc: Document, today: dt.date, loc: tuple
        errors: list[Issue], warnings: list[Issue]) -> None:
     """The lifecycle verdict of one deployment at ``loc``, and the Entra-only check."""
     info = cat.model(dep.model)
-    if info is None or dep.version is None:
-        return
     where = doc.mark_for(loc)
     path = dotted(loc)
+    if info is None:  # a Claude model id newer than the snapshot (a typo was refused by the schema)
+        verdict = cat.unknown_model(dep.model)
+        (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
+        return
+    if dep.version is None:
+        return
     verdict = cat.lifecycle(dep.model, dep.version, today)
     if verdict is not None:
         (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
