@@ -42,10 +42,10 @@ def test_a_mapping_gives_the_spec_its_file_gives(data):
 
 def test_unknown_location_and_model_name_source_and_field(data):
     data["location"] = "mars"
-    data["deployments"]["fast"] = {"model": "claude-nonesuch-1"}
+    data["deployments"]["fast"] = {"model": "claude-haiku-4.5"}
     lines = problems(data, source="team/program.py")
     assert any(line.startswith("team/program.py: location: Claude is not offered in 'mars'") for line in lines)
-    assert any(line.startswith("team/program.py: deployments.fast.model: ") and "claude-nonesuch-1" in line
+    assert any(line.startswith("team/program.py: deployments.fast.model: ") and "claude-haiku-4.5" in line
                for line in lines), lines
 
 
@@ -90,7 +90,7 @@ def test_no_entry_point_skips_the_catalogue(data, build):
     with pytest.raises(ValidationError) as info:
         build(bad)
     assert [e["loc"] for e in info.value.errors()] == [("location",)]
-    bad = {**data, "deployments": {"x1": {"model": "claude-nonesuch-1"}}}
+    bad = {**data, "deployments": {"x1": {"model": "claude-haiku-4.5"}}}
     with pytest.raises(ValidationError) as info:
         build(bad)
     assert ("deployments", "x1", "model") in [e["loc"] for e in info.value.errors()]
