@@ -53,7 +53,8 @@ def test_bundled_snapshot_is_dated_and_every_entry_says_where_it_came_from() -> 
         assert model.source.path or model.source.url, name  # Microsoft's page, or Anthropic's for a new model
         assert model.source.date, name
         if model.stage in ("deprecated", "retired"):  # Anthropic's lifecycle facts say where they came from
-            assert model.lifecycle_source is not None and model.lifecycle_source.url, name
+            assert model.lifecycle_source is not None, name
+            assert model.lifecycle_source.url, name
         assert model.versions, name
         for version, info in model.versions.items():
             # the documented numbering: 1 = Anthropic's infrastructure, 2 = Azure
@@ -216,7 +217,8 @@ def test_an_announced_model_without_microsofts_details_validates_with_a_warning(
     assert spec.deployments["d1"].version == "1"
     assert len(warnings) == 1
     assert "Microsoft has not published its offer details" in warnings[0].message
-    assert "unverified" in warnings[0].message and "preflight" in warnings[0].message
+    assert "unverified" in warnings[0].message
+    assert "preflight" in warnings[0].message
 
 
 @pytest.mark.parametrize("typo", ["claude-sonet-5-5", "claude-sonnet-5.5", "claude-sonnett-5-5",
@@ -229,7 +231,8 @@ def test_a_near_miss_of_a_known_model_is_an_error_with_did_you_mean(tmp_path: Pa
 
 def test_an_id_that_is_no_claude_model_is_an_error(tmp_path: Path) -> None:
     errs = errors(stack(tmp_path, "{model: gpt-4o}"))
-    assert len(errs) == 1 and "unknown model 'gpt-4o'; known: claude-" in errs[0]
+    assert len(errs) == 1
+    assert "unknown model 'gpt-4o'; known: claude-" in errs[0]
 
 
 def test_the_catalogue_says_its_age() -> None:

@@ -122,7 +122,8 @@ def test_missing_file() -> None:
     ("{name: kv-contoso-claude-dev}", "{name: 1kv}", "key_vault.name: must be 3-24 characters"),
     ("{name: kv-contoso-claude-dev}", "{name: kv-this-name-is-far-too-long}", "key_vault.name: must be"),
     ("  fast:", "  f:", "deployments: deployment name 'f': 2-64 characters"),
-    ("claude-haiku-4-5}", "claude-haiku-4.5}", "deployments.fast.model: unknown model 'claude-haiku-4.5': did you mean claude-haiku-4-5?"),
+    ("claude-haiku-4-5}", "claude-haiku-4.5}",
+     "deployments.fast.model: unknown model 'claude-haiku-4.5': did you mean claude-haiku-4-5?"),
     ("claude-haiku-4-5}", "claude-haiku-4-5, version: '7'}",
      "deployments.fast.version: claude-haiku-4-5 has no version '7'; versions: 1 (Hosted on Anthropic "
      "infrastructure), 2 (Hosted on Azure)"),

@@ -35,6 +35,7 @@ COMMANDS = (
     "verify",
     "rotate_keys",
     "catalogue",
+    "lifecycle",
     "ci",
     "init",
     "schema",

@@ -305,7 +305,8 @@ class DeploymentSpec(StrictModel):
         if self.capacity is None and cat is not None:
             # frozen model: fill the catalogue's default in place once, at validation time (a model newer
             # than the snapshot: the catalogue's usual default)
-            default = known.default_capacity if known is not None else ModelInfo.model_fields["default_capacity"].default
+            default = (known.default_capacity if known is not None
+                       else ModelInfo.model_fields["default_capacity"].default)
             object.__setattr__(self, "capacity", default)
         return self
 
