@@ -36,6 +36,14 @@ def write(tmp_path: Path, deployments: str, name: str = "stack.yaml") -> Path:
     return path
 
 
+def exit_code(argv: list[str]) -> int | str | None:
+    """main's return value, or the code argparse exits with on a usage error."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(["lifecycle", *argv])
     out, err = capsys.readouterr()
@@ -170,10 +178,7 @@ def test_a_model_newer_than_the_snapshot_is_unknown_not_due(tmp_path: Path,
 def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                            fragment: str) -> None:
     path = write(tmp_path, "  chat: {model: claude-sonnet-5-5}")
-    with pytest.raises(SystemExit) as info:
-        code = main(["lifecycle", str(path), *argv])
-        raise SystemExit(code)
-    assert info.value.code == 2
+    assert exit_code(["lifecycle", str(path), *argv]) == 2
     assert fragment in capsys.readouterr().err
 
 

@@ -117,3 +117,8 @@ def test_show_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalogue", "show"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in load_catalogue().models)
+    # the catalogue's age, and the lifecycle of the models that have one
+    assert out.splitlines()[0].startswith("catalogue: bundled, snapshot of 2026-09-21, lifecycle dates checked ")
+    assert "days old" in out.splitlines()[0]
+    line = next(x for x in out.splitlines() if x.split()[0] == "claude-sonnet-4-5")
+    assert "retired 2026-11-30, replacement claude-sonnet-5-5" in line

@@ -119,7 +119,7 @@ def _catalogue_source(cat: Catalogue, name: str) -> str:
 
 
 def _live_entry(live: Mapping[str, Sequence[LiveModel]] | None, location: str, model: str,
-                version: str) -> LiveModel | None | bool:
+                version: str) -> LiveModel | bool | None:
     """The live list's entry; None when the location was read and the version is absent; False: not read."""
     if live is None or location not in live:
         return False
