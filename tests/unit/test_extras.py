@@ -280,6 +280,10 @@ def test_each_job_installs_exactly_the_extras_it_uses(path: Path):
         required: set[str] = set()
         for command in COMMAND_RE.findall(text):
             required |= set(cli.COMMAND_EXTRAS.get(command.replace("-", "_"), ()))
+        for line in text.splitlines():  # a subcommand or flag that reads Azure's live list (cli.OPTION_EXTRAS)
+            for (command, word), extras in cli.OPTION_EXTRAS.items():
+                if re.search(rf"claude-foundry\s+{command}\b.*\s{re.escape(word)}\b", line):
+                    required |= set(extras)
         if re.search(r"\bpulumi (up|preview|destroy|refresh)\b", text):
             required.add("infra")
         if re.search(r"(^|\s)scripts/test\b", text):

@@ -70,6 +70,15 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: What a subcommand or flag of a core command needs (it reads Azure's live models list through the management
+#: SDKs): ``(command, word) -> extras``. tests/unit/test_extras.py holds workflows to it.
+OPTION_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("catalogue", "refresh"): ("ops",),
+    ("lifecycle", "--subscription"): ("ops",),
+    ("lifecycle", "--sandbox"): ("ops",),
+}
+
+
 def install_hint(extras: Sequence[str]) -> str:
     """``pip install 'claude-foundry[a,b]'`` (or the core install when ``extras`` is empty)."""
     return f"pip install 'claude-foundry[{','.join(extras)}]'" if extras else "pip install claude-foundry"
