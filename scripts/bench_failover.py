@@ -71,7 +71,7 @@ def main() -> int:
         cred = ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],
                                       authority=conn["authority"], disable_instance_discovery=True,
                                       connection_verify=conn["ca_bundle"])
-        deps = {"sonnet": "claude-sonnet-4-5"}
+        deps = {"sonnet": "claude-sonnet-4-6"}
         a = seed_stack(sandbox, cred, deps, prefix="bench-a")
         b = seed_stack(sandbox, cred, deps, prefix="bench-b")
 

@@ -26,7 +26,7 @@ from claude_foundry.program.spec import load_spec  # noqa: E402
 
 def spec_with(n: int, tmp: Path):
     lines = [f"extends: {{path: '{ROOT / 'stacks' / 'dev.yaml'}', outside_project: true}}", "deployments:"]
-    lines += [f"  d{i:03d}: {{model: claude-sonnet-4-5}}" for i in range(n)]
+    lines += [f"  d{i:03d}: {{model: claude-sonnet-4-6}}" for i in range(n)]
     path = tmp / f"bench-{n}.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return load_spec(path)

@@ -46,7 +46,7 @@ def seed(conn: dict[str, Any], n: int) -> dict[str, Any]:
     cs.accounts.begin_create(rg, account, {"location": "eastus2", "kind": arm.ACCOUNT_KIND,
                                            "sku": {"name": arm.ACCOUNT_SKU},
                                            "properties": {"customSubDomainName": account}}).result()
-    model = "claude-sonnet-4-5"
+    model = "claude-sonnet-4-6"
     names = [f"d{i:02d}" for i in range(n)]
     for name in names:
         body = {"sku": {"name": "GlobalStandard", "capacity": 1},

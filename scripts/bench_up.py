@@ -25,7 +25,7 @@ from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
 from claude_foundry.sandbox import Sandbox, SandboxConfig
 
-MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5")
+MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6")
 
 
 def write_stack(directory: Path, name: str, deployments: int, second_account: bool = False) -> Path:

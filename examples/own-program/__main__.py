@@ -26,7 +26,7 @@ spec = spec_from_mapping({
         "disable_local_auth": True,  # Entra ID only: the app's identity calls Claude with tokens
     },
     "deployments": {
-        "chat": {"model": "claude-sonnet-4-5", "capacity": 50},
+        "chat": {"model": "claude-sonnet-5-5", "capacity": 50},
         "fast": {"model": "claude-haiku-4-5"},
     },
     "key_vault": {"name": f"kv-team-claude-{pulumi.get_stack()}"},

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -37,11 +39,19 @@ HOSTING_WORDS = {HOSTING_AZURE: "Hosted on Azure", HOSTING_ANTHROPIC: "Hosted on
 HOSTING_VERSIONS = {HOSTING_ANTHROPIC: "1", HOSTING_AZURE: "2"}
 
 STATUSES = ("preview", "ga", "gated", "deprecated", "retired")
+#: Anthropic's lifecycle stages (its model-deprecations page; its dates apply to Microsoft Foundry).
+STAGES = ("active", "legacy", "deprecated", "retired")
+#: What a catalogue entry may mark as not yet published by Microsoft (a model announced before Microsoft's pages
+#: describe its offer): validation warns, ``preflight`` confirms against Azure's live models list.
+UNVERIFIED_FACETS = ("status", "hosting", "skus", "locations", "quota", "capabilities")
+#: A Claude model id as Foundry names deployments' models: ``claude-<family>-<major>[-<minor>]`` (no date).
+CLAUDE_ID_RE = re.compile(r"^claude-([a-z]+)-(\d+)(?:-(\d+))?$")
 THINKING_MODES = ("adaptive", "enabled", "disabled")
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 AUTH_ANY, AUTH_ENTRA_ONLY = "any", "entra-only"
 
 Status = Literal["preview", "ga", "gated", "deprecated", "retired"]
+Stage = Literal["active", "legacy", "deprecated", "retired"]
 Hosting = Literal["azure", "anthropic"]
 
 
@@ -71,7 +81,9 @@ class RefreshRecord(_Strict):
 
 
 class Snapshot(_Strict):
-    date: dt.date
+    date: dt.date  # Microsoft's offer (its pages, or the models list of a refresh)
+    #: When Anthropic's lifecycle facts (stages, dates, replacements) were last checked against its pages.
+    lifecycle_checked: dt.date | None = None
     sources: list[Source] = Field(default_factory=list)
     refreshes: list[RefreshRecord] = Field(default_factory=list)
 
@@ -109,11 +121,27 @@ class VersionInfo(_Strict):
 
 
 class ModelInfo(_Strict):
+    """One model: Microsoft's offer (``status``, ``versions``: hostings, SKUs, locations; ``source``) merged
+    with Anthropic's lifecycle (``stage``, ``retirement``, ``replacement``; ``lifecycle_source``)."""
+
     family: str
+    #: Microsoft's status of the offer (the vocabulary every reader uses); a retired or deprecated stage is
+    #: mirrored here so that readers of ``status`` alone stay right.
     status: Status = "ga"
     auth: Literal["any", "entra-only"] = AUTH_ANY
     deprecation: dt.date | None = None  # no new deployments after it
     retirement: dt.date | None = None  # the model stops answering
+    #: Anthropic's stage as its sources state it (None: not stated; derived from ``status``).
+    stage: Stage | None = None
+    #: The model Anthropic names as the replacement (None: none named).
+    replacement: str | None = None
+    #: The retirement date comes from a secondary source or is announced as tentative.
+    retirement_tentative: bool = False
+    launched: dt.date | None = None
+    #: Where the stage, dates and replacement came from (Anthropic's model page or deprecations page).
+    lifecycle_source: Source | None = None
+    #: Facets of Microsoft's offer not published yet (see :data:`UNVERIFIED_FACETS`).
+    unverified: tuple[Literal["status", "hosting", "skus", "locations", "quota", "capabilities"], ...] = ()
     note: str = ""
     default_capacity: int = Field(25, ge=1)
     capabilities: Capabilities = Field(default_factory=Capabilities)
@@ -124,6 +152,10 @@ class ModelInfo(_Strict):
     def _has_versions(self) -> ModelInfo:
         if not self.versions:
             raise ValueError("a model needs at least one version")
+        if self.stage == "retired" and self.status != "retired":
+            raise ValueError("stage retired needs status retired (readers of status must see it)")
+        if self.stage == "deprecated" and self.status not in ("deprecated", "retired"):
+            raise ValueError("stage deprecated needs status deprecated")
         return self
 
     # -- per version -------------------------------------------------------------------------------
@@ -142,6 +174,18 @@ class ModelInfo(_Strict):
     def deprecation_of(self, version: str) -> dt.date | None:
         info = self.version_info(version)
         return (info.deprecation if info else None) or self.deprecation
+
+    def stage_of(self, version: str, today: dt.date | None = None) -> str:
+        """Anthropic's stage of this version today: retired once its retirement date has passed (or Azure lists
+        it retired), deprecated when either side says so, else the stated stage (active by default)."""
+        today = today or dt.date.today()
+        status = self.status_of(version)
+        retirement = self.retirement_of(version)
+        if status == "retired" or self.stage == "retired" or (retirement is not None and retirement <= today):
+            return "retired"
+        if status == "deprecated" or self.stage == "deprecated":
+            return "deprecated"
+        return self.stage or "active"
 
     @property
     def hostings(self) -> list[str]:
@@ -256,8 +300,12 @@ class Catalogue(_Strict):
         return next((e for k, e in self.eligibility.items() if k.split("_", 1)[0].lower() == prefix), None)
 
     def family_of(self, model: str) -> str:
+        """The model's family; for a Claude model id the catalogue does not hold yet, the one its id names."""
         info = self.models.get(model)
-        return info.family if info else ""
+        if info is not None:
+            return info.family
+        match = CLAUDE_ID_RE.match(model)
+        return match.group(1) if match else ""
 
     def sku_locations(self, sku: str) -> list[str]:
         info = self.skus.get(sku)
@@ -274,8 +322,7 @@ class Catalogue(_Strict):
         knows; ``preflight`` asks the live list)."""
         info = self.models.get(model)
         if info is None:
-            return [("model", f"unknown model {model!r}; known: {', '.join(self.models)} (run `claude-foundry "
-                              f"catalogue refresh` or point {ENV_CATALOGUE} at a newer catalogue)")]
+            return [("model", self.unknown_model(model)[1])]
         vinfo = info.version_info(version)
         if vinfo is None:
             return [("version", f"{model} has no version {version!r}; versions: "
@@ -294,40 +341,133 @@ class Catalogue(_Strict):
         return out
 
     def lifecycle(self, model: str, version: str, today: dt.date | None = None) -> tuple[str, str] | None:
-        """``("error" | "warning", words)`` for a retired, deprecated or gated model, else None."""
+        """``("error" | "warning", words)`` for a retired, deprecated, preview or gated model, or one whose offer
+        Microsoft has not published yet; else None. A retired model is refused with its retirement date and its
+        replacement; a deprecated one warns with both."""
         info = self.models.get(model)
         if info is None or info.version_info(version) is None:
             return None
         today = today or dt.date.today()
-        status = info.status_of(version)
+        stage = info.stage_of(version, today)
         retirement = info.retirement_of(version)
         deprecation = info.deprecation_of(version)
-        if status == "retired" or (retirement is not None and retirement <= today):
-            when = f" on {retirement.isoformat()}" if retirement else ""
-            return ("error", f"{model} retired{when} and no longer answers; deploy a current model "
-                             f"({', '.join(self.successors(model))})")
+        if stage == "retired":
+            when = f" on {retirement.isoformat()}" if retirement and retirement <= today else ""
+            return ("error", f"{model} retired{when}; {self.replacement_words(model)} (requests to a retired "
+                             "model fail and Azure takes no new deployments of it)")
         if deprecation is not None and deprecation <= today:
             return ("error", f"{model} is deprecated since {deprecation.isoformat()}: Azure takes no new "
-                             f"deployments of it" + (f"; it retires on {retirement.isoformat()}" if retirement else ""))
-        if status == "deprecated" or deprecation is not None or retirement is not None:
-            parts = [f"{model} is deprecated" if status == "deprecated" or deprecation else f"{model} is due to retire"]
+                             f"deployments of it" + (f"; it retires on {self.retirement_words(model, version)}"
+                                                     if retirement else "") + f"; {self.replacement_words(model)}")
+        if stage == "deprecated" or deprecation is not None or retirement is not None:
+            parts = [f"{model} is deprecated" if stage == "deprecated" or deprecation else f"{model} is due to retire"]
             if deprecation:
                 parts.append(f"no new deployments after {deprecation.isoformat()}")
-            parts.append(f"it retires on {retirement.isoformat()}" if retirement else
+            parts.append(f"it retires on {self.retirement_words(model, version)}" if retirement else
                          "retirement date not yet announced")
-            return ("warning", "; ".join(parts) + f"; plan a move to {', '.join(self.successors(model))}")
-        if status == "preview":
+            return ("warning", "; ".join(parts) + f"; {self.replacement_words(model)}")
+        if info.unverified:
+            return ("warning", self.unverified_words(model))
+        if stage == "legacy":
+            return ("warning", f"{model} is a legacy model (no more updates; Anthropic may deprecate it with 60 "
+                               f"days' notice); {self.replacement_words(model, named='consider')}")
+        if info.status_of(version) == "preview":
             return ("warning", f"{model} is in preview on Foundry (no SLA; behaviour and availability may change)")
-        if status == "gated":
+        if info.status_of(version) == "gated":
             return ("warning", f"{model} is a gated research preview: access is granted by Anthropic; "
                                "without it the deployment is refused")
         return None
 
+    def retirement_words(self, model: str, version: str | None = None) -> str:
+        """The retirement date, with "(tentative: ...)" when the source is secondary or the date tentative."""
+        info = self.models.get(model)
+        if info is None:
+            return "unknown"
+        when = info.retirement_of(version) if version is not None else info.retirement
+        if when is None:
+            return "not announced"
+        return when.isoformat() + (" (tentative: reported by a secondary source, not yet on Anthropic's "
+                                   "deprecations page)" if info.retirement_tentative else "")
+
+    def replacement_words(self, model: str, *, named: str = "its replacement is") -> str:
+        """``its replacement is X`` (Anthropic's named replacement), else the current models of its family."""
+        info = self.models.get(model)
+        if info is not None and info.replacement:
+            return f"{named} {info.replacement}"
+        alternatives = ", ".join(self.successors(model)) or "a current model"
+        return f"no replacement named by Anthropic yet; current models of its family: {alternatives}"
+
+    def unverified_words(self, model: str) -> str:
+        info = self.models.get(model)
+        facets = ", ".join(info.unverified) if info else ""
+        return (f"{model} is announced on Microsoft Foundry but Microsoft has not published its offer details "
+                f"({facets}): the catalogue's entry is unverified; `claude-foundry preflight` confirms the "
+                "deployment against Azure's live models list")
+
     def successors(self, model: str) -> list[str]:
-        """Current models of the same family, newest first (for advice)."""
+        """The named replacement first, then current models of the same family, newest first (for advice)."""
+        info = self.models.get(model)
         fam = self.family_of(model)
-        out = [n for n, m in self.models.items() if m.family == fam and n != model and m.status in ("ga",)]
-        return out[:2] or [n for n, m in self.models.items() if m.status == "ga"][:2]
+        first = [info.replacement] if info is not None and info.replacement else []
+        out = [n for n, m in self.models.items() if m.family == fam and n != model and m.status in ("ga",)
+               and not m.unverified and m.stage in (None, "active") and n not in first]
+        out = first + out
+        return out[:2] or [n for n, m in self.models.items() if m.status == "ga" and m.stage in (None, "active")][:2]
+
+    # -- a model the snapshot does not know ------------------------------------------------------------
+
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(m.family for m in self.models.values()))
+
+    def unknown_model(self, name: str) -> tuple[str, str]:
+        """The verdict on a model id the catalogue does not hold: ``("warning", ...)`` for an id that looks like
+        a Claude model released after the snapshot (``preflight`` confirms it against Azure's live list), or
+        ``("error", ...)`` for a near miss of a known model (a typo: "did you mean") or an id that is not a
+        Claude model id at all."""
+        snapshot = self.snapshot.date.isoformat()
+        refresh = (f"run `claude-foundry catalogue refresh` or point {ENV_CATALOGUE} at a newer catalogue")
+        near = difflib.get_close_matches(name, list(self.models), n=1, cutoff=0.8)
+        match = CLAUDE_ID_RE.match(name)
+        family = match.group(1) if match else None
+        known_families = self.families()
+        if match and family in known_families:
+            hint = f" (if you meant {near[0]}, fix the name)" if near else ""
+            return ("warning", f"{name} is not in the catalogue snapshot of {snapshot}{hint}: if it is a model "
+                               f"released since, `claude-foundry preflight` confirms it against Azure's live "
+                               f"models list ({refresh})")
+        if match and not difflib.get_close_matches(family or "", known_families, n=1, cutoff=0.75) and not near:
+            return ("warning", f"{name} is not in the catalogue snapshot of {snapshot} (a new family, "
+                               f"{family!r}): `claude-foundry preflight` confirms it against Azure's live models "
+                               f"list ({refresh})")
+        if not near:
+            # a dated id (claude-sonnet-5-5-20261001), a dot (claude-sonnet-5.5), a family typo
+            canonical = re.sub(r"-\d{8}$", "", name.strip().lower().replace(".", "-").replace("_", "-"))
+            near = ([canonical] if canonical in self.models else
+                    difflib.get_close_matches(canonical, list(self.models), n=1, cutoff=0.75))
+        if near:
+            return ("error", f"unknown model {name!r}: did you mean {near[0]}? (Foundry model ids look like "
+                             f"claude-<family>-<major>-<minor>, no date; catalogue snapshot of {snapshot})")
+        return ("error", f"unknown model {name!r}; known: {', '.join(self.models)} ({refresh})")
+
+    # -- how old the snapshot is -----------------------------------------------------------------------
+
+    def last_checked(self) -> dt.date:
+        """The newest of the snapshot's date and its refreshes."""
+        return max([self.snapshot.date, *(r.date for r in self.snapshot.refreshes)])
+
+    def age_words(self, today: dt.date | None = None) -> str:
+        """"snapshot of 2026-09-21 (77 days old; refreshed ...)" for reports that depend on it."""
+        today = today or dt.date.today()
+        last = self.last_checked()
+        days = (today - last).days
+        refreshed = self.snapshot.refreshes[-1] if self.snapshot.refreshes else None
+        words = f"snapshot of {self.snapshot.date.isoformat()}"
+        if self.snapshot.lifecycle_checked is not None:
+            words += f", lifecycle dates checked {self.snapshot.lifecycle_checked.isoformat()}"
+        if refreshed is not None:
+            words += f", refreshed {refreshed.date.isoformat()} from {refreshed.via}"
+        return words + f" ({days} day{'s' if days != 1 else ''} old" + (
+            "; run `claude-foundry catalogue refresh` for Azure's live list)" if days > 30 else ")")
 
 
 def _versions_words(info: ModelInfo) -> str:

@@ -26,7 +26,7 @@ from claude_foundry.sandbox.testing import deployment_body  # noqa: E402
 
 LOCATION = "eastus2"
 #: deployment name -> (model, capacity)
-DEPLOYMENTS = {"sonnet": ("claude-sonnet-4-5", 3), "haiku": ("claude-haiku-4-5", 2)}
+DEPLOYMENTS = {"sonnet": ("claude-sonnet-4-6", 3), "haiku": ("claude-haiku-4-5", 2)}
 
 
 def _digest(value: str) -> str:

@@ -130,7 +130,7 @@ def grant_caller(stack: Stack, principal_id: str, role: str = "cognitive-service
     assign_role(rm, stack.sandbox, stack.account_id, role, principal_id)
 
 
-MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-5", "haiku": "claude-haiku-4-5"}
+MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-6", "haiku": "claude-haiku-4-5"}
 
 
 #: The shipped stacks' shared base (organisation, location, deployments) that the local-deploy tests extend.

@@ -33,7 +33,7 @@ def test_refresh_from_the_sandbox_agrees_with_the_bundled_snapshot(conn_file: st
 
 @pytest.fixture(scope="module")
 def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    seed = {"models_by_location": {"eastus2": ["claude-sonnet-4-5"]}}
+    seed = {"models_by_location": {"eastus2": ["claude-sonnet-4-6"]}}
     with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("narrow"), seed=seed)) as sb:
         yield sb
 
@@ -47,6 +47,6 @@ def test_refresh_reports_what_a_location_no_longer_lists(narrow: Sandbox, tmp_pa
     printed = capsys.readouterr().out
     assert "- claude-haiku-4-5 version 2 no longer listed in eastus2" in printed
     refreshed = load_catalogue_file(out)
-    assert "eastus2" in refreshed.models["claude-sonnet-4-5"].versions["1"].locations
+    assert "eastus2" in refreshed.models["claude-sonnet-4-6"].versions["1"].locations
     assert "eastus2" not in refreshed.models["claude-haiku-4-5"].versions["2"].locations
     assert "swedencentral" in refreshed.models["claude-haiku-4-5"].versions["2"].locations

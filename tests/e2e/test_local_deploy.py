@@ -140,7 +140,7 @@ def test_up_recreates_what_was_deleted_out_of_band(tmp_path: Path, target: Any, 
 
 
 def test_failure_stops_dependants_and_a_rerun_resumes(tmp_path: Path) -> None:
-    seed = {"quota": {"GlobalStandard/claude-sonnet-4-5": 10}}  # the first deployment asks for 50
+    seed = {"quota": {"GlobalStandard/claude-sonnet-4-6": 10}}  # the first deployment asks for 50
     with Sandbox(SandboxConfig(state_dir=tmp_path / "sb", seed=seed)) as sb, \
             sandbox_target(sb.connection) as target:
         _, spec = make_stack(tmp_path)

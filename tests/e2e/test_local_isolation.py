@@ -30,7 +30,7 @@ def _live_deployments(cs_client: Any, spec: Any) -> set[str]:
 
 
 def test_two_stacks_sharing_an_environment_deploy_side_by_side(tmp_path: Path, target: Any, cs_client: Any) -> None:
-    first = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-5", "capacity": 1}}, tag="shared"))
+    first = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-6", "capacity": 1}}, tag="shared"))
     second = load_spec(write_stack(tmp_path, {"db": {"model": "claude-haiku-4-5", "capacity": 1}}, tag="shared"))
     assert first.environment == second.environment
     assert state_file(tmp_path, first, target) != state_file(tmp_path, second, target)
@@ -49,7 +49,7 @@ def test_two_stacks_sharing_an_environment_deploy_side_by_side(tmp_path: Path, t
 
 def test_a_legacy_shared_state_file_hands_over_only_the_stacks_own_entries(tmp_path: Path, target: Any,
                                                                           cs_client: Any) -> None:
-    first = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-5", "capacity": 1}}, tag="legacy"))
+    first = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-6", "capacity": 1}}, tag="legacy"))
     second = load_spec(write_stack(tmp_path, {"db": {"model": "claude-haiku-4-5", "capacity": 1}}, tag="legacy"))
     assert up_local(first, target, state_dir=tmp_path).result.ok
     # what a pre-0.2 run left: the first stack's entries in the file named by environment and subscription
@@ -67,9 +67,9 @@ def test_a_legacy_shared_state_file_hands_over_only_the_stacks_own_entries(tmp_p
 
 def test_an_orphan_outside_the_stacks_resource_group_is_kept_and_reported(tmp_path: Path, target: Any,
                                                                          cs_client: Any) -> None:
-    spec = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-5", "capacity": 1}}, tag="scope"))
+    spec = load_spec(write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-6", "capacity": 1}}, tag="scope"))
     assert up_local(spec, target, state_dir=tmp_path).result.ok
-    other = load_spec(write_stack(tmp_path, {"dx": {"model": "claude-sonnet-4-5", "capacity": 1}}, tag="other"))
+    other = load_spec(write_stack(tmp_path, {"dx": {"model": "claude-sonnet-4-6", "capacity": 1}}, tag="other"))
     assert up_local(other, target, state_dir=tmp_path).result.ok
     # forge a state entry pointing into the other stack's resource group (a hand-edited or corrupted file)
     path = state_file(tmp_path, spec, target)
@@ -89,7 +89,7 @@ def test_an_orphan_outside_the_stacks_resource_group_is_kept_and_reported(tmp_pa
 
 
 def test_a_protected_resource_dropped_from_the_stack_is_kept(tmp_path: Path, target: Any, rm_client: Any) -> None:
-    path = write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-5", "capacity": 1}}, tag="prot", protect=True)
+    path = write_stack(tmp_path, {"da": {"model": "claude-sonnet-4-6", "capacity": 1}}, tag="prot", protect=True)
     spec = load_spec(path)
     assert up_local(spec, target, state_dir=tmp_path).result.ok
     old_vault = spec.key_vault.name
@@ -108,7 +108,7 @@ def test_a_protected_resource_dropped_from_the_stack_is_kept(tmp_path: Path, tar
 
 def test_every_deletion_is_in_the_summary_and_deployments_go_one_by_one(tmp_path: Path, target: Any,
                                                                        cs_client: Any) -> None:
-    deployments = {n: {"model": "claude-sonnet-4-5", "capacity": 1} for n in ("d1", "d2", "d3")}
+    deployments = {n: {"model": "claude-sonnet-4-6", "capacity": 1} for n in ("d1", "d2", "d3")}
     spec = load_spec(write_stack(tmp_path, deployments, tag="del"))
     assert up_local(spec, target, state_dir=tmp_path).result.ok
     smaller = spec.model_copy(update={"deployments": {"d1": spec.deployments["d1"]}})
@@ -121,7 +121,7 @@ def test_every_deletion_is_in_the_summary_and_deployments_go_one_by_one(tmp_path
 def test_deletion_order_chains_one_accounts_deployments(tmp_path: Path) -> None:
     from claude_foundry.program.plan import plan
 
-    spec = load_spec(write_stack(tmp_path, {n: {"model": "claude-sonnet-4-5", "capacity": 1}
+    spec = load_spec(write_stack(tmp_path, {n: {"model": "claude-sonnet-4-6", "capacity": 1}
                                                 for n in ("d1", "d2", "d3")}, tag="chain"))
     steps = deletion_order([s for s in steps_from_plan(plan(spec).resources) if "/deployments/" in s.arm_id])
     by_name = {s.arm_id.rsplit("/", 1)[-1]: s for s in steps}

@@ -179,7 +179,7 @@ def test_a_down_second_account_fails_that_account_only(stack, sandbox, conn_file
     assert "2/3 deployments passed on 2 accounts" in text
     errors = [line for line in text.splitlines() if line.startswith("::error ")]
     assert len(errors) == 1
-    assert f"deployment {SHARED} (claude-sonnet-4-5) on account sweden ({stack.sweden}, swedencentral)" \
+    assert f"deployment {SHARED} (claude-sonnet-4-6) on account sweden ({stack.sweden}, swedencentral)" \
         in errors[0]
 
 

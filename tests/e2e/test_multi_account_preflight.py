@@ -29,8 +29,8 @@ pytestmark = pytest.mark.e2e
 SEED = {
     # swedencentral does not offer claude-opus-4-7 here (the bundled catalogue says it does: the live list wins)
     "models_by_location": {
-        "eastus2": ["claude-sonnet-4-5", "claude-opus-4-7", "claude-sonnet-4-6", "claude-opus-5-5"],
-        "swedencentral": ["claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-5-5"],
+        "eastus2": ["claude-sonnet-5", "claude-opus-4-7", "claude-sonnet-4-6", "claude-opus-5-5"],
+        "swedencentral": ["claude-sonnet-5", "claude-sonnet-4-6", "claude-opus-5-5"],
     },
     "quota": {"GlobalStandard/claude-sonnet-4-6": 30},
 }
@@ -59,7 +59,7 @@ def checks(report: Any) -> dict[str, Any]:
 
 
 def test_a_model_the_second_region_does_not_offer_fails_there_only(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(multi_stack(tmp_path, {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 2},
+    spec = load_spec(multi_stack(tmp_path, {"sonnet": {"model": "claude-sonnet-5", "capacity": 2},
                                             "deep": {"model": "claude-opus-4-7", "capacity": 2}}))
     sweden = spec.accounts["sweden"].name
     report = run_preflight(stack_view(spec, target))
@@ -68,7 +68,7 @@ def test_a_model_the_second_region_does_not_offer_fails_there_only(tmp_path: Pat
     finding = by["model:sweden/deep"]
     assert f"account {sweden} (sweden, swedencentral)" in finding.reason
     assert "claude-opus-4-7 is not offered in swedencentral" in finding.reason
-    assert "claude-sonnet-4-5" in finding.reason  # what the region does offer
+    assert "claude-sonnet-5" in finding.reason  # what the region does offer
     assert "accounts.sweden.deployments" in finding.fix
     # the same deployment passes in the primary, whose region offers it
     assert by["model:deep"].status == PASS
@@ -83,7 +83,7 @@ def test_a_model_the_second_region_does_not_offer_fails_there_only(tmp_path: Pat
     assert "4 deployment(s)" in by["provider-data"].reason  # both accounts' deployments
     # subscription-wide checks once, not once per account
     assert [c.name for c in report.checks if c.name.startswith("marketplace:")] == \
-        ["marketplace:claude-opus-4-7", "marketplace:claude-sonnet-4-5"]
+        ["marketplace:claude-opus-4-7", "marketplace:claude-sonnet-5"]
     assert not report.ok
 
 
@@ -167,7 +167,7 @@ def test_cli_names_the_account_and_region(tmp_path: Path, seeded: Sandbox,
     assert "(sweden, swedencentral): claude-opus-4-7 is not offered in swedencentral" in out
     # with the deployment left out of sweden the stack passes (warnings allowed)
     ok = multi_stack(tmp_path, {"deep": {"model": "claude-opus-4-7", "capacity": 2},
-                                "sonnet": {"model": "claude-sonnet-4-5", "capacity": 2}},
+                                "sonnet": {"model": "claude-sonnet-5", "capacity": 2}},
                      sweden={"deployments": ["sonnet"]})
     assert main(["preflight", str(ok), "--sandbox", str(conn), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

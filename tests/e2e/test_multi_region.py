@@ -46,7 +46,7 @@ accounts:
     location: swedencentral
     deployments:
       deep: {{capacity: 100}}
-      nordic: {{model: claude-sonnet-4-5}}   # served by this region only
+      nordic: {{model: claude-sonnet-4-6}}   # served by this region only
 key_vault: {{name: kv{name[-18:]}, purge_protection: true}}
 private_network: {{address_space: 10.50.0.0/16, subnet_prefix: 10.50.1.0/24}}
 protect: true

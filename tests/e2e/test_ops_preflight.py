@@ -27,7 +27,7 @@ from claude_foundry.sandbox import Sandbox, SandboxConfig
 pytestmark = pytest.mark.e2e
 
 TAKEN = "taken-by-someone-else"
-EASTUS2_MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7", "claude-sonnet-4-6"]  # no opus-4-5
+EASTUS2_MODELS = ["claude-sonnet-5", "claude-haiku-4-5", "claude-opus-4-7", "claude-sonnet-4-6"]  # no opus-4-8
 SEED = {
     "quota": {"GlobalStandard/claude-opus-4-7": 10, "GlobalStandard/claude-sonnet-4-6": 30},
     "models_by_location": {"eastus2": EASTUS2_MODELS},
@@ -58,7 +58,7 @@ def checks(report: Any) -> dict[str, Any]:
     return {c.name: c for c in report.checks}
 
 
-OK_DEPLOYMENTS = {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 10}}
+OK_DEPLOYMENTS = {"sonnet": {"model": "claude-sonnet-5", "capacity": 10}}
 
 
 def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
@@ -67,12 +67,12 @@ def test_clean_stack_passes(tmp_path: Path, target: Any) -> None:
     by = checks(report)
     assert report.ok, report.to_json()
     for name in ("provider-data", "subdomain", "deleted-account", "deleted-vault", "model:sonnet",
-                 "quota:claude-sonnet-4-5/GlobalStandard", "resource-group", "permissions",
-                 "marketplace:claude-sonnet-4-5"):
+                 "quota:claude-sonnet-5/GlobalStandard", "resource-group", "permissions",
+                 "marketplace:claude-sonnet-5"):
         assert by[name].status == PASS, by[name]
     assert report.count(WARN) == 0, report.to_json()
     assert "the subscription" in by["permissions"].reason  # the group does not exist yet: checked one level up
-    assert by["marketplace:claude-sonnet-4-5"].reason == "terms of anthropic-claude-sonnet-4-5-offer accepted"
+    assert by["marketplace:claude-sonnet-5"].reason == "terms of anthropic-claude-sonnet-5-offer accepted"
 
 
 def test_quota_exceeded(tmp_path: Path, target: Any) -> None:
@@ -103,11 +103,11 @@ def test_own_capacity_counts_as_available(tmp_path: Path, seeded: Sandbox, targe
 
 
 def test_model_absent_in_region(tmp_path: Path, target: Any) -> None:
-    spec = load_spec(pf_stack(tmp_path, {"deep": {"model": "claude-opus-4-5"}, **OK_DEPLOYMENTS}))
+    spec = load_spec(pf_stack(tmp_path, {"deep": {"model": "claude-opus-4-8"}, **OK_DEPLOYMENTS}))
     report = run_preflight(stack_view(spec, target))
     by = checks(report)
     assert by["model:deep"].status == FAIL
-    assert "claude-opus-4-5 is not offered in eastus2" in by["model:deep"].reason
+    assert "claude-opus-4-8 is not offered in eastus2" in by["model:deep"].reason
     assert by["model:sonnet"].status == PASS
     assert not report.ok
 
@@ -268,7 +268,7 @@ def test_reader_only_fails_permissions(tmp_path: Path, seeded: Sandbox) -> None:
         assert action in check.reason
     assert "on the subscription" in check.reason
     assert "Contributor" in check.fix
-    assert by["marketplace:claude-sonnet-4-5"].status == PASS  # reading the terms needs only Reader
+    assert by["marketplace:claude-sonnet-5"].status == PASS  # reading the terms needs only Reader
     assert not report.ok
 
 

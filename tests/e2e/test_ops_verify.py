@@ -27,7 +27,7 @@ def target(connection: dict[str, Any]) -> Target:
 
 @pytest.fixture
 def deployed(tmp_path: Path, target: Target) -> tuple[Path, Any, ArmCaller]:
-    path = write_stack(tmp_path, {"sonnet": {"model": "claude-sonnet-4-5", "capacity": 5},
+    path = write_stack(tmp_path, {"sonnet": {"model": "claude-sonnet-4-6", "capacity": 5},
                                    "haiku": {"model": "claude-haiku-4-5", "capacity": 3}}, tag="vf")
     spec = load_spec(path)
     result = up_local(spec, target, state_dir=tmp_path)
@@ -76,7 +76,7 @@ def test_extra_and_missing_deployment(deployed: Any) -> None:
     missing = next(d for d in report.drifts if d.resource == "deployment haiku")
     assert missing.actual == MISSING
     rogue = next(d for d in report.drifts if d.resource == "deployment rogue")
-    assert "claude-sonnet-4-5" in rogue.actual
+    assert "claude-sonnet-4-6" in rogue.actual
 
 
 def test_local_auth_flipped(deployed: Any) -> None:

@@ -57,9 +57,9 @@ def test_account_create_keys_models_usages(cs_client, rg):
     assert new.key1 != keys.key1
     assert new.key2 == keys.key2
     models = list(cs_client.accounts.list_models(rg, acc.name))
-    assert {m.name for m in models} >= {"claude-sonnet-4-5", "claude-opus-4-6"}
+    assert {m.name for m in models} >= {"claude-sonnet-4-6", "claude-opus-4-6"}
     assert all(m.format == "Anthropic" for m in models)
-    sonnet = next(m for m in models if m.name == "claude-sonnet-4-5")
+    sonnet = next(m for m in models if m.name == "claude-sonnet-4-6")
     assert {s.name for s in sonnet.skus} == {"GlobalStandard"}  # Anthropic-hosted only: no Data Zone
     haiku = {m.version: m for m in models if m.name == "claude-haiku-4-5"}
     assert set(haiku) == {"1", "2"}  # one entry per version (= hosting)
@@ -71,11 +71,11 @@ def test_account_create_keys_models_usages(cs_client, rg):
     cs_client.deployments.begin_create_or_update(rg, acc.name, "sonnet", _body(capacity=7),
                                                  api_version=arm.DEPLOYMENT_API_VERSION).result()
     usages = {u.name.value: u for u in cs_client.usages.list("eastus2")}
-    u = usages["AIServices.GlobalStandard.claude-sonnet-4-5"]
+    u = usages["AIServices.GlobalStandard.claude-sonnet-4-6"]
     assert u.current_value >= 7
     assert u.limit >= u.current_value
     account_usages = {u.name.value for u in cs_client.accounts.list_usages(rg, acc.name).value}
-    assert "AIServices.GlobalStandard.claude-sonnet-4-5" in account_usages
+    assert "AIServices.GlobalStandard.claude-sonnet-4-6" in account_usages
     location_models = list(cs_client.models.list("centralus"))
     assert "claude-fable-5" not in {m.model.name for m in location_models}  # not offered there
     assert "claude-fable-5" in {m.model.name for m in cs_client.models.list("eastus2")}
@@ -206,7 +206,7 @@ def test_concurrent_deployment_writes_conflict(cs_client, rg, provisioning_delay
                 rg, acc.name, name, _body(model=model), api_version=arm.DEPLOYMENT_API_VERSION).result()
         return call
 
-    results = _parallel(put("one", "claude-sonnet-4-5"), put("two", "claude-opus-4-5"))
+    results = _parallel(put("one", "claude-sonnet-4-6"), put("two", "claude-opus-4-6"))
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1, results
     assert isinstance(errors[0], ResourceExistsError)
@@ -387,11 +387,11 @@ def test_marketplace_unknown_offer_and_plan(rm_client, connection):
     status, body = _send(rm_client, "PUT", _terms_path(sub, "claude-nonexistent-9"), MARKETPLACE_API,
                          {"properties": {"accepted": True}})
     assert status == 400
-    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-5", plan="no-such-plan"),
+    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-6", plan="no-such-plan"),
                          MARKETPLACE_API)
     assert status == 400
     assert "Plan ID 'no-such-plan'" in body["error"]["message"]
-    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-5", offer_type="saas"),
+    status, body = _send(rm_client, "GET", _terms_path(sub, "claude-sonnet-4-6", offer_type="saas"),
                          MARKETPLACE_API)
     assert status == 400
 

@@ -80,12 +80,12 @@ def test_state_survives_restart(tmp_path):
 
 def test_seed_file(tmp_path):
     seed = tmp_path / "seed.yaml"
-    seed.write_text("quota:\n  GlobalStandard/claude-sonnet-4-5: 3\ntaken_subdomains: [taken-name]\n"
-                    "models_by_location:\n  eastus2: [claude-sonnet-4-5]\n", encoding="utf-8")
+    seed.write_text("quota:\n  GlobalStandard/claude-sonnet-4-6: 3\ntaken_subdomains: [taken-name]\n"
+                    "models_by_location:\n  eastus2: [claude-sonnet-4-6]\n", encoding="utf-8")
     with Sandbox(SandboxConfig(seed=str(seed))) as sb:
         st = sb.state
-        assert st.quota_limit("GlobalStandard", "claude-sonnet-4-5") == 3
-        assert st.models_in("eastus2") == ["claude-sonnet-4-5"]
+        assert st.quota_limit("GlobalStandard", "claude-sonnet-4-6") == 3
+        assert st.models_in("eastus2") == ["claude-sonnet-4-6"]
         assert "taken-name" in st.taken_subdomains
 
 

@@ -195,7 +195,7 @@ def test_outputs_match_contract(dev_plan, dev_spec):
     assert out["vault_url"] == f"https://{dev_spec.key_vault.name}.vault.azure.net/"
     assert out["deployment_names"] == list(dev_spec.deployments)
     assert out["deployments"] == {
-        "my-claude-deployment": {"model": "claude-sonnet-4-5", "version": "1", "family": "sonnet"},
+        "my-claude-deployment": {"model": "claude-sonnet-5-5", "version": "2", "family": "sonnet"},
         "fast": {"model": "claude-haiku-4-5", "version": "2", "family": "haiku"},
     }
     assert out["auth_mode"] == "key"

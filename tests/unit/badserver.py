@@ -143,7 +143,7 @@ def endless_json(server: BadServer) -> Behaviour:
 def endless_events(server: BadServer) -> Behaviour:
     """An event stream that starts like a Messages stream and then pings forever."""
     start = {"type": "message_start", "message": {
-        "id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [],
+        "id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6", "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 0}}}
     head = f"event: message_start\ndata: {json.dumps(start)}\n\n".encode()
     ping = b'event: ping\ndata: {"type": "ping"}\n\n' * 200

@@ -23,7 +23,7 @@ KEY = "hardening-unit-key-0123456789abcdef"
 TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzIn0."
          "c2lnbmF0dXJlLW9mLXRoZS1oYXJkZW5pbmctdG9rZW4")
 BASE = "https://acct.services.ai.azure.com/anthropic"
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 SDK_LOGGERS = ("anthropic", "anthropic._base_client", "httpx2", "httpcore2.http11", "httpx", "httpcore",
                "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "msal", "urllib3")
 

@@ -15,7 +15,7 @@ from claude_foundry.client import runtime as rt
 
 SWEDEN_BASE = "https://acct-sc.services.ai.azure.com/anthropic"
 KEY_SWEDEN = "sweden-key-00112233445566778899"
-SONNET = c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")
+SONNET = c.DeploymentInfo("claude-sonnet-4-6", "1", "sonnet")
 OPUS = c.DeploymentInfo("claude-opus-4-8", "2", "opus", capacity=50)
 
 

@@ -162,7 +162,7 @@ def _report() -> Any:
     return SmokeReport(resource="contoso", base_url="https://contoso.services.ai.azure.com/anthropic", auth="key",
                        results=[DeploymentResult(name="fast", model="claude-haiku-4-5", passed=True, status=200,
                                                  attempts=1, diagnosis="answered", request_id="req-1"),
-                                DeploymentResult(name="big", model="claude-opus-4-5", status=404, attempts=3,
+                                DeploymentResult(name="big", model="claude-opus-4-6", status=404, attempts=3,
                                                  diagnosis="deployment 'big' not found")])
 
 
@@ -280,6 +280,10 @@ def test_each_job_installs_exactly_the_extras_it_uses(path: Path):
         required: set[str] = set()
         for command in COMMAND_RE.findall(text):
             required |= set(cli.COMMAND_EXTRAS.get(command.replace("-", "_"), ()))
+        for line in text.splitlines():  # a subcommand or flag that reads Azure's live list (cli.OPTION_EXTRAS)
+            for (command, word), extras in cli.OPTION_EXTRAS.items():
+                if re.search(rf"claude-foundry\s+{command}\b.*\s{re.escape(word)}\b", line):
+                    required |= set(extras)
         if re.search(r"\bpulumi (up|preview|destroy|refresh)\b", text):
             required.add("infra")
         if re.search(r"(^|\s)scripts/test\b", text):

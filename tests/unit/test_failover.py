@@ -18,7 +18,7 @@ from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
 KEY_A = "key-a-0123456789abcdef"
 KEY_B = "key-b-0123456789abcdef"
 KEY_A2 = "key-a-rotated-fedcba98"
-DEP = {"sonnet": c.DeploymentInfo(model="claude-sonnet-4-5", version="1", family="sonnet")}
+DEP = {"sonnet": c.DeploymentInfo(model="claude-sonnet-4-6", version="1", family="sonnet")}
 MSG = [{"role": "user", "content": "ping"}]
 
 
@@ -263,7 +263,7 @@ def test_400_is_not_failed_over(fake: Fake, clock: Clock) -> None:
 def test_streaming_200_is_not_retried(fake: Fake, clock: Clock) -> None:
     def broken_stream(request: httpx2.Request) -> httpx2.Response:
         def chunks():  # type: ignore[no-untyped-def]
-            yield sse("claude-sonnet-4-5").split("event: content_block_delta")[0].encode()
+            yield sse("claude-sonnet-4-6").split("event: content_block_delta")[0].encode()
             raise httpx2.ReadError("connection reset")
         return httpx2.Response(200, content=chunks(), headers={"content-type": "text/event-stream"})
 

@@ -18,6 +18,7 @@ SCAFFOLD = ROOT / "src" / "claude_foundry" / "scaffold"
 
 FILES = {
     ".github/workflows/deploy-stack.yml", ".github/workflows/deploy.yml", ".github/workflows/drift.yml",
+    ".github/workflows/lifecycle.yml",
     ".github/workflows/pull-request.yml", ".github/workflows/rotate.yml", ".gitignore", "Pulumi.dev.yaml",
     "Pulumi.prod.yaml", "Pulumi.yaml", "README.md", "docs/ci.md", "infra/__main__.py", "policy/PulumiPolicy.yaml",
     "policy/__main__.py", "policy/requirements.txt", "requirements.txt", "schema/stack.schema.json",
@@ -103,7 +104,7 @@ def test_placeholders_when_stdin_is_not_a_terminal(tmp_path: Path, not_a_termina
     assert project["main"] == "infra/"
     assert project["runtime"]["options"]["virtualenv"] == ".venv"
     assert "template" not in project
-    assert "wrote 23 files" in out
+    assert "wrote 24 files" in out
 
 
 def test_flags_fill_every_value(tmp_path: Path, not_a_terminal, capsys):

@@ -82,7 +82,7 @@ def test_a_symlink_loop_is_refused(tmp_path: Path) -> None:
 
 def test_keys_differing_only_by_whitespace_cannot_collide(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("  fast: {model: claude-haiku-4-5}",
-                                        '  fast: {model: claude-haiku-4-5}\n  "fast ": {model: claude-sonnet-4-5}'))
+                                        '  fast: {model: claude-haiku-4-5}\n  "fast ": {model: claude-sonnet-4-6}'))
     message = refused(path)
     assert "key 'fast' has leading or trailing spaces" in message
 

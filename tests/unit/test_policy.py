@@ -157,7 +157,7 @@ def _props(p: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("change", "text"), [
-    ({"name": "claude-imaginary-9"}, "not in the catalogue"),
+    ({"name": "claude-sonet-5-5"}, "not in the catalogue"),
     ({"version": "42"}, "version '42'"),
     ({"format": "OpenAI"}, "format must be 'Anthropic'"),
 ])
@@ -196,11 +196,15 @@ def test_model_not_offered_in_the_account_location_fails(dev_plan):
 
 def test_data_zone_sku_of_an_anthropic_hosted_version_fails(dev_plan):
     # DataZoneStandard exists only for the Azure-hosted (version 2) deployments of a few models
-    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, lambda p: p["sku"].update(name="DataZoneStandard"),
+    def anthropic_hosted_in_data_zone(p):
+        p["sku"].update(name="DataZoneStandard")
+        p["properties"]["model"].update(version="1")
+
+    resources = edited(dev_plan, armmap.GENERIC_RESOURCE, anthropic_hosted_in_data_zone,
                        name="claude-foundry-deployments-my-claude-deployment")
     v = found(pol.evaluate(resources), pol.R_MODEL_LOCATION, pol.MANDATORY)
     assert len(v) == 1
-    assert "claude-sonnet-4-5 version 1 (Hosted on Anthropic infrastructure) is offered as GlobalStandard, not " \
+    assert "claude-sonnet-5-5 version 1 (Hosted on Anthropic infrastructure) is offered as GlobalStandard, not " \
            "DataZoneStandard" in v[0].message
 
 
@@ -235,7 +239,7 @@ def test_provider_data_inside_model_is_in_the_wrong_place(dev_plan):
 
 def test_typed_deployment_of_claude_fails():
     res = pol.PolicyResource(pol.TYPED_DEPLOYMENT, "typed", {
-        "accountName": "a", "properties": {"model": {"format": "Anthropic", "name": "claude-sonnet-4-5",
+        "accountName": "a", "properties": {"model": {"format": "Anthropic", "name": "claude-sonnet-4-6",
                                                      "version": "1"}}})
     assert [v.rule for v in pol.evaluate([res])] == [pol.R_PROVIDER_DATA]
 

@@ -18,7 +18,7 @@ KEY_NEW = "new-key-fedcba9876543210"
 BASE = "https://acct.services.ai.azure.com/anthropic"
 
 
-def message_json(model: str = "claude-sonnet-4-5", text: str = "pong") -> dict:
+def message_json(model: str = "claude-sonnet-4-6", text: str = "pong") -> dict:
     return {
         "id": "msg_1", "type": "message", "role": "assistant", "model": model,
         "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
@@ -64,7 +64,7 @@ class FakeFoundry:
 def make_runtime(fake: FakeFoundry, reader=None, **kw) -> rt.FoundryRuntime:
     contract = c.Contract(
         resource="acct", base_url=BASE, api_key=KEY_OLD,
-        deployments={"sonnet": c.DeploymentInfo(model="claude-sonnet-4-5", version="1", family="sonnet")},
+        deployments={"sonnet": c.DeploymentInfo(model="claude-sonnet-4-6", version="1", family="sonnet")},
     )
     return rt.FoundryRuntime(contract, key_reader=reader, **kw)
 
@@ -100,12 +100,12 @@ def test_env_resource_with_comma_list():
 
 
 def test_env_base_url_with_json_map_and_no_key_means_entra():
-    mapping = c.dump_deployment_map({"s": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")})
+    mapping = c.dump_deployment_map({"s": c.DeploymentInfo("claude-sonnet-4-6", "1", "sonnet")})
     got = rt.contract_from_env({c.ENV_BASE_URL: "https://127.0.0.1:8443/foundry/acct/anthropic/",
                                 c.ENV_DEPLOYMENTS: mapping})
     assert got.resource == "acct"
     assert got.base_url == "https://127.0.0.1:8443/foundry/acct/anthropic"
-    assert got.deployments["s"].model == "claude-sonnet-4-5"
+    assert got.deployments["s"].model == "claude-sonnet-4-6"
     assert got.auth_mode == c.AUTH_MODE_ENTRA
     assert got.api_key is None
 
@@ -117,7 +117,7 @@ def test_env_bad_json_map():
 
 def test_json_roundtrip(tmp_path):
     original = c.Contract(resource="acct", base_url=BASE, api_key=KEY_OLD,
-                          deployments={"s": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")})
+                          deployments={"s": c.DeploymentInfo("claude-sonnet-4-6", "1", "sonnet")})
     path = tmp_path / "contract.json"
     path.write_text(json.dumps(original.public_json()))
     assert KEY_OLD not in path.read_text()
@@ -382,7 +382,7 @@ def vault_secrets(prefix="claude-foundry", key=KEY_OLD, auth="key") -> dict[str,
         names.endpoint: BASE,
         names.resource: "acct",
         names.deployments: c.dump_deployment_map(
-            {"sonnet": c.DeploymentInfo("claude-sonnet-4-5", "1", "sonnet")}),
+            {"sonnet": c.DeploymentInfo("claude-sonnet-4-6", "1", "sonnet")}),
         names.auth_mode: auth,
     }
     if key:

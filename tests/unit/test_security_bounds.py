@@ -35,7 +35,7 @@ from claude_foundry.client import runtime as rt
 from claude_foundry.client.failover import FailoverRuntime
 
 KEY = "k" * 12 + "-issue20-unit-key-" + "0123456789"  # no key shape: only knowing the key masks it
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 CRED_HEADERS = ("x-api-key", "api-key", "authorization")
 REDIRECTS = (301, 302, 303, 307, 308)
 

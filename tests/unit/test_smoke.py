@@ -16,7 +16,7 @@ from claude_foundry.client import smoke
 
 KEY = "smoke-unit-key-0123456789"
 BASE = "https://acct.services.ai.azure.com/anthropic"
-MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-5", "haiku": "claude-haiku-4-5"}
+MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-6", "haiku": "claude-haiku-4-5"}
 
 
 def msg(model: str, text: str = "pong", output_tokens: int = 2) -> dict:
@@ -475,7 +475,7 @@ def test_key_vault_firewall_403_is_not_waited_for(monkeypatch):
 
 
 def test_empty_text_and_usage_fail():
-    script = Script(sonnet=[lambda req: httpx2.Response(200, json=msg("claude-sonnet-4-5", text="",
+    script = Script(sonnet=[lambda req: httpx2.Response(200, json=msg("claude-sonnet-4-6", text="",
                                                                       output_tokens=0),
                                                         headers={"request-id": "r"})])
     r = by_name(run(script))["sonnet"]

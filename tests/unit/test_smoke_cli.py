@@ -75,7 +75,7 @@ foundry:
   name: contoso-claude-prod
   model_provider: {organization_name: Contoso, country_code: US, industry: technology}
 deployments:
-  sonnet: {model: claude-sonnet-4-5, capacity: 200}
+  sonnet: {model: claude-sonnet-4-6, capacity: 200}
   deep: {model: claude-opus-4-6, capacity: 50}
 key_vault: {name: kv-contoso-claude-prod}
 accounts:

@@ -25,7 +25,7 @@ foundry:
     country_code: US
     industry: technology
 deployments:
-  my-claude-deployment: {model: claude-sonnet-4-5, capacity: 50}
+  my-claude-deployment: {model: claude-sonnet-4-6, capacity: 50}
   fast: {model: claude-haiku-4-5}
 key_vault: {name: kv-contoso-claude-dev}
 """
@@ -49,7 +49,7 @@ def test_good_spec_resolves_catalogue_defaults(tmp_path: Path) -> None:
     assert spec.deployments["my-claude-deployment"].capacity == 50
     fast = spec.deployments["fast"]
     # haiku-4-5 has both hostings: the Azure-hosted version 2 is the default, as in the Foundry portal;
-    # sonnet-4-5 is Anthropic-hosted only (version 1).
+    # sonnet-4-6 is Anthropic-hosted only (version 1).
     assert (fast.version, fast.capacity, fast.sku) == ("2", 25, "GlobalStandard")
     assert spec.deployments["my-claude-deployment"].version == "1"
     assert fast.version_upgrade_option == "NoAutoUpgrade"
@@ -122,7 +122,8 @@ def test_missing_file() -> None:
     ("{name: kv-contoso-claude-dev}", "{name: 1kv}", "key_vault.name: must be 3-24 characters"),
     ("{name: kv-contoso-claude-dev}", "{name: kv-this-name-is-far-too-long}", "key_vault.name: must be"),
     ("  fast:", "  f:", "deployments: deployment name 'f': 2-64 characters"),
-    ("claude-haiku-4-5}", "claude-haiku-9}", "deployments.fast.model: unknown model 'claude-haiku-9'"),
+    ("claude-haiku-4-5}", "claude-haiku-4.5}",
+     "deployments.fast.model: unknown model 'claude-haiku-4.5': did you mean claude-haiku-4-5?"),
     ("claude-haiku-4-5}", "claude-haiku-4-5, version: '7'}",
      "deployments.fast.version: claude-haiku-4-5 has no version '7'; versions: 1 (Hosted on Anthropic "
      "infrastructure), 2 (Hosted on Azure)"),
@@ -244,21 +245,22 @@ def test_retired_model_is_refused_and_due_one_warns(tmp_path: Path) -> None:
     models = dict(cat.models)
     models["claude-haiku-4-5"] = cat.models["claude-haiku-4-5"].model_copy(
         update={"retirement": dt.date(2000, 1, 1)})
-    models["claude-sonnet-4-5"] = cat.models["claude-sonnet-4-5"].model_copy(
+    models["claude-sonnet-4-6"] = cat.models["claude-sonnet-4-6"].model_copy(
         update={"retirement": dt.date(2999, 1, 1)})
     retiring = cat.model_copy(update={"models": models})
     path = write(tmp_path, GOOD)
     with pytest.raises(SpecError) as info:
         load_spec(path, retiring)
     assert [str(i) for i in info.value.issues] == [
-        f"{path}:12: deployments.fast.model: claude-haiku-4-5 retired on 2000-01-01 and no longer answers; "
-        "deploy a current model (claude-haiku-5-5)"]
+        f"{path}:12: deployments.fast.model: claude-haiku-4-5 retired on 2000-01-01; no replacement named by "
+        "Anthropic yet; current models of its family: claude-haiku-5-5 (requests to a retired model fail and Azure "
+        "takes no new deployments of it)"]
     warnings: list = []
     load_spec(write(tmp_path, GOOD.replace("  fast: {model: claude-haiku-4-5}\n", "")), retiring,
               warnings=warnings)
     assert [w.message for w in warnings] == [
-        "claude-sonnet-4-5 is due to retire; it retires on 2999-01-01; plan a move to claude-sonnet-5-5, "
-        "claude-sonnet-5"]
+        "claude-sonnet-4-6 is due to retire; it retires on 2999-01-01; no replacement named by Anthropic yet; "
+        "current models of its family: claude-sonnet-5-5, claude-sonnet-5"]
 
 
 def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,7 +55,7 @@ def test_a_list_names_a_subset_and_a_mapping_overrides(tmp_path: Path) -> None:
     deployments:
       deep: {capacity: 10}
       fast: {hosting: anthropic}
-      extra: {model: claude-sonnet-4-5}
+      extra: {model: claude-sonnet-4-6}
 """))
     _, sweden, west = spec.all_accounts()
     assert list(sweden.deployments) == ["deep"]
@@ -63,7 +63,7 @@ def test_a_list_names_a_subset_and_a_mapping_overrides(tmp_path: Path) -> None:
     assert west.deployments["deep"].model == "claude-opus-4-8"
     assert spec.deployments["fast"].version == "2"
     assert west.deployments["fast"].version == "1"
-    assert west.deployments["extra"].model == "claude-sonnet-4-5"
+    assert west.deployments["extra"].model == "claude-sonnet-4-6"
     assert "extra" not in spec.deployments
 
 

@@ -42,10 +42,10 @@ def test_a_mapping_gives_the_spec_its_file_gives(data):
 
 def test_unknown_location_and_model_name_source_and_field(data):
     data["location"] = "mars"
-    data["deployments"]["fast"] = {"model": "claude-nonesuch-1"}
+    data["deployments"]["fast"] = {"model": "claude-haiku-4.5"}
     lines = problems(data, source="team/program.py")
     assert any(line.startswith("team/program.py: location: Claude is not offered in 'mars'") for line in lines)
-    assert any(line.startswith("team/program.py: deployments.fast.model: ") and "claude-nonesuch-1" in line
+    assert any(line.startswith("team/program.py: deployments.fast.model: ") and "claude-haiku-4.5" in line
                for line in lines), lines
 
 
@@ -90,7 +90,7 @@ def test_no_entry_point_skips_the_catalogue(data, build):
     with pytest.raises(ValidationError) as info:
         build(bad)
     assert [e["loc"] for e in info.value.errors()] == [("location",)]
-    bad = {**data, "deployments": {"x1": {"model": "claude-nonesuch-1"}}}
+    bad = {**data, "deployments": {"x1": {"model": "claude-haiku-4.5"}}}
     with pytest.raises(ValidationError) as info:
         build(bad)
     assert ("deployments", "x1", "model") in [e["loc"] for e in info.value.errors()]
@@ -104,7 +104,7 @@ def test_json_schema_still_generates():
 def test_deployment_names_that_would_collide_after_stripping_are_refused() -> None:
     data = yaml.safe_load(Path(__file__).resolve().parents[2].joinpath("stacks", "shared", "base.yaml").read_text())
     data.update({"environment": "dev", "resource_group": "rg-x", "key_vault": {"name": "kv-x-dev"},
-                 "deployments": {"fast": {"model": "claude-haiku-4-5"}, "fast ": {"model": "claude-sonnet-4-5"}}})
+                 "deployments": {"fast": {"model": "claude-haiku-4-5"}, "fast ": {"model": "claude-sonnet-4-6"}}})
     data["foundry"] = {**data["foundry"], "name": "contoso-x-dev"}
     with pytest.raises(SpecError, match="deployment name 'fast '"):
         spec_from_mapping(data)

@@ -35,6 +35,7 @@ COMMANDS = (
     "verify",
     "rotate_keys",
     "catalogue",
+    "lifecycle",
     "ci",
     "init",
     "schema",
@@ -66,6 +67,15 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "rotate_keys": ("ops",),
     "ci": ("ops",),
     "completion": ("cli",),
+}
+
+
+#: What a subcommand or flag of a core command needs (it reads Azure's live models list through the management
+#: SDKs): ``(command, word) -> extras``. tests/unit/test_extras.py holds workflows to it.
+OPTION_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("catalogue", "refresh"): ("ops",),
+    ("lifecycle", "--subscription"): ("ops",),
+    ("lifecycle", "--sandbox"): ("ops",),
 }
 
 

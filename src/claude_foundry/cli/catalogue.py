@@ -63,10 +63,17 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(cat.model_dump(mode="json"), indent=2))
         return 0
     source = os.environ.get("CLAUDE_FOUNDRY_CATALOGUE") or "bundled"
-    print(f"catalogue: {source}, snapshot {cat.snapshot.date.isoformat()}")
+    print(f"catalogue: {source}, {cat.age_words()}")
     for name, m in cat.models.items():
         versions = "; ".join(f"{v} {HOSTING_WORDS[i.hosting]} [{', '.join(i.skus)}]" for v, i in m.versions.items())
         extra = f", {m.auth}" if m.entra_only else ""
+        stage = m.stage_of(m.default_version)
+        if m.retirement or m.replacement:
+            extra += (f", {stage}" + (f" (retires {cat.retirement_words(name)})" if stage != "retired" and
+                                      m.retirement else f" {m.retirement}" if m.retirement else "")
+                      + (f", replacement {m.replacement}" if m.replacement else ""))
+        if m.unverified:
+            extra += f", offer unverified ({', '.join(m.unverified)})"
         print(f"  {name:<24} {m.status:<10} {versions}{extra}")
     return 0
 

@@ -7,6 +7,7 @@ Key Vault through the runtime, smoke-test every deployment, print the report, st
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -82,4 +83,8 @@ def run(args: argparse.Namespace) -> int:
             report.write_junit(args.report_junit)
     verdict = "[green]demo passed[/]" if report.passed else "[red]demo failed[/]"
     console.print(f"{verdict} in {time.monotonic() - started:.1f}s: {report.summary()}")
+    from claude_foundry.catalogue import ENV_CATALOGUE, load_catalogue
+
+    # the models above were judged against this catalogue: say how old it is (`lifecycle` reports the dates)
+    console.print(f"catalogue    {os.environ.get(ENV_CATALOGUE) or 'bundled'}, {load_catalogue().age_words()}")
     return 0 if report.passed else 1

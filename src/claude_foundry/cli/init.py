@@ -48,7 +48,7 @@ PREFIX_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ORGANIZATION = 256  # the spec's ModelProvider.organization_name
 
 #: The workflow templates; this repository's .github/workflows/ holds the same files (tests/unit/test_init.py).
-WORKFLOWS = ("pull-request.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "rotate.yml")
+WORKFLOWS = ("pull-request.yml", "deploy.yml", "deploy-stack.yml", "drift.yml", "rotate.yml", "lifecycle.yml")
 SCAFFOLD = "scaffold"
 TOKEN_RE = re.compile(r"@CF_([A-Z_]+)@")
 PULUMI_TEMPLATE_PART = "_pulumi-template.yaml"

@@ -313,7 +313,11 @@ def check_allowed_model(res: PolicyResource, config: PolicyConfig) -> Iterator[V
     cat = config.cat()
     info = cat.model(name) if isinstance(name, str) else None
     if info is None:
-        yield _v(R_MODEL, res, f"model {name!r} is not in the catalogue; allowed: {', '.join(cat.models)}")
+        # a Claude model id newer than the snapshot passes (preflight confirms it against Azure's live list);
+        # a near miss of a known model or a non-Claude id does not
+        verdict = cat.unknown_model(name) if isinstance(name, str) else ("error", "")
+        if verdict[0] == "error":
+            yield _v(R_MODEL, res, f"model {name!r} is not in the catalogue: {verdict[1]}")
         return
     if _known(version) and version is not None and str(version) not in info.versions:
         yield _v(R_MODEL, res, f"{name} version {version!r} is not in the catalogue; known: "

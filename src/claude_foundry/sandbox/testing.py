@@ -12,7 +12,7 @@ from typing import Any
 
 from claude_foundry.azure import arm
 
-CLAUDE_MODEL = "claude-sonnet-4-5"
+CLAUDE_MODEL = "claude-sonnet-4-6"
 PROVIDER_DATA = {"organizationName": "Contoso Test", "countryCode": "US", "industry": "technology"}
 
 

@@ -30,7 +30,14 @@ from pydantic import (
 
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
-from claude_foundry.catalogue import HOSTING_WORDS, Catalogue, load_catalogue
+from claude_foundry.catalogue import (
+    HOSTING_ANTHROPIC,
+    HOSTING_VERSIONS,
+    HOSTING_WORDS,
+    Catalogue,
+    ModelInfo,
+    load_catalogue,
+)
 from claude_foundry.provider_data import INDUSTRIES
 
 SKUS = ("GlobalStandard", "DataZoneStandard")
@@ -209,7 +216,9 @@ class FoundrySpec(StrictModel):
 class DeploymentSpec(StrictModel):
     """One named Claude deployment. Its name (the map key) is what clients pass as ``model``."""
 
-    model: Annotated[str, Field(description="Claude model id from the catalogue, e.g. claude-sonnet-4-5.")]
+    model: Annotated[str, Field(description=(
+        "Claude model id from the catalogue, e.g. claude-sonnet-5-5 (a Claude model id released after the "
+        "catalogue's snapshot is accepted with a warning; preflight confirms it against Azure's live list)."))]
     hosting: Literal["azure", "anthropic"] | None = Field(None, description=(
         "Where the model runs: azure (Hosted on Azure, version 2) or anthropic (Hosted on Anthropic's "
         "infrastructure, version 1; Files API and Skills only there). Default: azure where the model has it, "
@@ -235,9 +244,9 @@ class DeploymentSpec(StrictModel):
     @classmethod
     def _model(cls, v: str, info: ValidationInfo) -> str:
         cat = _catalogue(info)
-        if cat is not None and cat.model(v) is None:
-            raise ValueError(cat.offer_problems(v, "", "", "")[0][1])
-        return v
+        if cat is not None and cat.model(v) is None and cat.unknown_model(v)[0] == "error":
+            raise ValueError(cat.unknown_model(v)[1])
+        return v  # unknown but a Claude model id: a warning (validate_data), not a refusal
 
     @field_validator("hosting")
     @classmethod
@@ -256,6 +265,11 @@ class DeploymentSpec(StrictModel):
         cat = _catalogue(info)
         name = info.data.get("model")
         model = cat.model(name) if cat and name else None
+        if model is None and name and "hosting" in info.data:
+            # a model newer than the snapshot: the version pinned, else the one of the hosting asked for, else
+            # Anthropic's infrastructure (version 1: every Claude model on Foundry has had it)
+            hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
+            return str(v) if v is not None else HOSTING_VERSIONS[hosting]
         if model is None or "hosting" not in info.data:
             return v
         hosting = info.data.get("hosting")
@@ -288,9 +302,12 @@ class DeploymentSpec(StrictModel):
     def _defaults(self, info: ValidationInfo) -> DeploymentSpec:
         cat = _catalogue(info)
         known = cat.model(self.model) if cat else None
-        if known is not None and self.capacity is None:
-            # frozen model: fill the catalogue's default in place once, at validation time
-            object.__setattr__(self, "capacity", known.default_capacity)
+        if self.capacity is None and cat is not None:
+            # frozen model: fill the catalogue's default in place once, at validation time (a model newer
+            # than the snapshot: the catalogue's usual default)
+            default = (known.default_capacity if known is not None
+                       else ModelInfo.model_fields["default_capacity"].default)
+            object.__setattr__(self, "capacity", default)
         return self
 
     @property
