@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from claude_foundry.errors import ClaudeFoundryError
+
 PRIVATE_MODE = 0o600
 
 
@@ -59,7 +61,7 @@ def _write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int, *,
     return target
 
 
-class LockBusy(TimeoutError):
+class LockBusy(ClaudeFoundryError, TimeoutError):
     """Another process held the lock for longer than the caller would wait; the message names it."""
 
 

@@ -15,6 +15,8 @@ import math
 import re
 from typing import Any
 
+from claude_foundry.errors import ClaudeFoundryError
+
 #: Levels of ``[``/``{`` a document may nest. The deepest document claude-foundry itself writes (the
 #: accounts secret) nests 4; an ARM body or a Messages request with tool schemas a few more.
 MAX_DEPTH = 64
@@ -25,7 +27,7 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _TOKEN_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
-class JsonError(ValueError):
+class JsonError(ClaudeFoundryError, ValueError):
     """The text is not JSON within bounds; the message says why, without quoting it."""
 
 

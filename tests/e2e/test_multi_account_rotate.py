@@ -15,7 +15,7 @@ from test_ops_rotate import runner_dies_after_regenerating_key1
 
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.target import Target, sandbox_target
-from claude_foundry.cli import main
+from claude_foundry.cli import exit_code, main
 from claude_foundry.errors import UserError
 from claude_foundry.ops.rotate import (
     COMPLETE,
@@ -342,7 +342,7 @@ def test_unknown_account_is_a_usage_error(multi: MultiStack, conn_file: str,
     # the library says the same
     with pytest.raises(UserError, match="norway") as exc:
         rotate_stack(multi.view, accounts=["norway"], grace=0)
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
 
 
 def test_rotate_keys_alone_refuses_to_rotate_only_the_primary_unasked(multi: MultiStack) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.target import Target, sandbox_target
-from claude_foundry.cli import main
+from claude_foundry.cli import exit_code, main
 from claude_foundry.errors import UserError
 from claude_foundry.ops.rotate import COMPLETE, LAST_STEP, Journal, Rotator, journal_secret_name, rotate_keys
 from claude_foundry.ops.verify import run_verify
@@ -195,7 +195,7 @@ def test_refused_when_local_auth_disabled(tmp_path: Path, connection: dict[str, 
     target = sandbox_target(connection)
     with pytest.raises(UserError) as err:
         Rotator(stack_view(spec, target), grace=0, min_regenerate_gap=0)
-    assert err.value.exit_code == 2
+    assert exit_code(err.value) == 2
     assert "no key to rotate" in str(err.value)
     conn = tmp_path / "conn.json"
     conn.write_text(json.dumps(connection), encoding="utf-8")
@@ -333,7 +333,7 @@ def test_a_lease_whose_process_is_gone_from_this_host_is_taken_over_at_once(stac
     _plant_lease(stack, "runner-elsewhere", expires_in=3600, host="another-host", pid=gone.pid)
     with pytest.raises(UserError) as err:
         rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
-    assert err.value.exit_code == 1
+    assert exit_code(err.value) == 1
     assert "runner-elsewhere" in str(err.value)
 
 
@@ -342,7 +342,7 @@ def test_a_fresh_lease_is_broken_only_when_asked(stack: Stack, conn_file: str,
     _plant_lease(stack, "runner-lost on host-y (pid 7)", expires_in=3600)
     with pytest.raises(UserError) as err:
         rotate_keys(stack.view, grace=0, min_regenerate_gap=0)
-    assert err.value.exit_code == 1
+    assert exit_code(err.value) == 1
     assert "runner-lost on host-y (pid 7)" in str(err.value)
     assert stack.journal() is None  # nothing was written
     assert main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0", "--break-lease"]) == 0

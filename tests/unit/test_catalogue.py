@@ -11,6 +11,7 @@ import yaml
 
 from claude_foundry import catalogue as catmod
 from claude_foundry.catalogue import CatalogueError, dump_catalogue, load_catalogue, load_catalogue_file
+from claude_foundry.cli import exit_code
 from claude_foundry.program.spec import SpecError, load_spec
 
 STACK = """\
@@ -121,7 +122,7 @@ def test_a_bad_catalogue_file_is_a_user_error_naming_it(tmp_path: Path, monkeypa
         catmod._load.cache_clear()
     assert str(path) in str(info.value)
     assert fragment in str(info.value)
-    assert info.value.exit_code == 2
+    assert exit_code(info.value) == 2
 
 
 # --- hosting and version ----------------------------------------------------------------------------

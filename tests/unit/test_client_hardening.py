@@ -15,6 +15,7 @@ import pytest
 
 from claude_foundry import cli
 from claude_foundry import contract as c
+from claude_foundry.cli import exit_code
 from claude_foundry.client import _redact, smoke
 from claude_foundry.client import runtime as rt
 from claude_foundry.sandbox.testing import silent_server
@@ -185,7 +186,7 @@ def test_a_hanging_key_vault_read_is_bounded_and_named(silent_server: str) -> No
     assert silent_server in words
     assert "did not answer within 1.5s" in words
     assert "claude-foundry-endpoint" in words
-    assert caught.value.exit_code == 1
+    assert exit_code(caught.value) == 1
 
 
 def test_smoke_timeout_bounds_the_contract_read(silent_server: str, capsys: pytest.CaptureFixture[str]) -> None:

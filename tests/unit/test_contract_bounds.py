@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from claude_foundry import contract as c
-from claude_foundry.cli import main
+from claude_foundry.cli import exit_code, main
 from claude_foundry.client import _sources, envexport
 from claude_foundry.client.runtime import RuntimeConfigError
 
@@ -47,7 +47,7 @@ BAD_MAPS = [
 
 def assert_clear(exc: RuntimeConfigError, where: str, fragment: str) -> None:
     message = str(exc)
-    assert exc.exit_code == 2
+    assert exit_code(exc) == 2
     assert where in message, message
     assert fragment in message, message
     assert "secret" not in message.split(where, 1)[0] or where.startswith("Key Vault")

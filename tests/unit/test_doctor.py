@@ -15,6 +15,7 @@ import pytest
 
 from claude_foundry import cli
 from claude_foundry.azure.target import arm_login
+from claude_foundry.cli import exit_code
 from claude_foundry.ops import doctor
 from fakepulumi import fake_pulumi
 
@@ -277,7 +278,7 @@ def test_preflight_stops_at_the_first_credential_failure(monkeypatch) -> None:
     with pytest.raises(NoCredential) as info:
         pf.run()
     assert calls == ["call"]
-    assert info.value.exit_code == 2
+    assert exit_code(info.value) == 2
     exc = ClientAuthenticationError("token rejected")
     exc.response = Refused()  # type: ignore[assignment]
     from claude_foundry.azure.errors import no_credential

@@ -11,7 +11,7 @@ import pytest
 from stacktext import one_deployment_stack
 
 from claude_foundry import contract
-from claude_foundry.cli import main
+from claude_foundry.cli import exit_code, main
 from claude_foundry.errors import UserError
 from claude_foundry.ops.rotate import (
     COMPLETE,
@@ -67,7 +67,7 @@ def test_selected_accounts(multi: Path, wanted: list[str], keys: list[str]) -> N
 def test_an_unknown_account_is_a_usage_error_listing_the_accounts(multi: Path, wanted: list[str]) -> None:
     with pytest.raises(UserError) as exc:
         select_accounts(load_spec(multi), wanted)
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
     assert "no such account" in str(exc.value)
     assert "primary (contoso-claude-dev), sweden (contoso-claude-dev-sc), west (contoso-claude-dev-w)" in str(exc.value)
 
@@ -75,7 +75,7 @@ def test_an_unknown_account_is_a_usage_error_listing_the_accounts(multi: Path, w
 def test_an_empty_account_is_a_usage_error(multi: Path) -> None:
     with pytest.raises(UserError, match="needs an account name") as exc:
         select_accounts(load_spec(multi), [" , "])
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
 
 
 def test_the_cli_refuses_an_unknown_account_before_touching_azure(multi: Path, single: Path, tmp_path: Path,
@@ -115,7 +115,7 @@ def test_a_state_secret_name_too_long_for_key_vault_is_a_usage_error() -> None:
     assert journal_secret_name(prefix) == f"{prefix}-rotation"
     with pytest.raises(UserError, match="not a Key Vault secret name") as exc:
         journal_secret_name(prefix, "a" * 20)
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
 
 
 def test_the_run_record_round_trips_through_tags() -> None:

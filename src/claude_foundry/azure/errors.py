@@ -12,7 +12,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from claude_foundry.errors import UserError
+from claude_foundry.errors import ClaudeFoundryError, UserError
 
 AUTH_ADVICE = ("Log in (`az login`, or azure/login with OIDC in CI) or set AZURE_CLIENT_ID / AZURE_TENANT_ID / "
                "AZURE_CLIENT_SECRET; for the local sandbox pass --sandbox CONNECTION_FILE")
@@ -45,7 +45,7 @@ def no_credential(exc: BaseException) -> NoCredential:
     return NoCredential(f"{credential_problem(exc)}; {LOGIN_ADVICE}")
 
 
-class NoAnswer(ServiceResponseError):
+class NoAnswer(ClaudeFoundryError, ServiceResponseError):
     """A service (ARM, Key Vault) that did not answer within the client's timeouts, retries included.
 
     Raised by the pipeline policy ``NameTheService`` (:func:`claude_foundry.azure.target.policy_types`); its

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from claude_foundry import __version__
-from claude_foundry.errors import UserError
+from claude_foundry.errors import OperationFailed, UserError
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code(exc: UserError) -> int:
+    """The exit code of an error the CLI reports (the one place exit codes are decided): 1 when an operation or
+    check against Azure failed, 2 for a mistake the user can fix."""
+    return 1 if isinstance(exc, OperationFailed) else 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from claude_foundry.client._redact import install_log_redaction
 
@@ -150,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exit_code(exc)
     except ModuleNotFoundError as exc:  # a module an extra brings (or a broken install): name what to install
         if not exc.name or exc.name.split(".")[0] == "claude_foundry":
             raise  # our own module missing is a bug, not an install to fix

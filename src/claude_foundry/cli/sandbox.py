@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
-    from claude_foundry.errors import UserError
+    from claude_foundry.errors import OperationFailed, UserError
 
     try:
         from claude_foundry.sandbox import Sandbox, SandboxConfig
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         while not stop.wait(0.5):
             if not sandbox.running:
-                raise UserError("the sandbox server stopped unexpectedly", exit_code=1)
+                raise OperationFailed("the sandbox server stopped unexpectedly")
     finally:
         sandbox.stop()
         for sig, handler in previous.items():

@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 
 from claude_foundry import contract as c
 from claude_foundry.client._redact import redact
+from claude_foundry.errors import ClaudeFoundryError
 
 #: Largest 2xx answer (body or whole event stream) a call takes, in bytes. A Messages answer of 128K output tokens
 #: is well under 2 MiB; the event stream of one a few times that. ``CLAUDE_FOUNDRY_MAX_RESPONSE_BYTES`` overrides.
@@ -128,7 +129,7 @@ def redirect_target(response: Any) -> str:
         return "an unparsable location"
 
 
-class ResponseBoundError(Exception):
+class ResponseBoundError(ClaudeFoundryError):
     """An answer that exceeded a bound; ``where`` is the origin that sent it, ``received`` the bytes taken."""
 
     def __init__(self, message: str, where: str, received: int) -> None:
@@ -148,7 +149,7 @@ class CallDeadlineError(ResponseBoundError, TimeoutError):
         self.timeout = timeout
 
 
-class CrossOriginRequestError(Exception):
+class CrossOriginRequestError(ClaudeFoundryError):
     """A request for another origin than the endpoint's, or over plain http: refused before it was sent."""
 
 

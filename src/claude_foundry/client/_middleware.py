@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from claude_foundry.client import _sdk
+from claude_foundry.errors import ClaudeFoundryError
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry.client.runtime import FoundryRuntime
@@ -31,7 +32,7 @@ KEY_REREAD_MIN_INTERVAL = 2.0
 DEFAULT_TOKEN_TIMEOUT = 60.0
 
 
-class TokenTimeoutError(TimeoutError):
+class TokenTimeoutError(ClaudeFoundryError, TimeoutError):
     """The credential did not produce an Entra ID token in time (its token endpoint hangs or is unreachable)."""
 
     def __init__(self, credential: str, scope: str, timeout: float) -> None:
@@ -82,7 +83,7 @@ def stream_interrupted_error() -> type:
     if not _STREAM_ERROR:
         import anthropic
 
-        class StreamInterruptedError(anthropic.APIConnectionError):
+        class StreamInterruptedError(ClaudeFoundryError, anthropic.APIConnectionError):
             """The Messages event stream broke off before ``message_stop``."""
 
         StreamInterruptedError.__module__ = "claude_foundry.client.runtime"
@@ -99,7 +100,7 @@ def redirect_refused_error() -> type:
     if not _REDIRECT_ERROR:
         import anthropic
 
-        class RedirectRefusedError(anthropic.APIStatusError):
+        class RedirectRefusedError(ClaudeFoundryError, anthropic.APIStatusError):
             """The endpoint answered with a redirect; it was not followed."""
 
         RedirectRefusedError.__module__ = "claude_foundry.client.runtime"

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from claude_foundry.errors import ClaudeFoundryError
 
-class SdkChangedError(RuntimeError):
+
+class SdkChangedError(ClaudeFoundryError, RuntimeError):
     """The installed anthropic SDK (or httpx2) no longer has what :mod:`._sdk` relies on."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from claude_foundry import contract as c
 from claude_foundry import files
 from claude_foundry.catalogue import Capabilities, Catalogue, load_catalogue
+from claude_foundry.errors import ClaudeFoundryError
 
 FORMATS = ("sh", "dotenv", "json")
 
@@ -70,7 +71,7 @@ def claude_code_capabilities(caps: Capabilities) -> list[str]:
     return tokens
 
 
-class EnvExportError(ValueError):
+class EnvExportError(ClaudeFoundryError, ValueError):
     pass
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from claude_foundry.client import _http, _sdk
 from claude_foundry.client._middleware import _request_model, ssl_context
 from claude_foundry.client._redact import install_log_redaction
+from claude_foundry.errors import ClaudeFoundryError
 
 if TYPE_CHECKING:  # pragma: no cover
     import anthropic
@@ -227,7 +228,7 @@ def _no_endpoint_error() -> type:
     if not _NO_ENDPOINT:
         import anthropic
 
-        class NoEndpointAvailableError(anthropic.APIConnectionError):  # type: ignore[no-redef]
+        class NoEndpointAvailableError(ClaudeFoundryError, anthropic.APIConnectionError):  # type: ignore[no-redef]
             """Every endpoint serving the deployment has its circuit breaker open (or is rate limited)."""
 
         NoEndpointAvailableError.__module__ = __name__

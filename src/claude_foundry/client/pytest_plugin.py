@@ -1,7 +1,7 @@
 """pytest plugin: smoke-test a Claude-on-Foundry stack from a team's own test suite.
 
-Enable it with ``-p claude_foundry.pytest_plugin`` or ``pytest_plugins = ["claude_foundry.client.pytest_plugin"]`` in
-a ``conftest.py``. It adds:
+Enable it with ``-p claude_foundry.client.pytest_plugin`` or
+``pytest_plugins = ["claude_foundry.client.pytest_plugin"]`` in a ``conftest.py``. It adds:
 
 * ``claude_foundry_runtime`` (session): a :class:`~claude_foundry.client.runtime.FoundryRuntime` from
   ``--claude-foundry-vault-url`` / ``CLAUDE_FOUNDRY_VAULT_URL`` (Key Vault), else ``--claude-foundry-contract``

@@ -814,8 +814,8 @@ def _in_words(acct: AccountView, exc: Exception) -> Exception | None:
 
     where = f"account {account_words(acct, True)}"
     if isinstance(exc, UserError):
-        cls = type(exc) if type(exc) in (UserError, OperationFailed) else UserError
-        return cls(f"{where}: {exc}", exit_code=exc.exit_code)
+        cls = OperationFailed if isinstance(exc, OperationFailed) else UserError
+        return cls(f"{where}: {exc}")
     words = describe_azure(exc)
     if words is None:
         return None

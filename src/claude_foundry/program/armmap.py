@@ -41,12 +41,13 @@ from claude_foundry.azure.arm import (
     WORKSPACE,
 )
 from claude_foundry.azure.resource import ArmResource
+from claude_foundry.errors import ClaudeFoundryError
 
 #: Namespace for deterministic fake values (workspace customerId) derived from ARM ids.
 _FAKE_NS = uuid.UUID("6f1c1d0e-3b8a-4c55-9a55-0c1a0de5f0a1")
 
 
-class ArmMappingError(ValueError):
+class ArmMappingError(ClaudeFoundryError, ValueError):
     """The inputs lack something the ARM id or body needs (e.g. an unresolved resource group name)."""
 
 

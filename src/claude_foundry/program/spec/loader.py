@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from claude_foundry.errors import ClaudeFoundryError
+
 Path_ = tuple[str | int, ...]
 
 #: Bounds of a stack file (see the module docstring).
@@ -55,7 +57,7 @@ class Issue:
         return f"{where}{self.path + ': ' if self.path else ''}{self.message}"
 
 
-class LoadError(Exception):
+class LoadError(ClaudeFoundryError):
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues

@@ -1,4 +1,0 @@
-"""Compatibility import path: the stack spec lives in :mod:`claude_foundry.program.spec`."""
-
-from claude_foundry.program.spec import *  # noqa: F403
-from claude_foundry.program.spec import __all__  # noqa: F401
