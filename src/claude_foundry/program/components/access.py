@@ -59,6 +59,7 @@ class PrincipalArgs:
     def __post_init__(self) -> None:
         owner = type(self).__name__
         check_input(owner, "principal_id", self.principal_id)
+        check_object_id(owner, "principal_id", self.principal_id)
         if self.principal_type not in ("ServicePrincipal", "User", "Group"):
             raise ValueError(f"{owner}.principal_type must be ServicePrincipal, User or Group "
                              f"(got {self.principal_type!r})")
@@ -119,18 +120,32 @@ class AccessAssignmentsArgs:
         check_input(owner, "vault_scope_name", self.vault_scope_name)
         check_input(owner, "deployer_principal_id", self.deployer_principal_id, optional=True)
         object.__setattr__(self, "accounts", check_accounts(owner, self.accounts))
-        for field_name in ("claude_users", "secret_readers"):
-            items = getattr(self, field_name)
-            check_sequence(owner, field_name, items)
-            bad = [i for i in items if not is_principal(i)]
-            if bad:
-                raise TypeError(f"{owner}.{field_name}: each item must be an object id (pulumi.Input[str]) or a "
-                                f"ClaudeUserArgs/SecretReaderArgs, got {type(bad[0]).__name__}")
-            object.__setattr__(self, field_name, tuple(items))
+        object.__setattr__(self, "claude_users", check_principals(owner, "claude_users", self.claude_users,
+                                                                   ClaudeUserArgs))
+        object.__setattr__(self, "secret_readers", check_principals(owner, "secret_readers", self.secret_readers,
+                                                                     SecretReaderArgs))
 
 
-def is_principal(item: object) -> bool:
-    return isinstance(item, PrincipalArgs) or is_input(item)
+def check_object_id(owner: str, field_name: str, value: object) -> None:
+    """A plain-string principal id must be an object id (GUID): ``ValueError`` naming the field otherwise."""
+    if isinstance(value, str):
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError(f"{owner}.{field_name}: principal_id must be an object id (GUID) "
+                             f"(got {value!r})") from None
+
+
+def check_principals(owner: str, field_name: str, items: object, cls: type[PrincipalArgs]) -> tuple:
+    """A list of object ids (``pulumi.Input[str]``, a plain one a GUID) or ``cls`` instances, as a tuple."""
+    check_sequence(owner, field_name, items)
+    assert isinstance(items, list | tuple)
+    for n, item in enumerate(items):
+        if not (isinstance(item, cls) or is_input(item)):
+            raise TypeError(f"{owner}.{field_name}[{n}] must be an object id (pulumi.Input[str]) or a "
+                            f"{cls.__name__}, got {type(item).__name__}")
+        check_object_id(owner, f"{field_name}[{n}]", item)
+    return tuple(items)
 
 
 def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[PrincipalArgs]) \

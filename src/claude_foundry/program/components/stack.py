@@ -22,11 +22,12 @@ from claude_foundry.program.components.access import (
     AccessAssignmentsArgs,
     ClaudeUserArgs,
     SecretReaderArgs,
+    check_principals,
 )
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
 from claude_foundry.program.components.accounts import AccountRef, account_label
 from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
-from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_sequence, check_type, is_input
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
 from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs
@@ -78,14 +79,10 @@ class ClaudeFoundryStackArgs:
                             f"spec_from_mapping), got {type(self.spec).__name__}")
         check_input(owner, "resource_group_name", self.resource_group_name, optional=True)
         check_input(owner, "workspace_id", self.workspace_id, optional=True)
-        for field_name, cls in (("claude_users", ClaudeUserArgs), ("secret_readers", SecretReaderArgs)):
-            items = getattr(self, field_name)
-            check_sequence(owner, field_name, items)
-            bad = [i for i in items if not (isinstance(i, cls) or is_input(i))]
-            if bad:
-                raise TypeError(f"{owner}.{field_name}: each item must be an object id (pulumi.Input[str]) or a "
-                                f"{cls.__name__}, got {type(bad[0]).__name__}")
-            object.__setattr__(self, field_name, tuple(items))
+        object.__setattr__(self, "claude_users", check_principals(owner, "claude_users", self.claude_users,
+                                                                   ClaudeUserArgs))
+        object.__setattr__(self, "secret_readers", check_principals(owner, "secret_readers", self.secret_readers,
+                                                                     SecretReaderArgs))
         check_type(owner, "base_url_template", self.base_url_template, str, "a str")
         if "{resource}" not in self.base_url_template:
             raise ValueError(f"{owner}.base_url_template must contain {{resource}} "
