@@ -17,13 +17,17 @@ if str(PROJECT_ROOT / "src") not in sys.path:  # running from a checkout without
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
 
 from claude_foundry import contract  # noqa: E402
-from claude_foundry.program.components import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack  # noqa: E402
+from claude_foundry.program.components import (  # noqa: E402
+    DEFAULT_COMPONENT_NAME,
+    ClaudeFoundryStack,
+    ClaudeFoundryStackArgs,
+)
 from claude_foundry.program.spec import load_spec  # noqa: E402
 
 config = pulumi.Config("claude-foundry")
 spec = load_spec(PROJECT_ROOT / config.require("spec"))
 template = config.get("baseUrlTemplate") or contract.FOUNDRY_BASE_URL_TEMPLATE
 
-stack = ClaudeFoundryStack(DEFAULT_COMPONENT_NAME, spec, template)
+stack = ClaudeFoundryStack(DEFAULT_COMPONENT_NAME, ClaudeFoundryStackArgs(spec=spec, base_url_template=template))
 for output_name, value in stack.outputs().items():
     pulumi.export(output_name, value)

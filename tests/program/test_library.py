@@ -95,15 +95,17 @@ def test_conflicting_or_bad_wiring_is_refused(run_program, make_spec, dev_spec):
                "workspaces/logs"
     with_ws = make_spec("dev", f"diagnostics: {{workspace_id: {existing}}}\n")
     no_diag = make_spec("dev", "diagnostics: {enabled: false}\n")
-    cases = [
-        (ClaudeFoundryStackArgs(spec=with_ws, workspace_id="/x"), "not both"),
-        (ClaudeFoundryStackArgs(spec=no_diag, workspace_id="/x"), "diagnostics off"),
-        (ClaudeFoundryStackArgs(spec=dev_spec, claude_users=["not-a-guid"]), "object id"),
-        (ClaudeFoundryStackArgs(spec={"environment": "dev"}), "spec_from_mapping"),  # type: ignore[arg-type]
+    cases = [  # refused when the args are built (before any resource), and so from inside a program too
+        (lambda: ClaudeFoundryStackArgs(spec=with_ws, workspace_id="/x"), "not both"),
+        (lambda: ClaudeFoundryStackArgs(spec=no_diag, workspace_id="/x"), "diagnostics off"),
+        (lambda: ClaudeFoundryStackArgs(spec=dev_spec, claude_users=["not-a-guid"]), "object id"),
+        (lambda: ClaudeFoundryStackArgs(spec={"environment": "dev"}), "spec_from_mapping"),  # type: ignore[arg-type]
     ]
-    for args, words in cases:
+    for build, words in cases:
         with pytest.raises((ValueError, TypeError), match=words):
-            run_program(lambda args=args: ClaudeFoundryStack("c", args))
+            build()
+        with pytest.raises((ValueError, TypeError), match=words):
+            run_program(lambda build=build: ClaudeFoundryStack("c", build()))
 
 
 def test_an_unvalidated_spec_never_sends_a_none_version(dev_spec):

@@ -170,9 +170,8 @@ class Preflight:
         self.view = view
         self.spec = view.spec
         self.target = view.target
-        #: every account of the stack (the primary first), and the spec's view of each (its deployments)
-        self.accounts: list[AccountView] = list(view.accounts.values()) or [
-            AccountView("primary", self.spec.foundry.name, self.spec.location, view.account, view.deployments)]
+        #: every account of the stack (the first first), and the spec's view of each (its deployments)
+        self.accounts: list[AccountView] = list(view.accounts.values())
         self.multi = len(self.accounts) > 1
         self.resolved = {a.key: a for a in self.spec.all_accounts()}
         self.cs = view.target.cognitive_client()
@@ -192,8 +191,7 @@ class Preflight:
 
     def _deployments_of(self, acct: AccountView) -> dict[str, Any]:
         """The account's deployments as the spec gives them (model, version, sku, capacity)."""
-        resolved = self.resolved.get(acct.key)
-        return dict(resolved.deployments) if resolved is not None else dict(self.spec.deployments)
+        return dict(self.resolved[acct.key].deployments)
 
     def _name(self, check: str, acct: AccountView, detail: str = "") -> str:
         """A check's name: as always for the primary (and a one-account stack); ``check:<account>[/detail]``

@@ -295,9 +295,7 @@ class Rotator:
                  holder: str | None = None, stack_file: str = "STACK_FILE",
                  account: str = contract.PRIMARY_ACCOUNT, own_leases: set[str] | None = None) -> None:
         spec = view.spec
-        acct = view.accounts.get(account) if view.accounts else None
-        if acct is None and account == contract.PRIMARY_ACCOUNT:  # a view built by hand, without accounts
-            acct = AccountView(account, spec.foundry.name, spec.location, view.account, view.deployments)
+        acct = view.accounts.get(account)
         if acct is None:
             raise UserError(f"no account {account!r} in the stack: {describe_accounts(view)}")
         if spec.foundry.disable_local_auth:
@@ -664,8 +662,7 @@ def rotate_keys(view: StackView, **kwargs: Any) -> RotationResult:
 def describe_accounts(view_or_spec: Any) -> str:
     """``primary (name), sweden (name)``: the accounts of a stack (a :class:`StackView` or a spec)."""
     if isinstance(view_or_spec, StackView):
-        pairs = [(a.key, a.name) for a in view_or_spec.accounts.values()] or \
-            [(contract.PRIMARY_ACCOUNT, view_or_spec.account_name)]
+        pairs = [(a.key, a.name) for a in view_or_spec.accounts.values()]
     else:
         pairs = [(a.key, a.name) for a in view_or_spec.all_accounts()]
     return ", ".join(f"{key} ({name})" for key, name in pairs)

@@ -118,8 +118,7 @@ class Verifier:
         self.drifts: list[Drift] = []
         self.checked = 0
         self._keys: dict[str, tuple[str, str] | None] = {}  # account key -> its current (key1, key2)
-        self.accounts = view.accounts or {c.PRIMARY_ACCOUNT: AccountView(
-            c.PRIMARY_ACCOUNT, view.account_name, view.spec.location, view.account, view.deployments)}
+        self.accounts = view.accounts
         self.multi = len(self.accounts) > 1
         #: account id (lower case) -> the account, to name the account of a role assignment or diagnostic setting
         self._by_id = {a.account.id.lower(): a for a in self.accounts.values()}

@@ -35,19 +35,35 @@ class AccountView:
 
 @dataclass
 class StackView:
-    """What the program says should exist, by role (each an :class:`ArmResource` of the plan). ``account`` and
-    ``deployments`` are the primary account's; ``accounts`` holds every account, the primary first."""
+    """What the program says should exist, by role (each an :class:`ArmResource` of the plan). ``accounts`` holds
+    every account of the stack in order (key -> account, ``foundry:`` first, never empty); ``account`` and
+    ``deployments`` are the first one's."""
 
     spec: Any
     target: Target
     resource_group: ArmResource | None
-    account: ArmResource
-    deployments: dict[str, ArmResource]  # deployment name -> planned
+    accounts: dict[str, AccountView]  # key -> account, the first first
     vault: ArmResource | None
     secrets: dict[str, ArmResource]  # secret name -> planned
     role_assignments: list[ArmResource] = field(default_factory=list)
     diagnostic_settings: list[ArmResource] = field(default_factory=list)
-    accounts: dict[str, AccountView] = field(default_factory=dict)  # key -> account, the primary first
+
+    def __post_init__(self) -> None:
+        if not self.accounts:
+            raise ValueError("a StackView holds at least one account")
+
+    @property
+    def first(self) -> AccountView:
+        """The stack's first account (``foundry:``)."""
+        return next(iter(self.accounts.values()))
+
+    @property
+    def account(self) -> ArmResource:
+        return self.first.account
+
+    @property
+    def deployments(self) -> dict[str, ArmResource]:  # deployment name -> planned
+        return self.first.deployments
 
     @property
     def rg_name(self) -> str:
@@ -75,11 +91,9 @@ def stack_view(spec: Any, target: Target) -> StackView:
             raise UserError(f"the stack's plan has no Foundry account {acct.name}")
         accounts[acct.key] = AccountView(acct.key, acct.name, acct.location, res,
                                          {i.name: i for i in items if i.is_under(res.id + "/deployments")})
-    primary = accounts[contract.PRIMARY_ACCOUNT]
     return StackView(
         spec=spec, target=target,
-        resource_group=next((i for i in items if i.token == arm.RESOURCE_GROUP), None),
-        account=primary.account, deployments=primary.deployments, accounts=accounts,
+        resource_group=next((i for i in items if i.token == arm.RESOURCE_GROUP), None), accounts=accounts,
         vault=next((i for i in items if i.token == arm.VAULT), None),
         secrets={i.name: i for i in items if i.token == arm.SECRET},
         role_assignments=[i for i in items if i.token == arm.ROLE_ASSIGNMENT],

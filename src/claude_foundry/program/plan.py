@@ -418,7 +418,7 @@ def plan(spec: Spec, *, base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPL
     name = component_name or DEFAULT_COMPONENT_NAME
 
     def program() -> None:
-        ClaudeFoundryStack(name, spec, base_url_template)
+        ClaudeFoundryStack(name, spec, base_url_template=base_url_template)
 
     stack_name = stack or spec.environment
     run_program(program, mocks=mocks, monitor=monitor, project=project, stack=stack_name)

@@ -1,14 +1,17 @@
 """The Pulumi program as a library: one ``ComponentResource`` per concern.
 
-``ClaudeFoundryStack`` (the top) builds, in order: the resource group, :class:`FoundryAccount`,
-:class:`ClaudeDeployments`, the optional Foundry project (:func:`foundry_project`, below the account),
+``ClaudeFoundryStack`` (the top) builds, in order: the resource group, for each account of the stack (an ordered
+list, ``foundry:`` first) a :class:`FoundryAccount` and its :class:`ClaudeDeployments`, the optional Foundry
+project (:func:`foundry_project`, below the account),
 :class:`ContractVault`, :class:`AccessAssignments`, :class:`Diagnostics` and, when the spec turns them on,
 :class:`PrivateNetwork`, :class:`Alerts` and :class:`CostBudget`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
 From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
 workspace_id=..., claude_users=[...], secret_readers=[...]))`` wires in your resources (``pulumi.Input`` values);
-see docs/library.md. Test such a program with :mod:`claude_foundry.testing`.
+see docs/library.md. Every component is ``(name, args, opts)`` with frozen keyword-only ``*Args`` checked when
+built; the components below the top take the stack's accounts as one list of :class:`AccountRef`
+(``FoundryAccount(...).ref()``). Test such a program with :mod:`claude_foundry.testing`.
 
 Needs the ``infra`` extra (pulumi, pulumi-azure-native).
 """
@@ -22,6 +25,7 @@ from claude_foundry.program.components.access import (
     role_assignment_name,
 )
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components.accounts import AccountRef
 from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
@@ -36,6 +40,7 @@ __all__ = [
     "TYPE_PREFIX",
     "AccessAssignments",
     "AccessAssignmentsArgs",
+    "AccountRef",
     "Alerts",
     "AlertsArgs",
     "ClaudeDeployments",

@@ -22,7 +22,15 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from claude_foundry.azure import arm
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.components.accounts import AccountRef, check_accounts
+from claude_foundry.program.components.common import (
+    TYPE_PREFIX,
+    check_input,
+    check_sequence,
+    check_type,
+    child_opts,
+    is_input,
+)
 from claude_foundry.program.spec.schema import AccessSpec
 
 #: Namespace of the deterministic role assignment names (never change it: names would change).
@@ -36,7 +44,7 @@ def role_assignment_name(scope_name: str, principal_id: str, role: str) -> str:
     return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope_name}|{principal_id.lower()}|{role}"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrincipalArgs:
     """A principal of your program. ``key`` names its role assignment's logical name
     (``<access>-user-<key>`` / ``<access>-reader-<key>``); it defaults to the principal id when that is a
@@ -48,15 +56,29 @@ class PrincipalArgs:
     key: str | None = None
     description: str = ""
 
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_input(owner, "principal_id", self.principal_id)
+        check_object_id(owner, "principal_id", self.principal_id)
+        if self.principal_type not in ("ServicePrincipal", "User", "Group"):
+            raise ValueError(f"{owner}.principal_type must be ServicePrincipal, User or Group "
+                             f"(got {self.principal_type!r})")
+        if self.key is not None:
+            check_type(owner, "key", self.key, str, "a str or None")
+        check_type(owner, "description", self.description, str, "a str")
+        role = getattr(self, "role", None)
+        if role is not None and role not in ("cognitive-services-user", "azure-ai-user"):
+            raise ValueError(f"{owner}.role must be cognitive-services-user or azure-ai-user (got {role!r})")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class ClaudeUserArgs(PrincipalArgs):
     """May call Claude with Entra ID tokens: Cognitive Services User (or Azure AI User) on the account."""
 
     role: Literal["cognitive-services-user", "azure-ai-user"] = "cognitive-services-user"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SecretReaderArgs(PrincipalArgs):
     """May read the exported secrets: Key Vault Secrets User on the vault."""
 
@@ -72,12 +94,15 @@ class _Grant:
     description: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AccessAssignmentsArgs:
+    """Who may do what: the spec's ``access``, principals of your own, on every account and on the vault."""
+
     access: AccessSpec
     subscription_id: pulumi.Input[str]
-    account_id: pulumi.Input[str]
-    account_scope_name: pulumi.Input[str]  # e.g. "<resource group>/<account name>"
+    #: The stack's accounts, the first one first: every Claude user (and the deployer) gets the same role on each,
+    #: logical names suffixed with :attr:`AccountRef.suffix`, assignment names from :meth:`AccountRef.scope_name`.
+    accounts: Sequence[AccountRef]
     vault_id: pulumi.Input[str]
     vault_scope_name: pulumi.Input[str]
     #: Object id of the identity running the deploy (getClientConfig), granted access when
@@ -86,9 +111,41 @@ class AccessAssignmentsArgs:
     #: Principals of your own program, besides the spec's (an object id or a ``*Args``).
     claude_users: Sequence[pulumi.Input[str] | ClaudeUserArgs] = ()
     secret_readers: Sequence[pulumi.Input[str] | SecretReaderArgs] = ()
-    #: The stack's further accounts (``accounts:``) as (key, account id, scope name): every Claude user (and the
-    #: deployer) gets the same role on each, logical names suffixed ``-<key>``.
-    further_accounts: Sequence[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = ()
+
+    def __post_init__(self) -> None:
+        owner = "AccessAssignmentsArgs"
+        check_type(owner, "access", self.access, AccessSpec, "an AccessSpec (spec.access)")
+        check_input(owner, "subscription_id", self.subscription_id)
+        check_input(owner, "vault_id", self.vault_id)
+        check_input(owner, "vault_scope_name", self.vault_scope_name)
+        check_input(owner, "deployer_principal_id", self.deployer_principal_id, optional=True)
+        object.__setattr__(self, "accounts", check_accounts(owner, self.accounts))
+        object.__setattr__(self, "claude_users", check_principals(owner, "claude_users", self.claude_users,
+                                                                   ClaudeUserArgs))
+        object.__setattr__(self, "secret_readers", check_principals(owner, "secret_readers", self.secret_readers,
+                                                                     SecretReaderArgs))
+
+
+def check_object_id(owner: str, field_name: str, value: object) -> None:
+    """A plain-string principal id must be an object id (GUID): ``ValueError`` naming the field otherwise."""
+    if isinstance(value, str):
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError(f"{owner}.{field_name}: principal_id must be an object id (GUID) "
+                             f"(got {value!r})") from None
+
+
+def check_principals(owner: str, field_name: str, items: object, cls: type[PrincipalArgs]) -> tuple:
+    """A list of object ids (``pulumi.Input[str]``, a plain one a GUID) or ``cls`` instances, as a tuple."""
+    check_sequence(owner, field_name, items)
+    assert isinstance(items, list | tuple)
+    for n, item in enumerate(items):
+        if not (isinstance(item, cls) or is_input(item)):
+            raise TypeError(f"{owner}.{field_name}[{n}] must be an object id (pulumi.Input[str]) or a "
+                            f"{cls.__name__}, got {type(item).__name__}")
+        check_object_id(owner, f"{field_name}[{n}]", item)
+    return tuple(items)
 
 
 def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[PrincipalArgs]) \
@@ -108,8 +165,7 @@ def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[Princip
 
 def _grants(name: str, args: AccessAssignmentsArgs) -> list[_Grant]:
     vault = (args.vault_id, args.vault_scope_name)
-    accounts = [("", args.account_id, args.account_scope_name)] + [
-        (f"-{key}", account_id, scope_name) for key, account_id, scope_name in args.further_accounts]
+    accounts = [(a.suffix, a.id, a.scope_name()) for a in args.accounts]
     grants: list[_Grant] = []
     for suffix, *account in accounts:
         grants += [_Grant(f"{name}-user-{u.principal_id}{suffix}", u.principal_id, u.principal_type, u.role,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,14 +11,17 @@ import pulumi_azure_native as azure_native
 
 from claude_foundry import contract
 from claude_foundry.azure import arm
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.components.accounts import AccountRef
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type, child_opts, delete_lock
 from claude_foundry.program.components.network import private_network_acls
 from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
-from claude_foundry.program.spec.schema import FoundrySpec, PrivateNetworkSpec
+from claude_foundry.program.spec.schema import DeploymentSpec, FoundrySpec, PrivateNetworkSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FoundryAccountArgs:
+    """One account's settings (``foundry:`` or a resolved ``accounts:`` entry), its region and resource group."""
+
     foundry: FoundrySpec
     location: str
     resource_group_name: pulumi.Input[str]
@@ -25,6 +29,15 @@ class FoundryAccountArgs:
     protect: bool = False
     #: the stack's ``private_network`` when on: public access disabled, network ACLs default Deny
     private_network: PrivateNetworkSpec | None = None
+
+    def __post_init__(self) -> None:
+        check_type("FoundryAccountArgs", "foundry", self.foundry, FoundrySpec,
+                   "a FoundrySpec (spec.foundry, or an account of spec.all_accounts())")
+        check_type("FoundryAccountArgs", "location", self.location, str, "a str (an Azure region)")
+        check_input("FoundryAccountArgs", "resource_group_name", self.resource_group_name)
+        if self.private_network is not None:
+            check_type("FoundryAccountArgs", "private_network", self.private_network, PrivateNetworkSpec,
+                       "a PrivateNetworkSpec or None")
 
 
 def network_properties(foundry: FoundrySpec, private: PrivateNetworkSpec | None = None) -> dict[str, Any]:
@@ -96,6 +109,18 @@ class FoundryAccount(pulumi.ComponentResource):
         self._args = args
         self._logical_name = name
         self.register_outputs({"id": self.id, "name": self.name})
+
+    def ref(self, *, key: str = contract.PRIMARY_ACCOUNT, deployments: Mapping[str, DeploymentSpec] | None = None,
+            resource_group_name: pulumi.Input[str] | None = None) -> AccountRef:
+        """This account as the other components take it (:class:`AccountRef`): ``key`` (``primary`` for the stack's
+        first account), the ``deployments`` it serves, ``resource_group_name`` as role-assignment names read it
+        (default: the one it was created in)."""
+        args = self._args
+        return AccountRef(key=key, name=args.foundry.name, location=args.location, foundry=args.foundry,
+                          deployments=dict(deployments or {}), id=self.account.id, account_name=self.account.name,
+                          resource=self.account,
+                          resource_group_name=resource_group_name if resource_group_name is not None
+                          else args.resource_group_name)
 
     def add_project(self, depends_on: list[pulumi.Resource] | None = None) -> \
             azure_native.cognitiveservices.Project | None:

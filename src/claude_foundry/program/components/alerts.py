@@ -27,7 +27,7 @@ whose start date changes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,8 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from claude_foundry.azure import arm
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.components.accounts import AccountRef, check_accounts
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type, child_opts
 from claude_foundry.program.spec.schema import Spec
 
 EVALUATION_FREQUENCY = "PT5M"
@@ -49,14 +50,19 @@ THROTTLED_STATUS_CODE = "429"
 SEVERITIES = {"throttling": 2, "server-errors": 1, "latency": 2}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertsArgs:
+    """The spec's ``alerts:`` on every account of ``accounts`` (each gets the same alerts), one action group."""
+
     spec: Spec
     resource_group_name: pulumi.Input[str]
-    account_id: pulumi.Input[str]
+    accounts: Sequence[AccountRef]
     tags: dict[str, str] = field(default_factory=dict)
-    #: the stack's further accounts (``accounts:``): key -> (account name, account id); each gets the same alerts
-    further_accounts: Mapping[str, tuple[str, pulumi.Input[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_type("AlertsArgs", "spec", self.spec, Spec, "a claude_foundry.program.spec.Spec")
+        check_input("AlertsArgs", "resource_group_name", self.resource_group_name)
+        object.__setattr__(self, "accounts", check_accounts("AlertsArgs", self.accounts))
 
 
 def action_group_name(spec: Spec) -> str:
@@ -70,7 +76,7 @@ def action_group_short_name(spec: Spec) -> str:
 
 def metric_criteria(spec: Spec, account_name: str | None = None) -> dict[str, dict[str, Any]]:
     """Alert key -> description and one static criterion (``MetricCriteriaArgs`` keywords), for the thresholds
-    the spec sets, on ``account_name`` (default: the primary, ``foundry.name``)."""
+    the spec sets, on ``account_name`` (default: the first account, ``foundry.name``)."""
     a = spec.alerts
     if a is None:
         return {}
@@ -135,12 +141,10 @@ class Alerts(pulumi.ComponentResource):
         )
         self.action_group_id = self.action_group.id
         self.metric_alerts = {}
-        accounts = [("", spec.foundry.name, args.account_id)] + [
-            (f"-{k}", acct_name, acct_id) for k, (acct_name, acct_id) in args.further_accounts.items()]
-        for suffix, account_name, account_id in accounts:
-            for key, alert in metric_criteria(spec, account_name).items():
-                self.metric_alerts[key + suffix] = self._alert(name + suffix, key, account_name, account_id, alert,
-                                                               args)
+        for acct in args.accounts:
+            for key, alert in metric_criteria(spec, acct.name).items():
+                self.metric_alerts[key + acct.suffix] = self._alert(name + acct.suffix, key, acct.name, acct.id,
+                                                                    alert, args)
         self.register_outputs({"action_group_id": self.action_group_id})
 
     def _alert(self, name: str, key: str, account_name: str, account_id: pulumi.Input[str], alert: dict[str, Any],
@@ -168,13 +172,18 @@ class Alerts(pulumi.ComponentResource):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CostBudgetArgs:
     spec: Spec
     #: the budget's scope: the resource group's ARM id
     resource_group_id: pulumi.Input[str]
     #: with alerts on, the action group the budget notifies too
     action_group_id: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        check_type("CostBudgetArgs", "spec", self.spec, Spec, "a claude_foundry.program.spec.Spec")
+        check_input("CostBudgetArgs", "resource_group_id", self.resource_group_id)
+        check_input("CostBudgetArgs", "action_group_id", self.action_group_id, optional=True)
 
 
 def budget_name(spec: Spec) -> str:

@@ -17,12 +17,14 @@ import pulumi_azure_native as azure_native
 
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type, child_opts
 from claude_foundry.program.spec.schema import DeploymentSpec, ModelProviderSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaudeDeploymentsArgs:
+    """The deployments of one account (``AccountRef.deployments``), the provider data, the account."""
+
     deployments: dict[str, DeploymentSpec]
     model_provider: ModelProviderSpec
     account: pulumi.Resource  # the Account (dependency of the first deployment)
@@ -30,6 +32,17 @@ class ClaudeDeploymentsArgs:
     resource_group_name: pulumi.Input[str]
     protect: bool = False
     catalogue: Catalogue | None = None
+
+    def __post_init__(self) -> None:
+        owner = "ClaudeDeploymentsArgs"
+        check_type(owner, "deployments", self.deployments, dict, "a dict of deployment name -> DeploymentSpec")
+        bad = [k for k, v in self.deployments.items() if not isinstance(v, DeploymentSpec)]
+        if bad:
+            raise TypeError(f"{owner}.deployments[{bad[0]!r}] must be a DeploymentSpec")
+        check_type(owner, "model_provider", self.model_provider, ModelProviderSpec, "a ModelProviderSpec")
+        check_type(owner, "account", self.account, pulumi.Resource, "a pulumi.Resource (the Account)")
+        check_input(owner, "account_name", self.account_name)
+        check_input(owner, "resource_group_name", self.resource_group_name)
 
 
 def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, model_format: str) -> dict:

@@ -12,7 +12,7 @@ themselves turn public access off (:func:`private_network_acls`, used by ``Found
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,8 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from claude_foundry.azure import arm
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts
+from claude_foundry.program.components.accounts import AccountRef, check_accounts
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type, child_opts
 from claude_foundry.program.spec.schema import PrivateNetworkSpec
 
 #: Name of the DNS zone group on each endpoint.
@@ -44,25 +45,36 @@ def zone_key(zone: str) -> str:
     return zone.replace(".", "-")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrivateNetworkArgs:
+    """The stack's ``private_network``, where it goes, and what gets an endpoint: every account of ``accounts``
+    (in the same subnet, Private Link reaches an account in another region; A records in the same zones) and,
+    with ``vault_id`` and ``vault_name``, the vault (``private.key_vault``). The virtual network is named after
+    the first account."""
+
     private: PrivateNetworkSpec
-    foundry_name: str
     location: str  # the stack's; ``private.location`` wins
     resource_group_name: pulumi.Input[str]
-    account_id: pulumi.Input[str]
+    accounts: Sequence[AccountRef]
     vault_name: str | None = None  # with vault_id: the vault gets its endpoint (private.key_vault)
     vault_id: pulumi.Input[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    #: The stack's further accounts (``accounts:``): key -> (account name, account id). Each gets its endpoint in
-    #: the same subnet (Private Link reaches an account in another region) and A records in the same zones.
-    further_accounts: Mapping[str, tuple[str, pulumi.Input[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        owner = "PrivateNetworkArgs"
+        check_type(owner, "private", self.private, PrivateNetworkSpec, "a PrivateNetworkSpec (spec.private_network)")
+        check_type(owner, "location", self.location, str, "a str (an Azure region)")
+        check_input(owner, "resource_group_name", self.resource_group_name)
+        check_input(owner, "vault_id", self.vault_id, optional=True)
+        if self.vault_name is not None:
+            check_type(owner, "vault_name", self.vault_name, str, "a str or None")
+        object.__setattr__(self, "accounts", check_accounts(owner, self.accounts))
 
 
 class PrivateNetwork(pulumi.ComponentResource):
     """The virtual network (when created), the private endpoints, the private DNS zones and links, the zone
-    groups. Attributes: ``vnet`` (or None), ``subnet_id``, ``endpoints`` (``account``, ``account-<key>`` of
-    each further account, ``vault`` -> PrivateEndpoint), ``zones`` (zone name -> created PrivateZone),
+    groups. Attributes: ``vnet`` (or None), ``subnet_id``, ``endpoints`` (``account`` + :attr:`AccountRef.suffix`
+    of each account, ``vault`` -> PrivateEndpoint), ``zones`` (zone name -> created PrivateZone),
     ``links``, ``zone_groups``, ``zone_ids`` (zone name -> id, given or created)."""
 
     vnet: azure_native.network.VirtualNetwork | None
@@ -78,7 +90,7 @@ class PrivateNetwork(pulumi.ComponentResource):
         p = args.private
         location = p.location or args.location
         rg = args.resource_group_name
-        vnet_name = p.resolved_vnet_name(args.foundry_name)
+        vnet_name = p.resolved_vnet_name(args.accounts[0].name)
 
         self.vnet = None
         vnet_id: pulumi.Input[str]
@@ -113,10 +125,8 @@ class PrivateNetwork(pulumi.ComponentResource):
 
         account_group, vault_group = arm.ACCOUNT_PRIVATE_LINK_GROUP, arm.VAULT_PRIVATE_LINK_GROUP
         targets: list[tuple[str, str, pulumi.Input[str], tuple[str, ...], str]] = [
-            ("account", f"pe-{args.foundry_name}-account", args.account_id, arm.ACCOUNT_PRIVATE_DNS_ZONES,
-             account_group)]
-        targets += [(f"account-{key}", f"pe-{account_name}-account", account_id, arm.ACCOUNT_PRIVATE_DNS_ZONES,
-                     account_group) for key, (account_name, account_id) in args.further_accounts.items()]
+            (f"account{a.suffix}", f"pe-{a.name}-account", a.id, arm.ACCOUNT_PRIVATE_DNS_ZONES, account_group)
+            for a in args.accounts]
         if p.key_vault and args.vault_id is not None and args.vault_name:
             targets.append(("vault", f"pe-{args.vault_name}-vault", args.vault_id, arm.VAULT_PRIVATE_DNS_ZONES,
                             vault_group))

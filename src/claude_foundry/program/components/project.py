@@ -22,7 +22,7 @@ from claude_foundry.program.components.common import child_opts
 from claude_foundry.program.spec.schema import ProjectSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FoundryProjectArgs:
     project: ProjectSpec
     account_name: pulumi.Input[str]

@@ -1,12 +1,14 @@
 """``ClaudeFoundryStack``: the whole environment described by one :class:`~claude_foundry.program.spec.Spec`.
 
-``ClaudeFoundryStack(name, spec)`` builds everything the spec names. From a program of your own, pass
-:class:`ClaudeFoundryStackArgs` instead of the spec to wire in your own resources (``pulumi.Input`` values):
-an existing resource group, a Log Analytics workspace, principals created in the same program.
+``ClaudeFoundryStack(name, args, opts)`` builds everything the spec names. ``args`` is a
+:class:`ClaudeFoundryStackArgs` (the spec plus your own resources as ``pulumi.Input`` values: an existing resource
+group, a Log Analytics workspace, principals created in the same program) or just the spec.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,10 +22,12 @@ from claude_foundry.program.components.access import (
     AccessAssignmentsArgs,
     ClaudeUserArgs,
     SecretReaderArgs,
+    check_principals,
 )
 from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components.accounts import AccountRef, account_label
 from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
-from claude_foundry.program.components.common import TYPE_PREFIX
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
 from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs
@@ -39,14 +43,15 @@ OUTPUT_NAMES = ("endpoint", "resource_name", "account_id", "vault_name", "vault_
                 "deployment_names", "deployments", "auth_mode")
 #: Outputs only a stack with a Foundry project (``foundry.project``) has.
 PROJECT_OUTPUT_NAMES = ("project_name",)
-#: Outputs only a stack with further accounts (``accounts:``) has: every account's name, region, endpoint, id
-#: and deployment names, the primary first.
+#: Outputs only a stack of several accounts (``accounts:``) has: every account's name, region, endpoint, id
+#: and deployment names, the first account first.
 MULTI_ACCOUNT_OUTPUT_NAMES = ("accounts",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaudeFoundryStackArgs:
-    """The spec plus what a program of your own wires in; every field but ``spec`` is optional.
+    """The spec plus what a program of your own wires in; every field but ``spec`` is optional. Keyword-only and
+    checked when built: a wrong type raises ``TypeError``, a wrong value ``ValueError``, both naming the field.
 
     - ``resource_group_name``: an existing resource group (e.g. your ``ResourceGroup``'s ``.name``); the
       stack then creates none (whatever ``create_resource_group`` says) and puts everything in it.
@@ -67,32 +72,73 @@ class ClaudeFoundryStackArgs:
     secret_readers: Sequence[pulumi.Input[str] | SecretReaderArgs] = ()
     base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPLATE
 
+    def __post_init__(self) -> None:
+        owner = "ClaudeFoundryStackArgs"
+        if not isinstance(self.spec, Spec):
+            raise TypeError(f"{owner}.spec must be a claude_foundry.program.spec.Spec (build one with load_spec or "
+                            f"spec_from_mapping), got {type(self.spec).__name__}")
+        check_input(owner, "resource_group_name", self.resource_group_name, optional=True)
+        check_input(owner, "workspace_id", self.workspace_id, optional=True)
+        object.__setattr__(self, "claude_users", check_principals(owner, "claude_users", self.claude_users,
+                                                                   ClaudeUserArgs))
+        object.__setattr__(self, "secret_readers", check_principals(owner, "secret_readers", self.secret_readers,
+                                                                     SecretReaderArgs))
+        check_type(owner, "base_url_template", self.base_url_template, str, "a str")
+        if "{resource}" not in self.base_url_template:
+            raise ValueError(f"{owner}.base_url_template must contain {{resource}} "
+                             f"(got {self.base_url_template!r})")
+        if self.workspace_id is not None and not self.spec.diagnostics.enabled:
+            raise ValueError(f"{owner}.workspace_id given but the spec turns diagnostics off "
+                             "(diagnostics.enabled: false)")
+        if self.workspace_id is not None and self.spec.diagnostics.workspace_id:
+            raise ValueError(f"{owner}.workspace_id: give the workspace in the spec (diagnostics.workspace_id) or "
+                             "in the args (workspace_id), not both")
+
 
 class ClaudeFoundryStack(pulumi.ComponentResource):
-    """Resource group (optional), Foundry account, Claude deployments, contract vault, private network
-    (optional), access, diagnostics.
+    """Resource group (optional), every Foundry account with its Claude deployments, contract vault, private
+    network (optional), access, diagnostics, alerts and budget (optional).
 
-    ``ClaudeFoundryStack(name, spec)`` or, wiring your own resources, ``ClaudeFoundryStack(name,
-    ClaudeFoundryStackArgs(spec=spec, resource_group_name=rg.name, ...), opts=...)``.
+    ``ClaudeFoundryStack(name, args, opts)`` as every Pulumi component: ``args`` a :class:`ClaudeFoundryStackArgs`
+    (or just the :class:`Spec`), ``opts`` any ``pulumi.ResourceOptions``. Keyword-only: ``catalogue`` (default:
+    the packaged one) and ``base_url_template`` (overrides the args').
+
+    A stack is an ordered list of accounts (``spec.all_accounts()``, ``foundry:`` first): each gets a
+    :class:`FoundryAccount` and its :class:`ClaudeDeployments` (chained within the account, parallel to the other
+    accounts), and every other component takes the same list (:class:`AccountRef`, ``account_refs``).
 
     Outputs (attributes): ``endpoint`` (Claude base URL; not secret), ``resource_name``, ``account_id``,
     ``vault_name``, ``vault_url``, ``secret_names`` (role -> Key Vault secret name), ``deployment_names``,
-    ``deployments`` (name -> {model, version, family}), ``auth_mode``; with ``foundry.project``, ``project_name``
-    (not secret; ``None`` and not exported without one); besides, ``resource_group_name``.
+    ``deployments`` (name -> {model, version, family}), ``auth_mode`` (all of the first account); with
+    ``foundry.project``, ``project_name``; with several accounts, ``accounts`` (each account's name, region,
+    endpoint, id and deployment names); besides, ``resource_group_name``. The children: ``foundry_accounts`` and
+    ``deployment_components`` (account key -> component), ``foundry`` and ``deployments_component`` (the first
+    account's), ``vault``, ``access``, ``diagnostics``, ``network``, ``alerts``, ``budget``, ``project``.
     """
 
-    def __init__(self, name: str, spec: Spec | ClaudeFoundryStackArgs,
-                 base_url_template: str | None = None,
-                 opts: pulumi.ResourceOptions | None = None, *, catalogue: Catalogue | None = None):
+    def __init__(self, name: str, args: ClaudeFoundryStackArgs | Spec,
+                 opts: pulumi.ResourceOptions | None = None, *, base_url_template: str | None = None,
+                 catalogue: Catalogue | None = None):
+        if isinstance(opts, str):
+            # the third positional was base_url_template before Pulumi's (name, args, opts) was followed
+            warnings.warn("ClaudeFoundryStack(name, spec, base_url_template) is deprecated: pass "
+                          "base_url_template= as a keyword (or in ClaudeFoundryStackArgs)", DeprecationWarning,
+                          stacklevel=2)
+            base_url_template, opts = base_url_template or opts, None
+        if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
+            raise TypeError(f"ClaudeFoundryStack: opts must be a pulumi.ResourceOptions or None, "
+                            f"got {type(opts).__name__}")
+        if isinstance(args, Spec):
+            args = ClaudeFoundryStackArgs(spec=args)
+        elif not isinstance(args, ClaudeFoundryStackArgs):
+            raise TypeError("ClaudeFoundryStack: args must be a ClaudeFoundryStackArgs or a "
+                            "claude_foundry.program.spec.Spec (build one with load_spec or spec_from_mapping), "
+                            f"got {type(args).__name__}")
+        if base_url_template is not None:
+            args = dataclasses.replace(args, base_url_template=base_url_template)
         super().__init__(f"{TYPE_PREFIX}ClaudeFoundryStack", name, None, opts)
-        args = spec if isinstance(spec, ClaudeFoundryStackArgs) else ClaudeFoundryStackArgs(spec=spec)
-        if not isinstance(args.spec, Spec):
-            raise TypeError("spec must be a claude_foundry.program.spec.Spec (build one with load_spec or "
-                            f"spec_from_mapping), got {type(args.spec).__name__}")
         spec = args.spec
-        base_url_template = base_url_template or args.base_url_template
-        if args.workspace_id is not None and not spec.diagnostics.enabled:
-            raise ValueError("workspace_id given but the spec turns diagnostics off (diagnostics.enabled: false)")
+        template = args.base_url_template
         self.spec = spec
         cat = catalogue or load_catalogue()
         tags = spec.all_tags()
@@ -108,80 +154,65 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self))
             rg_name = self.resource_group.name
         self.resource_group_name: pulumi.Output[str] = pulumi.Output.from_input(rg_name)
+        # the resource group as role assignment names read it: "<resource group>/<resource>"
+        rg_label = spec.resource_group if args.resource_group_name is None else args.resource_group_name
 
-        self.foundry = FoundryAccount(f"{name}-foundry", FoundryAccountArgs(
-            foundry=spec.foundry, location=spec.location, resource_group_name=rg_name, tags=tags,
-            protect=spec.protect, private_network=spec.private_network if spec.private_on else None),
-            opts=pulumi.ResourceOptions(parent=self))
-        account = self.foundry.account
-
-        self.deployments_component = ClaudeDeployments(f"{name}-deployments", ClaudeDeploymentsArgs(
-            deployments=dict(spec.deployments), model_provider=spec.foundry.model_provider, account=account,
-            account_name=account.name, resource_group_name=rg_name, protect=spec.protect, catalogue=cat),
-            opts=pulumi.ResourceOptions(parent=self))
-
-        # further accounts (accounts:): each with its own deployments, chained within it, in parallel with the others
-        self.further_accounts: dict[str, FoundryAccount] = {}
-        self.further_deployments: dict[str, ClaudeDeployments] = {}
-        further_specs = spec.all_accounts()[1:]
-        for acct in further_specs:
-            fa = FoundryAccount(f"{name}-foundry-{acct.key}", FoundryAccountArgs(
+        # every account, foundry: first: the account, then its deployments chained within it; accounts in parallel
+        private = spec.private_network if spec.private_on else None
+        self.foundry_accounts: dict[str, FoundryAccount] = {}
+        self.deployment_components: dict[str, ClaudeDeployments] = {}
+        refs: list[AccountRef] = []
+        for acct in spec.all_accounts():
+            suffix = account_label(acct.key)
+            fa = FoundryAccount(f"{name}-foundry{suffix}", FoundryAccountArgs(
                 foundry=acct.foundry, location=acct.location, resource_group_name=rg_name, tags=tags,
-                protect=spec.protect, private_network=spec.private_network if spec.private_on else None),
-                opts=pulumi.ResourceOptions(parent=self))
-            self.further_accounts[acct.key] = fa
-            self.further_deployments[acct.key] = ClaudeDeployments(
-                f"{name}-deployments-{acct.key}", ClaudeDeploymentsArgs(
+                protect=spec.protect, private_network=private), opts=pulumi.ResourceOptions(parent=self))
+            self.foundry_accounts[acct.key] = fa
+            self.deployment_components[acct.key] = ClaudeDeployments(
+                f"{name}-deployments{suffix}", ClaudeDeploymentsArgs(
                     deployments=acct.deployments, model_provider=spec.foundry.model_provider, account=fa.account,
                     account_name=fa.account.name, resource_group_name=rg_name, protect=spec.protect,
                     catalogue=cat), opts=pulumi.ResourceOptions(parent=self))
-        further = {key: (fa.account, fa.account.name) for key, fa in self.further_accounts.items()}
-        further_ids = {key: fa.account.id for key, fa in self.further_accounts.items()}
-        further_names = {a.key: a.name for a in further_specs}
+            refs.append(fa.ref(key=acct.key, deployments=acct.deployments, resource_group_name=rg_label))
+        self.account_refs: tuple[AccountRef, ...] = tuple(refs)
+        self.foundry = self.foundry_accounts[refs[0].key]
+        self.deployments_component = self.deployment_components[refs[0].key]
 
-        # optional Foundry project: after the last deployment (one change below the account at a time)
-        last_deployment = list(self.deployments_component.resources.values())[-1:]
-        self.project = self.foundry.add_project(depends_on=last_deployment)
+        # optional Foundry project (foundry.project; only the first account has one): after the account's last
+        # deployment (one change below an account at a time)
+        projects = [self.foundry_accounts[a.key].add_project(
+            depends_on=list(self.deployment_components[a.key].resources.values())[-1:]) for a in refs]
+        self.project = next((p for p in projects if p is not None), None)
 
         self.vault = ContractVault(f"{name}-vault", ContractVaultArgs(
-            spec=spec, resource_group_name=rg_name, tenant_id=client.tenant_id, account=account,
-            account_name=account.name, base_url_template=base_url_template, tags=tags, further_accounts=further),
-            opts=pulumi.ResourceOptions(parent=self))
+            spec=spec, resource_group_name=rg_name, tenant_id=client.tenant_id, accounts=refs,
+            base_url_template=template, tags=tags), opts=pulumi.ResourceOptions(parent=self))
 
         # optional private networking (private_network:): endpoints, DNS zones; nothing at all when off
         self.network: PrivateNetwork | None = None
-        if spec.private_on and spec.private_network is not None:
+        if private is not None:
             self.network = PrivateNetwork(f"{name}-network", PrivateNetworkArgs(
-                private=spec.private_network, foundry_name=spec.foundry.name, location=spec.location,
-                resource_group_name=rg_name, account_id=account.id, vault_name=spec.key_vault.name,
-                vault_id=self.vault.id, tags=tags,
-                further_accounts={k: (further_names[k], i) for k, i in further_ids.items()}),
+                private=private, location=spec.location, resource_group_name=rg_name, accounts=refs,
+                vault_name=spec.key_vault.name, vault_id=self.vault.id, tags=tags),
                 opts=pulumi.ResourceOptions(parent=self))
 
-        # the scope names of role assignment names: "<resource group>/<resource>"
-        rg_label = spec.resource_group if args.resource_group_name is None else args.resource_group_name
         self.access = AccessAssignments(f"{name}-access", AccessAssignmentsArgs(
-            access=spec.access, subscription_id=client.subscription_id,
-            account_id=account.id, account_scope_name=_scope_name(rg_label, spec.foundry.name),
+            access=spec.access, subscription_id=client.subscription_id, accounts=refs,
             vault_id=self.vault.id, vault_scope_name=_scope_name(rg_label, spec.key_vault.name),
             deployer_principal_id=client.object_id, claude_users=args.claude_users,
-            secret_readers=args.secret_readers,
-            further_accounts=[(k, i, _scope_name(rg_label, further_names[k])) for k, i in further_ids.items()]),
-            opts=pulumi.ResourceOptions(parent=self))
+            secret_readers=args.secret_readers), opts=pulumi.ResourceOptions(parent=self))
 
         self.diagnostics: Diagnostics | None = None
         if spec.diagnostics.enabled:
             self.diagnostics = Diagnostics(f"{name}-diagnostics", DiagnosticsArgs(
-                spec=spec, resource_group_name=rg_name, account_id=account.id, vault_id=self.vault.id,
-                tags=tags, workspace_id=args.workspace_id, further_account_ids=further_ids),
-                opts=pulumi.ResourceOptions(parent=self))
+                spec=spec, resource_group_name=rg_name, accounts=refs, vault_id=self.vault.id,
+                tags=tags, workspace_id=args.workspace_id), opts=pulumi.ResourceOptions(parent=self))
 
         # optional observability and cost (alerts:, budget:): nothing at all when off, so no other URN changes
         self.alerts: Alerts | None = None
         if spec.alerts_on:
             self.alerts = Alerts(f"{name}-alerts", AlertsArgs(
-                spec=spec, resource_group_name=rg_name, account_id=account.id, tags=tags,
-                further_accounts={k: (further_names[k], i) for k, i in further_ids.items()}),
+                spec=spec, resource_group_name=rg_name, accounts=refs, tags=tags),
                 opts=pulumi.ResourceOptions(parent=self))
         self.budget: CostBudget | None = None
         if spec.budget_on:
@@ -192,10 +223,11 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
                 action_group_id=self.alerts.action_group_id if self.alerts is not None else None),
                 opts=pulumi.ResourceOptions(parent=self))
 
+        first = refs[0]
         dmap = spec.deployment_map(cat)
-        self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(spec.base_url(base_url_template))
-        self.resource_name: pulumi.Output[str] = pulumi.Output.from_input(spec.foundry.name)
-        self.account_id: pulumi.Output[str] = account.id
+        self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(contract.foundry_base_url(first.name, template))
+        self.resource_name: pulumi.Output[str] = pulumi.Output.from_input(first.name)
+        self.account_id: pulumi.Output[str] = pulumi.Output.from_input(first.id)
         self.vault_name: pulumi.Output[str] = self.vault.name
         self.vault_url: pulumi.Output[str] = self.vault.vault_url
         self.secret_names: pulumi.Output[dict] = pulumi.Output.from_input(spec.secret_names.as_dict())
@@ -204,18 +236,18 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             {k: {"model": v.model, "version": v.version, "family": v.family} for k, v in dmap.items()})
         self.auth_mode: pulumi.Output[str] = pulumi.Output.from_input(spec.auth_mode)
         self.project_name: pulumi.Output[str] | None = self.project.name if self.project is not None else None
+        # the accounts output belongs with contract version 2: a one-account stack exports what it always did
         self.accounts: pulumi.Output[list] | None = None
         if spec.multi_account:
-            ids = {contract.PRIMARY_ACCOUNT: account.id, **further_ids}
-            self.accounts = pulumi.Output.all(**ids).apply(lambda got: [
+            self.accounts = pulumi.Output.all(**{a.key: a.id for a in refs}).apply(lambda got: [
                 {"account": c.account, "resource": c.resource, "region": c.region, "endpoint": c.base_url,
                  "account_id": got[c.account], "deployment_names": sorted(c.deployments)}
-                for c in spec.stack_contract(base_url_template, cat).accounts])
+                for c in spec.stack_contract(template, cat).accounts])
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output]:
         """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project,
-        ``accounts`` only with further accounts."""
+        ``accounts`` only with several accounts."""
         names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ()) \
             + (MULTI_ACCOUNT_OUTPUT_NAMES if self.accounts is not None else ())
         return {k: getattr(self, k) for k in names}

@@ -2,37 +2,45 @@
 
 Secrets: ``<prefix>-endpoint`` (the Claude base URL, built from the custom subdomain — never the account's
 ARM ``properties.endpoint``), ``-resource``, ``-deployments`` (JSON map), ``-auth-mode``, and ``-api-key``
-(key1 of the account, a Pulumi secret) only when local auth is enabled: the primary account's, what every
-reader reads (contract version 1). A stack with further accounts (``accounts:``) adds ``-accounts`` (contract
-version 2: every account's endpoint, region and deployments, no key) and, with local auth, ``-api-key-<key>`` per
-further account.
+(key1 of the account, a Pulumi secret) only when local auth is enabled: the first account's, what every
+reader reads (contract version 1). A stack of several accounts adds ``-accounts`` (contract version 2: every
+account's endpoint, region and deployments, no key) and, with local auth, ``-api-key-<key>`` for each account after
+the first (:meth:`claude_foundry.contract.SecretNames.api_key_of`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from claude_foundry import contract
-from claude_foundry.program.components.common import TYPE_PREFIX, child_opts, delete_lock
+from claude_foundry.program.components.accounts import AccountRef, check_accounts
+from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type, child_opts, delete_lock
 from claude_foundry.program.components.network import private_network_acls
 from claude_foundry.program.spec.schema import Spec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ContractVaultArgs:
+    """The spec (what the contract says), where the vault goes, and the stack's accounts, the first one first
+    (with local auth, each account's key1 is listed from its ``resource``)."""
+
     spec: Spec
     resource_group_name: pulumi.Input[str]
     tenant_id: pulumi.Input[str]
-    account: pulumi.Resource  # the Account (key1 is listed from it)
-    account_name: pulumi.Input[str]
+    accounts: Sequence[AccountRef]
     base_url_template: str = contract.FOUNDRY_BASE_URL_TEMPLATE
     tags: dict[str, str] = field(default_factory=dict)
-    #: The further accounts (``accounts:``): key -> (Account, its name), for their keys
-    further_accounts: Mapping[str, tuple[pulumi.Resource, pulumi.Input[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_type("ContractVaultArgs", "spec", self.spec, Spec, "a claude_foundry.program.spec.Spec")
+        check_input("ContractVaultArgs", "resource_group_name", self.resource_group_name)
+        check_input("ContractVaultArgs", "tenant_id", self.tenant_id)
+        check_type("ContractVaultArgs", "base_url_template", self.base_url_template, str, "a str")
+        object.__setattr__(self, "accounts", check_accounts("ContractVaultArgs", self.accounts))
 
 
 def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict:
@@ -59,7 +67,7 @@ class ContractVault(pulumi.ComponentResource):
 
     vault: azure_native.keyvault.Vault
     lock: azure_native.authorization.ManagementLockByScope | None
-    #: role (contract.SecretNames.as_dict keys; with further accounts also ``accounts`` and ``api_key_<key>``)
+    #: role (contract.SecretNames.as_dict keys; with several accounts also ``accounts`` and ``api_key_<key>``)
     secrets: dict[str, azure_native.keyvault.Secret]
     id: pulumi.Output[str]
     name: pulumi.Output[str]
@@ -95,15 +103,13 @@ class ContractVault(pulumi.ComponentResource):
             values["accounts"] = contract.dump_accounts(spec.stack_contract(args.base_url_template).accounts, names)
             secret_names["accounts"] = names.accounts
         if not spec.foundry.disable_local_auth:
-            further = {f"api_key_{key}": (names.api_key_of(key), *acct)
-                       for key, acct in args.further_accounts.items()}
-            for role, (secret_name, account, account_name) in {
-                    "api_key": (names.api_key, args.account, args.account_name), **further}.items():
+            for acct in args.accounts:
+                role = "api_key" + acct.label("_")
                 keys = azure_native.cognitiveservices.list_account_keys_output(
-                    account_name=account_name, resource_group_name=args.resource_group_name,
-                    opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[account]))
+                    account_name=acct.name_input, resource_group_name=args.resource_group_name,
+                    opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[acct.resource] if acct.resource else None))
                 values[role] = pulumi.Output.secret(keys.key1)
-                secret_names[role] = secret_name
+                secret_names[role] = names.api_key_of(acct.key)
                 key_roles.add(role)
         self.secrets = {}
         for role, value in values.items():
