@@ -61,7 +61,7 @@ IMPORTS = {
     "ops": ("claude_foundry.ops.preflight", "claude_foundry.ops.verify", "claude_foundry.ops.rotate",
             "claude_foundry.program.plan"),
     "infra": ("claude_foundry.program.plan", "claude_foundry.program.components"),
-    "sandbox": ("claude_foundry.sandbox", "claude_foundry.azure.target"),
+    "sandbox": ("claude_foundry_sandbox", "claude_foundry.azure.target"),
 }
 #: Commands run in an install: (install, argv, expected exit code, text stderr must hold).
 COMMANDS = (
