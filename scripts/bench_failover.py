@@ -63,7 +63,7 @@ def main() -> int:
     from claude_foundry.client import runtime as rt
     from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
     from claude_foundry.client.runtime import ssl_context
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     logging.getLogger("claude_foundry.client.failover").setLevel(logging.ERROR)
     with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:

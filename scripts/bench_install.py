@@ -5,12 +5,14 @@
 * ``core``: ``pip install claude-foundry`` (the light install: runtime, smoke, env export, validate);
 * each extra: ``claude-foundry[cli]``, ``[ops]``, ``[infra]``, ``[sandbox]``, ``[test]``.
 
-Target: core/baseline <= 1.10, from one run. The project is built into a wheel once and every virtualenv
-installs that wheel (with the same specifiers for the baseline's three packages as ``pyproject.toml``), so
-all installs resolve the same versions. Sizes are the bytes each distribution's RECORD lists (the ``.pyc``
-files pip compiles included), the virtualenv's own pip/setuptools/wheel left out. Each install is also
-probed: the core imports the runtime, smoke and env export with none of the extras' modules present, and a
-command of a missing extra exits 2 naming it; each extra imports what its commands need.
+Target: core/baseline <= 1.05, from one run. Both distributions of this repository are built into wheels once
+(``claude-foundry`` and ``claude-foundry-sandbox`` from ``sandbox/``, which ``[sandbox]`` pulls in and pip finds
+next to the core wheel) and every virtualenv installs those (with the same specifiers for the baseline's three
+packages as ``pyproject.toml``), so all installs resolve the same versions. Sizes are the bytes each
+distribution's RECORD lists (the ``.pyc`` files pip compiles included), the virtualenv's own
+pip/setuptools/wheel left out. Each install is also probed: the core imports the runtime, smoke and env export
+with none of the extras' modules present, and a command of a missing extra exits 2 naming it; each extra imports
+what its commands need.
 
     python scripts/bench_install.py                      # baseline, core and every extra
     python scripts/bench_install.py --only core          # baseline and core only (a minute)
@@ -28,10 +30,11 @@ import tempfile
 import threading
 import time
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = 1.10
+TARGET = 1.05
 
 #: The runtime's own third-party dependencies: the baseline install.
 BASELINE = ("anthropic", "azure-identity", "azure-keyvault-secrets")
@@ -42,16 +45,18 @@ TOOLING = {"pip", "setuptools", "wheel"}
 
 #: Import names each install must (True) or must not (False) find.
 OPTIONAL_MODULES = ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices",
-                    "starlette", "uvicorn")
+                    "starlette", "uvicorn", "claude_foundry_sandbox")
+_SANDBOX_OFF = {"starlette": False, "uvicorn": False, "claude_foundry_sandbox": False}
 EXPECT: dict[str, dict[str, bool]] = {
     "core": dict.fromkeys(OPTIONAL_MODULES, False),
     "cli": {**dict.fromkeys(OPTIONAL_MODULES, False), "rich": True},
     "ops": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": True,
-            "azure.mgmt.cognitiveservices": True, "starlette": False, "uvicorn": False},
+            "azure.mgmt.cognitiveservices": True, **_SANDBOX_OFF},
     "infra": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": False,
-              "azure.mgmt.cognitiveservices": False, "starlette": False, "uvicorn": False},
+              "azure.mgmt.cognitiveservices": False, **_SANDBOX_OFF},
     "sandbox": {"rich": True, "pulumi": False, "pulumi_azure_native": False, "azure.mgmt.resource": True,
-                "azure.mgmt.cognitiveservices": True, "starlette": True, "uvicorn": True},
+                "azure.mgmt.cognitiveservices": True, "starlette": True, "uvicorn": True,
+                "claude_foundry_sandbox": True},
     "test": dict.fromkeys(OPTIONAL_MODULES, True),
 }
 #: Modules each install must import (the code its commands run).
@@ -61,7 +66,7 @@ IMPORTS = {
     "ops": ("claude_foundry.ops.preflight", "claude_foundry.ops.verify", "claude_foundry.ops.rotate",
             "claude_foundry.program.plan"),
     "infra": ("claude_foundry.program.plan", "claude_foundry.program.components"),
-    "sandbox": ("claude_foundry.sandbox", "claude_foundry.azure.target"),
+    "sandbox": ("claude_foundry_sandbox", "claude_foundry.azure.target", "claude_foundry.cli.sandbox"),
 }
 #: Commands run in an install: (install, argv, expected exit code, text stderr must hold).
 COMMANDS = (
@@ -85,10 +90,19 @@ def specifiers() -> dict[str, str]:
     return found
 
 
-def build_wheel(dist: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
-                   check=True, stdout=subprocess.DEVNULL)
+def build_wheels(dist: Path) -> Path:
+    """Both distributions' wheels into ``dist``; the core's path (the sandbox's is found with --find-links)."""
+    for source in (ROOT, ROOT / "sandbox"):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)],
+                       check=True, stdout=subprocess.DEVNULL)
     (wheel,) = dist.glob("claude_foundry-*.whl")
+    (sandbox,) = dist.glob("claude_foundry_sandbox-*.whl")
+    if sandbox.name.split("-")[1] != wheel.name.split("-")[1]:
+        raise SystemExit(f"the two wheels disagree on the version: {wheel.name}, {sandbox.name}")
+    with zipfile.ZipFile(wheel) as zf:  # a stale build/ directory of an older layout would put it back
+        stray = [n for n in zf.namelist() if n.startswith(("claude_foundry/sandbox/", "claude_foundry_sandbox/"))]
+    if stray:
+        raise SystemExit(f"{wheel.name} carries the sandbox ({stray[0]}, ...): remove build/ and run again")
     return wheel
 
 
@@ -186,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     labels = ["baseline", "core"] + ([] if args.only == "core" else list(EXTRAS))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
-        wheel = build_wheel(Path(tmp) / "dist")
+        wheel = build_wheels(Path(tmp) / "dist")
+        # claude-foundry-sandbox is on no index before a release: pip finds it next to the core wheel.
         reqs = {"baseline": list(specifiers().values()), "core": [str(wheel)]}
-        reqs.update({e: [f"{wheel}[{e}]"] for e in EXTRAS})
+        reqs.update({e: ["--find-links", str(wheel.parent), f"{wheel}[{e}]"] for e in EXTRAS})
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = {label: pool.submit(install, Path(tmp) / label, reqs[label]) for label in labels}
             built = {label: f.result() for label, f in futures.items()}
@@ -198,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     base = sum(sizes["baseline"].values())
     core_sizes = sizes["core"]
     print(f"baseline = {' + '.join(reqs['baseline'])}")
+    print(f"core = {wheel.name}")
     print(f"{'install':<10} {'size':>10} {'x baseline':>11}  {'seconds':>7}  what it adds (largest first)")
     for label in labels:
         total = sum(sizes[label].values())

@@ -45,7 +45,7 @@ def main() -> int:
     from claude_foundry.ops.view import stack_view
     from claude_foundry.program.spec import load_spec
     from claude_foundry.rehearse import up_local
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     console = Console(stderr=True)
     spec = load_spec(args.stack)

@@ -85,7 +85,7 @@ def seed(conn: dict[str, Any], n: int) -> dict[str, Any]:
 
 def _serve(queue: Any, stop: Any) -> None:
     """Child process: run the sandbox (its own CPU and GIL, like a remote service) until told to stop."""
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
         queue.put(sandbox.connection)
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from claude_foundry.client.smoke import run_smoke
 
     if not args.subprocess:
-        from claude_foundry.sandbox import Sandbox, SandboxConfig
+        from claude_foundry_sandbox import Sandbox, SandboxConfig
 
         with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
             return _bench(args, sandbox.connection, anthropic, ClientSecretCredential, rt, run_smoke)

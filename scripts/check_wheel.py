@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Prove that a built wheel alone is enough: no source tree, nothing but the wheel and the package index.
+"""Prove that the built wheels alone are enough: no source tree, nothing but the wheels and the package index.
 
-    python scripts/check_wheel.py dist/claude_foundry-*.whl [--work DIR] [--summary FILE] [--skip-team-repo]
+    python scripts/check_wheel.py dist/*.whl [--work DIR] [--summary FILE] [--skip-team-repo]
 
-1. A clean virtualenv gets the wheel with ``[infra,sandbox]`` (its dependencies at the versions of
-   ``requirements/infra-sandbox.txt``, hash-checked, so the check tests the wheel and not next week's releases);
-   ``claude-foundry --version`` must name the wheel's version, and ``claude_foundry`` must import from that
-   virtualenv, not from a source tree.
+The repository builds two distributions released under one tag: ``claude-foundry`` and ``claude-foundry-sandbox``
+(``sandbox/``, which the ``[sandbox]`` extra pulls in). Both wheels are given, at the same version.
+
+1. A clean virtualenv gets both wheels with ``[infra,sandbox]``'s dependencies at the versions of
+   ``requirements/infra-sandbox.txt`` (hash-checked, so the check tests the wheels and not next week's releases);
+   ``claude-foundry --version`` must name the wheel's version, and ``claude_foundry`` and
+   ``claude_foundry_sandbox`` must import from that virtualenv, not from a source tree.
 2. ``claude-foundry demo`` runs from an empty folder: the packaged example stack is deployed to the embedded
    sandbox, read back from its Key Vault and smoke-tested.
 3. ``claude-foundry init`` writes a team's repository; a deployment is added to its shared stack; the repository's
-   own ``scripts/bootstrap test`` (with ``CLAUDE_FOUNDRY_SOURCE`` = the wheel, as its README documents) and
-   ``scripts/test`` pass.
+   own ``scripts/bootstrap test`` (with ``CLAUDE_FOUNDRY_SOURCE`` = the core wheel, as its README documents; the
+   sandbox wheel is found next to it) and ``scripts/test`` pass.
 
-The release workflow (.github/workflows/release.yml) runs it on the wheel it is about to publish, and the test suite
-(tests/e2e/test_wheel_only.py) on a wheel built from the checkout. Exit 0 when every step passed; the summary (JSON)
+The release workflow (.github/workflows/release.yml) runs it on the wheels it is about to publish, and the test suite
+(tests/e2e/test_wheel_only.py) on wheels built from the checkout. Exit 0 when every step passed; the summary (JSON)
 names each step's exit code and what was checked. Every step is bounded in time.
 """
 
@@ -42,6 +45,31 @@ ADDED = ("extra-haiku", "claude-haiku-4-5")  # the deployment added to the team'
 
 class StepFailed(RuntimeError):
     pass
+
+
+#: distribution -> the prefix of its wheel's file name and its import name.
+DISTRIBUTIONS = {"claude-foundry": ("claude_foundry-", "claude_foundry"),
+                 "claude-foundry-sandbox": ("claude_foundry_sandbox-", "claude_foundry_sandbox")}
+
+
+def pick_wheels(paths: list[Path]) -> dict[str, Path]:
+    """distribution -> its one wheel among ``paths``; both distributions must be there, at one version."""
+    found: dict[str, list[Path]] = {name: [] for name in DISTRIBUTIONS}
+    for path in paths:
+        if not path.is_file() or path.suffix != ".whl":
+            raise StepFailed(f"{path}: not a wheel file")
+        name = next((n for n, (prefix, _) in DISTRIBUTIONS.items() if path.name.startswith(prefix)), None)
+        if name is None:
+            raise StepFailed(f"{path.name}: neither claude-foundry's nor claude-foundry-sandbox's wheel")
+        found[name].append(path)
+    for name, wheels in found.items():
+        if len(wheels) != 1:
+            raise StepFailed(f"expected one {name} wheel, got {len(wheels)}: {[w.name for w in wheels]}")
+    picked = {name: wheels[0] for name, wheels in found.items()}
+    versions = {name: wheel_version(w) for name, w in picked.items()}
+    if len(set(versions.values())) != 1:
+        raise StepFailed(f"the wheels disagree on the version (one tag releases both): {versions}")
+    return picked
 
 
 def wheel_version(wheel: Path) -> str:
@@ -89,8 +117,15 @@ def constraints_from_lock(lock: Path, out: Path) -> Path:
     return out
 
 
-def check(wheel: Path, work: Path, *, team_repo: bool, summary: dict[str, object]) -> None:
+def check(wheels: dict[str, Path], work: Path, *, team_repo: bool, summary: dict[str, object]) -> None:
     log = work / "check_wheel.log"
+    # Both wheels side by side in one folder: the team repository's bootstrap finds the sandbox next to the core.
+    dist = work / "dist"
+    dist.mkdir(exist_ok=True)
+    for path in wheels.values():
+        shutil.copy2(path, dist / path.name)
+    wheels = {name: dist / path.name for name, path in wheels.items()}
+    wheel = wheels["claude-foundry"]
     version = wheel_version(wheel)
     summary["version"] = version
     env_dir = work / "venv"
@@ -100,17 +135,25 @@ def check(wheel: Path, work: Path, *, team_repo: bool, summary: dict[str, object
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     run("install-deps", [*pip, "--require-hashes", "--no-deps", "-r", str(LOCK)], cwd=work, log=log,
         summary=summary)
-    run("install-wheel", [*pip, "--no-deps", f"{wheel}"], cwd=work, log=log, summary=summary)
+    run("install-wheel", [*pip, "--no-deps", *(str(w) for w in wheels.values())], cwd=work, log=log,
+        summary=summary)
+    run("install-check", [str(py), "-m", "pip", "check"], cwd=work, log=log, summary=summary)
     empty = work / "empty"
     empty.mkdir()
     shown = run("show-version", [str(cli), "--version"], cwd=empty, log=log, summary=summary).strip()
     if shown != f"claude-foundry {version}":
         raise StepFailed(f"--version printed {shown!r}, expected 'claude-foundry {version}'")
-    where = run("import-location", [str(py), "-c", "import claude_foundry; print(claude_foundry.__file__)"],
-                cwd=empty, log=log, summary=summary).strip()
+    probe = ("import claude_foundry, claude_foundry_sandbox; print(claude_foundry.__file__); "
+             "print(claude_foundry_sandbox.__file__); print(claude_foundry_sandbox.__version__)")
+    where, sandbox_where, sandbox_version = run("import-location", [str(py), "-c", probe], cwd=empty, log=log,
+                                                summary=summary).strip().splitlines()
     summary["imported_from"] = where
-    if not Path(where).resolve().is_relative_to(env_dir.resolve()):
-        raise StepFailed(f"claude_foundry imported from {where}, not from the clean virtualenv {env_dir}")
+    summary["sandbox_imported_from"] = sandbox_where
+    for path in (where, sandbox_where):
+        if not Path(path).resolve().is_relative_to(env_dir.resolve()):
+            raise StepFailed(f"{path}: imported from outside the clean virtualenv {env_dir}")
+    if sandbox_version != version:
+        raise StepFailed(f"claude_foundry_sandbox reports {sandbox_version}, the wheels are {version}")
     out = run("demo", [str(cli), "demo"], cwd=empty, log=log, summary=summary)
     summary["demo_tail"] = out.strip().splitlines()[-3:]
     leftovers = sorted(p.name for p in empty.iterdir())
@@ -136,20 +179,23 @@ def check(wheel: Path, work: Path, *, team_repo: bool, summary: dict[str, object
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("wheel", type=Path)
+    parser.add_argument("wheels", type=Path, nargs="+",
+                        help="claude-foundry's and claude-foundry-sandbox's wheels (dist/*.whl)")
     parser.add_argument("--work", type=Path, help="a directory to work in (default: a temporary one, removed)")
     parser.add_argument("--summary", type=Path, help="write what was checked, as JSON, here")
     parser.add_argument("--skip-team-repo", action="store_true", help="only the install, --version and demo")
     args = parser.parse_args(argv)
-    wheel = args.wheel.resolve()
-    if not wheel.is_file() or wheel.suffix != ".whl":
-        print(f"check_wheel: {args.wheel}: not a wheel file", file=sys.stderr)
+    try:
+        wheels = pick_wheels([w.resolve() for w in args.wheels])
+    except StepFailed as exc:
+        print(f"check_wheel: {exc}", file=sys.stderr)
         return 2
-    summary: dict[str, object] = {"wheel": wheel.name}
+    wheel = wheels["claude-foundry"]
+    summary: dict[str, object] = {"wheel": wheel.name, "wheels": sorted(w.name for w in wheels.values())}
     work = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="claude-foundry-wheel-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        check(wheel, work, team_repo=not args.skip_team_repo, summary=summary)
+        check(wheels, work, team_repo=not args.skip_team_repo, summary=summary)
         summary["ok"] = True
     except StepFailed as exc:
         summary["ok"] = False
@@ -161,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     if summary["ok"]:
-        print(f"check_wheel: {wheel.name}: every step passed", file=sys.stderr)
+        print(f"check_wheel: {', '.join(w.name for w in wheels.values())}: every step passed", file=sys.stderr)
         return 0
     return 1
 

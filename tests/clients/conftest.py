@@ -32,8 +32,8 @@ import node_clients
 
 from claude_foundry import cli
 from claude_foundry import contract as c
-from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.testing import write_stack
+from claude_foundry_sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox.testing import write_stack
 
 ALIAS_DEPLOYMENTS = {"team-chat": {"model": "claude-sonnet-4-6", "capacity": 5},
                      "quick": {"model": "claude-haiku-4-5", "capacity": 5}}

@@ -14,15 +14,15 @@ import pytest
 from azcli import CLOUD, AzCli, skip_reason
 
 from claude_foundry.azure import arm
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from claude_foundry.sandbox.testing import deployment_body  # noqa: E402
+from claude_foundry_sandbox import Sandbox, SandboxConfig  # noqa: E402
+from claude_foundry_sandbox.testing import deployment_body  # noqa: E402
 
 LOCATION = "eastus2"
 #: deployment name -> (model, capacity)

@@ -28,8 +28,8 @@ from claude_foundry.azure import arm
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.testing import CLAUDE_MODEL, deployment_body, unique
+from claude_foundry_sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox.testing import CLAUDE_MODEL, deployment_body, unique
 
 
 @pytest.fixture(scope="session")

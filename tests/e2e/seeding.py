@@ -11,7 +11,7 @@ from typing import Any
 
 from claude_foundry import contract as c
 from claude_foundry.azure import arm
-from claude_foundry.sandbox.testing import PROVIDER_DATA
+from claude_foundry_sandbox.testing import PROVIDER_DATA
 
 KV_API_VERSION = "2023-07-01"
 ROLE_ASSIGNMENT_API_VERSION = "2022-04-01"
@@ -141,7 +141,7 @@ def base_stack(directory: Path, prefix: str, *, foundry: str = "", extra: str = 
     """A dev-like stack extending the shipped shared base, with names unique in the session's sandbox
     (subdomains and vault names are global there too). ``foundry``: more lines of the ``foundry:`` block
     (indented two spaces); ``extra``: more top-level YAML."""
-    from claude_foundry.sandbox.testing import extends_line, unique
+    from claude_foundry_sandbox.testing import extends_line, unique
 
     name = unique(prefix)
     directory.mkdir(parents=True, exist_ok=True)

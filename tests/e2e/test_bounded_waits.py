@@ -27,7 +27,7 @@ from claude_foundry.ops.verify import run_verify
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import FAILED, up_local
-from claude_foundry.sandbox.testing import silent_server, write_stack
+from claude_foundry_sandbox.testing import silent_server, write_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ class StaticToken:
 
 @pytest.fixture
 def silent_arm() -> Iterator[str]:
-    """A server that accepts connections and never answers (:func:`claude_foundry.sandbox.testing.silent_server`)."""
+    """A server that accepts connections and never answers (:func:`claude_foundry_sandbox.testing.silent_server`)."""
     with silent_server() as url:
         yield url
 

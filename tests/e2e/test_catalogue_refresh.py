@@ -11,7 +11,7 @@ import pytest
 
 from claude_foundry.catalogue import load_catalogue, load_catalogue_file
 from claude_foundry.cli import main
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
 

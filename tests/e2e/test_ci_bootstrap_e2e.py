@@ -14,7 +14,7 @@ from claude_foundry.azure import arm
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 

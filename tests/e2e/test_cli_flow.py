@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claude_foundry.cli import main
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

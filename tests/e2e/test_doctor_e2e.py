@@ -50,7 +50,7 @@ def test_not_ready_without_pulumi_against_the_sandbox(conn_file: str, fake_path:
 
 def test_an_ineligible_subscription_is_a_missing_step(fake_path: Path, tmp_path_factory: pytest.TempPathFactory,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     fake_pulumi(fake_path)
     with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("csp"),

@@ -16,7 +16,7 @@ from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry.rehearse import CREATE, up_local
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 

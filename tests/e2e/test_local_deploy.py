@@ -21,7 +21,7 @@ from claude_foundry.azure.target import sandbox_target
 from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry.rehearse import CREATE, FAILED, SAME, SKIPPED, up_local
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
 

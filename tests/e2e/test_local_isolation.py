@@ -15,7 +15,7 @@ from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import DELETED, KEPT, down_local, up_local
 from claude_foundry.rehearse.apply import stack_scope, state_file
 from claude_foundry.rehearse.graph import deletion_order, steps_from_plan
-from claude_foundry.sandbox.testing import write_stack
+from claude_foundry_sandbox.testing import write_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from claude_foundry.ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
 from claude_foundry.ops.view import StackView, stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -34,7 +34,7 @@ from claude_foundry.ops.rotate import (
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 

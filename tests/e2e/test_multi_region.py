@@ -22,7 +22,7 @@ from claude_foundry.program import policy
 from claude_foundry.program.plan import plan
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import SAME, up_local
-from claude_foundry.sandbox.testing import extends_line, unique
+from claude_foundry_sandbox.testing import extends_line, unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -17,12 +17,12 @@ from claude_foundry.ops.preflight import FAIL, PASS, WARN, check_provider_data, 
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox.testing import write_stack
+from claude_foundry_sandbox.testing import write_stack
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ from claude_foundry.ops.verify import run_verify
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox.testing import write_stack
+from claude_foundry_sandbox.testing import write_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from claude_foundry.ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox.testing import deployment_body, write_stack
+from claude_foundry_sandbox.testing import deployment_body, write_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +159,7 @@ def test_fields_azure_may_not_echo_are_not_drift_when_absent(tmp_path: Path,
                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
     """Whether ARM's GET echoes modelProviderData is unverified (raiPolicyName and versionUpgradeOption are
     optional): a sandbox that leaves them out of GET reports no drift; one that echoes a different value does."""
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     seed = {"deployment_get_omits": ["modelProviderData", "versionUpgradeOption"]}
     with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("omits"), seed=seed)) as sb, \

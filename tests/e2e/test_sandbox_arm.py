@@ -10,7 +10,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from claude_foundry.azure import arm
-from claude_foundry.sandbox.testing import PROVIDER_DATA, deployment_body, unique
+from claude_foundry_sandbox.testing import PROVIDER_DATA, deployment_body, unique
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from claude_foundry.sandbox import FaultSpec
+from claude_foundry_sandbox import FaultSpec
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +109,7 @@ def test_admin_endpoint(sandbox, client, claude_account, ssl_context):
 
 
 def test_a_region_pattern_hits_every_account_in_that_region_only() -> None:
-    from claude_foundry.sandbox.faults import FaultBook, FaultSpec, fault_names
+    from claude_foundry_sandbox.faults import FaultBook, FaultSpec, fault_names
 
     book = FaultBook()
     book.set("region:swedencentral", "*", FaultSpec(status=503))

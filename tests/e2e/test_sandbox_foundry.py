@@ -8,7 +8,7 @@ import pytest
 
 from claude_foundry import contract
 from claude_foundry.azure import arm
-from claude_foundry.sandbox.testing import deployment_body, unique
+from claude_foundry_sandbox.testing import deployment_body, unique
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.app import MAX_BODY_BYTES, MAX_FOUNDRY_BODY_BYTES
-from claude_foundry.sandbox.certs import CA_CERT_FILE, CA_KEY_FILE, LEAF_KEY_FILE
+from claude_foundry_sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox.app import MAX_BODY_BYTES, MAX_FOUNDRY_BODY_BYTES
+from claude_foundry_sandbox.certs import CA_CERT_FILE, CA_KEY_FILE, LEAF_KEY_FILE
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from claude_foundry.azure import arm
-from claude_foundry.sandbox.testing import unique
+from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
 

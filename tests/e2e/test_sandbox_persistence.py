@@ -8,8 +8,8 @@ import ssl
 import pytest
 
 from claude_foundry.azure import arm
-from claude_foundry.sandbox import Sandbox, SandboxConfig
-from claude_foundry.sandbox.testing import deployment_body
+from claude_foundry_sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox.testing import deployment_body
 
 pytestmark = pytest.mark.e2e
 

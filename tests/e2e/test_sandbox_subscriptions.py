@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from claude_foundry.ops.verify import run_verify
 from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
 from claude_foundry.rehearse import up_local
-from claude_foundry.sandbox import Sandbox, SandboxConfig
+from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

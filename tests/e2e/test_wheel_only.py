@@ -1,13 +1,16 @@
-"""The wheel alone is enough (issue: a release people can install): a wheel built from this checkout, installed
-into a clean virtualenv with no source tree, runs `claude-foundry demo` from an empty folder, and a repository
-written by its `init`, with a deployment added to its stack, passes its own `scripts/bootstrap test` and
-`scripts/test`. The same script runs in the release workflow on the wheel it publishes."""
+"""The wheels alone are enough (issue: a release people can install): claude-foundry's and claude-foundry-sandbox's
+wheels built from this checkout, installed into a clean virtualenv with no source tree, run `claude-foundry demo`
+from an empty folder, and a repository written by its `init`, with a deployment added to its stack, passes its own
+`scripts/bootstrap test` and `scripts/test` (the sandbox wheel found next to the core one). The same script runs in
+the release workflow on the wheels it publishes."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,20 +21,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(claude-foundry's wheel, claude-foundry-sandbox's wheel), built from this checkout."""
     out = tmp_path_factory.mktemp("dist")
     # The locked setuptools and setuptools-scm of this venv (requirements/build.txt): no isolation, no download.
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",  # noqa: S603
-                    "--disable-pip-version-check", "-w", str(out), str(ROOT)],
+                    "--disable-pip-version-check", "-w", str(out), str(ROOT), str(ROOT / "sandbox")],
                    check=True, capture_output=True, timeout=300)
-    (built,) = out.glob("claude_foundry-*.whl")
-    return built
+    (core,) = out.glob("claude_foundry-*.whl")
+    (sandbox,) = out.glob("claude_foundry_sandbox-*.whl")
+    return core, sandbox
 
 
-def test_the_wheel_alone_runs_the_demo_and_a_generated_repository(wheel: Path, tmp_path: Path):
+def test_the_core_wheel_carries_no_sandbox(wheels: tuple[Path, Path]):
+    """`pip install claude-foundry` has no sandbox code; the sandbox wheel has it all, at the same version, and
+    names claude-foundry as a dependency (it serves from the core's vocabulary)."""
+    core, sandbox = wheels
+    with zipfile.ZipFile(core) as zf:
+        names = zf.namelist()
+        core_meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert not [n for n in names if n.startswith(("claude_foundry/sandbox/", "claude_foundry_sandbox/"))]
+    assert "claude_foundry/cli/sandbox.py" in names  # the command stays in the core (it needs the extra)
+    assert re.search(r"^Requires-Dist: claude-foundry-sandbox>=\S+; extra == \"sandbox\"$", core_meta, re.MULTILINE)
+    with zipfile.ZipFile(sandbox) as zf:
+        names = zf.namelist()
+        meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "claude_foundry_sandbox/server.py" in names
+    assert "claude_foundry_sandbox/providers/cognitiveservices.py" in names
+    assert not [n for n in names if n.startswith("claude_foundry/")]
+    assert re.search(r"^Requires-Dist: claude-foundry>=", meta, re.MULTILINE)
+    version = re.search(r"^Version: (\S+)$", core_meta, re.MULTILINE).group(1)
+    assert re.search(r"^Version: (\S+)$", meta, re.MULTILINE).group(1) == version
+
+
+def test_the_wheel_alone_runs_the_demo_and_a_generated_repository(wheels: tuple[Path, Path], tmp_path: Path):
+    wheel, sandbox = wheels
     summary_file = tmp_path / "summary.json"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_wheel.py"), str(wheel),  # noqa: S603
-                             "--work", str(tmp_path / "work"), "--summary", str(summary_file)],
+                             str(sandbox), "--work", str(tmp_path / "work"), "--summary", str(summary_file)],
                             capture_output=True, text=True, timeout=3000, check=False)
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     assert result.returncode == 0, summary.get("error") or result.stderr[-3000:]
@@ -39,8 +66,10 @@ def test_the_wheel_alone_runs_the_demo_and_a_generated_repository(wheel: Path, t
     version = summary["version"]
     assert wheel.name.startswith(f"claude_foundry-{version}-")
     # imported from the clean virtualenv, not from this checkout
-    assert Path(summary["imported_from"]).is_relative_to(tmp_path / "work" / "venv")
-    assert not Path(summary["imported_from"]).is_relative_to(ROOT)
+    for key in ("imported_from", "sandbox_imported_from"):
+        assert Path(summary[key]).is_relative_to(tmp_path / "work" / "venv")
+        assert not Path(summary[key]).is_relative_to(ROOT)
+    assert summary["install-check"]["exit"] == 0  # pip check: the two wheels' requirements are met
     assert summary["demo"]["exit"] == 0
     assert any("deployments passed" in line for line in summary["demo_tail"])
     assert summary["demo_left_in_cwd"] == []  # the demo from an empty folder leaves nothing there

@@ -15,7 +15,7 @@ import pytest
 
 from claude_foundry.program import plan as plan_mod
 from claude_foundry.program.spec import Spec, load_spec
-from claude_foundry.sandbox.testing import extends_line
+from claude_foundry_sandbox.testing import extends_line
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ROOT / "stacks"

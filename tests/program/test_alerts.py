@@ -14,7 +14,7 @@ from claude_foundry.program import armmap
 from claude_foundry.program.components import ClaudeFoundryStack
 from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, SECRET_MASK, plan
 from claude_foundry.program.spec import SpecError, load_spec
-from claude_foundry.sandbox.testing import extends_line
+from claude_foundry_sandbox.testing import extends_line
 
 SUB = DEFAULT_CLIENT_CONFIG["subscriptionId"]
 STACKS = Path(__file__).resolve().parents[2] / "stacks"

@@ -131,7 +131,7 @@ def _python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_testing_imports_with_pulumi_only():
     code = ("import sys, claude_foundry.testing as t; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'cryptography') "
-            "or m.startswith('azure.mgmt.resource') or m.startswith('claude_foundry.sandbox')]; "
+            "or m.startswith('azure.mgmt.resource') or m.startswith('claude_foundry_sandbox')]; "
             "assert not bad, bad; assert t.FoundryMocks and t.set_mocks")
     result = _python("-c", code)
     assert result.returncode == 0, result.stderr

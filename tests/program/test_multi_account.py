@@ -29,7 +29,7 @@ def multi(tmp_path_factory):
     from textwrap import dedent
 
     from claude_foundry.program.spec import load_spec
-    from claude_foundry.sandbox.testing import extends_line
+    from claude_foundry_sandbox.testing import extends_line
     from conftest import STACKS
 
     path = tmp_path_factory.mktemp("multi") / "stack.yaml"

@@ -14,7 +14,7 @@ import pytest
 from claude_foundry.azure import arm
 from claude_foundry.program.plan import Plan, plan
 from claude_foundry.program.spec import SpecError, load_spec
-from claude_foundry.sandbox.testing import extends_line
+from claude_foundry_sandbox.testing import extends_line
 
 pytest.importorskip("pulumi_azure_native")
 

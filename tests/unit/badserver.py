@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from claude_foundry.sandbox.certs import make_certificates
+from claude_foundry_sandbox.certs import make_certificates
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 

@@ -18,7 +18,7 @@ from claude_foundry import contract as c
 from claude_foundry.cli import exit_code
 from claude_foundry.client import _redact, smoke
 from claude_foundry.client import runtime as rt
-from claude_foundry.sandbox.testing import silent_server
+from claude_foundry_sandbox.testing import silent_server
 
 KEY = "hardening-unit-key-0123456789abcdef"
 TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzIn0."
@@ -171,7 +171,7 @@ def test_a_traceback_in_a_log_record_is_redacted(caplog: pytest.LogCaptureFixtur
 
 @pytest.fixture(name="silent_server")
 def _silent_server() -> Iterator[str]:
-    """A server that accepts connections and never answers (:func:`claude_foundry.sandbox.testing.silent_server`)."""
+    """A server that accepts connections and never answers (:func:`claude_foundry_sandbox.testing.silent_server`)."""
     with silent_server() as url:
         yield url
 

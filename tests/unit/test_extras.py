@@ -22,7 +22,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 #: Every import name an extra brings (what a light install lacks).
 OPTIONAL = ("rich", "pulumi", "pulumi_azure_native", "starlette", "uvicorn", "azure.mgmt.resource",
-            "azure.mgmt.cognitiveservices")
+            "azure.mgmt.cognitiveservices", "claude_foundry_sandbox")
 
 
 class _Blocker(importlib.abc.MetaPathFinder):
@@ -76,8 +76,9 @@ LOCAL = (["up", "--local", STACK], ["down", "--local", STACK], ["demo", STACK])
 OPS = (["preflight", STACK], ["verify", STACK], ["rotate-keys", STACK])
 CASES = [
     *[(["plan", STACK], m, "infra") for m in ("pulumi", "pulumi_azure_native", "rich")],
-    *[(["sandbox"], m, "sandbox") for m in ("starlette", "uvicorn", "azure.mgmt.resource")],
-    *[(argv, m, "infra,sandbox") for argv in LOCAL for m in ("pulumi", "starlette", "uvicorn", "rich")],
+    *[(["sandbox"], m, "sandbox") for m in ("claude_foundry_sandbox", "starlette", "uvicorn", "azure.mgmt.resource")],
+    *[(argv, m, "infra,sandbox") for argv in LOCAL for m in ("pulumi", "claude_foundry_sandbox", "starlette",
+                                                             "uvicorn", "rich")],
     *[(argv, m, "ops") for argv in OPS for m in ("pulumi", "pulumi_azure_native", "azure.mgmt.resource",
                                                  "azure.mgmt.cognitiveservices", "rich")],
 ]
@@ -206,13 +207,18 @@ def test_env_works_on_the_core_install(block, capsys, monkeypatch):
 DIST_IMPORTS = {"rich": "rich", "pulumi": "pulumi", "pulumi-azure-native": "pulumi_azure_native",
                 "azure-mgmt-resource": "azure.mgmt.resource",
                 "azure-mgmt-cognitiveservices": "azure.mgmt.cognitiveservices", "starlette": "starlette",
-                "uvicorn": "uvicorn", "cryptography": "cryptography", "shtab": "shtab"}
+                "uvicorn": "uvicorn", "cryptography": "cryptography", "shtab": "shtab",
+                "claude-foundry-sandbox": "claude_foundry_sandbox"}
 REQ_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 
-def pyproject() -> dict[str, Any]:
+def pyproject(where: Path = ROOT) -> dict[str, Any]:
     tomllib = pytest.importorskip("tomllib")
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return tomllib.loads((where / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+#: This repository's second distribution (sandbox/): an extra naming it brings its dependencies too.
+SANDBOX_DIST = "claude-foundry-sandbox"
 
 
 def closure(extras: set[str], project: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -231,6 +237,8 @@ def closure(extras: set[str], project: dict[str, Any]) -> tuple[set[str], set[st
                 todo += [s.strip() for s in (sub or "").split(",") if s.strip()]
             else:
                 dists.add(name.lower())
+                if name.lower() == SANDBOX_DIST:
+                    dists |= {REQ_RE.match(r).group(1).lower() for r in pyproject(ROOT / "sandbox")["dependencies"]}
     return seen, dists
 
 

@@ -2,6 +2,11 @@
 
 Every ``import`` in a module counts, including those inside functions (a lazy import is still a dependency
 of the design). A new module must be placed in the table, so the test also fails on an unplaced one.
+
+Two distributions live in this repository: ``claude-foundry`` (``src/claude_foundry``) and
+``claude-foundry-sandbox`` (``sandbox/src/claude_foundry_sandbox``). The sandbox imports the core's vocabulary;
+the core never imports the sandbox, except the CLI commands that run it, inside a function (after the extra check),
+so ``pip install claude-foundry`` never needs it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[2] / "src" / "claude_foundry"
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "src" / "claude_foundry"
+#: The second distribution's package (claude-foundry-sandbox, sandbox/pyproject.toml).
+SANDBOX_PKG = ROOT / "sandbox" / "src" / "claude_foundry_sandbox"
+SANDBOX = "claude_foundry_sandbox"
 
 VOCABULARY = {"claude_foundry", "claude_foundry.contract", "claude_foundry.errors", "claude_foundry.catalogue",
               "claude_foundry.provider_data", "claude_foundry.iso3166", "claude_foundry.files",
@@ -28,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "claude_foundry.program": AZURE_IDS,
     "claude_foundry.rehearse": {"claude_foundry.azure", "claude_foundry.program"},
     "claude_foundry.ops": {"claude_foundry.azure", "claude_foundry.program", "claude_foundry.client"},
-    "claude_foundry.sandbox": AZURE_IDS,
+    SANDBOX: AZURE_IDS,  # the other distribution: the core's vocabulary and ARM ids, nothing else of it
     "claude_foundry.testing": {"claude_foundry.azure", "claude_foundry.program"},
     "claude_foundry.cli": {"claude_foundry"},  # anything; nothing imports it
 }
@@ -41,12 +50,17 @@ FORBIDDEN_THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "claude_foundry.client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn"),
     "claude_foundry.azure": ("pulumi", "pulumi_azure_native", "starlette", "uvicorn", "anthropic"),
     "claude_foundry.ops": ("starlette", "uvicorn"),
-    "claude_foundry.sandbox": ("pulumi", "pulumi_azure_native", "anthropic"),
+    SANDBOX: ("pulumi", "pulumi_azure_native", "anthropic", "rich"),
 }
 
 
+def _source_root(path: Path) -> Path:
+    """The directory a module's dotted name is relative to (``src`` or ``sandbox/src``)."""
+    return SANDBOX_PKG.parent if path.is_relative_to(SANDBOX_PKG) else PKG.parent
+
+
 def module_name(path: Path) -> str:
-    rel = path.relative_to(PKG.parent).with_suffix("")
+    rel = path.relative_to(_source_root(path)).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -66,24 +80,61 @@ def _within(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """(line, imported module) for every import in the file; ``from a import b`` yields ``a.b`` when ``a.b``
-    is a module of ours, else ``a``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out = []
+def _is_our_module(name: str) -> bool:
+    for root in (PKG.parent, SANDBOX_PKG.parent):
+        where = root / Path(*name.split("."))
+        if where.with_suffix(".py").is_file() or (where / "__init__.py").is_file():
+            return True
+    return False
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only: never run)."""
+    out: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.extend((node.lineno, a.name) for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for a in node.names:
-                candidate = f"{node.module}.{a.name}"
-                is_module = (PKG.parent / Path(*candidate.split("."))).with_suffix(".py").is_file() or \
-                    (PKG.parent / Path(*candidate.split(".")) / "__init__.py").is_file()
-                out.append((node.lineno, candidate if is_module else node.module))
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     return out
 
 
-MODULES = sorted(PKG.rglob("*.py"))
+def _function_level(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside a function (run when it is called, not when the module is imported)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            out.update(id(n) for n in ast.walk(node) if n is not node)
+    return out
+
+
+def import_nodes(path: Path, *, runtime_only: bool = False) -> list[tuple[ast.stmt, str, bool]]:
+    """(node, imported module, inside a function) for every import in the file; ``from a import b`` yields ``a.b``
+    when ``a.b`` is a module of ours, else ``a``. ``runtime_only`` leaves out ``if TYPE_CHECKING:`` imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skip = _type_checking_only(tree) if runtime_only else set()
+    lazy = _function_level(tree)
+    out: list[tuple[ast.stmt, str, bool]] = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            out.extend((node, a.name, id(node) in lazy) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                candidate = f"{node.module}.{a.name}"
+                out.append((node, candidate if _is_our_module(candidate) else node.module, id(node) in lazy))
+    return out
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, imported module) for every import in the file, inside functions and ``TYPE_CHECKING`` too."""
+    return [(node.lineno, name) for node, name, _ in import_nodes(path)]
+
+
+def _ours(name: str) -> bool:
+    return _within(name, "claude_foundry") or _within(name, SANDBOX)
+
+
+MODULES = sorted([*PKG.rglob("*.py"), *SANDBOX_PKG.rglob("*.py")])
 
 
 def test_every_module_has_a_layer() -> None:
@@ -99,7 +150,7 @@ def test_imports_follow_the_layers(path: Path) -> None:
     allowed = ALLOWED[layer]
     bad = []
     for line, name in imports_of(path):
-        if _within(name, "claude_foundry"):
+        if _ours(name):
             theirs = layer_of(name)
             ok = (theirs == layer or theirs == "vocabulary" or layer == "claude_foundry.cli"
                   or any(_within(name, a) for a in allowed)
@@ -115,23 +166,49 @@ def test_imports_follow_the_layers(path: Path) -> None:
     assert not bad, "imports outside the layer table of docs/architecture.md:\n" + "\n".join(bad)
 
 
-def test_no_import_cycles_at_module_level() -> None:
-    """Module-level imports between our modules form no cycle (a package's ``__init__`` re-exporting its
-    own submodules is a parent edge, not a cycle)."""
+def import_graph() -> dict[str, set[str]]:
+    """module -> the modules of ours it imports when run: at module level and inside functions (a lazy import
+    is still an edge), ``if TYPE_CHECKING:`` imports left out (they never run). A package's ``__init__``
+    importing its own submodules is a parent edge, not a dependency."""
     graph: dict[str, set[str]] = {}
     for path in MODULES:
         me = module_name(path)
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        deps: set[str] = set()
-        for node in tree.body:
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            deps.update(n for n in names if _within(n, "claude_foundry") and n != me
-                        and not _within(n, me))  # a package importing its own submodules
-        graph[me] = deps
+        graph[me] = {name for _, name, _ in import_nodes(path, runtime_only=True)
+                     if _ours(name) and name != me and not _within(name, me)}
+    return graph
+
+
+def test_the_core_distribution_never_imports_the_sandbox() -> None:
+    """``pip install claude-foundry`` has no claude-foundry-sandbox: no module of the core imports it, except the
+    CLI commands that run the sandbox, and those only inside a function (after ``require_extras`` names the
+    extra to install when it is missing)."""
+    bad = []
+    for path in MODULES:
+        me = module_name(path)
+        if _within(me, SANDBOX):
+            continue
+        for node, name, lazy in import_nodes(path):
+            if not _within(name, SANDBOX):
+                continue
+            if not _within(me, "claude_foundry.cli"):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {me} imports {name} (only the CLI may)")
+            elif not lazy:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {me} imports {name} at module level "
+                           "(the core install has no sandbox: import it inside the command)")
+    assert not bad, "the core distribution imports the sandbox distribution:\n" + "\n".join(bad)
+
+
+def test_the_sandbox_is_its_own_distribution() -> None:
+    """The sandbox's code is in sandbox/ only: nothing of it is left inside the core package."""
+    assert (SANDBOX_PKG / "__init__.py").is_file()
+    assert not (PKG / "sandbox").exists()
+    assert layer_of(SANDBOX) == SANDBOX
+    assert layer_of("claude_foundry_sandbox.providers.base") == SANDBOX
+
+
+def test_no_import_cycles() -> None:
+    """Imports between our modules, in both distributions and including those inside functions, form no cycle."""
+    graph = import_graph()
     seen: dict[str, int] = {}
     stack: list[str] = []
 
@@ -170,6 +247,23 @@ def test_azure_ids_are_pure_data(module: str) -> None:
         top = name.split(".")[0]
         assert top in sys.stdlib_module_names or name in VOCABULARY or name in AZURE_IDS, \
             f"{path.name}:{line} imports {name}"
+
+
+def test_the_checks_see_lazy_and_type_checking_imports(tmp_path: Path) -> None:
+    """The checker itself: an import inside a function is seen (and marked lazy), one under ``TYPE_CHECKING`` is
+    left out of the runtime graph, and a module of the sandbox distribution resolves to its module."""
+    src = tmp_path / "mod.py"
+    src.write_text("from typing import TYPE_CHECKING\n"
+                   "import claude_foundry.contract\n"
+                   "if TYPE_CHECKING:\n    from claude_foundry.client import runtime\n"
+                   "def f():\n    from claude_foundry_sandbox import server\n", encoding="utf-8")
+    seen = {(name, lazy) for _, name, lazy in import_nodes(src)}
+    assert ("claude_foundry.contract", False) in seen
+    assert ("claude_foundry_sandbox.server", True) in seen
+    assert ("claude_foundry.client.runtime", False) in seen
+    runtime = {name for _, name, _ in import_nodes(src, runtime_only=True)}
+    assert "claude_foundry.client.runtime" not in runtime
+    assert "claude_foundry_sandbox.server" in runtime
 
 
 def test_the_table_catches_a_forbidden_import(tmp_path: Path) -> None:

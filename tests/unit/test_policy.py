@@ -17,7 +17,7 @@ from claude_foundry.program import armmap
 from claude_foundry.program import policy as pol
 from claude_foundry.program.plan import Plan, plan
 from claude_foundry.program.spec import Spec, load_spec
-from claude_foundry.sandbox.testing import extends_line
+from claude_foundry_sandbox.testing import extends_line
 
 pytest.importorskip("pulumi")
 pytest.importorskip("pulumi_azure_native")

@@ -48,7 +48,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("rich", "shtab"),
     "infra": ("rich", "pulumi", "pulumi_azure_native"),
     "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
-    "sandbox": ("rich", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
+    "sandbox": ("rich", "claude_foundry_sandbox", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
                 "azure.mgmt.cognitiveservices"),
 }
 

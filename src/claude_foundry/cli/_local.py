@@ -97,7 +97,7 @@ def _last_port(port_file: Path) -> int:
 @contextlib.contextmanager
 def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
     try:
-        from claude_foundry.sandbox import Sandbox, SandboxConfig  # noqa: F401 - the extra is installed
+        from claude_foundry_sandbox import Sandbox, SandboxConfig  # noqa: F401 - the extra is installed
     except ImportError as exc:
         raise UserError("the local sandbox needs the `sandbox` extra: pip install 'claude-foundry[sandbox]' "
                         f"({exc.name} missing)") from None
@@ -121,7 +121,7 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
 
 @contextlib.contextmanager
 def _embedded(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
-    from claude_foundry.sandbox import Sandbox, SandboxConfig
+    from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     port_file = None
     if state_dir is not None:

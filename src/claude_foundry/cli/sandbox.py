@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.errors import OperationFailed, UserError
 
     try:
-        from claude_foundry.sandbox import Sandbox, SandboxConfig
+        from claude_foundry_sandbox import Sandbox, SandboxConfig
     except ModuleNotFoundError as exc:
         raise UserError(f"the sandbox needs the 'sandbox' extra (pip install 'claude-foundry[sandbox]'): "
                         f"missing {exc.name}") from None

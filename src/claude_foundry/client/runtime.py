@@ -63,7 +63,6 @@ from claude_foundry.client._sources import (
     parse_deployments,
     require_https,
 )
-from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
 
 if TYPE_CHECKING:  # pragma: no cover
     import anthropic
@@ -74,8 +73,6 @@ __all__ = [
     "DEFAULT_TOKEN_TIMEOUT",
     "DEFAULT_VAULT_TIMEOUT",
     "KEY_REREAD_MIN_INTERVAL",
-    "CircuitBreaker",
-    "FailoverRuntime",
     "FoundryRuntime",
     "RedirectRefusedError",  # noqa: F822 (module __getattr__: made on first use)
     "RuntimeConfigError",

@@ -7,10 +7,10 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, iso
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, iso
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 
 def _marketplace(api: ArmApi, method: str, segs: list[str], low: list[str], body: Any) -> Reply | None:

@@ -12,10 +12,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 ACCOUNTS = "microsoft.storage/storageaccounts"
 BLOB_SERVICES = ACCOUNTS + "/blobservices"

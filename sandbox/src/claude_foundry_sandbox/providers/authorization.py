@@ -9,12 +9,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.sandbox import roles as builtin_roles
-from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public, under
+from claude_foundry_sandbox import roles as builtin_roles
+from claude_foundry_sandbox import state as st
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public, under
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 ROLE_ASSIGNMENTS = st.ROLE_ASSIGNMENTS_TYPE
 LOCKS = st.LOCKS_TYPE

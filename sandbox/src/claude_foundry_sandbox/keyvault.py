@@ -26,9 +26,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from claude_foundry.sandbox import bodies, identity
-from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.state import State
+from claude_foundry_sandbox import bodies, identity
+from claude_foundry_sandbox import state as st
+from claude_foundry_sandbox.state import State
 
 SECRET_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 

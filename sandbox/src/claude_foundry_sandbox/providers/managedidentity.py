@@ -13,10 +13,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 FEDERATED_CREDENTIALS = IDENTITIES + "/federatedidentitycredentials"

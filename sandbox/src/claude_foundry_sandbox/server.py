@@ -17,16 +17,16 @@ from typing import Any
 
 from claude_foundry import contract
 from claude_foundry.files import write_private
-from claude_foundry.sandbox import identity
-from claude_foundry.sandbox.app import ADMIN_PREFIX, add_principal, build_app
-from claude_foundry.sandbox.certs import make_certificates
-from claude_foundry.sandbox.faults import FaultBook, FaultSpec, fault_names
-from claude_foundry.sandbox.state import State, load_seed
+from claude_foundry_sandbox import identity
+from claude_foundry_sandbox.app import ADMIN_PREFIX, add_principal, build_app
+from claude_foundry_sandbox.certs import make_certificates
+from claude_foundry_sandbox.faults import FaultBook, FaultSpec, fault_names
+from claude_foundry_sandbox.state import State, load_seed
 
 HOST = "127.0.0.1"
 ARM_SCOPE = "https://management.azure.com/.default"
 #: where ``access_log`` writes one line per request (to stderr when nothing else handles it)
-ACCESS_LOGGER = "claude_foundry.sandbox.access"
+ACCESS_LOGGER = "claude_foundry_sandbox.access"
 
 
 @dataclass

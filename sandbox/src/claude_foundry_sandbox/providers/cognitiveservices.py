@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from claude_foundry import provider_data
 from claude_foundry.azure import arm as arm_facts
-from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
-from claude_foundry.sandbox.state import normalize_location
+from claude_foundry_sandbox import state as st
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.state import normalize_location
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 CS_NS = arm_facts.COGNITIVE_SERVICES_NAMESPACE
 ACCOUNTS = "microsoft.cognitiveservices/accounts"

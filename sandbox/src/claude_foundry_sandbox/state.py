@@ -28,7 +28,7 @@ import yaml
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.files import write_private
-from claude_foundry.sandbox.roles import AZURE_CONTRIBUTOR_GUID
+from claude_foundry_sandbox.roles import AZURE_CONTRIBUTOR_GUID
 
 #: Built-in roles the sandbox knows beyond ``arm.ROLE_IDS`` (same GUIDs in every tenant).
 EXTRA_ROLE_IDS = {

@@ -9,12 +9,12 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.sandbox.keyvault import write_secret_version
-from claude_foundry.sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
-from claude_foundry.sandbox.state import normalize_location
+from claude_foundry_sandbox.keyvault import write_secret_version
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.state import normalize_location
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claude_foundry.sandbox.arm import ArmApi
+    from claude_foundry_sandbox.arm import ArmApi
 
 VAULTS = "microsoft.keyvault/vaults"
 VAULT_SECRETS = "microsoft.keyvault/vaults/secrets"

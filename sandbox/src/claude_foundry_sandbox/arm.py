@@ -5,7 +5,7 @@ management locks on every request, long-running operations and ARM's errors.
 What a resource type does beyond the store lives with its provider in ``sandbox/providers/``: Cognitive
 Services accounts and deployments, Key Vault vaults and secrets, Log Analytics workspaces and diagnostic
 settings, role assignments, locks and permissions (``Microsoft.Authorization/permissions``), Marketplace
-agreements. Each provider module exposes a ``PROVIDER`` (:mod:`claude_foundry.sandbox.providers.base`) that
+agreements. Each provider module exposes a ``PROVIDER`` (:mod:`claude_foundry_sandbox.providers.base`) that
 :data:`PROVIDERS` registers here.
 
 ``ArmApi.handle`` is synchronous and runs under ``State.lock``; the Starlette endpoint in ``app.py`` does
@@ -18,8 +18,8 @@ import copy
 import time
 from typing import Any
 
-from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.providers import (
+from claude_foundry_sandbox import state as st
+from claude_foundry_sandbox.providers import (
     authorization,
     cognitiveservices,
     consumption,
@@ -30,7 +30,7 @@ from claude_foundry.sandbox.providers import (
     network,
     storage,
 )
-from claude_foundry.sandbox.providers.base import (
+from claude_foundry_sandbox.providers.base import (
     ActionRoute,
     ArmError,
     Provider,
@@ -44,7 +44,7 @@ from claude_foundry.sandbox.providers.base import (
     system_data,
     under,
 )
-from claude_foundry.sandbox.state import State, normalize_location
+from claude_foundry_sandbox.state import State, normalize_location
 
 __all__ = ["PROVIDERS", "ArmApi", "ArmError", "Reply", "Target", "public"]
 

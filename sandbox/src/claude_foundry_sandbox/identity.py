@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from claude_foundry import contract
-from claude_foundry.sandbox import bodies
-from claude_foundry.sandbox.state import State
+from claude_foundry_sandbox import bodies
+from claude_foundry_sandbox.state import State
 
 TOKEN_LIFETIME = 3600
 ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")

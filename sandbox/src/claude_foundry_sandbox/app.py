@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from claude_foundry.sandbox import bodies, foundry, identity, keyvault
-from claude_foundry.sandbox.arm import ArmApi, cloud_metadata
-from claude_foundry.sandbox.faults import FaultBook, FaultSpec
-from claude_foundry.sandbox.state import ALL_ROLE_IDS, State
+from claude_foundry_sandbox import bodies, foundry, identity, keyvault
+from claude_foundry_sandbox.arm import ArmApi, cloud_metadata
+from claude_foundry_sandbox.faults import FaultBook, FaultSpec
+from claude_foundry_sandbox.state import ALL_ROLE_IDS, State
 
 ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 #: the largest request body read on ARM, Key Vault, Entra ID and the admin API (their bodies are a few KB)

@@ -28,10 +28,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry.azure import arm as arm_facts
 from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
-from claude_foundry.sandbox import bodies, identity
-from claude_foundry.sandbox import state as st
-from claude_foundry.sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
-from claude_foundry.sandbox.state import State
+from claude_foundry_sandbox import bodies, identity
+from claude_foundry_sandbox import state as st
+from claude_foundry_sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
+from claude_foundry_sandbox.state import State
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 408: "timeout_error", 409: "invalid_request_error",
