@@ -21,7 +21,7 @@ import pytest
 
 from claude_foundry.program.plan import Plan, _get_path, plan
 from claude_foundry.program.spec import load_spec
-from claude_foundry.sandbox.testing import extends_line
+from claude_foundry_sandbox.testing import extends_line
 
 pytest.importorskip("pulumi_azure_native")
 

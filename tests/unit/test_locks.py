@@ -31,20 +31,34 @@ def pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
+#: this repository's own distributions: installed from the tree (scripts/bootstrap), never from a lock
+OURS = {"claude-foundry": ROOT / "pyproject.toml", "claude-foundry-sandbox": ROOT / "sandbox" / "pyproject.toml"}
+
+
 def requirements_of(extras: list[str]) -> list[Requirement]:
-    """The third-party requirements of claude-foundry with ``extras``, following its self-references."""
+    """The third-party requirements of claude-foundry with ``extras``, following its self-references and the
+    sandbox distribution's own dependencies."""
     project = pyproject()["project"]
     out: list[Requirement] = []
-    todo, seen = [None, *extras], set()
+    todo: list[str | None] = [None, *extras]
+    seen: set[str | None] = set()
+    sandbox_seen = False
     while todo:
         extra = todo.pop()
         if extra in seen:
             continue
         seen.add(extra)
-        for text in project["dependencies"] if extra is None else project["optional-dependencies"][extra]:
-            req = Requirement(text)
-            if canonicalize_name(req.name) == "claude-foundry":
+        texts = list(project["dependencies"] if extra is None else project["optional-dependencies"][extra])
+        while texts:
+            req = Requirement(texts.pop())
+            name = canonicalize_name(req.name)
+            if name == "claude-foundry":
                 todo.extend(req.extras)
+            elif name == "claude-foundry-sandbox":
+                if not sandbox_seen:
+                    sandbox_seen = True
+                    tomllib = pytest.importorskip("tomllib")
+                    texts.extend(tomllib.loads(OURS[name].read_text(encoding="utf-8"))["project"]["dependencies"])
             else:
                 out.append(req)
     return out
