@@ -88,8 +88,8 @@ def _workflow_checks(monkeypatch: pytest.MonkeyPatch, repo: Path) -> ModuleType:
 
 def test_workflows_pass_the_structural_checks(repo: Path, monkeypatch: pytest.MonkeyPatch):
     checks = _workflow_checks(monkeypatch, repo)
-    assert [p.name for p in checks.FILES] == ["deploy-stack.yml", "deploy.yml", "drift.yml", "pull-request.yml",
-                                              "rotate.yml"]
+    assert [p.name for p in checks.FILES] == ["deploy-stack.yml", "deploy.yml", "drift.yml", "lifecycle.yml",
+                                              "pull-request.yml", "rotate.yml"]
     for path in checks.FILES:
         checks.test_workflow_shape(path)
         checks.test_actions_are_pinned(path)
