@@ -140,10 +140,11 @@ def test_up_recreates_what_was_deleted_out_of_band(tmp_path: Path, target: Any, 
 
 
 def test_failure_stops_dependants_and_a_rerun_resumes(tmp_path: Path) -> None:
-    seed = {"quota": {"GlobalStandard/claude-sonnet-4-6": 10}}  # the first deployment asks for 50
+    _, spec = make_stack(tmp_path)
+    model = spec.deployments["my-claude-deployment"].model  # the stack file's, whichever model is current
+    seed = {"quota": {f"GlobalStandard/{model}": 10}}  # the first deployment asks for 50
     with Sandbox(SandboxConfig(state_dir=tmp_path / "sb", seed=seed)) as sb, \
             sandbox_target(sb.connection) as target:
-        _, spec = make_stack(tmp_path)
         first = up_local(spec, target, state_dir=tmp_path)
         assert not first.result.ok
         by_name = {r.step.name: r for r in first.result.results}

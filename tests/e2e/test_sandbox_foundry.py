@@ -165,7 +165,7 @@ def test_local_auth_disabled(cs_client, rm_client, http_client, sandbox):
 
 @pytest.fixture(scope="module")
 def newest_deployment(cs_client, claude_account):
-    """A claude-opus-5-5 deployment beside the claude-sonnet-4-5 one: adaptive thinking, effort, system role."""
+    """A claude-opus-5-5 deployment beside the account's own: adaptive thinking, effort, system role."""
     import json
 
     cs_client.deployments.begin_create_or_update(
@@ -173,6 +173,19 @@ def newest_deployment(cs_client, claude_account):
         json.dumps(deployment_body(model="claude-opus-5-5")).encode(),
         api_version=arm.DEPLOYMENT_API_VERSION).result()
     return "newest"
+
+
+@pytest.fixture(scope="module")
+def older_deployment(cs_client, claude_account):
+    """A claude-haiku-4-5 deployment (no adaptive thinking, no effort, 64K output, no system turns): what the
+    wording tests need since claude-sonnet-4-5, which had the same limits, retired (2026-11-30)."""
+    import json
+
+    cs_client.deployments.begin_create_or_update(
+        claude_account["resource_group"], claude_account["account"], "older",
+        json.dumps(deployment_body(model="claude-haiku-4-5")).encode(),
+        api_version=arm.DEPLOYMENT_API_VERSION).result()
+    return "older"
 
 
 def _refused(client, **kw):
@@ -195,7 +208,7 @@ SYSTEM_TURN = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content
     ({"thinking": {"type": "adaptive"}}, "adaptive thinking is not supported on this model"),
     ({"output_config": {"effort": "high"}}, "This model does not support the effort parameter."),
     ({"max_tokens": 100000},
-     "max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5"),
+     "max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for claude-haiku-4-5"),
     ({"extra_body": {"temperature": 1.5}}, "temperature: range: 0..1"),  # not in anthropic 2.x's params
     ({"messages": [{"role": "user", "content": ""}]},
      "messages.0: all messages must have non-empty content except for the optional final assistant message"),
@@ -210,9 +223,10 @@ SYSTEM_TURN = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content
      "Thinking may not be enabled when tool_choice forces tool use."),
 ], ids=["system-role", "adaptive", "effort", "max-tokens", "temperature", "empty-content", "empty-text",
         "budget-min", "budget-vs-max", "thinking-forced-tool"])
-def test_unsupported_requests_get_the_api_wording(claude_account, account_key, http_client, kw, message):
+def test_unsupported_requests_get_the_api_wording(claude_account, account_key, http_client, older_deployment, kw,
+                                                  message):
     client = _key_client(claude_account["base_url"], account_key, http_client)
-    assert _refused(client, model=claude_account["deployment"], **kw).startswith(message)
+    assert _refused(client, model=older_deployment, **kw).startswith(message)
 
 
 def test_unknown_top_level_field(claude_account, account_key, http_client):

@@ -7,7 +7,9 @@ the release workflow on the wheels it publishes."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,10 +26,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(claude-foundry's wheel, claude-foundry-sandbox's wheel), built from this checkout."""
     out = tmp_path_factory.mktemp("dist")
+    # From the tracked files only (a copy): a developer's stale build/ of an older layout can't leak into the wheel,
+    # and nothing is written into the checkout. The version is what setuptools-scm reads from this checkout's git.
+    version = subprocess.run([sys.executable, "-m", "setuptools_scm"], cwd=ROOT, capture_output=True,
+                             text=True, check=True, timeout=60).stdout.strip().splitlines()[-1]
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True,  # noqa: S607
+                             timeout=60).stdout.decode().split("\0")
+    src = tmp_path_factory.mktemp("src")
+    for rel in filter(None, tracked):
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
     # The locked setuptools and setuptools-scm of this venv (requirements/build.txt): no isolation, no download.
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",  # noqa: S603
-                    "--disable-pip-version-check", "-w", str(out), str(ROOT), str(ROOT / "sandbox")],
-                   check=True, capture_output=True, timeout=300)
+                    "--disable-pip-version-check", "-w", str(out), str(src), str(src / "sandbox")],
+                   check=True, capture_output=True, timeout=300,
+                   env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": version})
     (core,) = out.glob("claude_foundry-*.whl")
     (sandbox,) = out.glob("claude_foundry_sandbox-*.whl")
     return core, sandbox
