@@ -169,7 +169,8 @@ def _issues_from_validation(exc: ValidationError, doc: Document) -> list[Issue]:
 def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tuple[list[Issue], list[Issue]]:
     """Refusals and warnings that need the whole spec: retired / deprecated / preview / gated models, and an
     Entra-only model in a stack that exports a key."""
-    errors, warnings = [], []
+    errors: list[Issue] = []
+    warnings: list[Issue] = []
     seen: set[tuple[str, str | None]] = set()
     for account in spec.all_accounts():
         prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
