@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from typing import Any
+
 import pulumi
 import pulumi_azure_native as azure_native
 
@@ -43,9 +45,9 @@ class ContractVaultArgs:
         object.__setattr__(self, "accounts", check_accounts("ContractVaultArgs", self.accounts))
 
 
-def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict:
+def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict[str, Any]:
     kv = spec.key_vault
-    props: dict = {
+    props: dict[str, Any] = {
         "tenant_id": tenant_id,
         "sku": {"family": "A", "name": "standard"},
         "enable_rbac_authorization": True,

@@ -31,6 +31,7 @@ from pydantic import (
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import (
+    Hosting,
     HOSTING_ANTHROPIC,
     HOSTING_VERSIONS,
     HOSTING_WORDS,
@@ -268,7 +269,7 @@ class DeploymentSpec(StrictModel):
         if model is None and name and "hosting" in info.data:
             # a model newer than the snapshot: the version pinned, else the one of the hosting asked for, else
             # Anthropic's infrastructure (version 1: every Claude model on Foundry has had it)
-            hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
+            hosting: Hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
             return str(v) if v is not None else HOSTING_VERSIONS[hosting]
         if model is None or "hosting" not in info.data:
             return v
@@ -278,7 +279,7 @@ class DeploymentSpec(StrictModel):
         v = str(v)
         vinfo = model.version_info(v)
         if vinfo is None:
-            raise ValueError(cat.offer_problems(name, v, "", "")[0][1])  # type: ignore[union-attr]
+            raise ValueError(cat.offer_problems(str(name), v, "", "")[0][1])  # name is set: model was found by it
         if hosting is not None and vinfo.hosting != hosting:
             raise ValueError(f"version {v} of {name} is {HOSTING_WORDS[vinfo.hosting]}, but hosting says "
                              f"{hosting}: drop one of them")
@@ -378,7 +379,8 @@ class AccountSpec(StrictModel):
     location: Annotated[str, Field(description="Its Azure region, e.g. swedencentral.")]
     network: NetworkSpec | None = Field(None, description="Public access and IP rules; default: foundry.network.")
     deployments: Annotated[dict[str, DeploymentSpec], WithJsonSchema(_ACCOUNT_DEPLOYMENTS_SCHEMA)] = Field(
-        default=None, validate_default=True,  # type: ignore[assignment]
+        # None stands for "foundry's deployments", which the before-validator fills in (validate_default)
+        default=None, validate_default=True,  # type: ignore[call-overload]  # None never reaches a reader
         description=_ACCOUNT_DEPLOYMENTS_SCHEMA["description"])
 
     @field_validator("name")
