@@ -659,8 +659,8 @@ def _middleware_class() -> type:
             self.runtime = runtime
             # the SDK calls ``middleware.handle`` / ``handle_async``: straight to the runtime's, one call less per
             # call (the methods below say what they are, and are what the SDK's checks look at)
-            self.handle = runtime.handle  # type: ignore[method-assign]
-            self.handle_async = runtime.handle_async  # type: ignore[method-assign]
+            self.handle = runtime.handle  # type: ignore[method-assign]  # on purpose: see the comment above
+            self.handle_async = runtime.handle_async  # type: ignore[method-assign]  # as above
 
         def handle(self, request: Any, call_next: Any) -> Any:
             return self.runtime.handle(request, call_next)

@@ -370,7 +370,8 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return fut
 
 
-def run_program(program: Callable[[], Awaitable[None] | None], *, mocks: Any, monitor: Any, project: str, stack: str) -> None:
+def run_program(program: Callable[[], Awaitable[None] | None], *, mocks: Any, monitor: Any, project: str,
+                stack: str) -> None:
     """Run ``program()`` (which registers resources) under ``set_mocks`` in a fresh event loop and fresh
     Pulumi settings, waiting for every outstanding RPC. Reentrant; used by :func:`plan` and the tests."""
 

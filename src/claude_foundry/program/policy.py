@@ -32,7 +32,6 @@ from typing import Any
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.program import armmap
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"

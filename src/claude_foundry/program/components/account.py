@@ -84,7 +84,7 @@ class FoundryAccount(pulumi.ComponentResource):
     def __init__(self, name: str, args: FoundryAccountArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}FoundryAccount", name, None, opts)
         f = args.foundry
-        self.account = azure_native.cognitiveservices.Account(
+        self.account = azure_native.cognitiveservices.Account(  # type: ignore[call-overload]  # the ARM property dicts are plain dicts, not the SDK's TypedDicts; tests/program's golden plans pin them
             f"{name}-account",
             account_name=f.name,
             resource_group_name=args.resource_group_name,

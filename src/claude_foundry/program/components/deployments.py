@@ -11,7 +11,6 @@ deployment ``depends_on`` the previous one (the first on the account); other acc
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 import pulumi

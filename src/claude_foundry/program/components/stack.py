@@ -11,7 +11,6 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import Any
 
 import pulumi

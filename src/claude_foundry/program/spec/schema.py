@@ -31,11 +31,11 @@ from pydantic import (
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import (
-    Hosting,
     HOSTING_ANTHROPIC,
     HOSTING_VERSIONS,
     HOSTING_WORDS,
     Catalogue,
+    Hosting,
     ModelInfo,
     load_catalogue,
 )
@@ -232,7 +232,7 @@ class DeploymentSpec(StrictModel):
         "in the US data zone (Azure-hosted versions of some models only).")
     capacity: int | None = Field(None, ge=1, description=(
         "Capacity in thousands of tokens per minute; default: the catalogue's default (25)."))
-    version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]
+    version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]  # a Literal from the one tuple of ARM values
         arm.VERSION_UPGRADE_DEFAULT, description=(
             "When Azure may move the deployment to another model version. Default NoAutoUpgrade: for Claude the "
             "version is the hosting, so an automatic upgrade could move a deployment between Anthropic's and "
@@ -269,8 +269,8 @@ class DeploymentSpec(StrictModel):
         if model is None and name and "hosting" in info.data:
             # a model newer than the snapshot: the version pinned, else the one of the hosting asked for, else
             # Anthropic's infrastructure (version 1: every Claude model on Foundry has had it)
-            hosting: Hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
-            return str(v) if v is not None else HOSTING_VERSIONS[hosting]
+            asked: Hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
+            return str(v) if v is not None else HOSTING_VERSIONS[asked]
         if model is None or "hosting" not in info.data:
             return v
         hosting = info.data.get("hosting")
