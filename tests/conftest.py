@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,3 +17,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ANTHROPIC_FOUNDRY_* / CLAUDE_FOUNDRY_* runtime variables (nor the response-size bound) from the
+    caller's shell, and a fresh contract cache, around a runtime test. The one env-clearing fixture of every
+    tier: a module takes it with ``pytestmark = pytest.mark.usefixtures("clean_runtime_env")``."""
+    from claude_foundry import contract as c
+    from claude_foundry.client import runtime as rt
+
+    for name in (*c.RUNTIME_ENV_VARS, c.ENV_MAX_RESPONSE_BYTES):
+        monkeypatch.delenv(name, raising=False)
+    rt.clear_contract_cache()
+    yield
+    rt.clear_contract_cache()

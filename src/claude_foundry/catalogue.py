@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,13 +30,14 @@ from claude_foundry.errors import UserError
 
 ENV_CATALOGUE = "CLAUDE_FOUNDRY_CATALOGUE"
 
-HOSTING_AZURE = "azure"
-HOSTING_ANTHROPIC = "anthropic"
+Hosting = Literal["azure", "anthropic"]
+HOSTING_AZURE: Final = "azure"
+HOSTING_ANTHROPIC: Final = "anthropic"
 HOSTINGS = (HOSTING_AZURE, HOSTING_ANTHROPIC)
 #: What each hosting is called in Microsoft's documentation and the portal.
 HOSTING_WORDS = {HOSTING_AZURE: "Hosted on Azure", HOSTING_ANTHROPIC: "Hosted on Anthropic infrastructure"}
 #: The version Foundry uses for each hosting (models that follow the documented numbering).
-HOSTING_VERSIONS = {HOSTING_ANTHROPIC: "1", HOSTING_AZURE: "2"}
+HOSTING_VERSIONS: dict[Hosting, str] = {HOSTING_ANTHROPIC: "1", HOSTING_AZURE: "2"}
 
 STATUSES = ("preview", "ga", "gated", "deprecated", "retired")
 #: Anthropic's lifecycle stages (its model-deprecations page; its dates apply to Microsoft Foundry).
@@ -48,11 +49,11 @@ UNVERIFIED_FACETS = ("status", "hosting", "skus", "locations", "quota", "capabil
 CLAUDE_ID_RE = re.compile(r"^claude-([a-z]+)-(\d+)(?:-(\d+))?$")
 THINKING_MODES = ("adaptive", "enabled", "disabled")
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
-AUTH_ANY, AUTH_ENTRA_ONLY = "any", "entra-only"
+AUTH_ANY: Final = "any"
+AUTH_ENTRA_ONLY: Final = "entra-only"
 
 Status = Literal["preview", "ga", "gated", "deprecated", "retired"]
 Stage = Literal["active", "legacy", "deprecated", "retired"]
-Hosting = Literal["azure", "anthropic"]
 
 
 class CatalogueError(UserError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from claude_foundry.errors import ClaudeFoundryError
@@ -33,11 +34,14 @@ class JsonError(ClaudeFoundryError, ValueError):
 
 def depth_of(text: str | bytes) -> int:
     """The deepest nesting of ``[``/``{`` in ``text`` (strings skipped); linear, no recursion."""
-    pattern = _TOKEN_BYTES if isinstance(text, (bytes, bytearray)) else _TOKEN
-    opening = (b"[", b"{") if isinstance(text, (bytes, bytearray)) else ("[", "{")
+    tokens: Iterator[str | bytes]
+    opening: tuple[str, str] | tuple[bytes, bytes]
+    if isinstance(text, (bytes, bytearray)):
+        tokens, opening = (m.group() for m in _TOKEN_BYTES.finditer(text)), (b"[", b"{")
+    else:
+        tokens, opening = (m.group() for m in _TOKEN.finditer(text)), ("[", "{")
     depth = deepest = 0
-    for match in pattern.finditer(text):
-        token = match.group()
+    for token in tokens:
         if len(token) != 1:
             continue  # a string
         if token in opening:

@@ -72,7 +72,7 @@ class MockedResource:
     inputs: dict[str, Any]  # as registered (camelCase, secrets unwrapped)
 
 
-class FoundryMocks(_PlanMocks):  # type: ignore[misc,valid-type]
+class FoundryMocks(_PlanMocks):  # type: ignore[misc,valid-type]  # the base class is built lazily (no Pulumi on import)
     """``pulumi.runtime.Mocks`` that answer what the claude-foundry components (and a program around them)
     need. ``client_config`` overrides (some of) :data:`CLIENT_CONFIG`. ``resources`` lists what was
     registered, in order."""

@@ -129,18 +129,6 @@ def provisioning_delay(sandbox: Sandbox) -> Iterator[Callable[[float], None]]:
     sandbox.provisioning_delay = before
 
 
-@pytest.fixture
-def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No ANTHROPIC_FOUNDRY_* / CLAUDE_FOUNDRY_* variables from the caller's shell, and a fresh contract
-    cache, around a runtime test."""
-    from claude_foundry import contract as c
-    from claude_foundry.client import runtime as rt
-
-    for name in c.RUNTIME_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
-    yield
-    rt.clear_contract_cache()
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,7 @@ SDK_LOGGERS = ("anthropic", "anthropic._base_client", "httpx2", "httpcore2.http1
                "azure.core.pipeline.policies.http_logging_policy", "azure.identity", "msal", "urllib3")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in c.RUNTIME_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
-    yield
-    rt.clear_contract_cache()
+pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 class StaticToken:

@@ -69,11 +69,7 @@ def make_runtime(fake: FakeFoundry, reader=None, **kw) -> rt.FoundryRuntime:
     return rt.FoundryRuntime(contract, key_reader=reader, **kw)
 
 
-@pytest.fixture(autouse=True)
-def _no_foundry_env(monkeypatch):
-    for name in c.RUNTIME_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
+pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 # --- contract sources -----------------------------------------------------------------------------

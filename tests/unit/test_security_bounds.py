@@ -40,13 +40,7 @@ CRED_HEADERS = ("x-api-key", "api-key", "authorization")
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in (*c.RUNTIME_ENV_VARS, c.ENV_MAX_RESPONSE_BYTES):
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
-    yield
-    rt.clear_contract_cache()
+pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,12 @@ import pytest
 
 from claude_foundry import cli
 from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
 
 KEY = "smoke-cli-unit-key-0123456789"
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in c.RUNTIME_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
+pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 @pytest.mark.parametrize(("argv", "words"), [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.providers import (
@@ -461,7 +461,8 @@ class ArmApi:
                         f"Another operation is being performed on the parent resource '{parent_id}'. Please try "
                         "again later.")
 
-    def same_input(self, existing: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    def same_input(self, existing: dict[str, Any] | None, body: dict[str, Any]) -> TypeGuard[dict[str, Any]]:
+        """Whether ``existing`` was created from this very ``body`` (then it is not None)."""
         return existing is not None and existing.get("_sb", {}).get("input") == body
 
     def base(self, target: Target, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -489,7 +490,7 @@ class ArmApi:
     def put_generic(self, target: Target, body: dict[str, Any]) -> Reply:
         existing = self.s.resources.get(target.key)
         if self.same_input(existing, body):
-            return Reply(200, public(existing))  # type: ignore[arg-type]
+            return Reply(200, public(existing))
         res = self.base(target, body, existing)
         res["properties"].setdefault("provisioningState", "Succeeded")
         return self.store(target, res, existing)

@@ -21,7 +21,7 @@ import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -123,12 +123,21 @@ def _quoted_or(values: Any) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _dict_or_empty(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a request's optional object field)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list_or_empty(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _check_fields(body: dict[str, Any], known: frozenset[str]) -> None:
@@ -231,7 +240,7 @@ def _check_output_config(body: dict[str, Any], caps: Capabilities) -> None:
 
 def _json_schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema of ``output_config.format`` (or the older beta ``output_format``), else None."""
-    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    config = _dict_or_empty(body.get("output_config"))
     for where, fmt in (("output_config.format", config.get("format")), ("output_format", body.get("output_format"))):
         if fmt is None:
             continue
@@ -336,10 +345,10 @@ def instance_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if kind is None:
         kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
     if kind == "object":
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props = _dict_or_empty(schema.get("properties"))
         return {name: instance_of(sub, root, depth + 1) for name, sub in props.items()}
     if kind == "array":
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix = _list_or_empty(schema.get("prefixItems"))
         count = max(int(schema.get("minItems", 1)), len(prefix))
         if "maxItems" in schema:
             count = min(count, int(schema["maxItems"]))
@@ -349,14 +358,14 @@ def instance_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum"))
         high = schema.get("maximum", schema.get("exclusiveMaximum"))
-        value: float = 0 if low is None else low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema
-                                                      else 0)
-        if high is not None and value > high:
-            value = high
+        number: float = 0 if low is None else low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema
+                                                       else 0)
+        if high is not None and number > high:
+            number = high
         step = schema.get("multipleOf")
         if _is_number(step) and step > 0:
-            value = math.ceil(value / step) * step
-        return int(value) if kind == "integer" else float(value)
+            number = math.ceil(number / step) * step
+        return int(number) if kind == "integer" else float(number)
     if kind == "boolean":
         return True
     if kind == "null":
@@ -438,7 +447,7 @@ def _message(body: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]
     budget = body["max_tokens"]
     content: list[dict[str, Any]] = []
     used = 0
-    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+    thinking = _dict_or_empty(body.get("thinking"))
     if thinking.get("type") == "enabled":
         thought = "The sandbox does not think; this thinking block is canned."
         content.append({"type": "thinking", "thinking": thought, "signature": "sbx_sig_" + secrets.token_hex(16)})

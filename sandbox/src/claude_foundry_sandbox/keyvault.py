@@ -92,11 +92,12 @@ class KeyVaultApi:
         self.oid = oid
         self.appid = appid
         self.client_ip = client_ip
-        self.vault_res = next((r for r in state.resources.values()
-                               if r.get("type", "").lower() == "microsoft.keyvault/vaults"
-                               and r["name"].lower() == self.vault), None)
-        if self.vault_res is None:
+        found = next((r for r in state.resources.values()
+                      if r.get("type", "").lower() == "microsoft.keyvault/vaults"
+                      and r["name"].lower() == self.vault), None)
+        if found is None:
             raise KvError(404, "VaultNotFound", f"Vault '{vault}' does not exist (or is soft-deleted).")
+        self.vault_res: dict[str, Any] = found
         self.store = state.secrets.setdefault(self.vault, {})
         self.id_base = state.origin  # ids are written at the host root, see the module docstring
 
@@ -106,11 +107,11 @@ class KeyVaultApi:
         """Public network access Disabled: a sandbox caller is outside the network unless it is inside a virtual
         network holding the vault's approved private endpoint (``State.inside_networks``). Enabled with network ACLs
         default Deny: only the addresses of ``ipRules`` pass."""
-        props = self.vault_res["properties"]  # type: ignore[index]
-        if self.s.reached_privately(self.vault_res["id"]):  # type: ignore[index]
+        props = self.vault_res["properties"]
+        if self.s.reached_privately(self.vault_res["id"]):
             return  # through its private endpoint: public network rules do not apply
-        where = (f"Caller: appid={self.appid};oid={self.oid}\r\nVault: {self.vault_res['name']};"  # type: ignore[index]
-                 f"location={self.vault_res.get('location', '')}")  # type: ignore[union-attr]
+        where = (f"Caller: appid={self.appid};oid={self.oid}\r\nVault: {self.vault_res['name']};"
+                 f"location={self.vault_res.get('location', '')}")
         if str(props.get("publicNetworkAccess", "")).lower() == "disabled":
             raise KvError(403, "Forbidden", f"{PUBLIC_ACCESS_DISABLED}\r\n{where}", inner="ForbiddenByConnection")
         acls = props.get("networkAcls") or {}
@@ -131,16 +132,16 @@ class KeyVaultApi:
 
     def authorize(self, action: str) -> None:
         data_action, roles, permission = ACTIONS[action]
-        props = self.vault_res["properties"]  # type: ignore[index]
+        props = self.vault_res["properties"]
         if props.get("enableRbacAuthorization"):
-            if self.s.roles_of(self.oid, self.vault_res["id"], data_plane=True) & roles:  # type: ignore[index]
+            if self.s.roles_of(self.oid, self.vault_res["id"], data_plane=True) & roles:
                 return
             raise KvError(403, "Forbidden",
                           "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
                           "assignments or role definitions were changed recently, please observe propagation "
                           f"time.\r\nCaller: appid={self.appid};oid={self.oid}\r\nAction: '{data_action}'\r\n"
-                          f"Resource: '{self.vault_res['id'].lower()}'\r\nAssignment: (not found)\r\n"  # type: ignore[index]
-                          f"Vault: {self.vault_res['name']};location={self.vault_res.get('location', '')}\r\n",  # type: ignore[index]
+                          f"Resource: '{self.vault_res['id'].lower()}'\r\nAssignment: (not found)\r\n"
+                          f"Vault: {self.vault_res['name']};location={self.vault_res.get('location', '')}\r\n",
                           inner="ForbiddenByRbac")
         for policy in props.get("accessPolicies") or []:
             if policy.get("objectId") != self.oid:
@@ -150,19 +151,19 @@ class KeyVaultApi:
                 return
         raise KvError(403, "Forbidden",
                       f"The user, group or application 'appid={self.appid};oid={self.oid}' does not have secrets "
-                      f"{permission} permission on key vault '{self.vault_res['name']};location="  # type: ignore[index]
-                      f"{self.vault_res.get('location', '')}'. For help resolving this issue, please see "  # type: ignore[union-attr]
+                      f"{permission} permission on key vault '{self.vault_res['name']};location="
+                      f"{self.vault_res.get('location', '')}'. For help resolving this issue, please see "
                       "https://go.microsoft.com/fwlink/?linkid=2125287", inner="AccessDenied")
 
     # --- shapes -----------------------------------------------------------------------------------
 
     def _recovery_level(self) -> str:
-        if self.vault_res["properties"].get("enablePurgeProtection"):  # type: ignore[index]
+        if self.vault_res["properties"].get("enablePurgeProtection"):
             return "Recoverable"
         return "Recoverable+Purgeable"
 
     def _attributes(self, v: dict[str, Any]) -> dict[str, Any]:
-        days = int(self.vault_res["properties"].get("softDeleteRetentionInDays", 90))  # type: ignore[index]
+        days = int(self.vault_res["properties"].get("softDeleteRetentionInDays", 90))
         return {"enabled": v["enabled"], "created": int(v["created"]), "updated": int(v["updated"]),
                 "recoveryLevel": self._recovery_level(), "recoverableDays": days}
 
@@ -258,7 +259,7 @@ class KeyVaultApi:
             if n == 2 and method == "DELETE":
                 self.authorize("purge")
                 record = self._deleted(name)
-                if self.vault_res["properties"].get("enablePurgeProtection"):  # type: ignore[index]
+                if self.vault_res["properties"].get("enablePurgeProtection"):
                     raise KvError(403, "Forbidden", "Operation \"purge\" is not allowed because purge protection "
                                   "is enabled for this vault. Key Vault service will automatically purge it after "
                                   "the retention period has passed.")
@@ -293,7 +294,7 @@ class KeyVaultApi:
         self.authorize("delete")
         record = self._live(name)
         now = time.time()
-        days = int(self.vault_res["properties"].get("softDeleteRetentionInDays", 90))  # type: ignore[index]
+        days = int(self.vault_res["properties"].get("softDeleteRetentionInDays", 90))
         record["deleted"] = {"deletedDate": now, "scheduledPurgeDate": now + days * 86400}
         self.s.save()
         return 200, self.deleted_bundle(record)

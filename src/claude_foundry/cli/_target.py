@@ -29,8 +29,8 @@ def bounded(kind: type, low: float, high: float, unit: str = "") -> Callable[[st
         return value
 
     parse.__name__ = kind.__name__
-    parse.kind = kind  # type: ignore[attr-defined]
-    parse.bounds = (low, high)  # type: ignore[attr-defined]
+    parse.kind = kind  # type: ignore[attr-defined]  # read back by tests/unit/test_cli_flags.py
+    parse.bounds = (low, high)  # type: ignore[attr-defined]  # as above
     return parse
 
 

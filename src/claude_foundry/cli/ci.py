@@ -94,7 +94,8 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     if args.offline:
         sub = args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or "<subscription-id>"
         result = ops.plan_bootstrap(config, sub)
-        for x in [*result.items, *result.grants]:
+        changed: list[ops.Item | ops.Grant] = [*result.items, *result.grants]
+        for x in changed:
             x.action = ops.CREATE
     else:
         from claude_foundry.cli._target import resolve_target

@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--{flag.replace('_', '-')} must be positive")
     wait = {"role_propagation_timeout": args.role_propagation_timeout, "poll_interval": args.poll_interval,
             "progress": _progress}
+    names: list[str] | dict[str, list[str]] | None
     runtime, names = build_runtime(args, vault_timeout=args.vault_timeout, **wait)
     if getattr(args, "stack", None):  # each account is expected to serve what the stack file says it serves
         names = stack_expectations(args.stack, names)

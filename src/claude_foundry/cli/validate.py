@@ -23,7 +23,8 @@ def _annotate(level: str, issue: object) -> None:
 
     mark = getattr(issue, "mark", None)
     path = getattr(issue, "path", "")
-    message = f"{path}: {issue.message}" if path else str(getattr(issue, "message", issue))  # type: ignore[attr-defined]
+    text = getattr(issue, "message", issue)
+    message = f"{path}: {text}" if path else str(text)
     print(annotation(level, message, file=mark.file if mark else None, line=mark.line if mark else None,
                      title="claude-foundry validate"))
 

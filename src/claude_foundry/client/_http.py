@@ -179,7 +179,9 @@ def _wrap_response(response: Any, max_bytes: int) -> None:
 
     request = response.request
     where = origin(request.url)
-    deadline, total = request.extensions.get(_DEADLINE) or (None, None)
+    deadline: float | None
+    total: float  # read only where deadline is set, which sets it too
+    deadline, total = request.extensions.get(_DEADLINE) or (None, 0.0)
     if deadline is not None:
         left = deadline - time.monotonic()
         if left <= 0:

@@ -119,7 +119,8 @@ def _refuse_redirect(http: Any) -> BaseException:
     from claude_foundry.client._http import origin, redirect_target
 
     words = redirect_words(http.status_code, origin(http.request.url), redirect_target(http))
-    return redirect_refused_error()(words, response=http, body=None)
+    error: BaseException = redirect_refused_error()(words, response=http, body=None)
+    return error
 
 
 _TERMINAL_EVENTS = (b"message_stop", b"error")
@@ -171,7 +172,8 @@ def _interrupted(request: Any, message: str, cause: BaseException | None = None)
 
     if isinstance(cause, httpx2.TimeoutException):
         return anthropic.APITimeoutError(request=request)
-    return stream_interrupted_error()(message=message, request=request)
+    error: BaseException = stream_interrupted_error()(message=message, request=request)
+    return error
 
 
 def _guard_stream(response: Any) -> None:
@@ -351,7 +353,8 @@ def _request_model(request: Any) -> str | None:
 def _sent_key(response: Any) -> str | None:
     """The key an answered request actually carried."""
     try:
-        return response.http_response.request.headers.get("x-api-key")
+        key: str | None = response.http_response.request.headers.get("x-api-key")
+        return key
     except AttributeError:  # pragma: no cover - an unusual response object
         return None
 

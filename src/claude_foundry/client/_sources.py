@@ -257,7 +257,7 @@ def _get_secret(client: Any, name: str, *, required: bool, timeout: float = DEFA
                 "or the stack has not been deployed"
             ) from None
         return None
-    return value
+    return str(value) if value is not None else None
 
 
 class VaultSource:

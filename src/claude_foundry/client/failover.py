@@ -228,7 +228,7 @@ def _no_endpoint_error() -> type:
     if not _NO_ENDPOINT:
         import anthropic
 
-        class NoEndpointAvailableError(ClaudeFoundryError, anthropic.APIConnectionError):  # type: ignore[no-redef]
+        class NoEndpointAvailableError(ClaudeFoundryError, anthropic.APIConnectionError):
             """Every endpoint serving the deployment has its circuit breaker open (or is rate limited)."""
 
         NoEndpointAvailableError.__module__ = __name__
@@ -458,8 +458,9 @@ class FailoverRuntime:
 
         url = cands[0].runtime.base_url + str(request.url)
         names = ", ".join(f"{e.name} ({e.breaker.current_state()})" for e in cands)
-        return _no_endpoint_error()(message=f"no endpoint available for this call: {names}",
-                                    request=httpx2.Request(request.method, url))
+        error: BaseException = _no_endpoint_error()(message=f"no endpoint available for this call: {names}",
+                                                    request=httpx2.Request(request.method, url))
+        return error
 
     def _attempts(self, request: Any, model: str | None, start: float,
                   made: tuple[_Endpoint, Any, BaseException | None] | None = None,
@@ -473,6 +474,7 @@ class FailoverRuntime:
         limited: list[tuple[int, float]] = []
         last: tuple[Any, BaseException | None, _Endpoint, str] | None = None
         waited = False
+        e: _Endpoint | None
         while True:
             if made is not None:
                 e, response, exc = made
@@ -507,16 +509,16 @@ class FailoverRuntime:
                     if last[0] is not None:
                         yield ("close", last[0])
                 response, exc = yield ("call", e)
-            verdict, ra = self._outcome(e, response, exc)
+            verdict, retry_after = self._outcome(e, response, exc)
             if verdict == "done":
                 self._settle(e, response, exc)
                 if exc is not None:
                     raise exc
                 return response
             what = self._describe(response, exc)
-            self._record_failure(e, what, ra, response is not None and response.status_code == 429)
-            if ra is not None:
-                limited.append((cands.index(e), ra))
+            self._record_failure(e, what, retry_after, response is not None and response.status_code == 429)
+            if retry_after is not None:
+                limited.append((cands.index(e), retry_after))
             last = (response, exc, e, what)
 
     def _call(self, e: _Endpoint, request: Any) -> tuple[Any, BaseException | None]:
@@ -564,7 +566,7 @@ class FailoverRuntime:
     def handle(self, request: Any, call_next: Any) -> Any:
         model = _model_of(request)
         start = self._clock()
-        made = None
+        made: tuple[_Endpoint, Any, BaseException | None] | None = None
         e = self._first_ready(model)
         if e is not None:
             try:
@@ -593,7 +595,7 @@ class FailoverRuntime:
     async def handle_async(self, request: Any, call_next: Any) -> Any:
         model = _model_of(request)
         start = self._clock()
-        made = None
+        made: tuple[_Endpoint, Any, BaseException | None] | None = None
         e = self._first_ready(model)
         if e is not None:
             try:
@@ -657,8 +659,8 @@ def _middleware_class() -> type:
             self.runtime = runtime
             # the SDK calls ``middleware.handle`` / ``handle_async``: straight to the runtime's, one call less per
             # call (the methods below say what they are, and are what the SDK's checks look at)
-            self.handle = runtime.handle  # type: ignore[method-assign]
-            self.handle_async = runtime.handle_async  # type: ignore[method-assign]
+            self.handle = runtime.handle  # type: ignore[method-assign]  # on purpose: see the comment above
+            self.handle_async = runtime.handle_async  # type: ignore[method-assign]  # as above
 
         def handle(self, request: Any, call_next: Any) -> Any:
             return self.runtime.handle(request, call_next)

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -48,7 +48,7 @@ def claude_foundry_runtime(request: pytest.FixtureRequest) -> Any:
     from claude_foundry.client.runtime import FoundryRuntime
 
     opt = request.config.getoption
-    auth = "entra" if opt("--claude-foundry-entra") else "auto"
+    auth: Literal["entra", "auto"] = "entra" if opt("--claude-foundry-entra") else "auto"
     vault_url = opt("--claude-foundry-vault-url") or os.environ.get(c.ENV_VAULT_URL)
     if vault_url:
         return FoundryRuntime.from_key_vault(vault_url, prefix=opt("--claude-foundry-prefix"), auth=auth)

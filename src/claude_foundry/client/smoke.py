@@ -27,7 +27,7 @@ import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,9 +226,9 @@ class SmokeReport:
         return suite
 
     def write_junit(self, path: str | Path) -> None:
-        tree = ET.ElementTree(self.to_junit())
-        ET.indent(tree)
-        files.write_file(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True) + b"\n")
+        root = self.to_junit()
+        ET.indent(ET.ElementTree(root))
+        files.write_file(path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
 
     def render(self, console: Any = None) -> None:
         """Print a ``rich`` table (to stdout unless ``console`` is given)."""
@@ -903,7 +903,7 @@ async def run_smoke_async(
     start = time.monotonic()
     clients: list[Any] = []
     try:
-        work = []
+        work: list[Coroutine[Any, Any, list[DeploymentResult]] | None] = []
         for job in jobs:
             if job.runtime is None or not job.names:
                 work.append(None)

@@ -244,7 +244,8 @@ class Bootstrap:
         return (live or {}).get("properties", {}).get("clientId")
 
     def changes(self) -> int:
-        return sum(1 for x in [*self.items, *self.grants] if x.action != EXISTS)
+        everything: list[Item | Grant] = [*self.items, *self.grants]
+        return sum(1 for x in everything if x.action != EXISTS)
 
     def github(self) -> list[dict[str, str]]:
         """The GitHub secrets (or variables) the workflows read, with where to set them."""

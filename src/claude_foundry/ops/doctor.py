@@ -330,7 +330,7 @@ def run_doctor(extras_step: Step, *, connection: dict[str, Any] | str | Path | N
     steps += [pulumi_step, check_backend(pulumi, timeout)]
     facts: dict[str, Any] = {"min_python": ".".join(map(str, MIN_PYTHON)),
                              "min_pulumi": ".".join(map(str, MIN_PULUMI))}
-    short = {"connect_timeout": min(10.0, timeout), "read_timeout": timeout, "retry_total": 1,
+    short: dict[str, Any] = {"connect_timeout": min(10.0, timeout), "read_timeout": timeout, "retry_total": 1,
              "retry_backoff_max": 2.0, "call_timeout": timeout * 2}
     target: Target | None = None
     if connection is not None:

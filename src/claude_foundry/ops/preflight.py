@@ -122,7 +122,7 @@ def provider_data_problems(data: Any) -> list[str]:
 
 
 def check_provider_data(deployment_bodies: dict[str, dict[str, Any]]) -> Check:
-    problems = []
+    problems: list[str] = []
     for name, body in sorted(deployment_bodies.items()):
         data, _ = provider_data.of_properties(body.get("properties"))
         problems.extend(f"{name}: {p}" for p in provider_data_problems(data))

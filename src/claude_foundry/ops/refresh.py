@@ -21,6 +21,7 @@ from claude_foundry.catalogue import (
     HOSTING_VERSIONS,
     HOSTING_WORDS,
     Catalogue,
+    Hosting,
     LocationInfo,
     ModelInfo,
     RefreshRecord,
@@ -128,10 +129,10 @@ def _family(name: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "claude" else "other"
 
 
-def _hosting_for(version: str, known: VersionInfo | None) -> str:
+def _hosting_for(version: str, known: VersionInfo | None) -> Hosting:
     if known is not None:
         return known.hosting
-    by_version = {v: h for h, v in HOSTING_VERSIONS.items()}
+    by_version: dict[str, Hosting] = {v: h for h, v in HOSTING_VERSIONS.items()}
     return by_version.get(version, HOSTING_ANTHROPIC)
 
 

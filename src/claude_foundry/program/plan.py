@@ -25,13 +25,17 @@ import contextvars
 import dataclasses
 import re
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from claude_foundry import contract
+from claude_foundry.azure import arm
 from claude_foundry.azure.resource import ArmResource
 from claude_foundry.program import armmap
 from claude_foundry.program.spec.schema import Spec
+
+_T = TypeVar("_T")
 
 #: Pulumi's wire signature marking special values, and the value marking a secret.
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -151,7 +155,8 @@ class PlannedResource:
         return out
 
     def masked_inputs(self) -> dict[str, Any]:
-        return mask_paths(self.inputs, self.secret_paths)
+        masked: dict[str, Any] = mask_paths(self.inputs, self.secret_paths)
+        return masked
 
     def to_json(self, reveal_secrets: bool = False) -> dict[str, Any]:
         arm_json = self.arm.to_json() if self.arm else None
@@ -253,27 +258,28 @@ def _to_struct(d: dict[str, Any]) -> Any:
     return s
 
 
-def _make_monitor_classes():
+def _make_monitor_classes() -> tuple[Any, Any]:
     """Define the mock classes lazily so that importing this module does not import Pulumi."""
     from pulumi.runtime import mocks as pmocks
     from pulumi.runtime import rpc
     from pulumi.runtime.proto import resource_pb2
 
     class PlanMocks(pmocks.Mocks):
-        def __init__(self, client_config: dict[str, str]):
+        def __init__(self, client_config: dict[str, str]) -> None:
             self.client_config = client_config
             self.subscription_id = client_config["subscriptionId"]
 
-        def call(self, args: pmocks.MockCallArgs):
+        # Pulumi's annotation says (outputs, failures); its runtime takes the bare outputs this returns.
+        def call(self, args: pmocks.MockCallArgs) -> Any:
             if args.token == "azure-native:authorization:getClientConfig":  # noqa: S105
                 return dict(self.client_config)
             if args.token == "azure-native:cognitiveservices:listAccountKeys":  # noqa: S105
-                aid = armmap.arm.account_id(self.subscription_id, args.args.get("resourceGroupName", ""),
+                aid = arm.account_id(self.subscription_id, args.args.get("resourceGroupName", ""),
                                             args.args.get("accountName", ""))
                 return {"key1": key_placeholder(aid, "key1"), "key2": key_placeholder(aid, "key2")}
             return {}
 
-        def new_resource(self, args: pmocks.MockResourceArgs):
+        def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             if not args.custom:
                 return "", {}
             plain, _ = unwrap_secrets(args.inputs)
@@ -286,13 +292,14 @@ def _make_monitor_classes():
         """MockMonitor that records each RegisterResource request (parent, dependencies, protect, secrets)
         and the outputs registered by components. Serialises without the event loop (runs inline)."""
 
-        def __init__(self, mocks: PlanMocks):
+        def __init__(self, mocks: PlanMocks) -> None:
             super().__init__(mocks)
+            self.plan_mocks = mocks
             self.planned: list[PlannedResource] = []
             self.component_outputs: dict[str, tuple[dict[str, Any], set[str]]] = {}
             self._lock = threading.Lock()
 
-        def RegisterResource(self, request):
+        def RegisterResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":
                 return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -301,10 +308,10 @@ def _make_monitor_classes():
             resource_args = pmocks.MockResourceArgs(typ=request.type, name=request.name, inputs=raw,
                                                     provider=request.provider, resource_id=request.importId,
                                                     custom=custom)
-            id_, state = self.mocks.new_resource(resource_args)
+            id_, state = self.plan_mocks.new_resource(resource_args)
             plain, secret_paths = unwrap_secrets(raw)
             plain = armmap.normalise(plain)
-            arm_req = armmap.to_arm(request.type, plain, self.mocks.subscription_id) if custom else None
+            arm_req = armmap.to_arm(request.type, plain, self.plan_mocks.subscription_id) if custom else None
             if arm_req is not None:
                 arm_req = dataclasses.replace(arm_req, logical_name=request.name)
             parent = request.parent or None
@@ -322,18 +329,18 @@ def _make_monitor_classes():
                 self.resources[urn] = pmocks.MockMonitor.ResourceRegistration(urn, id_, state)
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=_to_struct(state))
 
-        def RegisterResourceOutputs(self, request):
+        def RegisterResourceOutputs(self, request: Any) -> Any:
             raw = rpc.deserialize_properties(request.outputs)
             outputs, _ = unwrap_secrets(raw)
             secret = {k for k, v in raw.items() if is_secret_value(v)}
             with self._lock:
                 self.component_outputs[request.urn] = (armmap.normalise(outputs), secret)
-            return super().RegisterResourceOutputs(request)
+            return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]  # pulumi leaves it unannotated
 
-        def Invoke(self, request):
+        def Invoke(self, request: Any) -> Any:
             args = rpc.deserialize_properties(request.args)
             plain, _ = unwrap_secrets(args)
-            ret = self.mocks.call(pmocks.MockCallArgs(token=request.tok, args=plain,
+            ret = self.plan_mocks.call(pmocks.MockCallArgs(token=request.tok, args=plain,
                                                       provider=request.provider))
             return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _to_struct(ret)})
 
@@ -343,7 +350,7 @@ def _make_monitor_classes():
 _CLASSES: tuple[Any, Any] | None = None
 
 
-def _classes():
+def _classes() -> tuple[Any, Any]:
     global _CLASSES
     if _CLASSES is None:
         _CLASSES = _make_monitor_classes()
@@ -354,8 +361,8 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
     """Runs submitted calls at once in the calling thread (the mock monitor never blocks). A
     ThreadPoolExecutor subclass only because asyncio insists on one; it never starts a thread."""
 
-    def submit(self, fn, /, *args, **kwargs):
-        fut: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[_T]:
+        fut: concurrent.futures.Future[_T] = concurrent.futures.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
         except BaseException as exc:
@@ -363,7 +370,8 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return fut
 
 
-def run_program(program, *, mocks, monitor, project: str, stack: str) -> None:
+def run_program(program: Callable[[], Awaitable[None] | None], *, mocks: Any, monitor: Any, project: str,
+                stack: str) -> None:
     """Run ``program()`` (which registers resources) under ``set_mocks`` in a fresh event loop and fresh
     Pulumi settings, waiting for every outstanding RPC. Reentrant; used by :func:`plan` and the tests."""
 

@@ -32,7 +32,6 @@ from typing import Any
 from claude_foundry import contract, provider_data
 from claude_foundry.azure import arm
 from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.program import armmap
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -53,7 +52,7 @@ GLOBAL_LOCATION = "global"
 
 CS_NAMESPACE = "microsoft.cognitiveservices"
 TYPED_DEPLOYMENT = "azure-native:cognitiveservices:Deployment"
-DIAGNOSTIC_SETTING_TYPES = frozenset({armmap.DIAGNOSTIC_SETTING, armmap.DIAGNOSTIC_SETTING_V2})
+DIAGNOSTIC_SETTING_TYPES = frozenset({arm.DIAGNOSTIC_SETTING, arm.DIAGNOSTIC_SETTING_V2})
 
 
 class _Unknown:
@@ -223,7 +222,7 @@ def _known(value: Any) -> bool:
 
 
 def is_account(res: PolicyResource) -> bool:
-    return res.type == armmap.ACCOUNT
+    return res.type == arm.ACCOUNT
 
 
 def account_name(res: PolicyResource) -> str:
@@ -238,7 +237,7 @@ def is_deployment(res: PolicyResource) -> bool:
     the engine hands outputs) or the typed ``cognitiveservices:Deployment``."""
     if res.type == TYPED_DEPLOYMENT:
         return True
-    if res.type != armmap.GENERIC_RESOURCE:
+    if res.type != arm.GENERIC_RESOURCE:
         return False
     if _lower(res.get("resourceProviderNamespace")) == CS_NAMESPACE:
         return _lower(res.get("resourceType")) == "deployments"
@@ -315,9 +314,9 @@ def check_allowed_model(res: PolicyResource, config: PolicyConfig) -> Iterator[V
     if info is None:
         # a Claude model id newer than the snapshot passes (preflight confirms it against Azure's live list);
         # a near miss of a known model or a non-Claude id does not
-        verdict = cat.unknown_model(name) if isinstance(name, str) else ("error", "")
-        if verdict[0] == "error":
-            yield _v(R_MODEL, res, f"model {name!r} is not in the catalogue: {verdict[1]}")
+        unknown = cat.unknown_model(name) if isinstance(name, str) else ("error", "")
+        if unknown[0] == "error":
+            yield _v(R_MODEL, res, f"model {name!r} is not in the catalogue: {unknown[1]}")
         return
     if _known(version) and version is not None and str(version) not in info.versions:
         yield _v(R_MODEL, res, f"{name} version {version!r} is not in the catalogue; known: "
@@ -355,7 +354,7 @@ def check_model_provider_data(res: PolicyResource, config: PolicyConfig) -> Iter
 
 def check_vault_rbac(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
     """Key Vault authorises with Azure RBAC (enableRbacAuthorization true), not access policies."""
-    if res.type != armmap.VAULT:
+    if res.type != arm.VAULT:
         return
     rbac = res.get("properties.enableRbacAuthorization")
     if _known(rbac) and rbac is not True:
@@ -365,7 +364,7 @@ def check_vault_rbac(res: PolicyResource, config: PolicyConfig) -> Iterator[Viol
 
 def check_vault_purge_protection(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
     """In production, the Key Vault has purge protection (key_vault.purge_protection: true)."""
-    if res.type != armmap.VAULT or not res.production:
+    if res.type != arm.VAULT or not res.production:
         return
     purge = res.get("properties.enablePurgeProtection")
     if _known(purge) and purge is not True:
@@ -465,7 +464,7 @@ def check_diagnostics(resources: Sequence[PolicyResource], config: PolicyConfig)
     """Every Foundry account has a diagnostic setting with logs enabled that sends them to a Log Analytics
     workspace with at least 30 days of retention (or to an existing workspace, by id)."""
     settings = [r for r in resources if r.type in DIAGNOSTIC_SETTING_TYPES]
-    workspaces = [r for r in resources if r.type == armmap.WORKSPACE]
+    workspaces = [r for r in resources if r.type == arm.WORKSPACE]
     for account in (r for r in resources if is_account(r)):
         mine = [s for s in settings if _targets(s, account)]
         if not mine:
@@ -633,7 +632,7 @@ def _covers(budget: PolicyResource, account: PolicyResource, resources: Sequence
         if len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
             return parts[3] == rg.lower() and (not sub or parts[1] == sub.lower())
         return False
-    groups = [r for r in resources if r.type == armmap.RESOURCE_GROUP and
+    groups = [r for r in resources if r.type == arm.RESOURCE_GROUP and
               _lower(r.get("resourceGroupName") or r.get("name")) == rg.lower()]
     if any(_depends_on(budget, "scope", g) for g in groups):
         return True

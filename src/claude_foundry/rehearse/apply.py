@@ -53,7 +53,7 @@ class Applier:
         self.state = state
         self.operation_timeout = check_operation_timeout(operation_timeout)
         self._resources = target.resource_client()
-        self._cognitive = None
+        self._cognitive: Any = None
         self._lock = threading.Lock()
 
     def close(self) -> None:

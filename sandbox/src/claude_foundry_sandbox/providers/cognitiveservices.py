@@ -80,7 +80,7 @@ def _put_account(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
                            "don't want to restore existing resource, please purge it first.")
         existing = _restore_account(api, target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     props = body.get("properties") or {}
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
@@ -294,7 +294,8 @@ def _used_capacity(api: ArmApi, location: str, sku: str, model: str, exclude_key
     cat = api.s.catalogue
     geo_of = {loc: li.geography for loc, li in cat.locations.items()}
     here = normalize_location(location)
-    zone = (cat.skus.get(sku).geographies if cat.skus.get(sku) else None)  # type: ignore[union-attr]
+    sku_info = cat.skus.get(sku)
+    zone = sku_info.geographies if sku_info else None
     total = 0
     for key, res in api.s.resources.items():
         if res.get("type", "").lower() != DEPLOYMENTS or key == exclude_key:
@@ -302,7 +303,7 @@ def _used_capacity(api: ArmApi, location: str, sku: str, model: str, exclude_key
         account = api.s.resources.get(key.rsplit("/deployments/", 1)[0])
         if account is None:
             continue
-        there = account.get("location")
+        there: str = account.get("location") or ""  # an account always has one
         same_pool = (there == here) if sku not in cat.skus else (
             zone is None or geo_of.get(there) == geo_of.get(here))
         if not same_pool:
@@ -365,7 +366,7 @@ def _below_account(api: ArmApi, target: Target, body: dict[str, Any]
         raise api.conflict(account["id"])
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return account, existing, Reply(200, public(existing))  # type: ignore[arg-type]
+        return account, existing, Reply(200, public(existing))
     return account, existing, None
 
 

@@ -107,7 +107,7 @@ def _check_notifications(notes: Any) -> None:
 def _put_budget(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     p = body.get("properties") or {}
     if p.get("category") not in CATEGORIES:
         raise _bad("properties.category must be Cost or Usage.")

@@ -68,7 +68,7 @@ def _put_vault(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
                 res["id"].lower() != target.key:
             raise ArmError(409, "VaultAlreadyExists", f"The vault name '{target.name}' is already in use.")
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     old = (existing or {}).get("properties", {})

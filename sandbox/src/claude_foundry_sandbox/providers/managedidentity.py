@@ -44,7 +44,7 @@ def _put_identity(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     old = (existing or {}).get("properties", {})
     res = api.base(target, body, existing)
     res["properties"] = {"tenantId": api.s.tenant_id,
@@ -83,7 +83,7 @@ def _put_credential(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         raise ArmError(400, "BadRequest", problem)
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     parent = target.parent.lower()
     siblings = [k for k, r in api.s.resources.items()
                 if r.get("type", "").lower() == FEDERATED_CREDENTIALS and k.rsplit("/", 2)[0] == parent]

@@ -23,7 +23,8 @@ def _marketplace(api: ArmApi, method: str, segs: list[str], low: list[str], body
     if n == 14 and low[4] == "offertypes" and low[6] == "publishers" and low[8] == "offers" and \
             low[10] == "plans" and low[12] == "agreements" and low[13] == "current":
         publisher, offer, plan = segs[7], segs[9], segs[11]
-        terms, allowed = True, ("GET", "PUT")
+        terms = True
+        allowed: tuple[str, ...] = ("GET", "PUT")
     # /subscriptions/{s}/providers/Microsoft.MarketplaceOrdering/agreements/{publisher}/offers/{offer}/
     #   plans/{plan}[/sign|/cancel]: 10 or 11 segments
     elif n in (10, 11) and low[4] == "agreements" and low[6] == "offers" and low[8] == "plans" and \

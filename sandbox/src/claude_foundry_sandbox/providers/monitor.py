@@ -20,7 +20,7 @@ DIAGNOSTIC_SETTINGS = "microsoft.insights/diagnosticsettings"
 def _put_workspace(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     res = api.base(target, body, existing)
@@ -93,7 +93,7 @@ def _bad(message: str) -> ArmError:
 def _put_action_group(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     props = body.get("properties") or {}
@@ -173,7 +173,7 @@ def _criteria_problem(api: ArmApi, criteria: Any, scopes: list[str]) -> str | No
 def _put_metric_alert(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     p = body.get("properties") or {}

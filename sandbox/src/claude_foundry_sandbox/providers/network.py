@@ -93,7 +93,7 @@ def _save(api: ArmApi, target: Target, res: dict[str, Any], existing: dict[str, 
 def _put_vnet(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     _require_location(body)
     props = body.get("properties") or {}
     prefixes = (props.get("addressSpace") or {}).get("addressPrefixes") or []
@@ -167,7 +167,7 @@ def _private_ip(api: ArmApi, subnet_id: str, own_key: str) -> str:
 def _put_endpoint(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     _require_location(body)
     props = body.get("properties") or {}
     subnet_id = str((props.get("subnet") or {}).get("id") or "")
@@ -195,7 +195,7 @@ def _put_endpoint(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         allowed = GROUP_IDS.get(str((service or {}).get("type", "")).lower())
         if allowed is not None and (not groups or any(g not in allowed for g in groups)):
             raise ArmError(400, "PrivateEndpointBadRequest",
-                           f"Call to {service['type']} failed. Error message: The group id(s) "  # type: ignore[index]
+                           f"Call to {(service or {}).get('type')} failed. Error message: The group id(s) "
                            f"{', '.join(cprops.get('groupIds') or []) or '(none)'} are not valid; this resource "
                            f"supports: {', '.join(allowed)}.")
         conn["id"] = f"{res['id']}/privateLinkServiceConnections/{conn.get('name') or target.name}"
@@ -219,7 +219,7 @@ def _put_endpoint(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
 def _put_zone_group(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     endpoint = api.s.resources.get(target.parent.lower(), {})
     ip = endpoint.get("_sb", {}).get("ip")
     fqdns = endpoint.get("_sb", {}).get("fqdns") or []
@@ -262,7 +262,7 @@ def _links_of(api: ArmApi, zone_key: str) -> list[dict[str, Any]]:
 def _put_zone(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     _require_global(target, body, "Microsoft.Network/privateDnsZones")
     if not ZONE_NAME_RE.match(target.name):
         raise ArmError(400, "InvalidZoneName", f"The zone name '{target.name}' is not a valid DNS name.")
@@ -282,7 +282,7 @@ def _put_zone(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
 def _put_link(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     _require_global(target, body, "Microsoft.Network/privateDnsZones/virtualNetworkLinks")
     props = body.get("properties") or {}
     vnet_id = str((props.get("virtualNetwork") or {}).get("id") or "")

@@ -42,7 +42,7 @@ def _put_account(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
             raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     if not body.get("location"):
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
     sku = (body.get("sku") or {}).get("name")
@@ -84,7 +84,7 @@ def _put_blob_service(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
         raise ArmError(400, "InvalidResourceName", "The blob service of a storage account is named 'default'.")
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     res = api.base(target, body, existing)
     res.pop("location", None)
     account = api.s.resources.get(target.parent.lower(), {})
@@ -102,7 +102,7 @@ def _put_container(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
                        "and single hyphens, starting and ending with a letter or digit.")
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))  # type: ignore[arg-type]
+        return Reply(200, public(existing))
     account_key = target.parent.lower().rsplit("/blobservices/", 1)[0]
     account = api.s.resources.get(account_key, {})
     access = (body.get("properties") or {}).get("publicAccess") or "None"

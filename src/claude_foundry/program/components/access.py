@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -136,7 +136,7 @@ def check_object_id(owner: str, field_name: str, value: object) -> None:
                              f"(got {value!r})") from None
 
 
-def check_principals(owner: str, field_name: str, items: object, cls: type[PrincipalArgs]) -> tuple:
+def check_principals(owner: str, field_name: str, items: object, cls: type[PrincipalArgs]) -> tuple[Any, ...]:
     """A list of object ids (``pulumi.Input[str]``, a plain one a GUID) or ``cls`` instances, as a tuple."""
     check_sequence(owner, field_name, items)
     assert isinstance(items, list | tuple)
@@ -164,26 +164,39 @@ def _wired(items: Sequence[pulumi.Input[str] | PrincipalArgs], cls: type[Princip
 
 
 def _grants(name: str, args: AccessAssignmentsArgs) -> list[_Grant]:
-    vault = (args.vault_id, args.vault_scope_name)
+    vault_id, vault_name = args.vault_id, args.vault_scope_name
     accounts = [(a.suffix, a.id, a.scope_name()) for a in args.accounts]
     grants: list[_Grant] = []
-    for suffix, *account in accounts:
+    for suffix, account_id, account_name in accounts:
         grants += [_Grant(f"{name}-user-{u.principal_id}{suffix}", u.principal_id, u.principal_type, u.role,
-                          *account, u.description or None) for u in args.access.claude_users]
+                          account_id, account_name, u.description or None) for u in args.access.claude_users]
         grants += [_Grant(f"{name}-user-{key}{suffix}", u.principal_id, u.principal_type,
-                          getattr(u, "role", "cognitive-services-user"), *account, u.description or None)
+                          getattr(u, "role", "cognitive-services-user"), account_id, account_name,
+                          u.description or None)
                    for key, u in _wired(args.claude_users, ClaudeUserArgs)]
     grants += [_Grant(f"{name}-reader-{r.principal_id}", r.principal_id, r.principal_type,
-                      "key-vault-secrets-user", *vault, r.description or None) for r in args.access.secret_readers]
+                      "key-vault-secrets-user", vault_id, vault_name, r.description or None)
+               for r in args.access.secret_readers]
     grants += [_Grant(f"{name}-reader-{key}", r.principal_id, r.principal_type, "key-vault-secrets-user",
-                      *vault, r.description or None) for key, r in _wired(args.secret_readers, SecretReaderArgs)]
+                      vault_id, vault_name, r.description or None)
+               for key, r in _wired(args.secret_readers, SecretReaderArgs)]
     if args.access.deployer_access and args.deployer_principal_id is not None:
         why = "claude-foundry: the deploying identity (access.deployer_access)"
         grants += [_Grant(f"{name}-deployer-claude{suffix}", args.deployer_principal_id, None,
-                          "cognitive-services-user", *account, why) for suffix, *account in accounts]
+                          "cognitive-services-user", account_id, account_name, why)
+                   for suffix, account_id, account_name in accounts]
         grants.append(_Grant(f"{name}-deployer-secrets", args.deployer_principal_id, None, "key-vault-secrets-user",
-                             *vault, why))
+                             vault_id, vault_name, why))
     return grants
+
+
+def _assignment_name(role: str) -> Callable[[list[Any]], str]:
+    """The role assignment's name once its scope and principal are known (both wired as Outputs)."""
+    return lambda scope_principal: role_assignment_name(scope_principal[0], scope_principal[1], role)
+
+
+def _role_definition(role: str) -> Callable[[str], str]:
+    return lambda subscription: arm.role_definition_id(subscription, role)
 
 
 class AccessAssignments(pulumi.ComponentResource):
@@ -200,15 +213,14 @@ class AccessAssignments(pulumi.ComponentResource):
             if isinstance(g.scope_name, str) and isinstance(g.principal_id, str):
                 ra_name: pulumi.Input[str] = role_assignment_name(g.scope_name, g.principal_id, g.role)
             else:
-                ra_name = pulumi.Output.all(g.scope_name, g.principal_id).apply(
-                    lambda sp, role=g.role: role_assignment_name(sp[0], sp[1], role))
+                ra_name = pulumi.Output.all(g.scope_name, g.principal_id).apply(_assignment_name(g.role))
             self.assignments.append(azure_native.authorization.RoleAssignment(
                 g.logical,
                 role_assignment_name=ra_name,
                 scope=g.scope,
                 principal_id=g.principal_id,
                 principal_type=g.principal_type,
-                role_definition_id=sub.apply(lambda s, role=g.role: arm.role_definition_id(s, role)),
+                role_definition_id=sub.apply(_role_definition(g.role)),
                 description=g.description,
                 opts=child_opts(self),
             ))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +84,7 @@ class FoundryAccount(pulumi.ComponentResource):
     def __init__(self, name: str, args: FoundryAccountArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}FoundryAccount", name, None, opts)
         f = args.foundry
-        self.account = azure_native.cognitiveservices.Account(
+        self.account = azure_native.cognitiveservices.Account(  # type: ignore[call-overload]  # the ARM property dicts are plain dicts, not the SDK's TypedDicts; tests/program's golden plans pin them
             f"{name}-account",
             account_name=f.name,
             resource_group_name=args.resource_group_name,
@@ -122,7 +122,7 @@ class FoundryAccount(pulumi.ComponentResource):
                           resource_group_name=resource_group_name if resource_group_name is not None
                           else args.resource_group_name)
 
-    def add_project(self, depends_on: list[pulumi.Resource] | None = None) -> \
+    def add_project(self, depends_on: Sequence[pulumi.Resource] | None = None) -> \
             azure_native.cognitiveservices.Project | None:
         """The spec's Foundry project (``foundry.project``), logical name ``<name>-project``, below this
         component; it depends on the account and on ``depends_on`` (the last deployment, so that one change

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_azure_native as azure_native
 
@@ -13,7 +15,7 @@ LOCK_LEVEL = "CanNotDelete"
 
 
 def child_opts(parent: pulumi.Resource, *, protect: bool = False,
-               depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+               depends_on: Sequence[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     """Options of a child: parented to its component; ``protect`` only when asked (never ``False`` noise).
 
     Renaming a logical name later changes the URN and would make Pulumi replace the resource. Keep the old

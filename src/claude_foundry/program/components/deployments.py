@@ -11,6 +11,7 @@ deployment ``depends_on`` the previous one (the first on the account); other acc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -45,7 +46,7 @@ class ClaudeDeploymentsArgs:
         check_input(owner, "resource_group_name", self.resource_group_name)
 
 
-def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, model_format: str) -> dict:
+def deployment_properties(dep: DeploymentSpec, provider: ModelProviderSpec, model_format: str) -> dict[str, Any]:
     """The ARM ``properties`` of one Claude deployment (camelCase: the generic Resource sends them as is)."""
     if dep.version is None:
         # only a spec that skipped validation (model_construct) lacks one; never send "None" to Azure

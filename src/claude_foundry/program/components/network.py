@@ -98,7 +98,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             self.subnet_id = p.subnet_id
             vnet_id = p.vnet_id_of_subnet() or ""
         else:
-            self.vnet = azure_native.network.VirtualNetwork(
+            self.vnet = azure_native.network.VirtualNetwork(  # type: ignore[call-overload]  # plain dicts, see account.py
                 f"{name}-vnet", virtual_network_name=vnet_name, resource_group_name=rg, location=location,
                 address_space={"address_prefixes": [p.address_space]},
                 subnets=[{"name": p.subnet_name, "address_prefix": p.subnet_prefix}],

@@ -45,7 +45,7 @@ def project_properties(project: ProjectSpec) -> dict[str, str]:
 def foundry_project(name: str, args: FoundryProjectArgs, parent: pulumi.Resource) -> \
         azure_native.cognitiveservices.Project:
     """The project ``<name>`` (logical name), parented to ``parent`` (the FoundryAccount component)."""
-    return azure_native.cognitiveservices.Project(
+    return azure_native.cognitiveservices.Project(  # type: ignore[call-overload, no-any-return]  # the ARM property dicts are plain dicts, not the SDK's TypedDicts; tests/program's golden plans pin them
         name,
         project_name=args.project.name,
         account_name=args.account_name,

@@ -11,6 +11,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -230,14 +231,14 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
         self.account_id: pulumi.Output[str] = pulumi.Output.from_input(first.id)
         self.vault_name: pulumi.Output[str] = self.vault.name
         self.vault_url: pulumi.Output[str] = self.vault.vault_url
-        self.secret_names: pulumi.Output[dict] = pulumi.Output.from_input(spec.secret_names.as_dict())
-        self.deployment_names: pulumi.Output[list] = pulumi.Output.from_input(list(dmap))
-        self.deployments: pulumi.Output[dict] = pulumi.Output.from_input(
+        self.secret_names: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(spec.secret_names.as_dict())
+        self.deployment_names: pulumi.Output[list[str]] = pulumi.Output.from_input(list(dmap))
+        self.deployments: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(
             {k: {"model": v.model, "version": v.version, "family": v.family} for k, v in dmap.items()})
         self.auth_mode: pulumi.Output[str] = pulumi.Output.from_input(spec.auth_mode)
         self.project_name: pulumi.Output[str] | None = self.project.name if self.project is not None else None
         # the accounts output belongs with contract version 2: a one-account stack exports what it always did
-        self.accounts: pulumi.Output[list] | None = None
+        self.accounts: pulumi.Output[list[dict[str, Any]]] | None = None
         if spec.multi_account:
             self.accounts = pulumi.Output.all(**{a.key: a.id for a in refs}).apply(lambda got: [
                 {"account": c.account, "resource": c.resource, "region": c.region, "endpoint": c.base_url,
@@ -245,7 +246,7 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
                 for c in spec.stack_contract(template, cat).accounts])
         self.register_outputs(self.outputs())
 
-    def outputs(self) -> dict[str, pulumi.Output]:
+    def outputs(self) -> dict[str, pulumi.Output[Any]]:
         """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project,
         ``accounts`` only with several accounts."""
         names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ()) \

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -43,9 +44,9 @@ class ContractVaultArgs:
         object.__setattr__(self, "accounts", check_accounts("ContractVaultArgs", self.accounts))
 
 
-def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict:
+def vault_properties(spec: Spec, tenant_id: pulumi.Input[str]) -> dict[str, Any]:
     kv = spec.key_vault
-    props: dict = {
+    props: dict[str, Any] = {
         "tenant_id": tenant_id,
         "sku": {"family": "A", "name": "standard"},
         "enable_rbac_authorization": True,
@@ -76,7 +77,7 @@ class ContractVault(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContractVaultArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(f"{TYPE_PREFIX}ContractVault", name, None, opts)
         spec = args.spec
-        self.vault = azure_native.keyvault.Vault(
+        self.vault = azure_native.keyvault.Vault(  # type: ignore[call-overload]  # the ARM property dicts are plain dicts, not the SDK's TypedDicts; tests/program's golden plans pin them
             f"{name}-vault",
             vault_name=spec.key_vault.name,
             resource_group_name=args.resource_group_name,

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.errors import UserError
 from claude_foundry.program.spec.loader import Document, Issue, LoadError, Mark, dotted, load_document
-from claude_foundry.program.spec.schema import INDUSTRIES, SKUS, Spec, spec_json_schema
+from claude_foundry.program.spec.schema import SKUS, Spec, spec_json_schema
+from claude_foundry.provider_data import INDUSTRIES
 
 __all__ = ["INDUSTRIES", "SKUS", "Issue", "Mark", "Spec", "SpecError", "load_spec", "spec_from_mapping",
            "spec_json_schema", "validate_data"]
@@ -94,7 +95,7 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: dict[str, Any], field_names: list[str]) -> str:
+def _message(err: Mapping[str, Any], field_names: list[str]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
@@ -169,7 +170,8 @@ def _issues_from_validation(exc: ValidationError, doc: Document) -> list[Issue]:
 def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tuple[list[Issue], list[Issue]]:
     """Refusals and warnings that need the whole spec: retired / deprecated / preview / gated models, and an
     Entra-only model in a stack that exports a key."""
-    errors, warnings = [], []
+    errors: list[Issue] = []
+    warnings: list[Issue] = []
     seen: set[tuple[str, str | None]] = set()
     for account in spec.all_accounts():
         prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
@@ -193,9 +195,9 @@ def _judge(spec: Spec, cat: Catalogue, doc: Document, today: dt.date, loc: tuple
         return
     if dep.version is None:
         return
-    verdict = cat.lifecycle(dep.model, dep.version, today)
-    if verdict is not None:
-        (errors if verdict[0] == "error" else warnings).append(Issue(where, path, verdict[1]))
+    judged = cat.lifecycle(dep.model, dep.version, today)
+    if judged is not None:
+        (errors if judged[0] == "error" else warnings).append(Issue(where, path, judged[1]))
     if info.entra_only and not spec.foundry.disable_local_auth:
         errors.append(Issue(where, path, f"{dep.model} accepts Microsoft Entra ID only, but this stack enables "
                                          "key auth and exports a key: set foundry.disable_local_auth: true "

@@ -80,6 +80,11 @@ class Document:
         return None
 
 
+def _line_of(event: yaml.Event) -> int:
+    """The 1-based line an event starts on (PyYAML's parser always sets the mark; 0 if one ever lacks it)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+
 def display_path(path: Path) -> str:
     """Paths in messages are relative to the working directory when they can be."""
     try:
@@ -111,15 +116,15 @@ def _scan_events(text: str, file: str) -> None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise LoadError([Issue(Mark(file, event.start_mark.line + 1), "",
+                    raise LoadError([Issue(Mark(file, _line_of(event)), "",
                                            f"nested more than {MAX_DEPTH} levels deep; a stack file needs a few")])
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
-                raise LoadError([Issue(Mark(file, event.start_mark.line + 1), "",
+                raise LoadError([Issue(Mark(file, _line_of(event)), "",
                                        f"a value longer than {MAX_SCALAR_CHARS:,} characters")])
             if count > MAX_EVENTS:
-                raise LoadError([Issue(Mark(file, event.start_mark.line + 1), "",
+                raise LoadError([Issue(Mark(file, _line_of(event)), "",
                                        f"more than {MAX_EVENTS:,} YAML nodes; a stack file needs a few dozen")])
     except yaml.YAMLError as exc:
         raise LoadError([_yaml_problem(exc, file)]) from None
@@ -229,8 +234,9 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, item in enumerate(node.value):
-                self.marks[(*path, i)] = self.mark(item)
-                items.append(self.convert(item, (*path, i)))
+                child = (*path, i)
+                self.marks[child] = self.mark(item)
+                items.append(self.convert(item, child))
             return items
         return None
 

@@ -35,6 +35,7 @@ from claude_foundry.catalogue import (
     HOSTING_VERSIONS,
     HOSTING_WORDS,
     Catalogue,
+    Hosting,
     ModelInfo,
     load_catalogue,
 )
@@ -231,7 +232,7 @@ class DeploymentSpec(StrictModel):
         "in the US data zone (Azure-hosted versions of some models only).")
     capacity: int | None = Field(None, ge=1, description=(
         "Capacity in thousands of tokens per minute; default: the catalogue's default (25)."))
-    version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]
+    version_upgrade_option: Literal[arm.VERSION_UPGRADE_OPTIONS] = Field(  # type: ignore[valid-type]  # a Literal from the one tuple of ARM values
         arm.VERSION_UPGRADE_DEFAULT, description=(
             "When Azure may move the deployment to another model version. Default NoAutoUpgrade: for Claude the "
             "version is the hosting, so an automatic upgrade could move a deployment between Anthropic's and "
@@ -268,8 +269,8 @@ class DeploymentSpec(StrictModel):
         if model is None and name and "hosting" in info.data:
             # a model newer than the snapshot: the version pinned, else the one of the hosting asked for, else
             # Anthropic's infrastructure (version 1: every Claude model on Foundry has had it)
-            hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
-            return str(v) if v is not None else HOSTING_VERSIONS[hosting]
+            asked: Hosting = info.data.get("hosting") or HOSTING_ANTHROPIC
+            return str(v) if v is not None else HOSTING_VERSIONS[asked]
         if model is None or "hosting" not in info.data:
             return v
         hosting = info.data.get("hosting")
@@ -278,7 +279,7 @@ class DeploymentSpec(StrictModel):
         v = str(v)
         vinfo = model.version_info(v)
         if vinfo is None:
-            raise ValueError(cat.offer_problems(name, v, "", "")[0][1])  # type: ignore[union-attr]
+            raise ValueError(cat.offer_problems(str(name), v, "", "")[0][1])  # name is set: model was found by it
         if hosting is not None and vinfo.hosting != hosting:
             raise ValueError(f"version {v} of {name} is {HOSTING_WORDS[vinfo.hosting]}, but hosting says "
                              f"{hosting}: drop one of them")
@@ -378,7 +379,8 @@ class AccountSpec(StrictModel):
     location: Annotated[str, Field(description="Its Azure region, e.g. swedencentral.")]
     network: NetworkSpec | None = Field(None, description="Public access and IP rules; default: foundry.network.")
     deployments: Annotated[dict[str, DeploymentSpec], WithJsonSchema(_ACCOUNT_DEPLOYMENTS_SCHEMA)] = Field(
-        default=None, validate_default=True,  # type: ignore[assignment]
+        # None stands for "foundry's deployments", which the before-validator fills in (validate_default)
+        default=None, validate_default=True,  # type: ignore[call-overload]  # None never reaches a reader
         description=_ACCOUNT_DEPLOYMENTS_SCHEMA["description"])
 
     @field_validator("name")
