@@ -8,10 +8,15 @@ them (and nothing else). Exit codes are the CLI's business (``claude_foundry.cli
 
 Each domain subclasses one of them (``SpecError``, ``RuntimeConfigError``, ``CatalogueError``, ``NoCredential`` …);
 bounds of the client (``ResponseBoundError``, ``CrossOriginRequestError``) and SDK changes (``SdkChangedError``)
-subclass the root directly. A message never contains a key or token.
+subclass the root directly. A message never contains a key or token, nor a CLI flag: an argument that is not
+allowed is an :class:`InvalidArgument` naming the *parameter* (``grace``), which the CLI words as its flag
+(``--grace``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 class ClaudeFoundryError(Exception):
@@ -26,3 +31,33 @@ class OperationFailed(UserError):
     """A check or an operation against Azure (or the sandbox) failed; the message says why: the CLI exits 1.
 
     (A :class:`UserError` too, so that code catching user-facing errors to print them catches these as well.)"""
+
+
+@dataclass(frozen=True)
+class ArgumentProblem:
+    """What is wrong with one argument of a library function, as a sentence ``before + <name> + detail``:
+    ``parameter`` names the argument in the library's words (``grace``, ``accounts``, ``storage_account``),
+    ``detail`` is the text after that name (``" must be a finite number of seconds >= 0, not nan"``,
+    ``": 'x' is not allowed (...)"``), ``before`` any text before it. A front end names the argument its own way
+    (the CLI: its flag) with :meth:`text`."""
+
+    parameter: str
+    detail: str
+    before: str = ""
+
+    def text(self, name: str | None = None) -> str:
+        """The sentence, the argument called ``name`` (default: the parameter's name)."""
+        return f"{self.before}{name or self.parameter}{self.detail}"
+
+
+class InvalidArgument(UserError):
+    """Arguments a library function does not allow, one :class:`ArgumentProblem` each (a line each in the
+    message). :meth:`naming` words them with the front end's names for the parameters."""
+
+    def __init__(self, *problems: ArgumentProblem) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.text() for p in problems))
+
+    def naming(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter called ``names[parameter]`` (its own name when absent)."""
+        return "\n".join(p.text(names.get(p.parameter)) for p in self.problems)

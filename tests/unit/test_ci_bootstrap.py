@@ -132,7 +132,7 @@ def test_default_names_are_valid_and_stable():
     assert c.identity == "id-my-repo-ci"
     assert c.account == bs.BootstrapConfig("contoso/my.repo", "rg", "x").account  # case-insensitive digest
     assert len(c.account) <= 24
-    assert bs.name_problem("--key-vault", c.vault) is None
+    assert bs.name_problem("key_vault", c.vault) is None
 
 
 def test_role_assignment_names_are_deterministic():
@@ -144,7 +144,7 @@ def test_role_assignment_names_are_deterministic():
 
 
 def test_plan_refuses_a_bad_config():
-    with pytest.raises(UserError, match="--storage-account"):
+    with pytest.raises(UserError, match=r"^storage_account: 'NO' is not allowed"):
         bs.plan_bootstrap(bs.BootstrapConfig("o/r", "rg", "eastus2", ("dev",), {"dev": "rg-dev"},
                                              storage_account="NO"), SUB)
 

@@ -12,7 +12,7 @@ from stacktext import one_deployment_stack
 
 from claude_foundry import contract
 from claude_foundry.cli import exit_code, main
-from claude_foundry.errors import UserError
+from claude_foundry.errors import InvalidArgument, UserError
 from claude_foundry.ops.rotate import (
     COMPLETE,
     TAG_VALUE_MAX,
@@ -138,8 +138,9 @@ def test_a_long_run_record_is_split_over_tags_of_256_characters() -> None:
     assert {"run-accounts", "run-accounts-2", "run-accounts-3"} <= set(tags)
     assert all(len(v) <= TAG_VALUE_MAX for v in tags.values())
     assert RunRecord.from_tags(tags) == record
-    with pytest.raises(UserError, match="in groups with --account"):
+    with pytest.raises(InvalidArgument, match=r"in groups with accounts$") as exc:
         RunRecord(run_id="r3", accounts=[f"k{n:019d}" for n in range(150)]).tags()  # more than 15 tags
+    assert [p.parameter for p in exc.value.problems] == ["accounts"]  # the CLI says --account (error_text)
 
 
 def test_quota_pools(multi: Path) -> None:

@@ -347,7 +347,9 @@ def test_reports_are_written_when_printing_fails(endpoint: BadServer, cert_dir: 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("stdout is gone")
 
-    monkeypatch.setattr(smoke.SmokeReport, "render", broken)
+    from claude_foundry.cli import smoke as smoke_command
+
+    monkeypatch.setattr(smoke_command, "render_report", broken)
     with pytest.raises(OSError, match="stdout is gone"):
         smoke_cli(endpoint.url, cert_dir, tmp_path, monkeypatch, capsys, "--timeout", "5")
     report = json.loads((tmp_path / "r.json").read_text())

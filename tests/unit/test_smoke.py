@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from claude_foundry import contract as c
+from claude_foundry.cli.smoke import render_report
 from claude_foundry.client import runtime as rt
 from claude_foundry.client import smoke
 
@@ -264,7 +265,7 @@ def test_missing_request_id_warning_shows_in_table_and_cli_exit_0(capsys, monkey
     script.no_request_id.add("haiku")
     report = run(script)
     console = Console(record=True, width=250)
-    report.render(console)
+    render_report(report, console)
     assert "warning: the answer has no request-id" in console.export_text()
     monkeypatch.setattr(smoke_cli, "build_runtime", lambda args, **kw: (object(), None))
     monkeypatch.setattr(smoke, "run_smoke", lambda *args, **kwargs: report)
@@ -554,7 +555,7 @@ def test_render_table_has_no_key():
     from rich.console import Console
 
     console = Console(record=True, width=200)
-    run(Script(opus=[401])).render(console)
+    render_report(run(Script(opus=[401])), console)
     out = console.export_text()
     assert "FAIL" in out
     assert KEY not in out
@@ -628,7 +629,7 @@ def test_two_accounts_report_shape(tmp_path):
         "system-out").text
 
     console = Console(record=True, width=250)
-    report.render(console)
+    render_report(report, console)
     table = console.export_text()
     assert table.splitlines()[0].strip() == "claude-foundry smoke: 2 accounts (primary, sweden) (key auth)"
     header = next(line for line in table.splitlines() if "deployment" in line and "model" in line)
@@ -654,7 +655,7 @@ def test_one_account_report_is_as_before(tmp_path):
     assert "accounts" not in {p.get("name") for p in root.iter("property")}
     assert "account=" not in root.find("testcase/system-out").text
     console = Console(record=True, width=250)
-    report.render(console)
+    render_report(report, console)
     header = next(line for line in console.export_text().splitlines() if "deployment" in line and "model" in line)
     assert header.split("┃")[1].strip() == "deployment"
     assert "on 2 accounts" not in console.export_text()

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from claude_foundry import __version__
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import InvalidArgument, OperationFailed, UserError
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -139,6 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The one table from library parameters to flags, per command: the library names the parameter of an argument it
+#: refuses (:class:`~claude_foundry.errors.InvalidArgument`, ``ops.rotate.RotationWarning``), the CLI says the flag.
+PARAMETER_FLAGS: dict[str, dict[str, str]] = {
+    "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
+                    "break_lease": "--break-lease"},
+    "ci": {"repo": "--repo", "resource_group": "--resource-group", "location": "--location",
+           "environments": "--environments", "deploy_resource_groups": "--deploy-resource-group",
+           "identity_name": "--identity-name", "storage_account": "--storage-account", "container": "--container",
+           "key_vault": "--key-vault", "key_name": "--key-name"},
+}
+
+
+def error_text(exc: UserError, command: str | None) -> str:
+    """How the CLI words an error of ``command``: an argument the library refuses named by its flag."""
+    if isinstance(exc, InvalidArgument):
+        return exc.naming(PARAMETER_FLAGS.get(command or "", {}))
+    return str(exc)
+
+
 def exit_code(exc: UserError) -> int:
     """The exit code of an error the CLI reports (the one place exit codes are decided): 1 when an operation or
     check against Azure failed, 2 for a mistake the user can fix."""
@@ -155,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_extras(args.command)
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {error_text(exc, args.command)}", file=sys.stderr)
         return exit_code(exc)
     except ModuleNotFoundError as exc:  # a module an extra brings (or a broken install): name what to install
         if not exc.name or exc.name.split(".")[0] == "claude_foundry":

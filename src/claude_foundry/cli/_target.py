@@ -74,9 +74,9 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
-def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> int:
-    """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print a
-    table (or ``--json``); exit 0 when ``passed(report)``, else 1."""
+def run_report_command(args: argparse.Namespace, runner: Any, passed: Any, render: Any) -> int:
+    """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print the report
+    with ``render(report, console)`` (or ``--json``); exit 0 when ``passed(report)``, else 1."""
     from claude_foundry.cli.ui import make_console
     from claude_foundry.ops.view import stack_view
     from claude_foundry.program.spec import load_spec
@@ -87,5 +87,5 @@ def run_report_command(args: argparse.Namespace, runner: Any, passed: Any) -> in
     if args.json:
         print(dumps(report.to_json()))
     else:
-        report.render(make_console(soft_wrap=False))
+        render(report, make_console(soft_wrap=False))
     return 0 if passed(report) else 1

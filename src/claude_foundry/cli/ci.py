@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-from claude_foundry.errors import UserError
+from claude_foundry.errors import InvalidArgument, UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         key_vault=args.key_vault, key_name=args.key_name)
     problems = config.problems()
     if problems:
-        raise UserError("\n".join(problems))
+        raise InvalidArgument(*problems)  # worded with the flags (cli.PARAMETER_FLAGS["ci"])
     return config
 
 

@@ -42,6 +42,7 @@ def default_stack() -> str:
 def run(args: argparse.Namespace) -> int:
     from claude_foundry.azure.target import sandbox_target
     from claude_foundry.cli._local import LOCAL_NOTE, embedded_sandbox, make_reporter, print_result
+    from claude_foundry.cli.smoke import render_report
     from claude_foundry.cli.ui import make_console
     from claude_foundry.client.runtime import FoundryRuntime
     from claude_foundry.client.smoke import run_smoke
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                               + ", ".join(sorted(other.deployments)))
             console.rule("3/3 smoke-test every deployment")
             report = run_smoke(runtime, stream=args.stream)
-        report.render(console)
+        render_report(report, console)
         if args.report_json:
             report.write_json(args.report_json)
         if args.report_junit:

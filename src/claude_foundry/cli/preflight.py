@@ -13,6 +13,7 @@ eligibility and Marketplace terms once.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from claude_foundry.cli._target import add_target_arguments
 
@@ -36,4 +37,20 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.cli._target import run_report_command
     from claude_foundry.ops.preflight import run_preflight
 
-    return run_report_command(args, run_preflight, lambda report: report.ok)
+    return run_report_command(args, run_preflight, lambda report: report.ok, render)
+
+
+def render(report: Any, console: Any) -> None:
+    """One line per check: result, name, reason and (unless it passed) the fix; then the summary."""
+    from rich.markup import escape
+
+    from claude_foundry.ops.preflight import FAIL, PASS, WARN
+
+    style = {PASS: "green", FAIL: "red", WARN: "yellow"}
+    width = max((len(c.name) for c in report.checks), default=0)
+    for c in report.checks:
+        line = f"[{style[c.status]}]{c.status:<4}[/] {escape(c.name):<{width}}  {escape(c.reason)}"
+        if c.fix and c.status != PASS:
+            line += f" [dim]— fix: {escape(c.fix)}[/]"
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"[{'green' if report.ok else 'red'}]{report.summary()}[/]", highlight=False)

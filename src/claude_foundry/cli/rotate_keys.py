@@ -13,6 +13,7 @@ unknown ``--account`` is a usage error (exit 2) listing the stack's accounts.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from claude_foundry.cli._target import add_target_arguments, bounded
 
@@ -49,9 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from claude_foundry.cli import PARAMETER_FLAGS
     from claude_foundry.cli._target import dumps, resolve_target
     from claude_foundry.cli.ui import make_console
-    from claude_foundry.ops.rotate import rotate_stack, select_accounts
+    from claude_foundry.errors import OperationFailed
+    from claude_foundry.ops.rotate import LeaseHeld, rotate_stack, select_accounts
     from claude_foundry.ops.view import stack_view
     from claude_foundry.program.spec import load_spec
 
@@ -64,14 +67,89 @@ def run(args: argparse.Namespace) -> int:
     wanted = args.account or None
     select_accounts(spec, wanted)  # a name the stack does not know: exit 2 before touching Azure
     console = make_console(soft_wrap=False, stderr=bool(args.json))
+    flags = PARAMETER_FLAGS["rotate-keys"]
     with resolve_target(args) as target:
-        outcome = rotate_stack(stack_view(spec, target), accounts=wanted, grace=args.grace, console=console,
-                               stop_after=args.stop_after, break_lease=args.break_lease, stack_file=args.stack_file)
+        view = stack_view(spec, target)
+        try:
+            outcome = rotate_stack(view, accounts=wanted, grace=args.grace, stop_after=args.stop_after,
+                                   break_lease=args.break_lease,
+                                   on_event=lambda event: console.print(event_line(event), highlight=False))
+        except LeaseHeld as exc:  # how to break it, as a command line
+            account = f" --account {exc.account}" if exc.account else ""
+            raise OperationFailed(f"{exc.situation}: claude-foundry rotate-keys {args.stack_file}{account} "
+                                  f"{flags['break_lease']}") from None
+    if outcome.run_id:  # several accounts: the run as a whole
+        for line in summary_lines(outcome, view, asked=bool(wanted)):
+            console.print(line, highlight=False)
     if args.json:
         if spec.multi_account:
-            print(dumps(outcome.to_json()))
+            data = outcome.to_json()
+            data["warnings"] = [w.naming(flags) for w in outcome.warnings]
+            for account, result in zip(data["accounts"], outcome.accounts, strict=True):
+                account["warnings"] = [w.naming(flags) for w in result.warnings]
+            print(dumps(data))
         else:  # one account: the shape it always had
             result = outcome.accounts[0]
             print(dumps({"rotation_id": result.rotation_id, "resumed_from_step": result.resumed_from,
-                         "steps_run": result.steps_run, "warnings": result.warnings}))
+                         "steps_run": result.steps_run, "warnings": [w.naming(flags) for w in result.warnings]}))
     return 0
+
+
+def event_line(event: Any) -> str:
+    """One :class:`~claude_foundry.ops.rotate.RotationEvent` as a line of Rich markup."""
+    from rich.markup import escape
+
+    from claude_foundry.cli import PARAMETER_FLAGS
+    from claude_foundry.ops import rotate as r
+
+    kind, of = event.kind, f" of {event.label}" if event.several else ""
+    if kind == r.RUN_STALE:
+        return (f"[yellow]the unfinished rotation run {event.rotation_id} was last updated {event.when or '?'}, "
+                f"over {event.seconds / 86400:g} days ago: starting a new run[/]")
+    if kind == r.RUN_CONTINUE:
+        return (f"[bold]continuing rotation run {event.rotation_id}[/] (started {event.when}): accounts "
+                f"{', '.join(event.accounts)}; already rotated in it: {', '.join(event.done) or 'none yet'}")
+    if kind == r.RUN_START:
+        several = len(event.accounts) > 1
+        return (f"[bold]rotation run {event.rotation_id}[/]: account{'s' if several else ''} "
+                f"{', '.join(event.accounts)}{', one after another' if several else ''}")
+    if kind == r.RESUME:
+        return f"[bold]resuming rotation {event.rotation_id}[/]{of} after step {event.step}/{event.total}"
+    if kind == r.START:
+        return f"[bold]rotation {event.rotation_id}[/] of {event.label} (grace {event.seconds:g}s)"
+    if kind == r.STEP:
+        return f"  [green]✓[/] {event.step}/{event.total} {event.text}"
+    if kind == r.WAIT_GRACE:
+        return f"  [dim]waiting {event.seconds:.1f}s (grace) …[/]"
+    if kind == r.WAIT_REREAD:
+        return f"  [dim]waiting {event.seconds:.1f}s (clients re-read the key at most every {event.interval:g}s) …[/]"
+    if kind == r.STOPPED:
+        return f"[yellow]stopped after step {event.step} as asked; run again to finish[/]"
+    if kind == r.DONE:
+        return (f"[green]rotation {event.rotation_id}{of} complete:[/] the vault holds the new key1, "
+                "key2 is new and unused")
+    if kind == r.WARNING and event.warning is not None:
+        return f"[yellow]! {escape(event.warning.naming(PARAMETER_FLAGS['rotate-keys']))}[/]"
+    return escape(f"{kind}: {event.text}")  # a kind this CLI does not know yet: said plainly
+
+
+def summary_lines(outcome: Any, view: Any, *, asked: bool) -> list[str]:
+    """A run over several accounts, account by account (Rich markup)."""
+    from claude_foundry.ops.rotate import account_words
+
+    lines = [f"[bold]rotation run {outcome.run_id}[/]:"]
+    for result in outcome.accounts:
+        what = (f"resumed after step {result.resumed_from}, " if result.resumed_from else "") + \
+            (f"steps {result.steps_run[0]}-{result.steps_run[-1]}" if result.steps_run else "no step left")
+        mark, state = ("[green]✓[/]", "rotated") if result.complete else ("[yellow]…[/]", "stopped")
+        lines.append(f"  {mark} {account_words(view.accounts[result.account], True)}: {state} ({what})")
+    for key in outcome.skipped:
+        lines.append(f"  [dim]- {account_words(view.accounts[key], True)}: already rotated in this run[/]")
+    if outcome.remaining:
+        how = ("run `claude-foundry rotate-keys` without --account to finish the run" if asked and
+               all(result.complete for result in outcome.accounts) else "run `claude-foundry rotate-keys` again "
+               "to finish")
+        lines.append(f"[yellow]still to rotate in this run: {', '.join(outcome.remaining)}: {how}[/]")
+    else:
+        lines.append("[green]every account of the run is rotated[/]")
+    return lines

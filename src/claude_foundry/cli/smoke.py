@@ -228,9 +228,40 @@ def _show(report: Any, args: argparse.Namespace, to_stdout: bool) -> None:
     elif args.quiet:
         console.print(report.summary(), markup=False, highlight=False)
     else:
-        report.render(console)
+        render_report(report, console)
     if args.format == "github":
         _annotate(report)
+
+
+def render_report(report: Any, console: Any) -> None:
+    """A :class:`~claude_foundry.client.smoke.SmokeReport` as a ``rich`` table, then the count that passed."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from claude_foundry.client._redact import printable
+
+    def data(value: str) -> Text:  # names and service words are data: never markup, never raw controls
+        return Text(printable(value))
+
+    multi = report.multi_account
+    table = Table(title=data(f"claude-foundry smoke: {report.where()} ({report.auth} auth)"))
+    for col in (("account",) if multi else ()) + ("deployment", "model", "result", "HTTP", "tries", "seconds",
+                                                    "request-id", "diagnosis"):
+        table.add_column(col, overflow="fold")
+    for r in report.results:
+        table.add_row(
+            *((data(f"{r.account} ({r.region})" if r.region else r.account),) if multi else ()),
+            data(r.name), data(r.model or "?"),
+            ("[yellow]PASS[/]" if r.warnings else "[green]PASS[/]") if r.passed else "[red]FAIL[/]",
+            str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
+            data(r.request_id or r.apim_request_id or "-"), data(r.note),
+            end_section=False,
+        )
+    console.print(table)
+    ok = sum(r.passed for r in report.results)
+    colour = "green" if report.passed else "red"
+    where = f" on {len(report.account_names)} accounts" if multi else ""
+    console.print(f"[{colour}]{ok}/{len(report.results)} deployments passed{where}[/] in {report.duration_s:.2f}s")
 
 
 def _write_reports(report: Any, args: argparse.Namespace) -> None:

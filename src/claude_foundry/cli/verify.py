@@ -10,6 +10,7 @@ each account's key secret too. Prints the differences (never a secret value), na
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from claude_foundry.cli._target import add_target_arguments
 
@@ -30,4 +31,18 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry.cli._target import run_report_command
     from claude_foundry.ops.verify import run_verify
 
-    return run_report_command(args, run_verify, lambda report: report.in_sync)
+    return run_report_command(args, run_verify, lambda report: report.in_sync, render)
+
+
+def render(report: Any, console: Any) -> None:
+    """The drift table (when there is drift), then the summary."""
+    from rich.table import Table
+
+    if report.drifts:
+        table = Table(title="drift")
+        for col in ("resource", "field", "expected", "actual"):
+            table.add_column(col, overflow="fold")
+        for d in report.drifts:
+            table.add_row(d.resource, d.field, d.expected, d.actual)
+        console.print(table)
+    console.print(f"[{'green' if report.in_sync else 'red'}]{report.summary()}[/]", highlight=False)

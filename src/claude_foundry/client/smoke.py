@@ -148,7 +148,8 @@ class SmokeReport:
     def multi_account(self) -> bool:
         return len(self.account_names) > 1
 
-    def _where(self) -> str:
+    def where(self) -> str:
+        """What was tested, in words: the account (resource name, else endpoint), or ``N accounts (a, b)``."""
         names = self.account_names
         return f"{len(names)} accounts ({', '.join(names)})" if len(names) > 1 else (self.resource or self.base_url)
 
@@ -167,7 +168,7 @@ class SmokeReport:
     def summary(self) -> str:
         ok = sum(r.passed for r in self.results)
         warned = [r for r in self.results if r.passed and r.warnings]
-        lines = [f"{ok}/{len(self.results)} deployments passed on {self._where()}"
+        lines = [f"{ok}/{len(self.results)} deployments passed on {self.where()}"
                  + (f" ({len(warned)} with warnings)" if warned else "")]
         lines += [f"- {self._row_name(r)}: {r.diagnosis}" for r in self.failures]
         lines += [f"- {self._row_name(r)}: warning: {w}" for r in warned for w in r.warnings]
@@ -230,35 +231,6 @@ class SmokeReport:
         ET.indent(ET.ElementTree(root))
         files.write_file(path, ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
 
-    def render(self, console: Any = None) -> None:
-        """Print a ``rich`` table (to stdout unless ``console`` is given)."""
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        def data(value: str) -> Text:  # names and service words are data: never markup, never raw controls
-            return Text(printable(value))
-
-        console = console or Console()
-        multi = self.multi_account
-        table = Table(title=data(f"claude-foundry smoke: {self._where()} ({self.auth} auth)"))
-        for col in (("account",) if multi else ()) + ("deployment", "model", "result", "HTTP", "tries", "seconds",
-                                                        "request-id", "diagnosis"):
-            table.add_column(col, overflow="fold")
-        for r in self.results:
-            table.add_row(
-                *((data(f"{r.account} ({r.region})" if r.region else r.account),) if multi else ()),
-                data(r.name), data(r.model or "?"),
-                ("[yellow]PASS[/]" if r.warnings else "[green]PASS[/]") if r.passed else "[red]FAIL[/]",
-                str(r.status or "-"), str(r.attempts), f"{r.duration_s:.2f}",
-                data(r.request_id or r.apim_request_id or "-"), data(r.note),
-                end_section=False,
-            )
-        console.print(table)
-        ok = sum(r.passed for r in self.results)
-        colour = "green" if self.passed else "red"
-        where = f" on {len(self.account_names)} accounts" if multi else ""
-        console.print(f"[{colour}]{ok}/{len(self.results)} deployments passed{where}[/] in {self.duration_s:.2f}s")
 
 
 #: What XML 1.0 forbids even escaped: C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF.

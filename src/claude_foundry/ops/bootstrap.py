@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from claude_foundry.azure import arm
-from claude_foundry.errors import UserError
+from claude_foundry.errors import ArgumentProblem, InvalidArgument, UserError
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 GITHUB_AUDIENCE = "api://AzureADTokenExchange"
@@ -51,32 +51,32 @@ TAGS_KEY = "managed-by"
 
 EXISTS, CREATE, UPDATE = "exists", "create", "update"
 
-# --- names, as Azure (and GitHub) allow them ------------------------------------------------------
+# --- names, as Azure (and GitHub) allow them, by the field of BootstrapConfig they go in -------------
 
 _RULES: dict[str, tuple[str, str]] = {
-    "--repo": (r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$",
+    "repo": (r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$",
                "OWNER/REPO, as GitHub spells them"),
-    "--resource-group": (r"^[-\w._()]{0,89}[-\w_()]$", "1-90 letters, digits, '-', '_', '.', '(', ')', not "
+    "resource_group": (r"^[-\w._()]{0,89}[-\w_()]$", "1-90 letters, digits, '-', '_', '.', '(', ')', not "
                          "ending in '.'"),
-    "--location": (r"^[a-z][a-z0-9]{1,39}$", "an Azure region name such as eastus2"),
-    "--identity-name": (r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$", "3-120 letters, digits, '-' and '_', starting with "
+    "location": (r"^[a-z][a-z0-9]{1,39}$", "an Azure region name such as eastus2"),
+    "identity_name": (r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,119}$", "3-120 letters, digits, '-' and '_', starting with "
                         "a letter or digit (an environment or 'preview' is appended)"),
-    "--storage-account": (r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits"),
-    "--container": (r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$", "3-63 lower-case letters, digits and single "
+    "storage_account": (r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits"),
+    "container": (r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$", "3-63 lower-case letters, digits and single "
                     "hyphens, starting and ending with a letter or digit"),
-    "--key-vault": (r"^(?=.{3,24}$)[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$", "3-24 letters, digits and "
+    "key_vault": (r"^(?=.{3,24}$)[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$", "3-24 letters, digits and "
                     "single hyphens, starting with a letter and ending with a letter or digit"),
-    "--key-name": (r"^[a-zA-Z0-9-]{1,127}$", "1-127 letters, digits and hyphens"),
-    "--environments": (r"^[A-Za-z0-9_.-]{1,255}$", "GitHub environment names: letters, digits, '-', '_', '.'"),
+    "key_name": (r"^[a-zA-Z0-9-]{1,127}$", "1-127 letters, digits and hyphens"),
+    "environments": (r"^[A-Za-z0-9_.-]{1,255}$", "GitHub environment names: letters, digits, '-', '_', '.'"),
 }
 
 
-def name_problem(flag: str, value: str) -> str | None:
-    """Why ``value`` is not allowed for ``flag`` (``None`` when it is)."""
-    pattern, words = _RULES[flag]
+def name_problem(field: str, value: str) -> ArgumentProblem | None:
+    """Why ``value`` is not allowed in the :class:`BootstrapConfig` field ``field`` (``None`` when it is)."""
+    pattern, words = _RULES[field]
     if re.match(pattern, value):
         return None
-    return f"{flag}: '{value}' is not allowed ({words})"
+    return ArgumentProblem(field, f": '{value}' is not allowed ({words})")
 
 
 def normalize_location(location: str) -> str:
@@ -125,35 +125,38 @@ class BootstrapConfig:
     def identity_of(self, environment: str) -> str:
         return f"{self.identity}-{_slug(environment)}"
 
-    def problems(self) -> list[str]:
-        """Every flag that breaks Azure's (or GitHub's) rules, each naming the flag."""
+    def problems(self) -> list[ArgumentProblem]:
+        """Every field that breaks Azure's (or GitHub's) rules, each naming the field (``storage_account``)."""
         out = []
-        for flag, value in (("--repo", self.repo), ("--resource-group", self.resource_group),
-                            ("--location", normalize_location(self.location)), ("--identity-name", self.identity),
-                            ("--storage-account", self.account), ("--container", self.container),
-                            ("--key-vault", self.vault), ("--key-name", self.key_name)):
-            problem = name_problem(flag, value)
+        for name, value in (("repo", self.repo), ("resource_group", self.resource_group),
+                            ("location", normalize_location(self.location)), ("identity_name", self.identity),
+                            ("storage_account", self.account), ("container", self.container),
+                            ("key_vault", self.vault), ("key_name", self.key_name)):
+            problem = name_problem(name, value)
             if problem:
                 out.append(problem)
         if not self.environments:
-            out.append("--environments: name at least one GitHub environment")
+            out.append(ArgumentProblem("environments", ": name at least one GitHub environment"))
         if len(set(self.environments)) != len(self.environments):
-            out.append("--environments: an environment is named twice")
+            out.append(ArgumentProblem("environments", ": an environment is named twice"))
         for env in self.environments:
-            problem = name_problem("--environments", env)
+            problem = name_problem("environments", env)
             if problem:
                 out.append(problem)
             elif env in (PREVIEW, DRIFT):
-                out.append(f"--environments: '{env}' names an identity of its own; pick another environment name")
+                out.append(ArgumentProblem("environments", f": '{env}' names an identity of its own; pick another "
+                                                           "environment name"))
             rg = self.deploy_resource_groups.get(env)
             if rg is None:
-                out.append(f"--deploy-resource-group: no resource group for environment '{env}' "
-                           f"(pass {env}=RG, or keep stacks/{env}.yaml)")
-            elif name_problem("--resource-group", rg):
-                out.append(f"--deploy-resource-group: {name_problem('--resource-group', rg)}")
+                out.append(ArgumentProblem("deploy_resource_groups", f": no resource group for environment '{env}' "
+                                                                     f"(pass {env}=RG, or keep stacks/{env}.yaml)"))
+            elif name_problem("resource_group", rg):
+                out.append(ArgumentProblem("deploy_resource_groups", f": '{rg}' of environment '{env}' is not "
+                                                                     f"allowed ({_RULES['resource_group'][1]})"))
         for env in (*self.environments, PREVIEW, DRIFT):
             if len(self.identity_of(env)) > 128:
-                out.append(f"--identity-name: '{self.identity_of(env)}' is longer than 128 characters")
+                out.append(ArgumentProblem("identity_name", f": '{self.identity_of(env)}' is longer than 128 "
+                                                            "characters"))
         return out
 
 
@@ -297,7 +300,7 @@ def plan_bootstrap(config: BootstrapConfig, subscription_id: str) -> Bootstrap:
     """Every resource and role assignment ``config`` asks for (nothing read yet: actions unknown)."""
     problems = config.problems()
     if problems:
-        raise UserError("\n".join(problems))
+        raise InvalidArgument(*problems)
     c, sub = config, subscription_id
     loc = normalize_location(c.location)
     tags = {TAGS_KEY: "claude-foundry ci bootstrap", "repository": c.repo}

@@ -93,19 +93,6 @@ class PreflightReport:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "checks": [c.to_json() for c in self.checks], "summary": self.summary()}
 
-    def render(self, console: Any) -> None:
-        """One line per check: result, name, reason and (unless it passed) the fix."""
-        from rich.markup import escape
-
-        style = {PASS: "green", FAIL: "red", WARN: "yellow"}
-        width = max((len(c.name) for c in self.checks), default=0)
-        for c in self.checks:
-            line = f"[{style[c.status]}]{c.status:<4}[/] {escape(c.name):<{width}}  {escape(c.reason)}"
-            if c.fix and c.status != PASS:
-                line += f" [dim]— fix: {escape(c.fix)}[/]"
-            console.print(line, highlight=False, soft_wrap=True)
-        console.print(f"[{'green' if self.ok else 'red'}]{self.summary()}[/]", highlight=False)
-
 
 def _could_not_check(name: str, what: str, exc_or_text: Any) -> Check:
     text = exc_or_text if isinstance(exc_or_text, str) else describe(exc_or_text)

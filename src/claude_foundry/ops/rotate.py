@@ -49,14 +49,14 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from claude_foundry import contract
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import arm_error_text, describe
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import ArgumentProblem, InvalidArgument, OperationFailed, UserError
 from claude_foundry.ops.view import AccountView, StackView
 
 JOURNAL_SUFFIX = "rotation"
@@ -77,6 +77,93 @@ LAST_STEP = STEPS[-1][0]
 StepHook = Callable[[int, str], None]
 #: ``rotate_stack``'s hook: (account key, step number, step id) after each step.
 AccountStepHook = Callable[[str, int, str], None]
+
+# --- what a rotation reports, as data (the CLI words it: cli/rotate_keys.py) ----------------------
+
+#: :class:`RotationEvent` kinds. A run over several accounts: ``RUN_START`` (a new run), ``RUN_CONTINUE`` (an
+#: unfinished run continued), ``RUN_STALE`` (an unfinished run too old to continue; a new one starts). One account:
+#: ``START`` (a new rotation) or ``RESUME`` (after ``step``), then per step done ``STEP``, before a wait
+#: ``WAIT_GRACE`` or ``WAIT_REREAD`` (two regenerations kept the runtime's key re-read interval apart), at the end
+#: ``STOPPED`` (after ``step``, as ``stop_after`` asked) or ``DONE``. ``WARNING`` at any point.
+RUN_START, RUN_CONTINUE, RUN_STALE = "run-start", "run-continue", "run-stale"
+START, RESUME, STEP, WAIT_GRACE, WAIT_REREAD, STOPPED, DONE, WARNING = (
+    "start", "resume", "step", "wait-grace", "wait-reread", "stopped", "complete", "warning")
+
+
+class RotationWarning(str):
+    """A warning of a rotation, in the library's words (a ``str``, so it reads and serializes as text).
+    ``parameter``: the argument it follows from (``break_lease``), named at its end in parentheses; a front end
+    names that argument its own way with :meth:`naming` (the CLI: ``(--break-lease)``)."""
+
+    text: str
+    parameter: str | None
+
+    def __new__(cls, text: str, parameter: str | None = None) -> RotationWarning:
+        self = super().__new__(cls, f"{text} ({parameter})" if parameter else text)
+        self.text = text
+        self.parameter = parameter
+        return self
+
+    def naming(self, names: Mapping[str, str]) -> str:
+        """The warning with its parameter called ``names[parameter]`` (its own name when absent)."""
+        if not self.parameter:
+            return self.text
+        return f"{self.text} ({names.get(self.parameter, self.parameter)})"
+
+    def within(self, where: str) -> RotationWarning:
+        """The same warning, said of ``where`` (an account of several)."""
+        return RotationWarning(f"{where}: {self.text}", self.parameter)
+
+
+@dataclass(frozen=True)
+class RotationEvent:
+    """One thing a rotation did or is about to do (``kind``: one of the kinds above). Data only, no key value ever;
+    the CLI turns each into a line (``cli/rotate_keys.py``), a library caller may log or ignore them.
+
+    ``account``: the stack's key of the account (empty for a run's events); ``label``: how messages name it (its
+    name; with several accounts also key and region: :func:`account_words`); ``several``: the stack has several
+    accounts. ``rotation_id``: the account's rotation, or the run's id for a run's events. ``step`` (of ``total``):
+    the step done (``STEP``), resumed after (``RESUME``) or stopped after (``STOPPED``); ``step_id`` and ``text``
+    (what it did) for ``STEP``. ``seconds``: the wait (``WAIT_*``), the grace (``START``), the age limit of a run
+    (``RUN_STALE``); ``interval``: the runtime's key re-read interval (``WAIT_REREAD``). ``accounts`` and ``done``:
+    the run's accounts and those already rotated in it, ``when``: when the run started (``RUN_CONTINUE``) or was
+    last updated (``RUN_STALE``). ``warning``: the :class:`RotationWarning` (``WARNING``)."""
+
+    kind: str
+    account: str = ""
+    label: str = ""
+    several: bool = False
+    rotation_id: str = ""
+    step: int = 0
+    total: int = LAST_STEP
+    step_id: str = ""
+    text: str = ""
+    seconds: float = 0.0
+    interval: float = 0.0
+    accounts: tuple[str, ...] = ()
+    done: tuple[str, ...] = ()
+    when: str = ""
+    warning: RotationWarning | None = None
+
+
+#: Called with each :class:`RotationEvent` as it happens (an exception it raises stops the rotation).
+EventHook = Callable[[RotationEvent], None]
+
+
+class LeaseHeld(OperationFailed):
+    """Another runner holds a fresh rotation lease (of this account, or of another account of the stack), so this
+    rotation did not start. ``situation``: whose lease, until when, and why to wait; ``account``: the stack's key of
+    the account to name when breaking the lease (``None``: rotating the stack as a whole). Rotating with
+    ``break_lease=True`` goes on anyway (only when that run is gone: cancelled, runner lost)."""
+
+    def __init__(self, situation: str, account: str | None = None) -> None:
+        self.situation = situation
+        self.account = account
+        super().__init__(f"{situation}: rotate with break_lease=True")
+
+    def within(self, where: str) -> LeaseHeld:
+        """The same error, said of ``where`` (an account of several)."""
+        return LeaseHeld(f"{where}: {self.situation}", self.account)
 
 LEASE_SUFFIX = "rotation-lease"
 LEASE_FORMAT = "claude-foundry-rotation-lease/1"
@@ -273,11 +360,11 @@ class RotationResult:
     rotation_id: str
     resumed_from: int  # 0: a fresh rotation
     steps_run: list[int]
-    warnings: list[str]
+    warnings: list[RotationWarning]
     account: str = contract.PRIMARY_ACCOUNT  # the stack's key for the account
     name: str = ""  # the account's name
     location: str = ""
-    complete: bool = True  # False: stopped (--stop-after) before the last step
+    complete: bool = True  # False: stopped (``stop_after``) before the last step
 
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "name": self.name, "location": self.location,
@@ -288,11 +375,11 @@ class RotationResult:
 class Rotator:
     """Rotates one account of the stack (``account``: its key, ``primary`` for ``foundry:``)."""
 
-    def __init__(self, view: StackView, *, grace: float = 60.0, console: Any = None,
+    def __init__(self, view: StackView, *, grace: float = 60.0, on_event: EventHook | None = None,
                  on_step: StepHook | None = None, stop_after: int | None = None,
                  min_regenerate_gap: float | None = None,
                  sleep: Callable[[float], None] = time.sleep, break_lease: bool = False,
-                 holder: str | None = None, stack_file: str = "STACK_FILE",
+                 holder: str | None = None,
                  account: str = contract.PRIMARY_ACCOUNT, own_leases: set[str] | None = None) -> None:
         spec = view.spec
         acct = view.accounts.get(account)
@@ -304,7 +391,7 @@ class Rotator:
         if view.vault is None:  # pragma: no cover - the program always makes one
             raise UserError("the stack has no Key Vault to publish the key to")
         if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace) or grace < 0:
-            raise UserError(f"--grace must be a finite number of seconds >= 0, not {grace!r}")
+            raise InvalidArgument(ArgumentProblem("grace", f" must be a finite number of seconds >= 0, not {grace!r}"))
         self.view = view
         self.grace = grace
         if min_regenerate_gap is None:
@@ -313,11 +400,10 @@ class Rotator:
             min_regenerate_gap = runtime.KEY_REREAD_MIN_INTERVAL + REGENERATE_GAP_MARGIN
         self.min_regenerate_gap = min_regenerate_gap
         self.break_lease = break_lease
-        self.stack_file = stack_file
         self.holder = holder or runner_identity()
         self.lease_ttl = grace + min_regenerate_gap + LEASE_MARGIN
         self.lease: Lease | None = None  # ours, while held
-        self.console = console
+        self.on_event = on_event
         self.on_step = on_step
         self.stop_after = stop_after
         self.sleep = sleep
@@ -336,20 +422,22 @@ class Rotator:
         self.journal_id = f"{view.vault.id}/secrets/{journal_secret_name(self.names.prefix, acct.key)}"
         self.lease_secret_id = f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix, acct.key)}"
         self.secret_api_version = view.vault.api_version
-        self.warnings: list[str] = []
+        self.warnings: list[RotationWarning] = []
         self._secret_client: Any = None
         self._can_read: bool | None = None
         self.arm = ArmCaller(view.target)  # last: nothing above may fail with it open
 
-    # --- output -----------------------------------------------------------------------------------
+    # --- progress, as events ------------------------------------------------------------------------
 
-    def say(self, text: str) -> None:
-        if self.console is not None:
-            self.console.print(text, highlight=False)
+    def emit(self, kind: str, **fields: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(RotationEvent(kind, account=self.account_key, label=self.label, several=self.multi,
+                                        **fields))
 
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-        self.say(f"[yellow]! {text}[/]")
+    def warn(self, text: str, parameter: str | None = None) -> None:
+        warning = RotationWarning(text, parameter)
+        self.warnings.append(warning)
+        self.emit(WARNING, warning=warning)
 
     # --- ARM helpers ------------------------------------------------------------------------------
 
@@ -416,20 +504,17 @@ class Rotator:
     def write_lease(self, lease: Lease) -> None:
         self._write_state(self.lease_secret_id, lease.tags(), lease.to_json(), "rotation lease")
 
-    def _command(self) -> str:
-        account = f" --account {self.account_key}" if self.multi else ""
-        return f"claude-foundry rotate-keys {self.stack_file}{account} --break-lease"
-
-    def _held_message(self, other: Lease) -> str:
+    def _held(self, other: Lease, lost: bool = False) -> LeaseHeld:
         left = max(0.0, other.expires_at - time.time())
-        return (f"another rotate-keys holds the rotation lease of {self.label}: {other.describe()} "
-                f"(in {left / 60:.0f} min). Two rotations must not interleave: wait for it to finish (an expired "
-                "lease is taken over automatically). If that run is gone (cancelled, runner lost), break the "
-                f"lease: {self._command()}")
+        whose = ("lost the rotation lease to a run that took it at the same moment: " if lost else
+                 f"another rotate-keys holds the rotation lease of {self.label}: ")
+        return LeaseHeld(f"{whose}{other.describe()} (in {left / 60:.0f} min). Two rotations must not interleave: "
+                         "wait for it to finish (an expired lease is taken over automatically). If that run is "
+                         "gone (cancelled, runner lost), break the lease", self.account_key if self.multi else None)
 
     def check_other_accounts(self) -> None:
         """In a stack with several accounts: none of the others may be under a fresh lease of another runner,
-        else two accounts' keys would be in flux at once (exit 1 naming it; ``--break-lease`` goes on)."""
+        else two accounts' keys would be in flux at once (:class:`LeaseHeld`; ``break_lease`` goes on)."""
         for other, secret in self.others:
             tags = self._read_state(secret, f"rotation lease of {account_words(other, True)}")
             lease = None if tags is None else Lease.from_tags(tags)
@@ -437,22 +522,21 @@ class Rotator:
                 continue
             words = f"another rotate-keys is rotating account {account_words(other, True)}: {lease.describe()}"
             if self.break_lease:
-                self.warn(f"{words}; rotating {self.label} anyway (--break-lease)")
+                self.warn(f"{words}; rotating {self.label} anyway", "break_lease")
                 continue
-            raise OperationFailed(f"{words}. Rotating {self.label} at the same time would put two accounts' keys "
-                                  "in flux at once: wait for it to finish (an expired lease is taken over "
-                                  "automatically). If that run is gone (cancelled, runner lost): "
-                                  f"claude-foundry rotate-keys {self.stack_file} --break-lease")
+            raise LeaseHeld(f"{words}. Rotating {self.label} at the same time would put two accounts' keys in flux "
+                            "at once: wait for it to finish (an expired lease is taken over automatically). If that "
+                            "run is gone (cancelled, runner lost)")
 
     def acquire_lease(self) -> None:
-        """Take the lease, or stop (exit 1) naming who holds a fresh one."""
+        """Take the lease, or stop (:class:`LeaseHeld`) naming who holds a fresh one."""
         if self.others:
             self.check_other_accounts()
         current = self.read_lease()
         if current is not None and current.fresh():
             if not self.break_lease:
-                raise OperationFailed(self._held_message(current))
-            self.warn(f"broke the rotation lease of {current.describe()} (--break-lease)")
+                raise self._held(current)
+            self.warn(f"broke the rotation lease of {current.describe()}", "break_lease")
         elif current is not None and current.holder_gone():
             self.warn(f"took over the rotation lease of {current.describe()}: its process (pid {current.pid}) is "
                       "gone from this host")
@@ -465,8 +549,7 @@ class Rotator:
         after = self.read_lease()
         if after is None or after.lease_id != mine.lease_id:
             if after is not None and after.fresh():
-                raise OperationFailed("lost the rotation lease to a run that took it at the same moment: "
-                                      + self._held_message(after).split(": ", 1)[1])
+                raise self._held(after, lost=True)
             raise OperationFailed("the rotation lease did not read back as written; run again")
         self.lease = mine
         self.own_leases.add(mine.lease_id)
@@ -543,7 +626,7 @@ class Rotator:
     def _wait_grace(self, journal: Journal) -> None:
         remaining = self.grace - max(0.0, time.time() - journal.published_at) if journal.published_at else self.grace
         if remaining > 0:
-            self.say(f"  [dim]waiting {remaining:.1f}s (grace) …[/]")
+            self.emit(WAIT_GRACE, seconds=remaining)
             self.sleep(remaining)
 
     def _wait_regenerate_gap(self, journal: Journal) -> None:
@@ -553,8 +636,7 @@ class Rotator:
             return
         remaining = self.min_regenerate_gap - max(0.0, time.time() - journal.regenerated_at)
         if remaining > 0:
-            self.say(f"  [dim]waiting {remaining:.1f}s (clients re-read the key at most every "
-                     f"{self.min_regenerate_gap - REGENERATE_GAP_MARGIN:g}s) …[/]")
+            self.emit(WAIT_REREAD, seconds=remaining, interval=self.min_regenerate_gap - REGENERATE_GAP_MARGIN)
             self.sleep(remaining)
 
     def _ensure_vault_holds(self, key_index: int, journal: Journal) -> None:
@@ -601,8 +683,7 @@ class Rotator:
         journal = self.read_journal()
         if journal is not None and journal.status == IN_PROGRESS and 0 <= journal.completed_step < LAST_STEP:
             resumed = journal.completed_step
-            of = f" of {self.label}" if self.multi else ""
-            self.say(f"[bold]resuming rotation {journal.rotation_id}[/]{of} after step {resumed}/{LAST_STEP}")
+            self.emit(RESUME, rotation_id=journal.rotation_id, step=resumed)
         else:
             previous = journal
             journal = Journal(rotation_id=str(uuid.uuid4()))
@@ -610,7 +691,7 @@ class Rotator:
                 journal.regenerated_at = previous.regenerated_at
             resumed = 0
             self.write_journal(journal)
-            self.say(f"[bold]rotation {journal.rotation_id}[/] of {self.label} (grace {self.grace:g}s)")
+            self.emit(START, rotation_id=journal.rotation_id, seconds=self.grace)
         ran = []
         for number, step_id, done in STEPS:
             if number <= journal.completed_step:
@@ -621,15 +702,13 @@ class Rotator:
             journal.status = COMPLETE if number == LAST_STEP else IN_PROGRESS
             self.write_journal(journal)
             ran.append(number)
-            self.say(f"  [green]✓[/] {number}/{LAST_STEP} {done}")
+            self.emit(STEP, rotation_id=journal.rotation_id, step=number, step_id=step_id, text=done)
             if self.on_step is not None:
                 self.on_step(number, step_id)
             if self.stop_after is not None and number >= self.stop_after and number < LAST_STEP:
-                self.say(f"[yellow]stopped after step {number} as asked; run again to finish[/]")
+                self.emit(STOPPED, rotation_id=journal.rotation_id, step=number)
                 return self._result(journal, resumed, ran, complete=False)
-        of = f" of {self.label}" if self.multi else ""
-        self.say(f"[green]rotation {journal.rotation_id}{of} complete:[/] the vault holds the new key1, "
-                 "key2 is new and unused")
+        self.emit(DONE, rotation_id=journal.rotation_id, step=LAST_STEP)
         return self._result(journal, resumed, ran, complete=True)
 
     def _result(self, journal: Journal, resumed: int, ran: list[int], *, complete: bool) -> RotationResult:
@@ -671,7 +750,7 @@ def describe_accounts(view_or_spec: Any) -> str:
 def select_accounts(spec: Any, wanted: list[str] | tuple[str, ...] | None) -> list[str]:
     """The accounts to rotate, as the stack's keys in the stack's order: every account when ``wanted`` is empty,
     else those named (by key, ``primary`` for ``foundry:``, or by account name; comma-separated lists are split).
-    An unknown name is a :class:`UserError` (exit 2) listing the stack's accounts."""
+    An unknown name is an :class:`InvalidArgument` (of ``accounts``) listing the stack's accounts."""
     accounts = spec.all_accounts()
     order = [a.key for a in accounts]
     if not wanted:
@@ -683,14 +762,15 @@ def select_accounts(spec: Any, wanted: list[str] | tuple[str, ...] | None) -> li
     for raw in wanted:
         parts = [p.strip() for p in str(raw).split(",")]
         if not any(parts):
-            raise UserError(f"--account needs an account name (the stack's accounts: {describe_accounts(spec)})")
+            raise InvalidArgument(ArgumentProblem(
+                "accounts", f" needs an account name (the stack's accounts: {describe_accounts(spec)})"))
         for part in parts:
             if not part:
                 continue
             key = by_name.get(part) or by_name.get(part.lower())
             if key is None:
-                raise UserError(f"--account {part!r}: no such account in the stack; its accounts are "
-                                f"{describe_accounts(spec)}")
+                raise InvalidArgument(ArgumentProblem(
+                    "accounts", f" {part!r}: no such account in the stack; its accounts are {describe_accounts(spec)}"))
             chosen.add(key)
     return [k for k in order if k in chosen]
 
@@ -723,8 +803,9 @@ class RunRecord:
                 "run-updated": self.updated_at, "managed-by": "claude-foundry",
                 **_list_tags("run-accounts", self.accounts), **_list_tags("run-done", self.done)}
         if len(tags) > TAGS_MAX:
-            raise UserError(f"too many accounts ({len(self.accounts)}) to record one rotation run in Key Vault "
-                            "tags: rotate them in groups with --account")
+            raise InvalidArgument(ArgumentProblem(
+                "accounts", "", before=f"too many accounts ({len(self.accounts)}) to record one rotation run in Key "
+                                       "Vault tags: rotate them in groups with "))
         return tags
 
     @classmethod
@@ -765,7 +846,7 @@ class StackRotationResult:
     accounts: list[RotationResult]
     skipped: list[str] = field(default_factory=list)  # already rotated in the run this one continued
     remaining: list[str] = field(default_factory=list)  # of the run, still to rotate (stopped, or not asked for)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[RotationWarning] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -810,6 +891,11 @@ def _in_words(acct: AccountView, exc: Exception) -> Exception | None:
     from claude_foundry.azure.errors import describe_azure
 
     where = f"account {account_words(acct, True)}"
+    if isinstance(exc, LeaseHeld):
+        return exc.within(where)
+    if isinstance(exc, InvalidArgument):
+        return InvalidArgument(*(ArgumentProblem(p.parameter, p.detail, before=f"{where}: {p.before}")
+                                 for p in exc.problems))
     if isinstance(exc, UserError):
         cls = OperationFailed if isinstance(exc, OperationFailed) else UserError
         return cls(f"{where}: {exc}")
@@ -819,9 +905,9 @@ def _in_words(acct: AccountView, exc: Exception) -> Exception | None:
     return OperationFailed(f"{where}: {words}; run `claude-foundry rotate-keys` again: it resumes")
 
 
-def rotate_stack(view: StackView, *, accounts: list[str] | tuple[str, ...] | None = None, console: Any = None,
-                 on_account_step: AccountStepHook | None = None, stop_after: int | None = None,
-                 **kwargs: Any) -> StackRotationResult:
+def rotate_stack(view: StackView, *, accounts: list[str] | tuple[str, ...] | None = None,
+                 on_event: EventHook | None = None, on_account_step: AccountStepHook | None = None,
+                 stop_after: int | None = None, **kwargs: Any) -> StackRotationResult:
     """Rotate every account of the stack (or those in ``accounts``: keys or names, see :func:`select_accounts`),
     one after another: at most one account's key in flux at a time. A one-account stack: exactly
     :func:`rotate_keys`.
@@ -830,6 +916,7 @@ def rotate_stack(view: StackView, *, accounts: list[str] | tuple[str, ...] | Non
     unfinished continues it: without ``accounts`` it rotates (or resumes) the accounts that run has not finished
     and leaves the others alone; with ``accounts`` it rotates those (resuming one interrupted mid-way).
     ``stop_after``: stop after that step of the account being rotated (a later run resumes).
+    ``on_event(event)`` with each :class:`RotationEvent` (the run's and each account's), as it happens;
     ``on_account_step(account, number, step_id)`` after each step. Other keyword arguments go to each account's
     :class:`Rotator`."""
     keys = select_accounts(view.spec, accounts)
@@ -844,48 +931,45 @@ def rotate_stack(view: StackView, *, accounts: list[str] | tuple[str, ...] | Non
     rotators: dict[str, Rotator] = {}
     try:
         for key in keys:
-            rotators[key] = Rotator(view, console=console, stop_after=stop_after, on_step=hook_for(key),
+            rotators[key] = Rotator(view, on_event=on_event, stop_after=stop_after, on_step=hook_for(key),
                                     account=key, own_leases=own_leases, **kwargs)
         if len(view.accounts) <= 1:
             result = rotators[keys[0]].run()
             return StackRotationResult("", [result], warnings=list(result.warnings))
-        return _rotate_accounts(view, keys, rotators, console, asked=bool(accounts))
+        return _rotate_accounts(view, keys, rotators, on_event, asked=bool(accounts))
     finally:
         for rotator in rotators.values():
             rotator.close()
 
 
-def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotator], console: Any, *,
-                     asked: bool) -> StackRotationResult:
-    def say(text: str) -> None:
-        if console is not None:
-            console.print(text, highlight=False)
+def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotator], on_event: EventHook | None,
+                     *, asked: bool) -> StackRotationResult:
+    def emit(kind: str, record: RunRecord, **fields: Any) -> None:
+        if on_event is not None:
+            on_event(RotationEvent(kind, several=True, rotation_id=record.run_id, accounts=tuple(record.accounts),
+                                   done=tuple(record.done), **fields))
 
     book = _RunBook(view)
     try:
         record = book.read()
         todo: list[str] = []
         if record is not None and record.status == IN_PROGRESS and record.age() > RUN_RESUME_WINDOW:
-            say(f"[yellow]the unfinished rotation run {record.run_id} was last updated {record.updated_at or '?'}, "
-                f"over {RUN_RESUME_WINDOW / 86400:g} days ago: starting a new run[/]")
+            emit(RUN_STALE, record, when=record.updated_at, seconds=RUN_RESUME_WINDOW)
         elif record is not None and record.status == IN_PROGRESS:
             known = [a for a in record.accounts if a in view.accounts]
             record.accounts = [a for a in view.accounts if a in known or a in keys]
             record.done = [a for a in record.done if a in record.accounts]
             todo = list(keys) if asked else [a for a in record.accounts if a not in record.done]
         if todo and record is not None:
-            say(f"[bold]continuing rotation run {record.run_id}[/] (started {record.started_at}): accounts "
-                f"{', '.join(record.accounts)}; already rotated in it: {', '.join(record.done) or 'none yet'}")
+            emit(RUN_CONTINUE, record, when=record.started_at)
         else:  # none, finished, or nothing of it left here: a new run
             record = RunRecord(run_id=str(uuid.uuid4()), accounts=list(keys))
             todo = list(keys)
-            order = ", one after another" if len(keys) > 1 else ""
-            say(f"[bold]rotation run {record.run_id}[/]: account{'s' if len(keys) > 1 else ''} {', '.join(keys)}"
-                f"{order}")
+            emit(RUN_START, record)
         skipped = [a for a in keys if a not in todo]
         book.write(record)
         results: list[RotationResult] = []
-        warnings: list[str] = []
+        warnings: list[RotationWarning] = []
         for key in todo:
             acct = view.accounts[key]
             try:
@@ -896,34 +980,16 @@ def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotat
                     raise
                 raise reworded from None
             results.append(result)
-            warnings.extend(f"{account_words(acct, True)}: {w}" for w in result.warnings)
+            warnings.extend(w.within(account_words(acct, True)) for w in result.warnings)
             if not result.complete:
-                break  # --stop-after: the next run resumes this account, then goes on
+                break  # stop_after: the next run resumes this account, then goes on
             if key not in record.done:
                 record.done.append(key)
             if all(a in record.done for a in record.accounts):
                 record.status = COMPLETE
             book.write(record)
         remaining = [a for a in record.accounts if a not in record.done]
-        outcome = StackRotationResult(record.run_id, results, skipped, remaining, warnings)
-        _say_summary(say, view, outcome, asked)
-        return outcome
+        return StackRotationResult(record.run_id, results, skipped, remaining, warnings)
     finally:
         book.close()
 
-
-def _say_summary(say: Callable[[str], None], view: StackView, outcome: StackRotationResult, asked: bool) -> None:
-    say(f"[bold]rotation run {outcome.run_id}[/]:")
-    for r in outcome.accounts:
-        what = (f"resumed after step {r.resumed_from}, " if r.resumed_from else "") + \
-            (f"steps {r.steps_run[0]}-{r.steps_run[-1]}" if r.steps_run else "no step left")
-        mark, state = ("[green]✓[/]", "rotated") if r.complete else ("[yellow]…[/]", "stopped")
-        say(f"  {mark} {account_words(view.accounts[r.account], True)}: {state} ({what})")
-    for key in outcome.skipped:
-        say(f"  [dim]- {account_words(view.accounts[key], True)}: already rotated in this run[/]")
-    if outcome.remaining:
-        how = ("run `claude-foundry rotate-keys` without --account to finish the run" if asked and
-               all(r.complete for r in outcome.accounts) else "run `claude-foundry rotate-keys` again to finish")
-        say(f"[yellow]still to rotate in this run: {', '.join(outcome.remaining)}: {how}[/]")
-    else:
-        say("[green]every account of the run is rotated[/]")

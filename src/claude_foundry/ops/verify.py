@@ -67,18 +67,6 @@ class VerifyReport:
         return {"in_sync": self.in_sync, "checked": self.checked, "drift": [d.to_json() for d in self.drifts],
                 "summary": self.summary()}
 
-    def render(self, console: Any) -> None:
-        from rich.table import Table
-
-        if self.drifts:
-            table = Table(title="drift")
-            for col in ("resource", "field", "expected", "actual"):
-                table.add_column(col, overflow="fold")
-            for d in self.drifts:
-                table.add_row(d.resource, d.field, d.expected, d.actual)
-            console.print(table)
-        console.print(f"[{'green' if self.in_sync else 'red'}]{self.summary()}[/]", highlight=False)
-
 
 def _s(value: Any) -> str:
     if value is None:
