@@ -206,8 +206,8 @@ class FoundryRuntime:
         self._map_read_lock = threading.Lock()  # one re-read at a time; others wait and find it fresh
         self._map_state_lock = threading.Lock()
         self._map_refreshing = False
-        self._map_last_read = time.monotonic()
-        self._map_next = (self._map_last_read + self.map_refresh_interval
+        self._map_last_read = -math.inf  # the first 404 always re-reads
+        self._map_next = (time.monotonic() + self.map_refresh_interval
                           if map_reader is not None and self.map_refresh_interval else math.inf)
         self.map_rereads = 0
         for known in self._stack.accounts:  # every key of the stack, whichever account this runtime serves
