@@ -247,6 +247,34 @@ MAX_CAPACITY = 2**31 - 1
 MAX_DEPLOYMENTS_IN_MAP = 1000
 _Text = Annotated[StrictStr, Field(max_length=256)]
 
+# --- Moving a logical deployment name to another model (docs/lifecycle.md, "Moving a deployment") ---------
+#
+# A map entry names a *logical* deployment (what applications pass as ``model``). Its optional ``deployment``
+# field names the *physical* Azure deployment serving it; absent, the two are the same name (every contract
+# written before moves existed). A move deploys the replacement under :func:`physical_name` beside the old one,
+# then rewrites the entry ``{model: <new>, deployment: <physical>}``: a runtime that knows the field sends the
+# physical name on the wire, an older one ignores the field (``extra="ignore"``) and keeps sending the logical
+# name, which the old deployment keeps answering until the drain is over.
+
+#: Azure deployment names: 2-64 letters, digits, '-', '_' and '.', starting with a letter or digit.
+PHYSICAL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
+#: What separates the logical name from the model in a physical name (``chat--claude-sonnet-5-5``).
+PHYSICAL_SEPARATOR = "--"
+
+
+def physical_name(logical: str, model: str) -> str:
+    """The Azure deployment name a move gives ``logical``'s replacement: ``<logical>--<model>``, cut to Azure's
+    64 characters (the logical part is shortened, never the model). ``ValueError`` when the result is not a
+    deployment name Azure takes."""
+    base = logical.split(PHYSICAL_SEPARATOR, 1)[0]  # a second move starts from the logical name again
+    room = 64 - len(PHYSICAL_SEPARATOR) - len(model)
+    if room < 1:
+        raise ValueError(f"model name {model[:80]!r} is too long for a deployment name (64 characters)")
+    name = f"{base[:room].rstrip('-._')}{PHYSICAL_SEPARATOR}{model}"
+    if not re.match(PHYSICAL_NAME_PATTERN, name):
+        raise ValueError(f"{name!r} is not an Azure deployment name (2-64 of letters, digits, '-', '_', '.')")
+    return name
+
 
 class _DeploymentEntry(BaseModel):
     """What a deployment map entry may hold (the pydantic check behind :meth:`DeploymentInfo.from_json`)."""
@@ -257,6 +285,7 @@ class _DeploymentEntry(BaseModel):
     family: _Text = ""
     sku: _Text = "GlobalStandard"
     capacity: Annotated[StrictInt, Field(ge=0, le=MAX_CAPACITY)] | None = None
+    deployment: Annotated[StrictStr, Field(max_length=64, pattern=PHYSICAL_NAME_PATTERN)] | None = None
 
 
 def validation_words(exc: ValidationError) -> str:
@@ -277,12 +306,20 @@ class DeploymentInfo:
     family: str  # opus | sonnet | haiku | ... (from the catalogue)
     sku: str = "GlobalStandard"
     capacity: int | None = None
+    #: The Azure deployment serving this logical name when it differs from it (after a move); None: the same.
+    deployment: str | None = None
+
+    def physical(self, logical: str) -> str:
+        """The name to send on the wire for the logical name ``logical``."""
+        return self.deployment or logical
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "version": self.version, "family": self.family,
                                "sku": self.sku}
         if self.capacity is not None:
             out["capacity"] = self.capacity
+        if self.deployment is not None:
+            out["deployment"] = self.deployment
         return out
 
     @classmethod
@@ -296,7 +333,7 @@ class DeploymentInfo:
         except ValidationError as exc:
             raise ValueError(validation_words(exc)) from None
         return cls(model=entry.model, version=str(entry.version), family=entry.family, sku=entry.sku,
-                   capacity=entry.capacity)
+                   capacity=entry.capacity, deployment=entry.deployment)
 
 
 def dump_deployment_map(deployments: dict[str, DeploymentInfo]) -> str:
@@ -323,6 +360,11 @@ def deployment_map_from_data(data: Any) -> dict[str, DeploymentInfo]:
             out[str(name)] = DeploymentInfo.from_json(entry)
         except ValueError as exc:
             raise ValueError(f"deployment {str(name)[:64]!r}: {exc}") from None
+    for name, info in out.items():
+        if info.deployment and info.deployment != name and info.deployment in out:
+            # an older runtime calling that logical name would reach this entry's model instead
+            raise ValueError(f"deployment {name[:64]!r}: its physical deployment {info.deployment!r} is another "
+                             "logical name of the map")
     return out
 
 

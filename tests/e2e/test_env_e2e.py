@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
 @pytest.fixture(scope="module")
 def stack(sandbox, credential):
-    return seed_stack(sandbox, credential, {**MODELS, "opus-old": "claude-opus-4-5"})
+    # two opus deployments: the newer model is the default pin. (Not claude-opus-4-5: it is deprecated, and a
+    # deprecated model takes no new deployments, in the sandbox as in Foundry.)
+    return seed_stack(sandbox, credential, {**MODELS, "opus": "claude-opus-4-7", "opus-old": "claude-opus-4-6"})
 
 
 def test_env_sh_points_sdk_and_claude_code_at_the_stack(stack, conn_file, capsys):
@@ -122,7 +124,7 @@ def test_env_alone_configures_the_python_sdk_through_the_combined_bundle(stack, 
     assert Path(values["NODE_EXTRA_CA_CERTS"]).read_text(encoding="utf-8").strip() in text
     assert text.count("BEGIN CERTIFICATE") > 1  # the system CAs are kept
     assert values["ANTHROPIC_DEFAULT_OPUS_MODEL_SUPPORTED_CAPABILITIES"] == \
-        "effort,max_effort,thinking,adaptive_thinking,interleaved_thinking"  # claude-opus-4-6
+        "effort,xhigh_effort,max_effort,thinking,adaptive_thinking,interleaved_thinking"  # claude-opus-4-7
     code = ("import anthropic, os; c = anthropic.AnthropicFoundry(max_retries=0); "
             "print(c.messages.create(model=os.environ['ANTHROPIC_DEFAULT_HAIKU_MODEL'], max_tokens=8, "
             "messages=[{'role': 'user', 'content': 'x'}]).model)")

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from claude_foundry_sandbox import bodies, foundry, identity, keyvault
 from claude_foundry_sandbox.arm import ArmApi, cloud_metadata
 from claude_foundry_sandbox.faults import FaultBook, FaultSpec
-from claude_foundry_sandbox.state import ALL_ROLE_IDS, State
+from claude_foundry_sandbox.state import ALL_ROLE_IDS, State, parse_today
 
 ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
 #: the largest request body read on ARM, Key Vault, Entra ID and the admin API (their bodies are a few KB)
@@ -245,10 +245,15 @@ async def admin_settings(request: Request) -> Response:
                     raise ValueError("inside_networks must be a list of virtual network ids")
                 with state.lock:
                     state.inside_networks = {n.lower().rstrip("/") for n in nets}
+            if "today" in data:  # the model lifecycle's date (null: the real one), to move past a retirement
+                today = parse_today(data["today"])
+                with state.lock:
+                    state.today = today
         except (ValueError, TypeError) as exc:
             return JSONResponse({"error": {"code": "BadRequest", "message": str(exc)}}, status_code=400)
     return JSONResponse({"provisioning_delay": state.provisioning_delay,
-                         "inside_networks": sorted(state.inside_networks)})
+                         "inside_networks": sorted(state.inside_networks),
+                         "today": state.today_date().isoformat(), "today_injected": state.today is not None})
 
 
 async def not_found(request: Request) -> Response:

@@ -603,6 +603,15 @@ async def endpoint(request: Request) -> Response:
                            and d.get("properties", {}).get("provisioningState") == "Succeeded"), None)
         model = deployment["properties"]["model"]["name"] if deployment else ""
         info = state.catalogue.model(model) if deployment else None
+        version = str(deployment["properties"]["model"].get("version") or "") if deployment else ""
+        retired = info is not None and info.stage_of(version, state.today_date()) == "retired"
+    if retired:
+        # A retired model's deployment stops answering. Microsoft: "deployments of a retired model always return
+        # error responses" (MicrosoftDocs model-retirements.md, status and text unpublished); Anthropic's API
+        # answers a retired model 404 not_found_error "model: <the name sent>" (reported in spring-ai#2387,
+        # home-assistant/core#163831). The sandbox answers the latter; Foundry's own text for it is unverified.
+        faults.record_answer(account["name"], deployment["name"], rest, 404, "retired")
+        return error(404, f"model: {body['model']}")
     if deployment is None:
         return error(404, "The API deployment for this resource does not exist. If you created the deployment "
                           "within the last 5 minutes, please wait a moment and try again.",

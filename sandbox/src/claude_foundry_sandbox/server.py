@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from claude_foundry_sandbox import identity
 from claude_foundry_sandbox.app import ADMIN_PREFIX, add_principal, build_app
 from claude_foundry_sandbox.certs import make_certificates
 from claude_foundry_sandbox.faults import FaultBook, FaultSpec, fault_names
-from claude_foundry_sandbox.state import State, load_seed
+from claude_foundry_sandbox.state import State, load_seed, parse_today
 
 HOST = "127.0.0.1"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -317,6 +318,18 @@ class Sandbox:
     def grant(self, principal_id: str, role: str, scope: str) -> dict[str, Any]:
         """Assign ``role`` (``arm.ROLE_IDS`` key or GUID) to ``principal_id`` at ``scope``, bypassing ARM."""
         return self._state.add_role_assignment(scope, principal_id, role)
+
+    @property
+    def today(self) -> dt.date:
+        """The date the sandbox judges the model lifecycle by (retired models stop answering, deprecated ones take
+        no new deployments). Set a ``date`` or ``YYYY-MM-DD`` to move the clock; None goes back to the real date."""
+        return self._state.today_date()
+
+    @today.setter
+    def today(self, value: dt.date | str | None) -> None:
+        parsed = parse_today(value)
+        with self._state.lock:
+            self._state.today = parsed
 
     @property
     def provisioning_delay(self) -> float:

@@ -19,7 +19,7 @@ import string
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def load_seed(seed: dict[str, Any] | str | os.PathLike[str] | None) -> dict[str,
         raise ValueError("seed must be a mapping")
     known = {"quota", "default_quota", "models_by_location", "taken_subdomains", "marketplace_agreements",
              "marketplace_default_accepted", "marketplace_unknown_offers", "faults", "provisioning_delay",
-             "subscription_quota_id", "deployment_get_omits", "role_propagation_delay"}
+             "subscription_quota_id", "deployment_get_omits", "role_propagation_delay", "today"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown seed key(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
@@ -113,6 +113,20 @@ def marketplace_ids(model: str) -> tuple[str, str, str]:
         if offer.per_model and ids is not None:
             return ids
     raise LookupError("the catalogue names no per-model Marketplace offer")
+
+
+def parse_today(value: Any) -> date | None:
+    """The sandbox's injected date: None (the real date), a ``date`` or ``YYYY-MM-DD``; ``ValueError`` otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"today must be a date YYYY-MM-DD or null (got {str(value)[:40]!r})")
 
 
 def normalize_location(location: str) -> str:
@@ -156,6 +170,8 @@ class State:
         self.deployment_get_omits = [str(x) for x in (seed.get("deployment_get_omits") or [])]
         #: seconds before a new role assignment takes effect on the data planes (Azure: minutes)
         self.role_propagation_delay = float(seed.get("role_propagation_delay") or 0.0)
+        #: the sandbox's today for the model lifecycle (None: the real date); seed ``today`` or the admin settings
+        self.today: date | None = parse_today(seed.get("today"))
         self.models_by_location: dict[str, list[str]] = {
             normalize_location(k): list(v) for k, v in (seed.get("models_by_location") or {}).items()}
         self.taken_subdomains = {s.lower() for s in (seed.get("taken_subdomains") or [])}
@@ -394,6 +410,10 @@ class State:
         return self.marketplace_seed.get(key, self.marketplace_default)
 
     # --- operations -------------------------------------------------------------------------------
+
+    def today_date(self) -> date:
+        """Today for the model lifecycle: the injected date (seed or admin ``today``), else the real one."""
+        return self.today or date.today()
 
     def tick(self) -> None:
         """Finish the long-running operations whose time has come."""

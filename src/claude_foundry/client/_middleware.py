@@ -26,6 +26,8 @@ log = logging.getLogger("claude_foundry.client.runtime")
 #: Minimum seconds between two re-reads of the key secret triggered by 401 answers (a wrong key that is not
 #: being rotated must not turn every call into a Key Vault read).
 KEY_REREAD_MIN_INTERVAL = 2.0
+#: Minimum seconds between two re-reads of the deployment map triggered by 404 answers (coalesced across calls).
+MAP_REREAD_MIN_INTERVAL = 1.0
 
 
 #: Seconds a token request may take when the runtime has no ``timeout`` (the SDK's own default is 10 minutes).
@@ -341,6 +343,18 @@ def _with_key(request: Any, key: str) -> Any:
         return request.copy(headers=headers)
 
 
+def _with_model(request: Any, name: str) -> Any:
+    """``request`` with the body's ``model`` set to ``name`` (the physical deployment of a moved logical name).
+    A new request: the caller's body and options are shared by failover attempts and never changed."""
+    body = {**request.options.json_data, "model": name}
+    try:
+        options = request.options.model_copy(update={"json_data": body})
+        return type(request)(options=options, cast_to=request.cast_to, stream=request.stream,
+                             stream_cls=request.stream_cls, retries_taken=request.retries_taken)
+    except (AttributeError, TypeError):
+        return request.copy(json_data=body)
+
+
 def _request_model(request: Any) -> str | None:
     """The ``model`` of a request's JSON body (None without one); reads the body, never copies or parses it."""
     body = request.options.json_data  # what ``request.json`` returns, without the property call
@@ -359,6 +373,22 @@ def _sent_key(response: Any) -> str | None:
         return None
 
 
+def _after_not_found(runtime: FoundryRuntime, logical: str, sent: str | None) -> str | None:
+    """A call for ``logical`` (sent as ``sent``) answered 404: re-read the deployment map (at most one read per
+    :data:`MAP_REREAD_MIN_INTERVAL`, whoever asks) and return the name to retry with when the logical name now
+    maps to another deployment; None otherwise (the 404 goes back to the caller as it came)."""
+    try:
+        runtime.refresh_deployments(min_interval=MAP_REREAD_MIN_INTERVAL)
+        wire = runtime.wire_name(logical)
+    except Exception as exc:  # the vault did not answer, or the name left the map: the caller gets the 404
+        log.warning("after a 404, re-reading the deployment map did not help (%s)", type(exc).__name__)
+        return None
+    if wire == sent:
+        return None
+    log.info("deployment %s moved to %s; retrying once", logical, wire)
+    return wire
+
+
 def build_middleware(runtime: FoundryRuntime) -> Any:
     """The middleware of one client of ``runtime`` (built by :meth:`FoundryRuntime.client` right after the
     client's own ``api_key``, the runtime's current key, was chosen)."""
@@ -366,6 +396,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
 
     keys = runtime._keys
     uses_key = runtime.uses_key  # fixed when the runtime is made
+    follows = runtime.follows_moves
 
     class FoundryRuntimeMiddleware(Middleware):
         """Checks the deployment name before sending; with key auth sends the current key and, on 401,
@@ -382,8 +413,6 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
 
         def __init__(self) -> None:
             self.built = keys.current if uses_key else None
-            #: the last model found in the deployment map (a contract's map does not change)
-            self.checked: str | None = None
 
         def _stale(self, response: Any, key: str, injected: bool) -> str:
             """The refused key: the one put on the request, else the one the client itself sent."""
@@ -396,17 +425,19 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return key
 
         def _prepare(self, request: Any) -> tuple[Any, str | None, bool]:
-            """Before sending: the deployment check (once per model), and the key put on the request when the
-            client was built with another one or the call carries its own. (request, key, whether it was put)."""
+            """Before sending: the deployment check and the name on the wire (:meth:`FoundryRuntime.wire_name`),
+            and the key put on the request when the client was built with another one or the call carries its
+            own. (request, key, whether it was put)."""
             options = request.options
             # never follow a redirect, whatever the HTTP client's own setting (a caller's client may follow):
             # the SDK passes this request option to httpx2's send (this attempt's own copy of the options)
             options.follow_redirects = False
             body = options.json_data
             model = body.get("model") if type(body) is dict else _request_model(request)
-            if model is not None and model != self.checked and isinstance(model, str):
-                runtime.deployment(model)  # raises UnknownDeploymentError, no network
-                self.checked = model
+            if isinstance(model, str):
+                wire = runtime.wire_name(model)  # raises UnknownDeploymentError, no network
+                if wire != model:  # a moved logical name: the physical deployment goes on the wire
+                    request = _with_model(request, wire)
             key = keys._key if uses_key else None
             injected = False
             if key:
@@ -417,9 +448,17 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return request, key, injected
 
         def handle(self, request: Any, call_next: Any) -> Any:
+            logical = _request_model(request)
             request, key, injected = self._prepare(request)
             response = call_next(request)
             http = response.http_response
+            if http.status_code == 404 and logical is not None and follows:
+                again = _after_not_found(runtime, logical, _request_model(request))
+                if again is not None:
+                    http.close()
+                    request = _with_model(request, again)
+                    response = call_next(request)
+                    http = response.http_response
             if key and http.status_code == 401 and keys.can_refresh:
                 new = keys.refresh(self._stale(response, key, injected))
                 if new:
@@ -434,9 +473,17 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return response
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
+            logical = _request_model(request)
             request, key, injected = self._prepare(request)
             response = await call_next(request)
             http = response.http_response
+            if http.status_code == 404 and logical is not None and follows:
+                again = await asyncio.to_thread(_after_not_found, runtime, logical, _request_model(request))
+                if again is not None:
+                    await http.aclose()
+                    request = _with_model(request, again)
+                    response = await call_next(request)
+                    http = response.http_response
             if key and http.status_code == 401 and keys.can_refresh:
                 new = await asyncio.to_thread(keys.refresh, self._stale(response, key, injected))
                 if new:

@@ -275,6 +275,7 @@ class VaultSource:
         self._key_secrets: dict[str, str] = {}  # account -> its key secret (from the accounts document)
         self.contract_loads = 0
         self.key_reads = 0
+        self.map_reads = 0
 
     def _read_many(self, names: list[str], required: set[str]) -> list[str | None]:
         if not names:
@@ -336,6 +337,29 @@ class VaultSource:
                                    version=c.CONTRACT_VERSION)
         except ValueError as exc:
             raise RuntimeConfigError(f"Key Vault secret {names.accounts!r}: {exc}") from None
+
+    def read_deployments(self, account: str = c.PRIMARY_ACCOUNT) -> dict[str, c.DeploymentInfo]:
+        """``account``'s deployment map as the vault holds it now (one bounded secret read): the primary's from
+        ``<prefix>-deployments``, another account's from ``<prefix>-accounts``. :class:`RuntimeConfigError` when
+        the secret is missing or not a map."""
+        self.map_reads += 1
+        if account == c.PRIMARY_ACCOUNT:
+            text = _get_secret(self._client, self.names.deployments, required=True, timeout=self.timeout)
+            try:
+                return c.load_deployment_map(text or "{}")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RuntimeConfigError(
+                    f"Key Vault secret {self.names.deployments!r} is not a deployment map: {exc}") from None
+        text = _get_secret(self._client, self.names.accounts, required=True, timeout=self.timeout)
+        try:
+            listed, _ = c.load_accounts(text or "")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RuntimeConfigError(f"Key Vault secret {self.names.accounts!r} is not an accounts document: "
+                                     f"{exc}") from None
+        for a in listed:
+            if a.account == account:
+                return dict(a.deployments)
+        raise RuntimeConfigError(f"Key Vault secret {self.names.accounts!r} no longer lists account {account!r}")
 
     def key_secret(self, account: str = c.PRIMARY_ACCOUNT) -> str:
         """The secret holding ``account``'s key."""
@@ -428,3 +452,16 @@ def remember_new_key(source: VaultSource, key: str, account: str = c.PRIMARY_ACC
         if cached is not None:
             _CONTRACT_CACHE[vkey] = dataclasses.replace(cached, accounts=tuple(
                 dataclasses.replace(a, api_key=key) if a.account == account else a for a in cached.accounts))
+
+
+def remember_new_map(source: VaultSource, deployments: dict[str, c.DeploymentInfo],
+                     account: str = c.PRIMARY_ACCOUNT) -> None:
+    """A re-read deployment map replaces ``account``'s in the cached contract of ``source``'s vault and prefix
+    (so a runtime made later in the process starts from it)."""
+    vkey = _vault_key(source.vault_url, source.names.prefix)
+    with _CACHE_LOCK:
+        cached = _CONTRACT_CACHE.get(vkey)
+        if cached is not None:
+            _CONTRACT_CACHE[vkey] = dataclasses.replace(cached, accounts=tuple(
+                dataclasses.replace(a, deployments=dict(deployments)) if a.account == account else a
+                for a in cached.accounts))

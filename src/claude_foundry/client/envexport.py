@@ -179,8 +179,8 @@ def env_vars(
     windows: list[int | None] = []
     for family, name in pick_family_deployments(contract, prefer=deployment, catalogue=cat).items():
         var = FAMILY_MODEL_VARS[family]
-        out[var] = name
         info = contract.deployments[name]
+        out[var] = info.physical(name)  # sent as is: after a move the Azure deployment, not the logical name
         model = cat.model(info.model)
         if model is not None:  # a model the catalogue does not know: Claude Code's own detection
             out[var + SUFFIX_CAPABILITIES] = ",".join(claude_code_capabilities(model.capabilities))

@@ -28,8 +28,11 @@ redaction); this module re-exports their public names.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,6 +42,7 @@ from claude_foundry.client import _http, _sources
 from claude_foundry.client._middleware import (
     DEFAULT_TOKEN_TIMEOUT,
     KEY_REREAD_MIN_INTERVAL,
+    MAP_REREAD_MIN_INTERVAL,
     KeyHolder,
     TokenTimeoutError,
     async_bounded_token_provider,
@@ -69,10 +73,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AuthChoice = Literal["auto", "key", "entra"]
 
+log = logging.getLogger(__name__)
+
+#: Seconds between two re-reads of the deployment map by a runtime whose contract came from Key Vault: a move to
+#: a successor model (docs/lifecycle.md, "Moving a deployment") reaches running processes within this time. The
+#: re-read runs in a background thread (a call never waits for it); a move's drain must be longer than this.
+DEFAULT_MAP_REFRESH_INTERVAL = 30.0
+
 __all__ = [
+    "DEFAULT_MAP_REFRESH_INTERVAL",
     "DEFAULT_TOKEN_TIMEOUT",
     "DEFAULT_VAULT_TIMEOUT",
     "KEY_REREAD_MIN_INTERVAL",
+    "MAP_REREAD_MIN_INTERVAL",
     "FoundryRuntime",
     "RedirectRefusedError",  # noqa: F822 (module __getattr__: made on first use)
     "RuntimeConfigError",
@@ -151,6 +164,8 @@ class FoundryRuntime:
         ca_bundle: str | None = None,
         timeout: float | None = None,
         key_reader: Callable[[], str | None] | None = None,
+        map_refresh_interval: float | None = DEFAULT_MAP_REFRESH_INTERVAL,
+        map_reader: Callable[[], dict[str, c.DeploymentInfo]] | None = None,
         _vault_source: VaultSource | None = None,
         _stack: c.StackContract | None = None,
     ) -> None:
@@ -181,6 +196,20 @@ class FoundryRuntime:
             def key_reader() -> str | None:
                 return _vault_source.read_key(account)
         self._keys = KeyHolder(contract.api_key if auth == "key" else None, key_reader, self._on_new_key)
+        if map_reader is None and _vault_source is not None:
+            map_account = contract.account
+
+            def map_reader() -> dict[str, c.DeploymentInfo]:
+                return _vault_source.read_deployments(map_account)
+        self._map_reader = map_reader
+        self.map_refresh_interval = check_timeout(map_refresh_interval or None, "map_refresh_interval")
+        self._map_read_lock = threading.Lock()  # one re-read at a time; others wait and find it fresh
+        self._map_state_lock = threading.Lock()
+        self._map_refreshing = False
+        self._map_last_read = -math.inf  # the first 404 always re-reads
+        self._map_next = (time.monotonic() + self.map_refresh_interval
+                          if map_reader is not None and self.map_refresh_interval else math.inf)
+        self.map_rereads = 0
         for known in self._stack.accounts:  # every key of the stack, whichever account this runtime serves
             remember_key_for_redaction(known.api_key)
         remember_key_for_redaction(contract.api_key)
@@ -205,13 +234,17 @@ class FoundryRuntime:
         timeout: float | None = None,
         use_cache: bool = True,
         vault_timeout: float = DEFAULT_VAULT_TIMEOUT,
+        map_refresh_interval: float | None = DEFAULT_MAP_REFRESH_INTERVAL,
     ) -> FoundryRuntime:
         """Contract from Key Vault (``vault_url`` default ``CLAUDE_FOUNDRY_VAULT_URL``, ``prefix`` default
         ``CLAUDE_FOUNDRY_SECRET_PREFIX`` or ``claude-foundry``). The same credential serves Entra ID calls.
 
         Each secret read (and each token request of the default credential) is bounded by ``vault_timeout``
         seconds, retries included: :class:`VaultTimeoutError` names the vault and the secret that did not
-        answer."""
+        answer.
+
+        The deployment map is re-read every ``map_refresh_interval`` seconds (in the background; None: never) and
+        after a 404, so a deployment moved to a successor model is followed without a restart."""
         vault_url = vault_url or os.environ.get(c.ENV_VAULT_URL)
         if not vault_url:
             raise RuntimeConfigError(f"no Key Vault URL: pass vault_url or set {c.ENV_VAULT_URL}")
@@ -221,7 +254,8 @@ class FoundryRuntime:
         cred = credential if credential is not None else _default_credential(ca, vt)
         stack, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache, vt)
         runtime = cls(stack.primary, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
-                      timeout=timeout, _vault_source=source, _stack=stack)
+                      timeout=timeout, map_refresh_interval=map_refresh_interval, _vault_source=source,
+                      _stack=stack)
         runtime._owns_source = not use_cache
         return runtime
 
@@ -291,6 +325,7 @@ class FoundryRuntime:
                 continue
             out.append(type(self)(acct, auth=self._auth_choice, credential=self._credential,
                                   token_scope=self.token_scope, ca_bundle=self.ca_bundle, timeout=self.timeout,
+                                  map_refresh_interval=self.map_refresh_interval,
                                   _vault_source=self._vault_source, _stack=self._stack))
         return out
 
@@ -335,6 +370,71 @@ class FoundryRuntime:
         if name not in deps:
             raise UnknownDeploymentError(name, list(deps), self.resource)
         return deps[name]
+
+    def wire_name(self, name: str) -> str:
+        """The deployment name sent on the wire for the logical name ``name``: the physical deployment its map
+        entry names after a move (``deployment``), else ``name``. :class:`UnknownDeploymentError` as
+        :meth:`deployment`. Starts the periodic background re-read of the map when it is due."""
+        if time.monotonic() >= self._map_next:
+            self._refresh_in_background()
+        deps = self._contract.deployments
+        if not deps:
+            return name
+        info = deps.get(name)
+        if info is None:
+            raise UnknownDeploymentError(name, list(deps), self.resource)
+        return info.deployment or name
+
+    @property
+    def follows_moves(self) -> bool:
+        """Whether this runtime re-reads its deployment map (its contract came from Key Vault)."""
+        return self._map_reader is not None
+
+    def refresh_deployments(self, *, min_interval: float = 0.0) -> bool:
+        """Re-read the deployment map now (one bounded Key Vault read); True when it changed. Concurrent callers
+        wait for one read; with ``min_interval`` a read younger than that is taken as fresh. Errors propagate
+        (:class:`VaultTimeoutError`, :class:`RuntimeConfigError`); the map in use stays as it was."""
+        if self._map_reader is None:
+            return False
+        with self._map_read_lock:
+            now = time.monotonic()
+            if min_interval and now - self._map_last_read < min_interval:
+                return False
+            self._map_last_read = now
+            if self.map_refresh_interval:
+                self._map_next = now + self.map_refresh_interval
+            self.map_rereads += 1
+            new = self._map_reader()
+            old = self._contract.deployments
+            if new == old:
+                return False
+            moved = sorted(n for n in new if n in old and new[n].physical(n) != old[n].physical(n))
+            self._contract = dataclasses.replace(self._contract, deployments=dict(new))
+        log.info("deployment map of %s re-read: %d deployment(s)%s", self.resource or self.account, len(new),
+                 f"; moved: {', '.join(moved)}" if moved else "")
+        if self._vault_source is not None:
+            _sources.remember_new_map(self._vault_source, new, self._contract.account)
+        return True
+
+    def _refresh_in_background(self) -> None:
+        with self._map_state_lock:
+            if self._map_refreshing or time.monotonic() < self._map_next:
+                return
+            self._map_refreshing = True
+        threading.Thread(target=self._background_refresh, name="claude-foundry-map-refresh", daemon=True).start()
+
+    def _background_refresh(self) -> None:
+        try:
+            self.refresh_deployments()
+        except Exception as exc:  # a call never fails because of it: the map in use stays, the next try is later
+            with self._map_state_lock:
+                if self.map_refresh_interval:
+                    self._map_next = time.monotonic() + self.map_refresh_interval
+            log.warning("re-reading the deployment map from Key Vault failed (%s); keeping the current one",
+                        type(exc).__name__)
+        finally:
+            with self._map_state_lock:
+                self._map_refreshing = False
 
     # -- clients --
 

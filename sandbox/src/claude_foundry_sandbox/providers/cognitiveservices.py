@@ -260,10 +260,12 @@ def _account_models(api: ArmApi, location: str) -> list[dict[str, Any]]:
         if info is None:
             continue
         for version in api.s.versions_in(name, location):
+            stage = info.stage_of(version, api.s.today_date())  # the sandbox's today: a test may move it
+            status = stage if stage in ("retired", "deprecated") else info.status_of(version)
             entry: dict[str, Any] = {
                 "format": api.s.catalogue.format, "name": name, "version": version,
                 "isDefaultVersion": version == info.default_version,
-                "lifecycleStatus": LIFECYCLE_STATUS[info.status_of(version)],
+                "lifecycleStatus": LIFECYCLE_STATUS[status],
                 "capabilities": {"chatCompletion": "true", "messages": "true", "responses": "false"},
                 "maxCapacity": max((api.s.quota_limit(s, name) for s in api.s.skus_in(location, name, version)),
                                    default=0),
@@ -405,11 +407,27 @@ def _put_deployment(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
                  "Error occurred when subscribing to Marketplace: Marketplace Subscription purchase eligibility "
                  "check failed.")
         raise ArmError(400, "MarketplaceSubscriptionError", words)
-    verdict = cat.lifecycle(str(name), version)
-    if verdict is not None and verdict[0] == "error":
+    today = api.s.today_date()
+    stage = info.stage_of(version, today)
+    same_model = existing is not None and (existing.get("properties", {}).get("model") or {}).get("name") == name \
+        and str((existing.get("properties", {}).get("model") or {}).get("version")) == version
+    # Microsoft's terms (model-retirements.md): a deprecated model is "no longer available for new customers" while
+    # existing deployments keep working; a retired one is "no longer available for use". The wording below is the
+    # sandbox's own (Azure's exact text for a Claude model is unpublished); it names the date and the replacement.
+    if stage == "retired":
+        when = info.retirement_of(version)
+        raise ArmError(400, "DeploymentModelNotSupported",
+                       f"The model '{fmt}/{name}' version '{version}' is retired"
+                       + (f" since {when.isoformat()}" if when and when <= today else "")
+                       + f" and can no longer be deployed; {cat.replacement_words(str(name))}.")
+    deprecation = info.deprecation_of(version)
+    if not same_model and (stage == "deprecated" or (deprecation is not None and deprecation <= today)):
+        retirement = info.retirement_of(version)
         raise ArmError(400, "DeploymentModelNotSupported",
                        f"The model '{fmt}/{name}' version '{version}' is deprecated and no longer accepts new "
-                       "deployments.")
+                       "deployments (existing deployments keep answering"
+                       + (f" until its retirement on {retirement.isoformat()}" if retirement else "")
+                       + f"); {cat.replacement_words(str(name))}.")
     sku = body.get("sku") or {}
     sku_name = sku.get("name")
     offered = api.s.skus_in(location, str(name), version)
