@@ -217,6 +217,10 @@ TAG_ALLOW_PUBLIC_NETWORK = "claude-foundry-allow-public-network"
 ENV_API_KEY = "ANTHROPIC_FOUNDRY_API_KEY"
 ENV_RESOURCE = "ANTHROPIC_FOUNDRY_RESOURCE"
 ENV_BASE_URL = "ANTHROPIC_FOUNDRY_BASE_URL"
+#: The endpoint's base URL for any client (LiteLLM's ``api_base``, LangChain's ``base_url``, the Vercel AI SDK's
+#: ``baseURL`` + ``/v1``, curl + ``/v1/messages``), printed by ``env`` on real Azure too: the anthropic SDK refuses
+#: ``ANTHROPIC_FOUNDRY_RESOURCE`` and ``ANTHROPIC_FOUNDRY_BASE_URL`` together, so that name cannot carry it there.
+ENV_CLIENT_BASE_URL = "CLAUDE_FOUNDRY_BASE_URL"
 # Read by Claude Code.
 ENV_CLAUDE_CODE_USE_FOUNDRY = "CLAUDE_CODE_USE_FOUNDRY"
 ENV_DEFAULT_MODEL = {

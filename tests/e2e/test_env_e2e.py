@@ -141,3 +141,38 @@ def shlex_unquote(value: str) -> str:
 
     words = shlex.split(value)
     return words[0] if words else ""
+
+
+def test_the_client_base_url_takes_a_plain_http_request(stack, conn_file, tmp_path, capsys, ssl_context):
+    """What `env` prints is enough for a client that takes a URL (curl as Microsoft documents it): POST
+    ``$CLAUDE_FOUNDRY_BASE_URL/v1/messages`` with ``x-api-key`` and ``anthropic-version`` answers 200 with a
+    Messages body."""
+    import httpx
+
+    target = tmp_path / "client.env"
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file,
+                     "--with-key", "--write", str(target)]) == 0
+    capsys.readouterr()
+    values = {k: v.strip("'") for k, v in (line.split("=", 1) for line in target.read_text().splitlines())}
+    base = values[c.ENV_CLIENT_BASE_URL]
+    assert base == stack.base_url.rstrip("/")
+    r = httpx.post(f"{base}/v1/messages", verify=ssl_context, timeout=30,
+                   headers={"x-api-key": values[c.ENV_API_KEY], "anthropic-version": "2023-06-01",
+                            "content-type": "application/json"},
+                   json={"model": "haiku", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["type"] == "message"
+    assert body["content"][0]["type"] == "text"
+
+
+def test_claude_code_settings_block_from_the_stack(stack, conn_file, capsys):
+    assert cli.main(["env", "--vault-url", stack.vault_url, "--prefix", stack.prefix, "--sandbox", conn_file,
+                     "--format", "claude-code"]) == 0
+    out, err = capsys.readouterr()
+    env = json.loads(out)["env"]
+    assert env["CLAUDE_CODE_USE_FOUNDRY"] == "1"
+    assert env[c.ENV_BASE_URL] == stack.base_url.rstrip("/")
+    assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "haiku"
+    assert c.ENV_API_KEY not in env
+    assert stack.current_key() not in out + err

@@ -47,6 +47,31 @@ def test_standard_url_gives_resource_only():
     assert c.ENV_API_KEY not in v
 
 
+def test_a_base_url_for_every_client_on_real_azure_too():
+    """The anthropic SDKs and Claude Code take the resource name; LiteLLM, LangChain, the Vercel AI SDK and curl
+    need a URL: CLAUDE_FOUNDRY_BASE_URL carries it whichever form the SDK variables take."""
+    azure = envexport.env_vars(contract())
+    assert azure[c.ENV_CLIENT_BASE_URL] == "https://acct.services.ai.azure.com/anthropic"
+    assert azure[c.ENV_CLIENT_BASE_URL] == c.foundry_base_url(azure[c.ENV_RESOURCE])
+    sandbox = envexport.env_vars(contract(base_url="https://127.0.0.1:8443/foundry/acct/anthropic/"))
+    assert sandbox[c.ENV_CLIENT_BASE_URL] == sandbox[c.ENV_BASE_URL] == "https://127.0.0.1:8443/foundry/acct/anthropic"
+    assert c.ENV_CLIENT_BASE_URL not in c.RUNTIME_ENV_VARS  # an export for clients, never read back by the runtime
+
+
+def test_claude_code_settings_block_holds_what_claude_code_reads(tmp_path):
+    v = envexport.env_vars(contract(), with_key=True, ca_bundle=tmp_path / "ca.pem")
+    settings = json.loads(envexport.render(v, "claude-code"))
+    assert list(settings) == ["env"]
+    env = settings["env"]
+    assert env[c.ENV_CLAUDE_CODE_USE_FOUNDRY] == "1"
+    assert env[c.ENV_RESOURCE] == "acct"
+    assert env[c.ENV_API_KEY] == v[c.ENV_API_KEY]
+    assert env["NODE_EXTRA_CA_CERTS"] == str(tmp_path / "ca.pem")
+    assert {k for k in env if k.startswith("ANTHROPIC_DEFAULT_")} == {
+        k for k in v if k.startswith("ANTHROPIC_DEFAULT_")}
+    assert not {c.ENV_DEPLOYMENTS, c.ENV_CLIENT_BASE_URL, c.ENV_CA_BUNDLE} & set(env)  # not Claude Code's
+
+
 def test_sandbox_url_gives_base_url_only():
     v = envexport.env_vars(contract(base_url="https://127.0.0.1:8443/foundry/acct/anthropic"))
     assert v[c.ENV_BASE_URL] == "https://127.0.0.1:8443/foundry/acct/anthropic"
@@ -163,6 +188,19 @@ def test_cli_env_json_is_public_contract(vault, capsys):
     assert data["env"][c.ENV_RESOURCE] == "acct"
     assert KEY not in json.dumps(data)
     assert rt.contract_from_json(data).deployments == contract().deployments
+
+
+def test_cli_env_claude_code_with_key_only_into_a_file(vault, capsys, tmp_path):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "claude-code", "--with-key"]) == 2
+    err = capsys.readouterr()
+    assert "--write" in err.err
+    assert KEY not in err.out + err.err
+    target = tmp_path / "settings.local.json"
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "claude-code", "--with-key",
+                     "--write", str(target)]) == 0
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert json.loads(target.read_text(encoding="utf-8"))["env"][c.ENV_API_KEY] == KEY
+    assert KEY not in capsys.readouterr().out
 
 
 def test_cli_env_json_with_key_refused(vault, capsys):

@@ -282,3 +282,26 @@ def test_packaged_example_stack_is_the_dev_stack(monkeypatch: pytest.MonkeyPatch
     packaged = default_stack()
     assert packaged.endswith("example-stack.yaml")
     assert load_spec(packaged) == load_spec(ROOT / "stacks" / "dev.yaml")
+
+
+def test_deployment_names_that_trip_clients_warn(tmp_path: Path) -> None:
+    """Upper case, and a name that is another model's id, validate with a warning naming the trap."""
+    from claude_foundry.program.spec import load_spec
+
+    stack = tmp_path / "s.yaml"
+    stack.write_text(
+        "environment: dev\nlocation: eastus2\nresource_group: rg-x\n"
+        "foundry:\n  name: contoso-claude-x\n  model_provider: {organization_name: Contoso, country_code: US, "
+        "industry: technology}\n"
+        "deployments:\n  Team-Chat: {model: claude-haiku-4-5}\n  claude-opus-4-8: {model: claude-haiku-4-5}\n"
+        "  claude-haiku-4-5: {model: claude-haiku-4-5}\n  fast: {model: claude-haiku-4-5}\n"
+        "key_vault: {name: kv-contoso-x}\n", encoding="utf-8")
+    warnings: list = []
+    spec = load_spec(stack, warnings=warnings)
+    assert set(spec.deployments) == {"Team-Chat", "claude-opus-4-8", "claude-haiku-4-5", "fast"}
+    by_path = {w.path: w.message for w in warnings}
+    assert "upper case" in by_path["deployments.Team-Chat"]
+    assert "'team-chat'" in by_path["deployments.Team-Chat"]
+    assert "another model's id but serves claude-haiku-4-5" in by_path["deployments.claude-opus-4-8"]
+    assert "deployments.claude-haiku-4-5" not in by_path  # named after the model it serves: fine
+    assert "deployments.fast" not in by_path

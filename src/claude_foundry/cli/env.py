@@ -13,19 +13,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "env", help="export the stack's endpoint and deployment names as environment variables",
         description="Read the stack's contract from Key Vault and print ANTHROPIC_FOUNDRY_RESOURCE (or "
-                    "ANTHROPIC_FOUNDRY_BASE_URL), CLAUDE_CODE_USE_FOUNDRY=1 and ANTHROPIC_DEFAULT_*_MODEL pinned "
-                    "to this stack's deployments, each with _SUPPORTED_CAPABILITIES from the catalogue (what the "
-                    "model behind the deployment takes), _NAME and _DESCRIPTION. With --sandbox (or --ca-bundle): "
-                    "NODE_EXTRA_CA_CERTS, and SSL_CERT_FILE / REQUESTS_CA_BUNDLE naming a bundle of the system CAs "
-                    "plus the sandbox CA. The key only with --with-key; never with Entra ID stacks.")
+                    "ANTHROPIC_FOUNDRY_BASE_URL), CLAUDE_FOUNDRY_BASE_URL (the endpoint's base URL for clients "
+                    "that take a URL: LiteLLM, LangChain, the Vercel AI SDK, curl), CLAUDE_CODE_USE_FOUNDRY=1 and "
+                    "ANTHROPIC_DEFAULT_*_MODEL pinned to this stack's deployments, each with "
+                    "_SUPPORTED_CAPABILITIES from the catalogue (what the model behind the deployment takes), "
+                    "_NAME and _DESCRIPTION. With --sandbox (or --ca-bundle): NODE_EXTRA_CA_CERTS, and "
+                    "SSL_CERT_FILE / REQUESTS_CA_BUNDLE naming a bundle of the system CAs plus the sandbox CA. "
+                    "The key only with --with-key; never with Entra ID stacks.")
     add_target_arguments(p, full=False)
     p.add_argument("--deployment", metavar="NAME",
                    help="pin this deployment for its model family (default: newest model, then name)")
     p.add_argument("--account", metavar="NAME",
                    help="in a stack with several accounts (accounts:), point at this one (default: primary, the "
                         "stack's foundry:); the SDK and Claude Code take one endpoint")
-    p.add_argument("--format", choices=("sh", "dotenv", "json"),
-                   help="sh (export lines, default), dotenv, or json (the public contract + variables)")
+    p.add_argument("--format", choices=("sh", "dotenv", "json", "claude-code"),
+                   help="sh (export lines, default), dotenv, json (the public contract + variables), or "
+                        "claude-code (a settings.json {\"env\": ...} block for .claude/settings.json)")
     p.add_argument("--with-key", action="store_true",
                    help="include ANTHROPIC_FOUNDRY_API_KEY (key-auth stacks only; prefer --write)")
     p.add_argument("--write", metavar="FILE",
@@ -42,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.vault_url and not args.stack and not os.environ.get(c.ENV_VAULT_URL):
         raise UserError(f"pass --vault-url URL or --stack STACK_FILE (or set {c.ENV_VAULT_URL})")
     fmt = args.format or ("dotenv" if args.write else "sh")
+    if fmt == "claude-code" and args.with_key and not args.write:
+        raise UserError("--format claude-code --with-key writes the key into a settings file: add --write FILE "
+                        "(owner-only, e.g. .claude/settings.local.json, which Claude Code keeps out of git), or "
+                        "leave the key out (Entra ID: ANTHROPIC_FOUNDRY_AUTH_TOKEN)")
     if fmt == "json" and args.with_key:
         raise UserError("--format json is the public contract and never holds the key; use --format dotenv "
                         "--with-key --write FILE")

@@ -24,7 +24,7 @@ from claude_foundry import files
 from claude_foundry.catalogue import Capabilities, Catalogue, load_catalogue
 from claude_foundry.errors import ClaudeFoundryError
 
-FORMATS = ("sh", "dotenv", "json")
+FORMATS = ("sh", "dotenv", "json", "claude-code")
 
 #: The families Claude Code pins (``ANTHROPIC_DEFAULT_<FAMILY>_MODEL``), in the order they are printed. Fable is
 #: Claude Code's own (code.claude.com/docs/en/model-config, "Customize pinned model display and capabilities").
@@ -173,6 +173,7 @@ def env_vars(
         out[c.ENV_RESOURCE] = contract.resource
     else:
         out[c.ENV_BASE_URL] = contract.base_url.rstrip("/")
+    out[c.ENV_CLIENT_BASE_URL] = contract.base_url.rstrip("/")
     if with_key and contract.api_key and contract.auth_mode != c.AUTH_MODE_ENTRA:
         out[c.ENV_API_KEY] = contract.api_key
     out[c.ENV_CLAUDE_CODE_USE_FOUNDRY] = "1"
@@ -201,10 +202,21 @@ def env_vars(
     return out
 
 
+#: What Claude Code reads of the variables: its ``settings.json`` ``env`` block takes only these (the runtime's own
+#: and the CA variables of the sandbox stay in the shell's environment).
+def _claude_code_env(variables: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in variables.items()
+            if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_")) or k in (ENV_NODE_EXTRA_CA_CERTS,)}
+
+
 def render(variables: Mapping[str, str], fmt: str = "sh") -> str:
-    """``sh`` (``export K=...``), ``dotenv`` (``K=...``) or ``json`` (an object); values shell-quoted."""
+    """``sh`` (``export K=...``), ``dotenv`` (``K=...``), ``json`` (an object; values shell-quoted in the first two)
+    or ``claude-code``: a Claude Code ``settings.json`` document, ``{"env": {...}}`` with the variables Claude Code
+    reads (to merge into ``.claude/settings.json`` or ``~/.claude/settings.json``)."""
     if fmt == "json":
         return json.dumps(dict(variables), indent=2) + "\n"
+    if fmt == "claude-code":
+        return json.dumps({"env": _claude_code_env(variables)}, indent=2) + "\n"
     if fmt not in FORMATS:
         raise EnvExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     lead = "export " if fmt == "sh" else ""

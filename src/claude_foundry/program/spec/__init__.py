@@ -183,6 +183,31 @@ def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tup
     return errors, warnings
 
 
+def _client_traps(spec: Spec, cat: Catalogue, doc: Document) -> list[Issue]:
+    """Warnings on deployment names that trip the clients teams point at them: a name with upper case (clients
+    and proxies that lower-case model names, LiteLLM's among them, then ask for a deployment that does not
+    exist) and a name that is another model's id (Claude Code, LiteLLM and the SDKs' helpers infer a model's
+    features from the name they send, so they would assume that model's, not the one deployed)."""
+    out: list[Issue] = []
+    for account in spec.all_accounts():
+        prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
+        for name, dep in account.deployments.items():
+            loc = (*prefix, "deployments", name)
+            if not account.primary and name in spec.deployments:
+                continue  # judged where the stack names it
+            if name != name.lower():
+                out.append(Issue(doc.mark_for(loc), dotted(loc),
+                                 f"deployment name {name!r} has upper case: clients and proxies that lower-case "
+                                 f"the model name (LiteLLM among them) would ask for {name.lower()!r}, which does "
+                                 "not exist; prefer a lower-case name"))
+            if cat.model(name) is not None and name != dep.model:
+                out.append(Issue(doc.mark_for(loc), dotted(loc),
+                                 f"deployment name {name!r} is another model's id but serves {dep.model}: Claude "
+                                 f"Code and other clients infer the model's features from the name they send and "
+                                 f"would assume {name}'s; name it after {dep.model} or after its role"))
+    return out
+
+
 def _judge(spec: Spec, cat: Catalogue, doc: Document, today: dt.date, loc: tuple[str, ...], dep: Any,
        errors: list[Issue], warnings: list[Issue]) -> None:
     """The lifecycle verdict of one deployment at ``loc``, and the Entra-only check."""
@@ -222,6 +247,8 @@ def validate_data(doc: Document, catalogue: Catalogue | None = None,
     if spec is not None and not issues and judge_lifecycle:
         errors, warnings = _lifecycle(spec, cat, doc, today or dt.date.today())
         issues.extend(errors)
+    if spec is not None and not issues:
+        warnings.extend(_client_traps(spec, cat, doc))
     issues.sort(key=lambda i: (i.mark.file if i.mark else "", i.mark.line if i.mark else 0))
     # no message ever echoes a secret: not the pydantic one about the same field, not a path holding one
     issues = [Issue(i.mark, redact_secrets(i.path), redact_secrets(i.message)) for i in issues]
