@@ -605,7 +605,7 @@ async def endpoint(request: Request) -> Response:
         info = state.catalogue.model(model) if deployment else None
         version = str(deployment["properties"]["model"].get("version") or "") if deployment else ""
         retired = info is not None and info.stage_of(version, state.today_date()) == "retired"
-    if retired:
+    if retired and deployment is not None:  # (retired implies a deployment; said for the type checker)
         # A retired model's deployment stops answering. Microsoft: "deployments of a retired model always return
         # error responses" (MicrosoftDocs model-retirements.md, status and text unpublished); Anthropic's API
         # answers a retired model 404 not_found_error "model: <the name sent>" (reported in spring-ai#2387,
