@@ -34,6 +34,7 @@ COMMANDS = (
     "preflight",
     "verify",
     "rotate_keys",
+    "migrate",
     "catalogue",
     "lifecycle",
     "ci",
@@ -65,6 +66,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "preflight": ("ops",),
     "verify": ("ops",),
     "rotate_keys": ("ops",),
+    "migrate": ("ops",),
     "ci": ("ops",),
     "completion": ("cli",),
 }
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
                     "break_lease": "--break-lease"},
+    "migrate": {"drain": "--drain", "accounts": "--account"},
     "ci": {"repo": "--repo", "resource_group": "--resource-group", "location": "--location",
            "environments": "--environments", "deploy_resource_groups": "--deploy-resource-group",
            "identity_name": "--identity-name", "storage_account": "--storage-account", "container": "--container",

@@ -32,7 +32,7 @@ from claude_foundry.azure import arm
 from claude_foundry.azure.caller import wait_for
 from claude_foundry.azure.target import OPERATION_TIMEOUT, Target
 from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import ArgumentProblem, InvalidArgument, OperationFailed, UserError
 
 #: Seconds between the switch and the removal of the old deployment by default: ten times the runtime's map
 #: re-read interval (30 s), so every running runtime has followed and its calls in flight to the old deployment
@@ -71,13 +71,14 @@ class MoveReport:
     to_version: str
     steps: list[MoveStep] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    account_key: str = c.PRIMARY_ACCOUNT  # the stack's name for the account (primary for foundry:)
 
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.steps)
 
     def to_json(self) -> dict[str, Any]:
-        return {"logical": self.logical, "account": self.account,
+        return {"logical": self.logical, "account": self.account, "account_key": self.account_key,
                 "from": {"deployment": self.from_deployment, "model": self.from_model},
                 "to": {"deployment": self.to_deployment, "model": self.to_model, "version": self.to_version},
                 "seconds": round(self.seconds, 3),
@@ -119,22 +120,75 @@ def _new_body(old: dict[str, Any], model: str, version: str, provider_data: dict
             "properties": new_props}
 
 
-def _read_map(secrets: Any, names: c.SecretNames) -> tuple[dict[str, c.DeploymentInfo], str | None]:
-    """The primary's deployment map and the accounts document (None for a one-account stack)."""
+def _read_accounts_doc(secrets: Any, names: c.SecretNames) -> str | None:
+    """The ``<prefix>-accounts`` document (contract version 2), None for a one-account stack."""
     from azure.core.exceptions import ResourceNotFoundError
 
+    try:
+        return secrets.get_secret(names.accounts).value or None
+    except ResourceNotFoundError:
+        return None
+
+
+def _load_accounts(text: str, names: c.SecretNames) -> tuple[list[c.Contract], dict[str, str]]:
+    try:
+        return c.load_accounts(text)
+    except ValueError as exc:
+        raise UserError(f"Key Vault secret {names.accounts!r} is not an accounts document: {exc}") from None
+
+
+@dataclass
+class _AccountMap:
+    """One account's side of the contract as a move reads it."""
+
+    deployments: dict[str, c.DeploymentInfo]
+    accounts_doc: str | None  # the whole <prefix>-accounts value (None: a one-account stack)
+    base_url: str | None  # a further account's endpoint (None: the primary's, from <prefix>-endpoint)
+    key_secret: str | None  # a further account's key secret (None: the primary's, <prefix>-api-key)
+    auth_mode: str | None  # a further account's (None: read <prefix>-auth-mode)
+
+
+def _read_map(secrets: Any, names: c.SecretNames, account_key: str = c.PRIMARY_ACCOUNT) -> _AccountMap:
+    """The deployment map of the account ``account_key``: the primary's from ``<prefix>-deployments``, a further
+    account's from the accounts document."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    accounts = _read_accounts_doc(secrets, names)
+    if account_key != c.PRIMARY_ACCOUNT:
+        if accounts is None:
+            raise UserError(f"Key Vault secret {names.accounts!r} not found: the contract lists no account "
+                            f"{account_key!r} (a one-account stack has only {c.PRIMARY_ACCOUNT!r})")
+        listed, key_secrets = _load_accounts(accounts, names)
+        for a in listed:
+            if a.account == account_key:
+                return _AccountMap(dict(a.deployments), accounts, a.base_url, key_secrets.get(a.account),
+                                   a.auth_mode)
+        raise UserError(f"the contract lists no account {account_key!r} (accounts: "
+                        f"{', '.join(a.account for a in listed)})")
     try:
         text = secrets.get_secret(names.deployments).value
     except ResourceNotFoundError:
         raise UserError(f"Key Vault secret {names.deployments!r} not found: wrong vault or prefix") from None
     try:
-        accounts = secrets.get_secret(names.accounts).value
-    except ResourceNotFoundError:
-        accounts = None
-    try:
-        return c.load_deployment_map(text or "{}"), accounts
+        return _AccountMap(c.load_deployment_map(text or "{}"), accounts, None, None, None)
     except ValueError as exc:
         raise UserError(f"Key Vault secret {names.deployments!r} is not a deployment map: {exc}") from None
+
+
+def serving_accounts(target: Target, *, vault_url: str, logical: str,
+                     prefix: str = c.DEFAULT_SECRET_PREFIX) -> list[str]:
+    """The accounts of the stack (their keys, primary first) whose contract serves ``logical``: the accounts
+    document's order for a stack with several accounts, else ``[primary]`` when its map holds the name."""
+    names = c.SecretNames(prefix)
+    secrets = target.secret_client(vault_url)
+    try:
+        accounts = _read_accounts_doc(secrets, names)
+        if accounts is not None:
+            listed, _ = _load_accounts(accounts, names)
+            return [a.account for a in listed if logical in a.deployments]
+        return [c.PRIMARY_ACCOUNT] if logical in _read_map(secrets, names).deployments else []
+    finally:
+        secrets.close()
 
 
 def _smoke(target: Target, base_url: str, api_key: str | None, logical: str, entry: c.DeploymentInfo,
@@ -188,13 +242,16 @@ def move_deployment(
     catalogue: Catalogue | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
+    account_key: str = c.PRIMARY_ACCOUNT,
 ) -> MoveReport:
-    """Move the logical deployment ``logical`` of the stack's primary account (``account`` in ``resource_group``,
-    contract in ``vault_url`` under ``prefix``) to ``to_model`` (version: ``to_version``, else the one of the same
-    hosting as the old deployment, else the catalogue's default). Returns the :class:`MoveReport`;
-    :class:`MoveError` names the step that failed, :class:`UserError` bad input."""
-    if drain < 0 or drain != drain or drain > 86400:
-        raise UserError(f"drain must be 0-86400 seconds (got {drain!r})")
+    """Move the logical deployment ``logical`` of one account of the stack (``account`` in ``resource_group``; its
+    key in the stack ``account_key``, the primary by default; contract in ``vault_url`` under ``prefix``) to
+    ``to_model`` (version: ``to_version``, else the one of the same hosting as the old deployment, else the
+    catalogue's default). The primary's map is ``<prefix>-deployments`` (and its entry of ``<prefix>-accounts``),
+    a further account's its entry of ``<prefix>-accounts``. Returns the :class:`MoveReport`; :class:`MoveError`
+    names the step that failed, :class:`UserError` bad input."""
+    if not isinstance(drain, int | float) or drain < 0 or drain != drain or drain > 86400:
+        raise InvalidArgument(ArgumentProblem("drain", f" must be 0-86400 seconds (got {drain!r})"))
     cat = catalogue or load_catalogue()
     info = cat.model(to_model)
     if info is None:
@@ -206,16 +263,18 @@ def move_deployment(
     rm = target.resource_client()
     secrets = target.secret_client(vault_url)
     try:
-        deployments, accounts_doc = _read_map(secrets, names)
+        side = _read_map(secrets, names, account_key)
+        deployments, accounts_doc = side.deployments, side.accounts_doc
         if logical not in deployments:
-            raise UserError(f"deployment {logical!r} is not in the contract; known: {', '.join(sorted(deployments))}")
+            raise UserError(f"deployment {logical!r} is not in the contract of account {account_key!r}; known: "
+                            f"{', '.join(sorted(deployments)) or 'none'}")
         current = deployments[logical]
         old_physical = current.physical(logical)
         new_physical = c.physical_name(logical, to_model)
         old = _get(rm, _resource_id(target, resource_group, account, old_physical))
         if current.model == to_model and old_physical == new_physical:
             report = MoveReport(logical, account, old_physical, current.model, new_physical, to_model,
-                                current.version)
+                                current.version, account_key=account_key)
             report.steps.append(MoveStep("switch", 0.0, "already moved: nothing to do"))
             return report
         if old is None:
@@ -228,7 +287,7 @@ def move_deployment(
         if version not in info.versions:
             raise UserError(f"{to_model} has no version {version!r}; versions: {', '.join(info.versions)}")
         report = MoveReport(logical, account, old_physical, str(old_model.get("name") or current.model),
-                            new_physical, to_model, version)
+                            new_physical, to_model, version, account_key=account_key)
 
         # 1. deploy the replacement beside the old one
         t0 = time.monotonic()
@@ -251,12 +310,12 @@ def move_deployment(
 
         # 2. smoke-test it, as applications will call it
         t0 = time.monotonic()
-        base_url = c.check_endpoint(secrets.get_secret(names.endpoint).value)
+        base_url = side.base_url or c.check_endpoint(secrets.get_secret(names.endpoint).value)
         key = None
         try:
-            auth = secrets.get_secret(names.auth_mode).value
+            auth = side.auth_mode or secrets.get_secret(names.auth_mode).value
             if (auth or c.AUTH_MODE_KEY) == c.AUTH_MODE_KEY:
-                key = secrets.get_secret(names.api_key).value
+                key = secrets.get_secret(side.key_secret or names.api_key).value
         except Exception:
             key = None
         entry = c.DeploymentInfo(model=to_model, version=version, family=cat.family_of(to_model), sku=current.sku,
@@ -269,11 +328,12 @@ def move_deployment(
         # 3. switch the contract: runtimes that re-read the map follow
         t0 = time.monotonic()
         deployments = {**deployments, logical: entry}
-        secrets.set_secret(names.deployments, c.dump_deployment_map(deployments))
+        if account_key == c.PRIMARY_ACCOUNT:
+            secrets.set_secret(names.deployments, c.dump_deployment_map(deployments))
         if accounts_doc:
-            listed, _ = c.load_accounts(accounts_doc)
+            listed, _ = _load_accounts(_read_accounts_doc(secrets, names) or accounts_doc, names)
             listed = [dataclasses.replace(a, deployments={**a.deployments, logical: entry})
-                      if a.account == c.PRIMARY_ACCOUNT else a for a in listed]
+                      if a.account == account_key else a for a in listed]
             secrets.set_secret(names.accounts, c.dump_accounts(listed, names))
         say(f"switched {logical} to {new_physical}; draining {old_physical} for {drain:g} s")
         report.steps.append(MoveStep("switch", time.monotonic() - t0, f"{logical} -> {new_physical}"))
@@ -308,3 +368,231 @@ def _arm_words(exc: BaseException) -> str:
         return describe(exc)
     except Exception:
         return type(exc).__name__
+
+
+# --- every account of the stack, one after another ---------------------------------------------------------------
+
+
+@dataclass
+class StackMoveReport:
+    """A move of one logical name over the accounts of a stack: each account's :class:`MoveReport` in the order
+    moved, and the accounts left out (key -> why)."""
+
+    logical: str
+    to_model: str
+    moves: list[MoveReport] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(m.seconds for m in self.moves)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"logical": self.logical, "to_model": self.to_model, "seconds": round(self.seconds, 3),
+                "accounts": [m.to_json() for m in self.moves], "skipped": dict(self.skipped)}
+
+
+def move_stack_deployment(
+    target: Target,
+    *,
+    resource_group: str,
+    accounts: dict[str, str],
+    vault_url: str,
+    logical: str,
+    to_model: str,
+    only: list[str] | None = None,
+    prefix: str = c.DEFAULT_SECRET_PREFIX,
+    on_account: Callable[[str, MoveReport], None] | None = None,
+    **move: Any,
+) -> StackMoveReport:
+    """Move ``logical`` to ``to_model`` on every account of the stack whose contract serves it (``accounts``: the
+    stack's key -> Azure account name, primary first), or on those of ``only``, one account after another: each
+    completes its four steps (its own drain) before the next starts, so the others keep serving meanwhile.
+    ``move``: the other keywords of :func:`move_deployment`. A failed account raises its :class:`MoveError`
+    (``account`` names it, ``moved`` the accounts done before); running the same move again resumes."""
+    if not accounts:
+        raise InvalidArgument(ArgumentProblem("accounts", " must name at least one account"))
+    unknown = [k for k in only or () if k not in accounts]
+    if unknown:
+        raise InvalidArgument(ArgumentProblem(
+            "accounts", f" {unknown[0]!r}: no such account in the stack; its accounts are {', '.join(accounts)}"))
+    serving = serving_accounts(target, vault_url=vault_url, logical=logical, prefix=prefix)
+    report = StackMoveReport(logical, to_model)
+    for key in accounts:
+        if only and key not in only:
+            report.skipped[key] = "not asked"
+        elif key not in serving:
+            report.skipped[key] = f"its contract does not serve {logical}"
+    todo = [k for k in accounts if k not in report.skipped]
+    if not todo:
+        raise UserError(f"deployment {logical!r} is served by no account asked for (the contract's accounts "
+                        f"serving it: {', '.join(serving) or 'none'})")
+    for key in todo:
+        try:
+            done = move_deployment(target, resource_group=resource_group, account=accounts[key], vault_url=vault_url,
+                                   logical=logical, to_model=to_model, prefix=prefix, account_key=key, **move)
+        except MoveError as exc:
+            exc.account = key  # type: ignore[attr-defined]
+            exc.moved = [m.account_key for m in report.moves]  # type: ignore[attr-defined]
+            raise
+        report.moves.append(done)
+        if on_account is not None:
+            on_account(key, done)
+    return report
+
+
+# --- the stack file after a move ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackEdit:
+    """One change to a stack file: at ``where`` (keys from the top of the file), set ``values`` and remove
+    ``remove``; ``create``: the mapping is not there yet (an override for one account)."""
+
+    where: tuple[str, ...]
+    values: dict[str, Any]
+    remove: tuple[str, ...] = ()
+    create: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"where": ".".join(self.where), "set": dict(self.values), "remove": list(self.remove),
+                "create": self.create}
+
+
+@dataclass
+class StackFileChange:
+    """What a stack file must say after a move, so that ``pulumi up`` and ``up --local`` keep the physical
+    deployments instead of re-creating the old ones. ``text``: the file rewritten (PyYAML: comments and layout are
+    not kept), None when an edit falls in a file this one ``extends`` (``problems`` says which)."""
+
+    path: str
+    edits: list[StackEdit]
+    text: str | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "edits": [e.to_json() for e in self.edits], "writable": self.text is not None,
+                "problems": list(self.problems)}
+
+
+def _entry_values(logical: str, model: str, version: str, physical: str | None,
+                  cat: Catalogue) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The keys a deployment entry needs to declare ``model`` at ``version`` served by ``physical``, and those to
+    drop (a hosting or version of the old model). The version is written only when the model's default would not
+    pick it."""
+    values: dict[str, Any] = {"model": model}
+    remove = ["hosting", "version"]
+    info = cat.model(model)
+    vinfo = info.version_info(version) if info else None
+    if info is None or vinfo is None:
+        values["version"] = version
+    elif info.version_for(info.default_hosting) != version:
+        if info.version_for(vinfo.hosting) == version:
+            values["hosting"] = vinfo.hosting
+        else:
+            values["version"] = version
+    if physical and physical != logical:
+        values["deployment"] = physical
+    else:
+        remove.append("deployment")
+    return values, tuple(k for k in remove if k not in values)
+
+
+def stack_file_change(path: str, spec: Any, report: StackMoveReport, catalogue: Catalogue | None = None
+                      ) -> StackFileChange:
+    """The edits that make the stack file at ``path`` (``spec``: it, loaded) declare what ``report`` moved: each
+    moved account's entry names the new model and ``deployment: <physical>``; an account that inherits the
+    entry from ``deployments:`` but was not moved gets an override keeping its old model."""
+    import yaml
+
+    cat = catalogue or load_catalogue()
+    logical = report.logical
+    moved = {m.account_key: m for m in report.moves}
+    resolved = {a.key: a for a in spec.all_accounts()}
+    edits: list[StackEdit] = []
+    primary = moved.get(c.PRIMARY_ACCOUNT)
+    if primary is not None:
+        values, remove = _entry_values(logical, primary.to_model, primary.to_version, primary.to_deployment, cat)
+        edits.append(StackEdit(("deployments", logical), values, remove))
+    for key, acct in resolved.items():
+        if key == c.PRIMARY_ACCOUNT or logical not in acct.deployments:
+            continue
+        own = _account_override(spec, key, logical)
+        m = moved.get(key)
+        if m is not None:
+            values, remove = _entry_values(logical, m.to_model, m.to_version, m.to_deployment, cat)
+            if own is not None and "model" in own:
+                edits.append(StackEdit(("accounts", key, "deployments", logical), values, remove))
+            elif primary is None or (primary.to_model, primary.to_version, primary.to_deployment) != \
+                    (m.to_model, m.to_version, m.to_deployment):
+                edits.append(StackEdit(("accounts", key, "deployments", logical), values, create=True))
+        elif primary is not None and (own is None or "model" not in own):
+            dep = acct.deployments[logical]  # as it is now: keep it
+            values, _ = _entry_values(logical, dep.model, str(dep.version), dep.deployment, cat)
+            edits.append(StackEdit(("accounts", key, "deployments", logical), values, create=True))
+    text, problems = _apply(path, edits, yaml)
+    return StackFileChange(path, edits, text, problems)
+
+
+def _account_override(spec: Any, key: str, logical: str) -> dict[str, Any] | None:
+    """The account's own entry for ``logical`` as the spec holds it (model set: it names its own model)."""
+    acct = spec.accounts.get(key)
+    if acct is None or logical not in acct.deployments:
+        return None
+    dep = acct.deployments[logical]
+    base = spec.deployments.get(logical)
+    return {"model": dep.model} if base is None or dep.model != base.model else {}
+
+
+def _apply(path: str, edits: list[StackEdit], yaml: Any) -> tuple[str | None, list[str]]:
+    from pathlib import Path
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        return None, [f"{path}: cannot be read back ({type(exc).__name__})"]
+    if not isinstance(data, dict):
+        return None, [f"{path}: not a mapping"]
+    problems = []
+    for edit in edits:
+        node: Any = data
+        for n, key in enumerate(edit.where):
+            last = n == len(edit.where) - 1
+            child = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and key == "deployments" and isinstance(child, list):
+                child = node[key] = dict.fromkeys(child)  # an account's list of names becomes a mapping
+            if child is None and isinstance(node, dict) and (edit.create or (key == "deployments" and
+                                                                             edit.where[0] == "accounts")):
+                if key == "deployments" and not last:  # "every deployment of the stack": say so as a mapping
+                    child = node[key] = dict.fromkeys(data.get("deployments") or {})
+                else:
+                    child = node[key] = {}
+            if not isinstance(child, dict):
+                problems.append(f"{'.'.join(edit.where[:n + 1])} is not in {path} as a mapping (it comes from a "
+                                "file this one extends, or is written another way): make this change there")
+                break
+            node = child
+        else:
+            for k in edit.remove:
+                node.pop(k, None)
+            node.update(edit.values)
+    if problems:
+        return None, problems
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), []
+
+
+def stack_vault_url(target: Target, resource_group: str, vault: str) -> str:
+    """The contract vault's URL as ARM reports it (``properties.vaultUri``); :class:`OperationFailed` otherwise."""
+    from claude_foundry.azure.caller import ArmCaller
+
+    caller = ArmCaller(target)
+    try:
+        status, data = caller.call("GET", arm.vault_id(target.subscription_id, resource_group, vault),
+                                   arm.KEY_VAULT_API_VERSION)
+    finally:
+        caller.close()
+    url = ((data or {}).get("properties") or {}).get("vaultUri") if status == 200 and isinstance(data, dict) else None
+    if not url:
+        raise OperationFailed(f"the stack's vault {vault!r} in {resource_group!r} is not readable (ARM answered "
+                              f"{status}): deploy the stack first, or check the subscription")
+    return str(url)

@@ -86,7 +86,7 @@ class ClaudeDeployments(pulumi.ComponentResource):
         for dep_name, dep in args.deployments.items():
             res = azure_native.resources.Resource(
                 f"{name}-{dep_name}",
-                resource_name_=dep_name,
+                resource_name_=dep.deployment or dep_name,  # the physical name after a move (same URN)
                 resource_group_name=args.resource_group_name,
                 resource_provider_namespace=arm.COGNITIVE_SERVICES_NAMESPACE,
                 parent_resource_path=parent_path,

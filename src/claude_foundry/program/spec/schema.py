@@ -240,6 +240,19 @@ class DeploymentSpec(StrictModel):
     rai_policy: str | None = Field(None, min_length=1, description=(
         "Content filter (raiPolicyName). Optional: Foundry applies no built-in content filter to Claude at "
         "deployment time; set one only if your account defines it."))
+    deployment: str | None = Field(None, description=(
+        "The Azure deployment that serves this name, when it is another one (after `claude-foundry migrate`: "
+        "<name>--<model>). Clients keep calling the name; the contract maps it to this deployment. 2-64 "
+        "characters of letters, digits, '.', '_' and '-', unique within the account and not another "
+        "deployment's name. Default: the name itself."))
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, v: str | None) -> str | None:
+        if v is not None and not DEPLOYMENT_NAME_RE.match(v):
+            raise ValueError(f"{v!r}: 2-64 characters of letters, digits, '.', '_' and '-', starting with a "
+                             "letter or digit (Azure's rule for deployment names)")
+        return v
 
     @field_validator("model")
     @classmethod
@@ -333,7 +346,7 @@ _ACCOUNT_DEPLOYMENTS_SCHEMA = {
         {"type": "object", "additionalProperties": {"anyOf": [{"type": "null"}, {
             "type": "object", "additionalProperties": False,
             "properties": {k: {} for k in ("model", "hosting", "version", "sku", "capacity",
-                                           "version_upgrade_option", "rai_policy")}}]}},
+                                           "version_upgrade_option", "rai_policy", "deployment")}}]}},
     ]}
 
 
@@ -365,6 +378,28 @@ def _merged_deployment(name: str, over: Any, stack: Mapping[str, Any]) -> Any:
         base.pop("hosting", None)
         base.pop("version", None)
     return {**base, **over}
+
+
+def physical_names_problem(deployments: Mapping[str, DeploymentSpec]) -> str | None:
+    """Why the Azure deployments serving ``deployments`` (one account's) clash, or None: two names served by
+    one Azure deployment, or one served by another's name (an older runtime calling that name would reach the
+    wrong model)."""
+    served: dict[str, str] = {}
+    for name, dep in deployments.items():
+        physical = dep.deployment or name
+        if physical != name and physical in deployments:
+            return (f"{name}.deployment {physical!r} is another deployment's name: the Azure deployment serving "
+                    f"a name may not be another name of the same account")
+        if physical in served:
+            return (f"{served[physical]} and {name} are both served by the Azure deployment {physical!r}: each "
+                    "name needs its own (deployment names are unique per account)")
+        served[physical] = name
+    return None
+
+
+def physical_of(name: str, dep: DeploymentSpec) -> str | None:
+    """What the contract's entry for ``name`` carries as its physical deployment: None when it is the name."""
+    return dep.deployment if dep.deployment and dep.deployment != name else None
 
 
 class AccountSpec(StrictModel):
@@ -418,9 +453,13 @@ class AccountSpec(StrictModel):
             v = {name: _merged_deployment(name, over, stack) for name, over in v.items()}
         token = _ACCOUNT_LOCATION.set(info.data.get("location", False))
         try:
-            return handler(v)
+            out = handler(v)
         finally:
             _ACCOUNT_LOCATION.reset(token)
+        problem = physical_names_problem(out)
+        if problem:
+            raise ValueError(problem)
+        return out
 
 
 @dataclass(frozen=True)
@@ -448,7 +487,7 @@ class ResolvedAccount:
     def deployment_map(self, catalogue: Catalogue | None = None) -> dict[str, contract.DeploymentInfo]:
         cat = catalogue or load_catalogue()
         return {name: contract.DeploymentInfo(model=d.model, version=str(d.version), family=cat.family_of(d.model),
-                                              sku=d.sku, capacity=d.capacity)
+                                              sku=d.sku, capacity=d.capacity, deployment=physical_of(name, d))
                 for name, d in self.deployments.items()}
 
 
@@ -997,6 +1036,9 @@ class Spec(StrictModel):
         if bad:
             raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
                              "'-', starting with a letter or digit")
+        problem = physical_names_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("accounts", mode="before")
@@ -1088,7 +1130,7 @@ class Spec(StrictModel):
         cat = catalogue or load_catalogue()
         return {
             name: contract.DeploymentInfo(model=d.model, version=str(d.version), family=cat.family_of(d.model),
-                                          sku=d.sku, capacity=d.capacity)
+                                          sku=d.sku, capacity=d.capacity, deployment=physical_of(name, d))
             for name, d in self.deployments.items()
         }
 
