@@ -242,7 +242,7 @@ class DeploymentSpec(StrictModel):
         "deployment time; set one only if your account defines it."))
     deployment: str | None = Field(None, description=(
         "The Azure deployment that serves this name, when it is another one (after `claude-foundry migrate`: "
-        "<name>--<model>). Clients keep calling the name; the contract maps it to this deployment. 2-64 "
+        "`<name>--<model>`). Clients keep calling the name; the contract maps it to this deployment. 2-64 "
         "characters of letters, digits, '.', '_' and '-', unique within the account and not another "
         "deployment's name. Default: the name itself."))
 
