@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
+    from claude_foundry.azure import arm
     from claude_foundry.catalogue import load_catalogue
     from claude_foundry.cli._target import dumps, resolve_target
     from claude_foundry.cli.ui import make_console
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     with resolve_target(args) as target:
         vault_url = m.stack_vault_url(target, spec.resource_group, spec.key_vault.name)
+        move["vault_id"] = arm.vault_id(target.subscription_id, spec.resource_group, spec.key_vault.name)
         try:
             report = m.move_stack_deployment(
                 target, resource_group=spec.resource_group, accounts=accounts, vault_url=vault_url,

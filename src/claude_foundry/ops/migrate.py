@@ -243,12 +243,15 @@ def move_deployment(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
     account_key: str = c.PRIMARY_ACCOUNT,
+    vault_id: str | None = None,
 ) -> MoveReport:
     """Move the logical deployment ``logical`` of one account of the stack (``account`` in ``resource_group``; its
     key in the stack ``account_key``, the primary by default; contract in ``vault_url`` under ``prefix``) to
     ``to_model`` (version: ``to_version``, else the one of the same hosting as the old deployment, else the
     catalogue's default). The primary's map is ``<prefix>-deployments`` (and its entry of ``<prefix>-accounts``),
-    a further account's its entry of ``<prefix>-accounts``. Returns the :class:`MoveReport`; :class:`MoveError`
+    a further account's its entry of ``<prefix>-accounts``. With ``vault_id`` (the vault's ARM id) the contract is
+    written through ARM, as the program writes it (Contributor on the resource group is enough), else through Key
+    Vault's data plane (Key Vault Secrets Officer). Returns the :class:`MoveReport`; :class:`MoveError`
     names the step that failed, :class:`UserError` bad input."""
     if not isinstance(drain, int | float) or drain < 0 or drain != drain or drain > 86400:
         raise InvalidArgument(ArgumentProblem("drain", f" must be 0-86400 seconds (got {drain!r})"))
@@ -328,13 +331,19 @@ def move_deployment(
         # 3. switch the contract: runtimes that re-read the map follow
         t0 = time.monotonic()
         deployments = {**deployments, logical: entry}
+        def write(name: str, value: str) -> None:
+            if vault_id is None:
+                secrets.set_secret(name, value)
+            else:
+                _write_secret_arm(target, vault_id, name, value)
+
         if account_key == c.PRIMARY_ACCOUNT:
-            secrets.set_secret(names.deployments, c.dump_deployment_map(deployments))
+            write(names.deployments, c.dump_deployment_map(deployments))
         if accounts_doc:
             listed, _ = _load_accounts(_read_accounts_doc(secrets, names) or accounts_doc, names)
             listed = [dataclasses.replace(a, deployments={**a.deployments, logical: entry})
                       if a.account == account_key else a for a in listed]
-            secrets.set_secret(names.accounts, c.dump_accounts(listed, names))
+            write(names.accounts, c.dump_accounts(listed, names))
         say(f"switched {logical} to {new_physical}; draining {old_physical} for {drain:g} s")
         report.steps.append(MoveStep("switch", time.monotonic() - t0, f"{logical} -> {new_physical}"))
 
@@ -359,6 +368,30 @@ def move_deployment(
     finally:
         rm.close()
         secrets.close()
+
+
+def _write_secret_arm(target: Target, vault_id: str, name: str, value: str) -> None:
+    """Set a contract secret through ARM (``vaults/secrets``), keeping the tags and content type it has."""
+    from claude_foundry.azure.caller import ArmCaller
+
+    path = f"{vault_id}/secrets/{name}"
+    caller = ArmCaller(target)
+    try:
+        status, data = caller.call("GET", path, arm.KEY_VAULT_API_VERSION)
+        body: dict[str, Any] = {"properties": {"value": value}}
+        if status == 200 and isinstance(data, dict):
+            if data.get("tags"):
+                body["tags"] = data["tags"]
+            kind = (data.get("properties") or {}).get("contentType")
+            if kind:
+                body["properties"]["contentType"] = kind
+        status, data = caller.call("PUT", path, arm.KEY_VAULT_API_VERSION, body)
+    finally:
+        caller.close()
+    if status not in (200, 201):
+        from claude_foundry.azure.errors import arm_error_text
+
+        raise MoveError("switch", f"writing the contract secret {name}: {arm_error_text(status, data)}")
 
 
 def _arm_words(exc: BaseException) -> str:
