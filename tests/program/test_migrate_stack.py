@@ -58,7 +58,7 @@ def test_deployment_equal_to_the_name_changes_nothing(dev_plan: plan_mod.Plan,
 @pytest.mark.parametrize(("overrides", "words"), [
     ("deployments:\n  fast: {deployment: 'bad name'}\n", "2-64 characters"),
     ("deployments:\n  fast: {deployment: my-claude-deployment}\n", "another deployment's name"),
-    (f"deployments:\n  fast: {{deployment: x1}}\n  my-claude-deployment: {{deployment: x1}}\n",
+    ("deployments:\n  fast: {deployment: x1}\n  my-claude-deployment: {deployment: x1}\n",
      "both served by the Azure deployment 'x1'"),
     ("accounts:\n  sweden:\n    name: contoso-claude-dev-sc\n    location: swedencentral\n"
      "    deployments:\n      fast: {deployment: my-claude-deployment}\n      my-claude-deployment: {}\n",

@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
                 logical=args.deployment, to_model=args.to_model, only=only, prefix=spec.key_vault.secret_prefix,
                 on_account=moved, **move)
         except m.MoveError as exc:
-            done = getattr(exc, "moved", [])
-            raise m.MoveError(exc.step, f"{getattr(exc, 'account', '?')}: {str(exc).split(': ', 1)[-1]}"
+            done = exc.moved
+            raise m.MoveError(exc.step, f"account {exc.account or '?'}: {exc.message}"
                               + (f" (already moved: {', '.join(done)})" if done else "")
                               + "; run the same command again to resume") from None
     change = m.stack_file_change(args.stack_file, spec, report, cat)

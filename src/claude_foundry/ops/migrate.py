@@ -49,6 +49,10 @@ class MoveError(OperationFailed):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
+        self.message = message
+        #: With :func:`move_stack_deployment`: the stack's key of the account that failed, and those moved before.
+        self.account: str | None = None
+        self.moved: list[str] = []
 
 
 @dataclass
@@ -465,8 +469,8 @@ def move_stack_deployment(
             done = move_deployment(target, resource_group=resource_group, account=accounts[key], vault_url=vault_url,
                                    logical=logical, to_model=to_model, prefix=prefix, account_key=key, **move)
         except MoveError as exc:
-            exc.account = key  # type: ignore[attr-defined]
-            exc.moved = [m.account_key for m in report.moves]  # type: ignore[attr-defined]
+            exc.account = key
+            exc.moved = [m.account_key for m in report.moves]
             raise
         report.moves.append(done)
         if on_account is not None:
