@@ -314,6 +314,8 @@ assert _telemetry.enabled() is False, "off by default"
 import sys
 from opentelemetry.sdk.{mod} import {cls}
 {setter}({cls}())
+assert _telemetry.enabled() is False, "looked at again only after RECHECK_INTERVAL"
+_telemetry._NEXT_CHECK = 0.0
 assert _telemetry.enabled() is True, "on with a provider"
 print("ok")
 """

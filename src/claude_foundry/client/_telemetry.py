@@ -6,9 +6,9 @@ lists every attribute, event and metric.
 
 **Off unless an application configured OpenTelemetry.** :func:`enabled` is False while the global tracer and meter
 providers are OpenTelemetry's defaults (the API's proxies / no-ops): then the runtime does nothing here but that
-one check per call. Once a provider is set it stays set (OpenTelemetry sets a global provider once), so the answer
-is cached. ``opentelemetry-api`` comes with anthropic; the SDK and exporters are the application's
-(``claude-foundry[telemetry]``).
+check per call (a clock read; the providers themselves are looked at once a second). Once a provider is set it
+stays set (OpenTelemetry sets a global provider once), so the answer is cached. ``opentelemetry-api`` comes with
+anthropic; the SDK and exporters are the application's (``claude-foundry[telemetry]``).
 
 **No content unless asked.** Prompts, system instructions and completions are recorded only when
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true`` (the variable OpenTelemetry's GenAI
@@ -110,11 +110,22 @@ def _is_default(tracer_provider: Any, meter_provider: Any) -> bool:
     return isinstance(tracer_provider, d[2]) and isinstance(meter_provider, d[3])
 
 
+#: Seconds between two looks at the global providers while none is set: a provider set after a client was made
+#: is seen within this time; in between, the check per call is one clock read.
+RECHECK_INTERVAL = 1.0
+_NEXT_CHECK = 0.0
+
+
 def enabled() -> bool:
-    """True once an application has set a tracer or meter provider (cached from then on); the only work done
-    per call while it is False."""
+    """True once an application has set a tracer or meter provider (cached from then on); while none is, the
+    providers are looked at once per :data:`RECHECK_INTERVAL` (the only work done per call while off)."""
     if _ON:
         return True
+    global _NEXT_CHECK
+    now = time.monotonic()
+    if now < _NEXT_CHECK:
+        return False
+    _NEXT_CHECK = now + RECHECK_INTERVAL
     return _check()
 
 
@@ -129,8 +140,8 @@ def _check() -> bool:
 
 def _reset_for_tests() -> None:
     """Forget the cached answer and instruments (tests that set providers of their own)."""
-    global _ON
-    _ON = False
+    global _ON, _NEXT_CHECK
+    _ON, _NEXT_CHECK = False, 0.0
     _INSTRUMENTS.clear()
 
 
