@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.client import _sdk
+from claude_foundry.client import _sdk, _telemetry
 from claude_foundry.errors import ClaudeFoundryError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -389,6 +389,17 @@ def _after_not_found(runtime: FoundryRuntime, logical: str, sent: str | None) ->
     return wire
 
 
+def _moved_event(runtime: FoundryRuntime, logical: str, wire: str) -> None:
+    if _telemetry.enabled():
+        _telemetry.event(_telemetry.EVENT_DEPLOYMENT_MOVED, {
+            _telemetry.DEPLOYMENT: wire, "claude_foundry.logical": logical, _telemetry.ACCOUNT: runtime.account})
+
+
+def _reread_event(runtime: FoundryRuntime) -> None:
+    if _telemetry.enabled():
+        _telemetry.event(_telemetry.EVENT_KEY_REREAD, {_telemetry.ACCOUNT: runtime.account})
+
+
 def build_middleware(runtime: FoundryRuntime) -> Any:
     """The middleware of one client of ``runtime`` (built by :meth:`FoundryRuntime.client` right after the
     client's own ``api_key``, the runtime's current key, was chosen)."""
@@ -448,6 +459,8 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return request, key, injected
 
         def handle(self, request: Any, call_next: Any) -> Any:
+            if _telemetry.enabled() and _telemetry.ACTIVE.get() is None:  # one check per call while off
+                return _telemetry.traced(self.handle, request, call_next, runtime=runtime)
             logical = _request_model(request)
             request, key, injected = self._prepare(request)
             response = call_next(request)
@@ -455,6 +468,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             if http.status_code == 404 and logical is not None and follows:
                 again = _after_not_found(runtime, logical, _request_model(request))
                 if again is not None:
+                    _moved_event(runtime, logical, again)
                     http.close()
                     request = _with_model(request, again)
                     response = call_next(request)
@@ -462,6 +476,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             if key and http.status_code == 401 and keys.can_refresh:
                 new = keys.refresh(self._stale(response, key, injected))
                 if new:
+                    _reread_event(runtime)
                     http.close()
                     response = call_next(_with_key(request, new))
                     http = response.http_response
@@ -473,6 +488,8 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             return response
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
+            if _telemetry.enabled() and _telemetry.ACTIVE.get() is None:
+                return await _telemetry.traced_async(self.handle_async, request, call_next, runtime=runtime)
             logical = _request_model(request)
             request, key, injected = self._prepare(request)
             response = await call_next(request)
@@ -480,6 +497,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             if http.status_code == 404 and logical is not None and follows:
                 again = await asyncio.to_thread(_after_not_found, runtime, logical, _request_model(request))
                 if again is not None:
+                    _moved_event(runtime, logical, again)
                     await http.aclose()
                     request = _with_model(request, again)
                     response = await call_next(request)
@@ -487,6 +505,7 @@ def build_middleware(runtime: FoundryRuntime) -> Any:
             if key and http.status_code == 401 and keys.can_refresh:
                 new = await asyncio.to_thread(keys.refresh, self._stale(response, key, injected))
                 if new:
+                    _reread_event(runtime)
                     await http.aclose()
                     response = await call_next(_with_key(request, new))
                     http = response.http_response

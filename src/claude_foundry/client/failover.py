@@ -33,7 +33,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry.client import _http, _sdk
+from claude_foundry.client import _http, _sdk, _telemetry
 from claude_foundry.client._middleware import _request_model, ssl_context
 from claude_foundry.client._redact import install_log_redaction
 from claude_foundry.errors import ClaudeFoundryError
@@ -286,6 +286,11 @@ class FailoverRuntime:
         return [e.name for e in self._endpoints]
 
     @property
+    def runtimes(self) -> list[FoundryRuntime]:
+        """The endpoints' runtimes, in order of preference."""
+        return [e.runtime for e in self._endpoints]
+
+    @property
     def deployments(self) -> list[str]:
         names: set[str] = set()
         for e in self._endpoints:
@@ -424,7 +429,15 @@ class FailoverRuntime:
     def _record_failure(self, e: _Endpoint, what: str, retry_after: float | None, throttled: bool) -> None:
         e.count("failed")
         was = e.breaker.state
+        traced = _telemetry.enabled()
+        if traced:
+            _telemetry.event(_telemetry.EVENT_ATTEMPT_FAILED, {"claude_foundry.endpoint": e.name,
+                                                              "claude_foundry.failure": what})
         if e.breaker.failure(retry_after, throttled=throttled):
+            if traced:
+                _telemetry.event(_telemetry.EVENT_BREAKER, {"claude_foundry.endpoint": e.name,
+                                                           "claude_foundry.breaker.state": OPEN,
+                                                           "claude_foundry.breaker.was": was})
             if was == HALF_OPEN:
                 log.info("circuit breaker for endpoint %s re-opened: the half-open probe failed (%s)", e.name, what)
             else:
@@ -434,6 +447,10 @@ class FailoverRuntime:
     @staticmethod
     def _moved(prev: tuple[Any, BaseException | None, _Endpoint, str], to: _Endpoint) -> None:
         prev[2].count("failovers")
+        if _telemetry.enabled():
+            _telemetry.event(_telemetry.EVENT_FAILOVER, {"claude_foundry.endpoint.from": prev[2].name,
+                                                        "claude_foundry.endpoint.to": to.name,
+                                                        "claude_foundry.failure": prev[3]})
         log.info("failover: endpoint %s failed (%s); trying endpoint %s", prev[2].name, prev[3], to.name)
 
     @staticmethod
@@ -556,7 +573,7 @@ class FailoverRuntime:
             return False
         b = e.breaker
         if b.state != CLOSED or b.consecutive or b.not_before or b.probing:
-            b.success()
+            _breaker_closed(e)
         with e.lock:
             e.served += 1
         if log.isEnabledFor(logging.DEBUG):
@@ -564,6 +581,8 @@ class FailoverRuntime:
         return True
 
     def handle(self, request: Any, call_next: Any) -> Any:
+        if _telemetry.enabled() and _telemetry.ACTIVE.get() is None:  # one check per call while off
+            return _telemetry.traced(self.handle, request, call_next, failover=self)
         model = _model_of(request)
         start = self._clock()
         made: tuple[_Endpoint, Any, BaseException | None] | None = None
@@ -593,6 +612,8 @@ class FailoverRuntime:
                 reply = self._call(arg, request)
 
     async def handle_async(self, request: Any, call_next: Any) -> Any:
+        if _telemetry.enabled() and _telemetry.ACTIVE.get() is None:
+            return await _telemetry.traced_async(self.handle_async, request, call_next, failover=self)
         model = _model_of(request)
         start = self._clock()
         made: tuple[_Endpoint, Any, BaseException | None] | None = None
@@ -623,7 +644,7 @@ class FailoverRuntime:
                 reply = await self._call_async(arg, request)
 
     def _served(self, e: _Endpoint, response: Any) -> None:
-        e.breaker.success()  # it answered (2xx or a 4xx that is the caller's): the endpoint is up
+        _breaker_closed(e)  # it answered (2xx or a 4xx that is the caller's): the endpoint is up
         e.count_served()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("endpoint %s served the call (HTTP %s)", e.name, response.status_code)
@@ -633,6 +654,16 @@ class FailoverRuntime:
             self._served(e, response)
         else:
             e.breaker.release()
+
+
+def _breaker_closed(e: _Endpoint) -> None:
+    """The endpoint answered: its breaker closes (an event on the traced call when it was not closed)."""
+    was = e.breaker.current_state()
+    e.breaker.success()
+    if was != CLOSED and _telemetry.enabled():
+        _telemetry.event(_telemetry.EVENT_BREAKER, {"claude_foundry.endpoint": e.name,
+                                                   "claude_foundry.breaker.state": CLOSED,
+                                                   "claude_foundry.breaker.was": was})
 
 
 def _model_of(request: Any) -> str | None:
