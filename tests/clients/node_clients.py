@@ -1,4 +1,5 @@
-"""Install (and find) the Node clients of the client tier: Claude Code and ``@anthropic-ai/foundry-sdk``.
+"""Install (and find) the Node clients of the client tier: Claude Code, ``@anthropic-ai/foundry-sdk`` and the Vercel
+AI SDK (``ai`` with ``@ai-sdk/anthropic``).
 
 The pinned versions are in ``tests/clients/package.json`` and, with every dependency of theirs, in
 ``tests/clients/package-lock.json``; ``npm ci`` installs exactly the lock into ``.clients/node`` (an ignored path),
@@ -22,6 +23,9 @@ LOCK = PINNED.with_name("package-lock.json")
 PREFIX = ROOT / ".clients" / "node"
 CLAUDE = PREFIX / "node_modules" / ".bin" / "claude"
 FOUNDRY_SDK = PREFIX / "node_modules" / "@anthropic-ai" / "foundry-sdk" / "package.json"
+#: the Vercel AI SDK (``ai``) and its Anthropic provider (``@ai-sdk/anthropic``): docs/clients.md's recipe
+AI_SDK = (PREFIX / "node_modules" / "ai" / "package.json",
+          PREFIX / "node_modules" / "@ai-sdk" / "anthropic" / "package.json")
 INSTALL_LOG = PREFIX / "npm-install.log"
 INSTALL_TIMEOUT = 600
 
@@ -33,7 +37,7 @@ class Unavailable(RuntimeError):
 def installed() -> bool:
     copies = [(PREFIX / src.name, src) for src in (PINNED, LOCK)]
     return (all(copy.is_file() and copy.read_bytes() == src.read_bytes() for copy, src in copies)
-            and CLAUDE.exists() and FOUNDRY_SDK.is_file())
+            and CLAUDE.exists() and FOUNDRY_SDK.is_file() and all(p.is_file() for p in AI_SDK))
 
 
 def ensure_installed() -> float:

@@ -23,7 +23,7 @@ PIN_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\
 ROLES = {"core": [], "cli": ["cli"], "infra": ["infra"], "ops": ["ops"], "sandbox": ["sandbox"],
          "infra-sandbox": ["infra", "sandbox"], "test": ["test"]}
 #: lock file → its input (requirements/<name>.in)
-TOOL_LOCKS = ("build", "release", "azure-cli", "tools")
+TOOL_LOCKS = ("build", "release", "azure-cli", "clients", "tools")
 
 
 def pyproject() -> dict:
