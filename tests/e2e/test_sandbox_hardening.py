@@ -99,7 +99,7 @@ def test_oversized_bodies_get_413_in_each_services_shape(sandbox, ssl_context, c
 def test_foundry_takes_a_large_messages_request_and_refuses_a_larger_one(claude_account, cs_client, ssl_context):
     key = cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1
     url = claude_account["base_url"] + "/v1/messages"
-    headers = {"api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json"}
 
     def messages(size: int) -> bytes:
         return json.dumps({"model": claude_account["deployment"], "max_tokens": 16,
@@ -232,7 +232,7 @@ def test_deeply_nested_json_gets_a_400_in_each_services_shape(sandbox, ssl_conte
 
     key = cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1
     foundry = httpx.post(claude_account["base_url"] + "/v1/messages", content=DEEP, verify=ssl_context, timeout=30,
-                         headers={"api-key": key, "anthropic-version": "2023-06-01",
+                         headers={"x-api-key": key, "anthropic-version": "2023-06-01",
                                   "content-type": "application/json"})
     assert foundry.status_code == 400, foundry.text[:300]
     assert foundry.json()["type"] == "error"

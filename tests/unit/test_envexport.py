@@ -293,3 +293,41 @@ def test_sandbox_ca_and_combined_bundle(tmp_path):
     out = envexport.env_vars(contract(), ca_bundle=ca, combined_bundle=combined)
     assert out["NODE_EXTRA_CA_CERTS"] == out[c.ENV_CA_BUNDLE] == str(ca)
     assert out["SSL_CERT_FILE"] == out["REQUESTS_CA_BUNDLE"] == str(combined)
+
+
+def test_claude_code_managed_settings_hold_the_team_contract_and_no_credential():
+    v = envexport.env_vars(contract(), with_key=True)
+    v["ANTHROPIC_FOUNDRY_AUTH_TOKEN"] = "a-token-from-somewhere"
+    managed = json.loads(envexport.render(v, "claude-code-managed"))
+    assert managed["$schema"] == "https://json.schemastore.org/claude-code-settings.json"
+    env = managed["env"]
+    assert env[c.ENV_CLAUDE_CODE_USE_FOUNDRY] == "1"
+    assert env[c.ENV_RESOURCE] == "acct"
+    assert env["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "opus-new"
+    assert env["ANTHROPIC_DEFAULT_OPUS_MODEL_SUPPORTED_CAPABILITIES"] == \
+        v["ANTHROPIC_DEFAULT_OPUS_MODEL_SUPPORTED_CAPABILITIES"]
+    assert env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == v["CLAUDE_CODE_MAX_CONTEXT_TOKENS"]
+    assert c.ENV_API_KEY not in env
+    assert "ANTHROPIC_FOUNDRY_AUTH_TOKEN" not in env
+    assert KEY not in json.dumps(managed)
+    assert not {c.ENV_DEPLOYMENTS, c.ENV_CLIENT_BASE_URL} & set(env)
+
+
+def test_managed_settings_paths_are_claude_codes():
+    assert envexport.MANAGED_SETTINGS_PATHS == {
+        "linux": "/etc/claude-code/managed-settings.json",
+        "macos": "/Library/Application Support/ClaudeCode/managed-settings.json",
+        "windows": "C:\\Program Files\\ClaudeCode\\managed-settings.json",
+    }
+
+
+def test_cli_env_claude_code_managed_refuses_a_key(vault, capsys):
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "claude-code-managed",
+                     "--with-key"]) == 2
+    err = capsys.readouterr()
+    assert "never holds a key" in err.err
+    assert KEY not in err.out + err.err
+    assert cli.main(["env", "--vault-url", "https://kv.vault.azure.net", "--format", "claude-code-managed"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["env"][c.ENV_RESOURCE] == "acct"
+    assert KEY not in out

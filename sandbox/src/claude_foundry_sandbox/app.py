@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from claude_foundry_sandbox import bodies, foundry, identity, keyvault
+from claude_foundry_sandbox import bodies, caching, foundry, identity, keyvault
 from claude_foundry_sandbox.arm import ArmApi, cloud_metadata
 from claude_foundry_sandbox.faults import FaultBook, FaultSpec
 from claude_foundry_sandbox.state import ALL_ROLE_IDS, State, parse_today
@@ -282,5 +282,6 @@ def build_app(state: State, faults: FaultBook, admin_token: str) -> Starlette:
     app = Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
     app.state.sandbox_state = state
     app.state.sandbox_faults = faults
+    app.state.sandbox_prompt_cache = caching.PromptCache()
     app.state.admin_token = admin_token
     return app

@@ -1,14 +1,17 @@
 """The Claude endpoint of a Foundry resource: ``POST /foundry/{resource}/anthropic/v1/messages``.
 
 ``{resource}`` is the account's custom subdomain (``https://{resource}.services.ai.azure.com/anthropic`` on
-Azure). Key auth (``api-key`` or ``x-api-key``) is checked against the account's current keys; Entra ID auth
-(``Authorization: Bearer``) needs a token for one of the two Foundry scopes and a caller role
+Azure). Key auth (``x-api-key``, or the key as ``Authorization: Bearer``; ``api-key`` alone is refused as Foundry
+refuses it) is checked against the account's current keys, then ``anthropic-version`` is required; Entra ID auth
+(``Authorization: Bearer <token>``) needs a token for one of the two Foundry scopes and a caller role
 (``arm.CLAUDE_CALLER_ROLES``) on the account, its resource group or subscription. Each request is checked
 against the capabilities the catalogue gives the model behind the deployment (mid-conversation system role,
 thinking modes, effort levels, maximum output), with the API's error wording. The answer is a canned,
 deterministic Messages API response (or SSE stream) whose ``model`` is the deployment's model: a ``tool_use``
-block built from the tool's ``input_schema`` when ``tool_choice`` forces a tool, JSON satisfying
-``output_config.format``, else text. ``POST .../v1/messages/count_tokens`` answers ``{"input_tokens": n}``.
+block built from the tool's ``input_schema`` when ``tool_choice`` forces a tool or, under ``auto``, the user asks
+for one by name (:func:`asked_for_tool`), JSON satisfying ``output_config.format``, else text; ``usage`` reports
+prompt caching (:mod:`claude_foundry_sandbox.caching`).
+``POST .../v1/messages/count_tokens`` answers ``{"input_tokens": n}``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry.azure import arm as arm_facts
 from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
-from claude_foundry_sandbox import bodies, identity
+from claude_foundry_sandbox import bodies, caching, identity
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
 from claude_foundry_sandbox.state import State
@@ -77,15 +80,44 @@ def _estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def _reply_text(deployment: str, model: str, messages: list[Any]) -> str:
-    last = ""
+def _last_user(messages: list[Any]) -> dict[str, Any]:
+    return next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), {})
+
+
+def _tool_results(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] \
+        if isinstance(content, list) else []
+
+
+def _tool_name_of(messages: list[Any], tool_use_id: Any) -> str:
     for m in reversed(messages):
-        if isinstance(m, dict) and m.get("role") == "user":
-            last = _text_of(m.get("content"))
-            break
-    snippet = " ".join(last.split())
-    if len(snippet) > 120:
-        snippet = snippet[:117] + "..."
+        content = m.get("content") if isinstance(m, dict) and m.get("role") == "assistant" else None
+        for block in content if isinstance(content, list) else ():
+            if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("id") == tool_use_id:
+                return str(block.get("name", "tool"))
+    return "tool"
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    content = result.get("content")
+    return content if isinstance(content, str) else _text_of(content)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    snippet = " ".join(text.split())
+    return snippet if len(snippet) <= limit else snippet[:limit - 3] + "..."
+
+
+def _reply_text(deployment: str, model: str, messages: list[Any]) -> str:
+    last = _last_user(messages)
+    results = _tool_results(last)
+    if results:  # the turn after a tool_use: answer from what the tools returned
+        said = "; ".join(f"{_tool_name_of(messages, r.get('tool_use_id'))} returned \"{_short(_result_text(r))}\""
+                         for r in results)
+        return (f"Hello from the claude-foundry sandbox. Deployment {deployment} ({model}) received "
+                f"{len(messages)} message(s); {said}")
+    snippet = _short(_text_of(last.get("content")))
     return (f"Hello from the claude-foundry sandbox. Deployment {deployment} ({model}) received "
             f"{len(messages)} message(s); the last one said: \"{snippet}\"")
 
@@ -297,6 +329,10 @@ def check_request(body: Any, model: str, caps: Capabilities, *, count_only: bool
         if temperature is not None and (not _is_number(temperature) or not 0.0 <= temperature <= 1.0):
             raise RequestProblem("temperature: range: 0..1")
     _check_tools(body)
+    try:
+        caching.check(body)
+    except caching.CacheControlProblem as exc:
+        raise RequestProblem(str(exc)) from None
     _check_thinking(body, caps, count_only=count_only)
     _check_output_config(body, caps)
 
@@ -379,8 +415,34 @@ def instance_of(schema: Any, root: Any = None, depth: int = 0) -> Any:
     return text
 
 
+def _matches_key(value: str, account: dict[str, Any]) -> bool:
+    keys = account["_sb"]["keys"]
+    return any(hmac.compare_digest(value.encode(), k.encode()) for k in (keys["key1"], keys["key2"]))
+
+
+#: Foundry's answer to a key it does not take (FACTS.md; anthropic-sdk-python#1661 quotes it for a request that
+#: carried ``api-key`` alone).
+INVALID_KEY = DEFAULT_FAULT_MESSAGES[401]
+
+
 def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JSONResponse | None:
+    """Foundry's authentication, as the sandbox models it (docs/sandbox.md, "Authentication"):
+
+    * ``x-api-key: <key>`` — the primary header (``AnthropicFoundry`` sends it, with ``api-key`` beside it);
+    * ``Authorization: Bearer <key>`` — an account key sent as a bearer token, what the plain ``anthropic.Anthropic``
+      client of anthropic 2.x sends. Accepted: Microsoft's own portal sample for the ``/anthropic`` route sends the key
+      as ``Authorization: Bearer`` (quoted in Open-WebUI-Functions#97), and two clients fixed their Foundry support by
+      switching to it (NousResearch/hermes-agent#28084, agentjido/req_llm#411, both merged after testing on Foundry);
+    * ``Authorization: Bearer <Entra ID token>`` for one of the two Foundry audiences, with a caller role;
+    * ``api-key`` alone is refused 401 with Foundry's wording (anthropic-sdk-python#1661: anthropic 0.107.0 sent
+      only ``api-key`` and every Foundry request failed until it sent ``x-api-key`` again).
+    """
     token = identity.bearer_from(request)
+    if token is not None and _matches_key(token, account):
+        if account.get("properties", {}).get("disableLocalAuth"):
+            return error(401, "Key based authentication is disabled for this resource.",
+                         code="AuthenticationTypeDisabled")
+        return None
     if token is not None:
         try:
             claims = identity.verify_token(state, token, {identity.norm_audience(a)
@@ -398,16 +460,33 @@ def _authenticate(request: Request, state: State, account: dict[str, Any]) -> JS
                               f"{roles} on the resource, its resource group or subscription.",
                          code="PermissionDenied")
         return None
-    key = request.headers.get("api-key") or request.headers.get("x-api-key")
+    key = request.headers.get("x-api-key")
     if not key:
+        if request.headers.get("api-key"):
+            return error(401, INVALID_KEY, code="401")
         return error(401, "Access denied due to missing subscription key. Make sure to include subscription key "
                           "when making requests to an API.", code="401")
     if account.get("properties", {}).get("disableLocalAuth"):
         return error(401, "Key based authentication is disabled for this resource.",
                      code="AuthenticationTypeDisabled")
-    keys = account["_sb"]["keys"]
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in (keys["key1"], keys["key2"])):
-        return error(401, DEFAULT_FAULT_MESSAGES[401], code="401")
+    if not _matches_key(key, account):
+        return error(401, INVALID_KEY, code="401")
+    return None
+
+
+#: The Messages API refuses a request without ``anthropic-version`` with this 400 ``invalid_request_error``
+#: (the API's body, quoted in envoyproxy/ai-gateway#1909 (2026-03) and PipedreamHQ/pipedream#9697). Foundry serves
+#: Anthropic's API behind Azure's gateway, so the sandbox answers it after authentication. No public report quotes
+#: Foundry itself; the API's wording is the best source there is.
+VERSION_REQUIRED = "anthropic-version: header is required"
+
+
+def _check_version(request: Request) -> JSONResponse | None:
+    version = request.headers.get("anthropic-version")
+    if version is None or not version.strip():
+        return error(400, VERSION_REQUIRED)
+    if "," in version:  # a header sent twice, joined (reported in decolua/9router#1475 with this wording)
+        return error(400, f'anthropic-version: "{version}" is not a valid version')
     return None
 
 
@@ -436,13 +515,39 @@ def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     return tools[0] if tools else None
 
 
+#: Text Claude Code (and agents like it) put into user turns for the model, not from the user: never a request.
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S | re.I)
+
+
+def asked_for_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the sandbox calls under ``tool_choice: auto`` (or no ``tool_choice``) — the rule in docs/sandbox.md:
+    the last user message is text (not a ``tool_result`` turn) and asks for a tool by name with *use*, *call*,
+    *run* or *invoke* (``use the get_weather tool``, ``call get_weather``; case-insensitive, the name as a whole
+    word, `` `backticks` `` allowed). The first such tool in ``tools`` order. Never with ``tool_choice: none``."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") != "auto":
+        return None
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    last = _last_user(body.get("messages") or [])
+    if not tools or not last or _tool_results(last):
+        return None
+    text = _REMINDER.sub(" ", _text_of(last.get("content")))
+    for tool in tools:
+        name = re.escape(tool["name"])
+        if re.search(rf"\b(?:use|call|run|invoke)\s+(?:the\s+)?`?{name}`?(?![\w-])", text, re.I):
+            return tool
+    return None
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"\S+\s*", text) or [""]
 
 
-def _message(body: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]:
+def _message(body: dict[str, Any], deployment: dict[str, Any],
+             cache: caching.CacheUsage | None = None) -> dict[str, Any]:
     """The canned Messages response: a thinking block when budgeted thinking is on, then a ``tool_use`` block
-    built from the forced tool's ``input_schema``, or JSON satisfying ``output_config.format``, or text."""
+    built from the input_schema of the tool ``tool_choice`` forces or the user asked for (:func:`asked_for_tool`),
+    or JSON satisfying ``output_config.format``, or text. ``usage`` reports ``cache`` (prompt caching)."""
     model = deployment["properties"]["model"]["name"]
     budget = body["max_tokens"]
     content: list[dict[str, Any]] = []
@@ -453,7 +558,7 @@ def _message(body: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]
         content.append({"type": "thinking", "thinking": thought, "signature": "sbx_sig_" + secrets.token_hex(16)})
         used += len(_words(thought))
     stop_reason, stop_sequence = "end_turn", None
-    tool = _forced_tool(body)
+    tool = _forced_tool(body) or asked_for_tool(body)
     if tool is not None:
         tool_input = instance_of(tool.get("input_schema") or {"type": "object"})
         content.append({"type": "tool_use", "id": "toolu_sbx_" + secrets.token_hex(12), "name": tool["name"],
@@ -484,8 +589,8 @@ def _message(body: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": {"input_tokens": count_input_tokens(body), "output_tokens": max(1, used),
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        "usage": {**caching.usage_fields(count_input_tokens(body), cache or caching.CacheUsage()),
+                  "output_tokens": max(1, used), "service_tier": "standard"},
     }
 
 
@@ -528,6 +633,10 @@ def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str
     return out
 
 
+#: ``message_delta``'s cumulative usage (the SDK's ``MessageDeltaUsage``): the input counts again, with the output.
+DELTA_USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+
+
 async def _stream(msg: dict[str, Any]) -> AsyncIterator[bytes]:
     """message_start, then per block start/deltas/stop (a ping after the first start), message_delta with
     the stop reason and output tokens, message_stop: the order of the API's streaming reference."""
@@ -542,7 +651,7 @@ async def _stream(msg: dict[str, Any]) -> AsyncIterator[bytes]:
             await asyncio.sleep(0)
     yield _sse("message_delta", {"type": "message_delta",
                                  "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": msg["stop_sequence"]},
-                                 "usage": {"output_tokens": msg["usage"]["output_tokens"]}})
+                                 "usage": {k: msg["usage"][k] for k in DELTA_USAGE_FIELDS}})
     yield _sse("message_stop", {"type": "message_stop"})
 
 
@@ -585,7 +694,7 @@ async def endpoint(request: Request) -> Response:
     if str(account.get("properties", {}).get("publicNetworkAccess", "")).lower() == "disabled" \
             and not state.reached_privately(account["id"]):
         return not_reachable()
-    denied = _authenticate(request, state, account)
+    denied = _authenticate(request, state, account) or _check_version(request)
     if denied is not None:
         return denied
     raw = await request.body()
@@ -630,7 +739,10 @@ async def endpoint(request: Request) -> Response:
     faults.record_answer(account["name"], deployment["name"], rest, 200)
     if count_only:
         return JSONResponse({"input_tokens": count_input_tokens(body)}, headers=_headers())
-    msg = _message(body, deployment)
+    prompt_cache: caching.PromptCache | None = getattr(request.app.state, "sandbox_prompt_cache", None)
+    cache = prompt_cache.use(f"{account['id'].lower()}/{deployment['name'].lower()}", body, model,
+                             count_input_tokens(body)) if prompt_cache is not None else None
+    msg = _message(body, deployment, cache)
     if body.get("stream"):
         return StreamingResponse(_stream(msg), media_type="text/event-stream",
                                  headers={**_headers(), "cache-control": "no-cache"})

@@ -26,9 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--account", metavar="NAME",
                    help="in a stack with several accounts (accounts:), point at this one (default: primary, the "
                         "stack's foundry:); the SDK and Claude Code take one endpoint")
-    p.add_argument("--format", choices=("sh", "dotenv", "json", "claude-code"),
-                   help="sh (export lines, default), dotenv, json (the public contract + variables), or "
-                        "claude-code (a settings.json {\"env\": ...} block for .claude/settings.json)")
+    p.add_argument("--format", choices=("sh", "dotenv", "json", "claude-code", "claude-code-managed"),
+                   help="sh (export lines, default), dotenv, json (the public contract + variables), "
+                        "claude-code (a settings.json {\"env\": ...} block for .claude/settings.json), or "
+                        "claude-code-managed (Claude Code's managed-settings.json for a whole team: Foundry, model "
+                        "pins, capabilities, no credential — developers sign in with Entra ID; install it at "
+                        "/etc/claude-code/, /Library/Application Support/ClaudeCode/ or "
+                        "C:\\Program Files\\ClaudeCode\\, see docs/claude-code.md)")
     p.add_argument("--with-key", action="store_true",
                    help="include ANTHROPIC_FOUNDRY_API_KEY (key-auth stacks only; prefer --write)")
     p.add_argument("--write", metavar="FILE",
@@ -49,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--format claude-code --with-key writes the key into a settings file: add --write FILE "
                         "(owner-only, e.g. .claude/settings.local.json, which Claude Code keeps out of git), or "
                         "leave the key out (Entra ID: ANTHROPIC_FOUNDRY_AUTH_TOKEN)")
+    if fmt == "claude-code-managed" and args.with_key:
+        raise UserError("--format claude-code-managed never holds a key: managed settings are read by every user of "
+                        "a machine; developers sign in with Entra ID (az login, or ANTHROPIC_FOUNDRY_AUTH_TOKEN). "
+                        "Leave out --with-key")
     if fmt == "json" and args.with_key:
         raise UserError("--format json is the public contract and never holds the key; use --format dotenv "
                         "--with-key --write FILE")

@@ -24,7 +24,7 @@ from claude_foundry import files
 from claude_foundry.catalogue import Capabilities, Catalogue, load_catalogue
 from claude_foundry.errors import ClaudeFoundryError
 
-FORMATS = ("sh", "dotenv", "json", "claude-code")
+FORMATS = ("sh", "dotenv", "json", "claude-code", "claude-code-managed")
 
 #: The families Claude Code pins (``ANTHROPIC_DEFAULT_<FAMILY>_MODEL``), in the order they are printed. Fable is
 #: Claude Code's own (code.claude.com/docs/en/model-config, "Customize pinned model display and capabilities").
@@ -209,10 +209,41 @@ def _claude_code_env(variables: Mapping[str, str]) -> dict[str, str]:
             if k.startswith(("ANTHROPIC_", "CLAUDE_CODE_")) or k in (ENV_NODE_EXTRA_CA_CERTS,)}
 
 
+#: Where Claude Code reads the managed settings file on each OS (the file is ``managed-settings.json``, with drop-in
+#: fragments in ``managed-settings.d/`` beside it). Checked against Claude Code's docs (code.claude.com/docs/en/settings
+#: and /en/managed-settings, "Deploy a managed settings file") and the binary of the pinned release (2.1.332, whose
+#: managed-settings directory is exactly these three, with no override outside Anthropic's own builds). Older docs
+#: named ``C:\\ProgramData\\ClaudeCode`` on Windows; current releases read ``C:\\Program Files\\ClaudeCode``.
+MANAGED_SETTINGS_PATHS = {
+    "linux": "/etc/claude-code/managed-settings.json",  # also WSL
+    "macos": "/Library/Application Support/ClaudeCode/managed-settings.json",
+    "windows": "C:\\Program Files\\ClaudeCode\\managed-settings.json",
+}
+#: The settings' JSON schema (what Claude Code's docs give for editors).
+CLAUDE_CODE_SETTINGS_SCHEMA = "https://json.schemastore.org/claude-code-settings.json"
+#: Credentials never go into a managed (machine-wide, readable by every user) file: with none of them set, Claude
+#: Code on Foundry authenticates each developer through the Azure SDK's default credential chain (``az login``,
+#: managed identity, …), or ``ANTHROPIC_FOUNDRY_AUTH_TOKEN`` (an Entra token, from 2.1.203) in the developer's
+#: own environment (code.claude.com/docs/en/microsoft-foundry, "Configure Azure credentials").
+CLAUDE_CODE_CREDENTIAL_VARS = ("ANTHROPIC_FOUNDRY_API_KEY", "ANTHROPIC_FOUNDRY_AUTH_TOKEN")
+
+
+def claude_code_managed_settings(variables: Mapping[str, str]) -> dict[str, object]:
+    """Claude Code's managed settings for a team (``managed-settings.json``, see :data:`MANAGED_SETTINGS_PATHS`):
+    the Foundry provider (``CLAUDE_CODE_USE_FOUNDRY``, the resource or base URL), the model pins with their
+    capabilities, names and descriptions, the context window — and no credential (:data:`CLAUDE_CODE_CREDENTIAL_VARS`):
+    each developer signs in with Entra ID, so no key leaves the vault."""
+    env = {k: v for k, v in _claude_code_env(variables).items() if k not in CLAUDE_CODE_CREDENTIAL_VARS}
+    return {"$schema": CLAUDE_CODE_SETTINGS_SCHEMA, "env": env}
+
+
 def render(variables: Mapping[str, str], fmt: str = "sh") -> str:
     """``sh`` (``export K=...``), ``dotenv`` (``K=...``), ``json`` (an object; values shell-quoted in the first two)
     or ``claude-code``: a Claude Code ``settings.json`` document, ``{"env": {...}}`` with the variables Claude Code
-    reads (to merge into ``.claude/settings.json`` or ``~/.claude/settings.json``)."""
+    reads (to merge into ``.claude/settings.json`` or ``~/.claude/settings.json``); ``claude-code-managed``: the
+    team's ``managed-settings.json`` (:func:`claude_code_managed_settings`; never a credential)."""
+    if fmt == "claude-code-managed":
+        return json.dumps(claude_code_managed_settings(variables), indent=2) + "\n"
     if fmt == "json":
         return json.dumps(dict(variables), indent=2) + "\n"
     if fmt == "claude-code":
