@@ -161,7 +161,7 @@ def langchain_entra() -> dict[str, Any]:
 
 
 def langchain_plain_key() -> dict[str, Any]:
-    """The trap: api_key alone (anthropic >= 2 sends it as Authorization: Bearer)."""
+    """api_key alone (anthropic >= 2 sends it as Authorization: Bearer): disputed on Foundry, see docs/clients.md."""
     return _langchain(api_key=key())
 
 

@@ -114,10 +114,13 @@ def test_litellm_proxy_config_model_list(key_results):
     assert r["text"].startswith(GREETING)
 
 
-def test_langchain_plain_api_key_is_the_bearer_trap(key_results):
-    """The trap the recipe avoids: ChatAnthropic(api_key=...) alone sends the key as Authorization: Bearer
-    (anthropic >= 2), which the sandbox, like Entra-fronted Foundry, reads as a token and refuses."""
-    assert key_results["langchain_plain_key"]["status"] == 401
+def test_langchain_plain_api_key_sends_the_key_as_bearer(key_results):
+    """ChatAnthropic(api_key=...) alone sends the key as Authorization: Bearer (anthropic >= 2). Reports disagree on
+    whether Foundry accepts that; the sandbox does, as Microsoft's portal sample implies (docs/sandbox.md). The
+    recipe above (x-api-key, no Authorization) does not depend on the answer."""
+    r = key_results["langchain_plain_key"]
+    assert "error" not in r, r
+    assert r["model"] == MODEL
 
 
 @pytest.mark.parametrize(("which", "results"), [("agent_sdk_key", "key_results"),
