@@ -21,19 +21,14 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # seeding.py: a stack through the Azure SDKs
 
 HI = [{"role": "user", "content": "hi"}]
 P99_TARGET = 1.5
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def main() -> int:

@@ -508,45 +508,51 @@ class _Reader:
 # -- wrapping a middleware's handler --------------------------------------------------------------------------
 
 
-def traced(handle: Callable[[Any, Any], Any], request: Any, call_next: Any, *, runtime: Any = None,
-           failover: Any = None) -> Any:
-    """``handle(request, call_next)`` inside a new traced call (``handle`` is the middleware's own ``handle``: with
-    the call active it takes its untraced path)."""
+def _begin(request: Any, runtime: Any, failover: Any) -> tuple[Call, Any]:
     call = Call(request.options.json_data, runtime=runtime, failover=failover is not None)
-    token = ACTIVE.set(call)
-    try:
-        response = handle(request, call_next)
-    except BaseException as exc:
-        if failover is not None:
-            _served_by(call, failover, getattr(exc, "request", None))
-        call.fail(exc)
-        raise
-    finally:
-        ACTIVE.reset(token)
+    return call, ACTIVE.set(call)
+
+
+def _failed(call: Call, failover: Any, exc: BaseException) -> None:
+    if failover is not None:
+        _served_by(call, failover, getattr(exc, "request", None))
+    call.fail(exc)
+
+
+def _answered(call: Call, failover: Any, response: Any) -> Any:
     if failover is not None:
         _served_by(call, failover, response.http_response.request)
     call.respond(response)
     return response
+
+
+def traced(handle: Callable[[Any, Any], Any], request: Any, call_next: Any, *, runtime: Any = None,
+           failover: Any = None) -> Any:
+    """``handle(request, call_next)`` inside a new traced call (``handle`` is the middleware's own ``handle``: with
+    the call active it takes its untraced path)."""
+    call, token = _begin(request, runtime, failover)
+    try:
+        response = handle(request, call_next)
+    except BaseException as exc:
+        _failed(call, failover, exc)
+        raise
+    finally:
+        ACTIVE.reset(token)
+    return _answered(call, failover, response)
 
 
 async def traced_async(handle: Callable[[Any, Any], Any], request: Any, call_next: Any, *, runtime: Any = None,
                        failover: Any = None) -> Any:
     """:func:`traced` for ``handle_async``."""
-    call = Call(request.options.json_data, runtime=runtime, failover=failover is not None)
-    token = ACTIVE.set(call)
+    call, token = _begin(request, runtime, failover)
     try:
         response = await handle(request, call_next)
     except BaseException as exc:
-        if failover is not None:
-            _served_by(call, failover, getattr(exc, "request", None))
-        call.fail(exc)
+        _failed(call, failover, exc)
         raise
     finally:
         ACTIVE.reset(token)
-    if failover is not None:
-        _served_by(call, failover, response.http_response.request)
-    call.respond(response)
-    return response
+    return _answered(call, failover, response)
 
 
 def _served_by(call: Call, failover: Any, request: Any) -> None:
