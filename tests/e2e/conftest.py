@@ -135,3 +135,19 @@ def provisioning_delay(sandbox: Sandbox) -> Iterator[Callable[[float], None]]:
 def conn_file(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The sandbox's connection file, as `--sandbox FILE` takes it."""
     return str(sandbox.write_connection_file(tmp_path_factory.mktemp("conn") / "sandbox.json"))
+
+
+@pytest.fixture(scope="module")
+def http_client(ssl_context: ssl.SSLContext) -> Iterator[Any]:
+    """The anthropic SDK's own HTTP client trusting the sandbox CA (what AnthropicFoundry takes as http_client)."""
+    import anthropic
+
+    client = anthropic.DefaultHttpxClient(verify=ssl_context)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def account_key(cs_client: Any, claude_account: dict[str, Any]) -> str:
+    """key1 of the session's Claude account, read through ARM."""
+    return str(cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1)

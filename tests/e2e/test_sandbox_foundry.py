@@ -17,18 +17,6 @@ anthropic = pytest.importorskip("anthropic")
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
-@pytest.fixture(scope="module")
-def http_client(ssl_context):
-    client = anthropic.DefaultHttpxClient(verify=ssl_context)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def account_key(cs_client, claude_account):
-    return cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1
-
-
 def _key_client(base_url, key, http_client):
     return anthropic.AnthropicFoundry(api_key=key, base_url=base_url, http_client=http_client, max_retries=0)
 

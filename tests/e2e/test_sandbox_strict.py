@@ -22,18 +22,6 @@ CLOCK_TOOL = {"name": "get_time", "description": "The time.", "input_schema": {"
 
 
 @pytest.fixture(scope="module")
-def http_client(ssl_context):
-    client = anthropic.DefaultHttpxClient(verify=ssl_context)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def account_key(cs_client, claude_account):
-    return cs_client.accounts.list_keys(claude_account["resource_group"], claude_account["account"]).key1
-
-
-@pytest.fixture(scope="module")
 def client(claude_account, account_key, http_client):
     return anthropic.AnthropicFoundry(api_key=account_key, base_url=claude_account["base_url"],
                                       http_client=http_client, max_retries=0)
