@@ -327,32 +327,30 @@ def _carries_key_header(request: Any) -> bool:
     return False
 
 
-def _with_key(request: Any, key: str) -> Any:
-    """``request`` sending ``key`` (``x-api-key`` and ``api-key``). The SDK's ``APIRequest.copy`` deep-copies the
-    whole JSON body (the messages) on every call; only the headers change here, so the options are copied
-    shallowly and the body is shared (nothing mutates it). Falls back to ``copy`` if the SDK's request type
+def _with_options(request: Any, **update: Any) -> Any:
+    """A new request whose options differ by ``update`` (``headers`` or ``json_data``). The SDK's
+    ``APIRequest.copy`` deep-copies the whole JSON body (the messages) on every call; the options are copied
+    shallowly here and the rest is shared (nothing mutates it). Falls back to ``copy`` if the SDK's request type
     changes shape."""
-    if request.headers.get("x-api-key") == key and request.headers.get("api-key", key) == key:
-        return request
-    headers = {**request.headers, "x-api-key": key, "api-key": key}
     try:
-        options = request.options.model_copy(update={"headers": headers})
+        options = request.options.model_copy(update=update)
         return type(request)(options=options, cast_to=request.cast_to, stream=request.stream,
                              stream_cls=request.stream_cls, retries_taken=request.retries_taken)
     except (AttributeError, TypeError):
-        return request.copy(headers=headers)
+        return request.copy(**update)
+
+
+def _with_key(request: Any, key: str) -> Any:
+    """``request`` sending ``key`` (``x-api-key`` and ``api-key``): the same request when it already does."""
+    if request.headers.get("x-api-key") == key and request.headers.get("api-key", key) == key:
+        return request
+    return _with_options(request, headers={**request.headers, "x-api-key": key, "api-key": key})
 
 
 def _with_model(request: Any, name: str) -> Any:
     """``request`` with the body's ``model`` set to ``name`` (the physical deployment of a moved logical name).
     A new request: the caller's body and options are shared by failover attempts and never changed."""
-    body = {**request.options.json_data, "model": name}
-    try:
-        options = request.options.model_copy(update={"json_data": body})
-        return type(request)(options=options, cast_to=request.cast_to, stream=request.stream,
-                             stream_cls=request.stream_cls, retries_taken=request.retries_taken)
-    except (AttributeError, TypeError):
-        return request.copy(json_data=body)
+    return _with_options(request, json_data={**request.options.json_data, "model": name})
 
 
 def _request_model(request: Any) -> str | None:

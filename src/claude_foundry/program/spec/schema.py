@@ -46,6 +46,8 @@ SKUS = ("GlobalStandard", "DataZoneStandard")
 ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 VAULT_NAME_RE = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9-]{1,22})[a-zA-Z0-9]$")
 DEPLOYMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,63}$")
+#: :data:`DEPLOYMENT_NAME_RE` in words, for every message that refuses a deployment name.
+DEPLOYMENT_NAME_RULE = "2-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
 PROJECT_NAME_RE = re.compile(arm.PROJECT_NAME_PATTERN)
 RESOURCE_GROUP_RE = re.compile(r"^[-\w._()]{1,90}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -250,8 +252,7 @@ class DeploymentSpec(StrictModel):
     @classmethod
     def _deployment(cls, v: str | None) -> str | None:
         if v is not None and not DEPLOYMENT_NAME_RE.match(v):
-            raise ValueError(f"{v!r}: 2-64 characters of letters, digits, '.', '_' and '-', starting with a "
-                             "letter or digit (Azure's rule for deployment names)")
+            raise ValueError(f"{v!r}: {DEPLOYMENT_NAME_RULE} (Azure's rule for deployment names)")
         return v
 
     @field_validator("model")
@@ -446,8 +447,7 @@ class AccountSpec(StrictModel):
         if isinstance(v, Mapping):
             bad = [n for n in v if not isinstance(n, str) or not DEPLOYMENT_NAME_RE.match(n)]
             if bad:
-                raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
-                                 "'-', starting with a letter or digit")
+                raise ValueError(f"deployment name {bad[0]!r}: {DEPLOYMENT_NAME_RULE}")
             if not v:
                 raise ValueError("an account serves at least one deployment (leave deployments out for all)")
             v = {name: _merged_deployment(name, over, stack) for name, over in v.items()}
@@ -1022,8 +1022,7 @@ class Spec(StrictModel):
         if isinstance(v, dict):
             bad = [name for name in v if not isinstance(name, str) or not DEPLOYMENT_NAME_RE.match(name)]
             if bad:
-                raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
-                                 "'-', starting with a letter or digit")
+                raise ValueError(f"deployment name {bad[0]!r}: {DEPLOYMENT_NAME_RULE}")
         return v
 
     @field_validator("deployments")
@@ -1034,8 +1033,7 @@ class Spec(StrictModel):
         _within_account_limit(len(v))
         bad = [name for name in v if not DEPLOYMENT_NAME_RE.match(name)]
         if bad:
-            raise ValueError(f"deployment name {bad[0]!r}: 2-64 characters of letters, digits, '.', '_' and "
-                             "'-', starting with a letter or digit")
+            raise ValueError(f"deployment name {bad[0]!r}: {DEPLOYMENT_NAME_RULE}")
         problem = physical_names_problem(v)
         if problem:
             raise ValueError(problem)
