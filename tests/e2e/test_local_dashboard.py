@@ -42,8 +42,11 @@ def test_dashboard_stack_deploys_twice_and_the_second_changes_nothing(tmp_path: 
     wb = rm_client.resources.get_by_id(rid, api_version=API)
     assert (wb.type, wb.kind, wb.location) == ("Microsoft.Insights/workbooks", "shared", "eastus2")
     p = wb.properties
-    assert p["category"] == "workbook" and p["sourceId"] == arm.resource_group_id(sub, rg)
-    assert uuid.UUID(p["revision"]) and p["timeModified"] and p["userId"]
+    assert p["category"] == "workbook"
+    assert p["sourceId"] == arm.resource_group_id(sub, rg)
+    assert uuid.UUID(p["revision"])
+    assert p["timeModified"]
+    assert p["userId"]
     content = json.loads(p["serializedData"])
     assert content["version"] == p["version"] == "Notebook/1.0"
     assert {tuple(i["content"]["resourceIds"]) for i in content["items"] if i["type"] == 10} == {(account,)}

@@ -41,7 +41,8 @@ def test_off_by_default_and_when_false(dev_plan, stack_file):
     assert workbooks(dev_plan) == []
     assert "dashboard_id" not in dev_plan.outputs
     off = plan(load_spec(stack_file("monitoring: {dashboard: false}\n")))
-    assert workbooks(off) == [] and "dashboard_id" not in off.outputs
+    assert workbooks(off) == []
+    assert "dashboard_id" not in off.outputs
     assert [r.urn for r in off.resources] == [r.urn for r in dev_plan.resources]
 
 
@@ -63,13 +64,18 @@ def test_one_workbook_over_every_account(stack_file):
     [wb] = workbooks(p)
     ids = [arm.account_id(SUB, "rg-claude-dev", n) for n in ("contoso-claude-dev", "contoso-claude-dev-w")]
     name = wb.inputs["resourceName"]
-    assert uuid.UUID(name).version == 5 and name == arm.workbook_name("dev", ids)
-    assert wb.arm is not None and wb.arm.id == arm.workbook_id(SUB, "rg-claude-dev", name)
-    assert wb.arm.type == arm.WORKBOOK_TYPE and wb.arm.api_version == "2023-06-01"
+    assert uuid.UUID(name).version == 5
+    assert name == arm.workbook_name("dev", ids)
+    assert wb.arm is not None
+    assert wb.arm.id == arm.workbook_id(SUB, "rg-claude-dev", name)
+    assert wb.arm.type == arm.WORKBOOK_TYPE
+    assert wb.arm.api_version == "2023-06-01"
     body = wb.arm.body
-    assert body["kind"] == "shared" and body["location"] == "eastus2"
+    assert body["kind"] == "shared"
+    assert body["location"] == "eastus2"
     props = body["properties"]
-    assert props["category"] == "workbook" and props["version"] == "Notebook/1.0"
+    assert props["category"] == "workbook"
+    assert props["version"] == "Notebook/1.0"
     assert props["sourceId"] == arm.resource_group_id(SUB, "rg-claude-dev")
     content = json.loads(props["serializedData"])
     assert content["version"] == props["version"]
@@ -113,8 +119,8 @@ def test_component_used_alone_loops_over_its_accounts(run_program, make_spec):
     [wb] = run.of_type(arm.WORKBOOK)
     content = json.loads(wb.inputs["serializedData"])
     assert content["items"][2]["content"]["resourceIds"] == [r.id for r in refs]
-    with pytest.raises(ValueError, match="UsageDashboardArgs.accounts must name at least one account"):
+    with pytest.raises(ValueError, match=r"UsageDashboardArgs\.accounts must name at least one account"):
         UsageDashboardArgs(spec=spec, resource_group_name="rg", resource_group_id="/x", accounts=[])
-    with pytest.raises(TypeError, match="UsageDashboardArgs.resource_group_id must be a str"):
+    with pytest.raises(TypeError, match=r"UsageDashboardArgs\.resource_group_id must be a str"):
         UsageDashboardArgs(spec=spec, resource_group_name="rg", resource_group_id=None,  # type: ignore[arg-type]
                            accounts=refs)

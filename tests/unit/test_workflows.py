@@ -305,15 +305,18 @@ def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
 
 
 def test_drift_posts_the_weekly_usage_summary_without_failing_the_job():
-    for wf in (load(WORKFLOWS / "drift.yml"), load(ROOT / "src/claude_foundry/scaffold/dot-github/workflows/drift.yml")):
+    scaffold = ROOT / "src/claude_foundry/scaffold/dot-github/workflows/drift.yml"
+    for wf in (load(WORKFLOWS / "drift.yml"), load(scaffold)):
         job = wf["jobs"]["verify"]
         steps = job["steps"]
         usage = next(s for s in steps if any(a[:1] == ["usage"] for a in claude_foundry_invocations(s.get("run", ""))))
         (args,) = [a for a in claude_foundry_invocations(usage["run"]) if a[:1] == ["usage"]]
-        assert args[args.index("--since") + 1] == "7d" and args[args.index("--format") + 1] == "markdown"
+        assert args[args.index("--since") + 1] == "7d"
+        assert args[args.index("--format") + 1] == "markdown"
         assert '>> "${GITHUB_STEP_SUMMARY}"' in usage["run"]
         assert usage["continue-on-error"] is True  # a failed summary never fails the drift check
-        assert "failure()" not in usage.get("if", "") and "cancelled()" in usage["if"]
+        assert "failure()" not in usage.get("if", "")
+        assert "cancelled()" in usage["if"]
         # after the drift identity's login (the read-only one ci bootstrap grants Monitoring/Cost Management Reader)
         login = next(s for s in steps if s.get("uses", "").startswith("azure/login@"))
         assert login["with"]["client-id"] == "${{ secrets.AZURE_DRIFT_CLIENT_ID }}"

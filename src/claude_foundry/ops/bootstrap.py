@@ -323,7 +323,8 @@ def plan_bootstrap(config: BootstrapConfig, subscription_id: str) -> Bootstrap:
         iid = arm.identity_id(sub, c.resource_group, identity)
         env = identity[len(c.identity) + 1:]
         why = {PREVIEW: "pull-request previews (pulumi preview, preflight): reads",
-               DRIFT: "the scheduled drift check (verify) and usage summary on main: reads"}.get(env, f"deploys environment {env}")
+               DRIFT: "the scheduled drift check (verify) and usage summary on main: reads"}.get(
+                   env, f"deploys environment {env}")
         items.append(Item("managed identity", identity, iid, mi, {"location": loc, "tags": tags}, why,
                           ("location",)))
         if len(creds) > MAX_FEDERATED_CREDENTIALS:  # pragma: no cover - two at most today
