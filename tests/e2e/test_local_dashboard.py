@@ -51,6 +51,8 @@ def test_dashboard_stack_deploys_twice_and_the_second_changes_nothing(tmp_path: 
     assert content["version"] == p["version"] == "Notebook/1.0"
     assert {tuple(i["content"]["resourceIds"]) for i in content["items"] if i["type"] == 10} == {(account,)}
 
+    assert main(["verify", str(stack), "--sandbox", str(conn)]) == 0  # a stack with a workbook verifies as before
+    assert "in sync" in capsys.readouterr().out
     assert main(["up", str(stack), *args]) == 0
     assert "0 to change" in capsys.readouterr().out
     assert rm_client.resources.get_by_id(rid, api_version=API).properties["revision"] == p["revision"]
