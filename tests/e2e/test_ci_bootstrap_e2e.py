@@ -120,7 +120,22 @@ def test_identities_credentials_and_role_assignments_as_azure_holds_them(capsys,
     scopes = {g["scope"] for g in done["role_assignments"]}
     assert f"/subscriptions/{sub}" not in scopes
     drift_roles = {g["role"] for g in done["role_assignments"] if g["identity"].endswith("-drift")}
-    assert drift_roles == {"Reader", "Cognitive Services User", "Key Vault Secrets User"}
+    assert drift_roles == {"Reader", "Cognitive Services User", "Key Vault Secrets User", "Monitoring Reader",
+                           "Cost Management Reader"}
+    # the usage summary's read-only roles, held by the drift identity on each stack's resource group in the sandbox
+    drift_id = arm.identity_id(sub, platform, f"{names['identity']}-drift")
+    with ArmCaller(sandbox_target(connection)) as caller:
+        _, ident = caller.call("GET", drift_id, arm.MANAGED_IDENTITY_API_VERSION)
+        principal = ident["properties"]["principalId"]
+        status, data = caller.call(
+            "GET", f"/subscriptions/{sub}/providers/Microsoft.Authorization/"
+                   f"roleAssignments?$filter=principalId%20eq%20'{principal}'", arm.API_VERSIONS[arm.ROLE_ASSIGNMENT])
+        assert status == 200
+        held = {(a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1], a["properties"]["scope"])
+                for a in data["value"]}
+        for env in ("dev", "prod"):
+            rg = arm.resource_group_id(sub, f"{platform}-{env}")
+            assert {(arm.MONITORING_READER_ROLE_ID, rg), (arm.COST_MANAGEMENT_READER_ROLE_ID, rg)} <= held
 
 
 def test_a_changed_setting_is_put_back(capsys, conn_file, connection, names):
@@ -149,7 +164,8 @@ def test_text_output_names_every_resource_role_and_github_setting(capsys, conn_f
     assert main(argv) == 0  # stacks/dev.yaml and stacks/prod.yaml name the resource groups
     out = capsys.readouterr().out
     for word in ("rg-claude-dev", "rg-claude-prod", "Key Vault Crypto User", "Storage Blob Data Contributor",
-                 "User Access Administrator", "AZURE_DRIFT_CLIENT_ID", "PULUMI_BACKEND_URL", "to create or update"):
+                 "User Access Administrator", "AZURE_DRIFT_CLIENT_ID", "PULUMI_BACKEND_URL", "to create or update",
+                 "Monitoring Reader", "Cost Management Reader"):
         assert word in out
 
 

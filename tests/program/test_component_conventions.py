@@ -28,6 +28,7 @@ from claude_foundry.program.components import (
     FoundryProjectArgs,
     PrivateNetworkArgs,
     SecretReaderArgs,
+    UsageDashboardArgs,
 )
 from claude_foundry.program.plan import plan
 
@@ -89,7 +90,7 @@ def test_wrong_arguments_to_the_stack_are_refused_with_words(run_program, dev_sp
 
 ARGS_CLASSES = [ClaudeFoundryStackArgs, FoundryAccountArgs, ClaudeDeploymentsArgs, ContractVaultArgs,
                 AccessAssignmentsArgs, DiagnosticsArgs, PrivateNetworkArgs, AlertsArgs, CostBudgetArgs,
-                FoundryProjectArgs, ClaudeUserArgs, SecretReaderArgs, AccountRef]
+                FoundryProjectArgs, ClaudeUserArgs, SecretReaderArgs, AccountRef, UsageDashboardArgs]
 
 
 @pytest.mark.parametrize("cls", ARGS_CLASSES, ids=lambda c: c.__name__)

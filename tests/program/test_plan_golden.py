@@ -51,6 +51,8 @@ CASES: dict[str, tuple[str, str]] = {
                                                     "    location: westus3\n    network: {ip_rules: []}\n")
                            + "private_network: {address_space: 10.1.0.0/16, subnet_prefix: 10.1.1.0/24}\n"
                            + "foundry:\n  project: {name: playground}\n  network: {ip_rules: []}\n"),
+    # monitoring.dashboard (issue 24): one workbook over every account, sourced at a resource group made elsewhere
+    "dashboard-multi-prod": ("prod", ACCOUNTS + "create_resource_group: false\nmonitoring: {dashboard: true}\n"),
 }
 
 

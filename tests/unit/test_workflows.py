@@ -304,9 +304,29 @@ def test_drift_runs_verify_on_a_schedule_and_fails_visibly():
     assert wf["concurrency"].get("cancel-in-progress") is False
 
 
+def test_drift_posts_the_weekly_usage_summary_without_failing_the_job():
+    scaffold = ROOT / "src/claude_foundry/scaffold/dot-github/workflows/drift.yml"
+    for wf in (load(WORKFLOWS / "drift.yml"), load(scaffold)):
+        job = wf["jobs"]["verify"]
+        steps = job["steps"]
+        usage = next(s for s in steps if any(a[:1] == ["usage"] for a in claude_foundry_invocations(s.get("run", ""))))
+        (args,) = [a for a in claude_foundry_invocations(usage["run"]) if a[:1] == ["usage"]]
+        assert args[args.index("--since") + 1] == "7d"
+        assert args[args.index("--format") + 1] == "markdown"
+        assert '>> "${GITHUB_STEP_SUMMARY}"' in usage["run"]
+        assert usage["continue-on-error"] is True  # a failed summary never fails the drift check
+        assert "failure()" not in usage.get("if", "")
+        assert "cancelled()" in usage["if"]
+        # after the drift identity's login (the read-only one ci bootstrap grants Monitoring/Cost Management Reader)
+        login = next(s for s in steps if s.get("uses", "").startswith("azure/login@"))
+        assert login["with"]["client-id"] == "${{ secrets.AZURE_DRIFT_CLIENT_ID }}"
+        assert steps.index(login) < steps.index(usage)
+        assert "AZURE_SUBSCRIPTION_ID" in job["env"]
+
+
 #: Commands that read Azure through ARM with ``--subscription`` (default ``$AZURE_SUBSCRIPTION_ID``, then
 #: ``$ARM_SUBSCRIPTION_ID``): azure/login exports neither.
-SUBSCRIPTION_COMMANDS = {"verify", "preflight", "rotate-keys", "catalogue", "ci"}
+SUBSCRIPTION_COMMANDS = {"verify", "preflight", "rotate-keys", "catalogue", "ci", "usage"}
 
 
 def test_jobs_that_read_azure_have_a_subscription():

@@ -65,6 +65,15 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "Microsoft.Subscription/enable/action",
     ]),
     "reader": _perm(["*/read"]),
+    # Microsoft Learn, "Azure built-in roles" (Monitor; Management and governance)
+    "monitoring-reader": _perm(["*/read", "Microsoft.OperationalInsights/workspaces/search/action",
+                                "Microsoft.Support/*"]),
+    "cost-management-reader": _perm(["Microsoft.Consumption/*/read", "Microsoft.CostManagement/*/read",
+                                     "Microsoft.Billing/billingPeriods/read", "Microsoft.Resources/subscriptions/read",
+                                     "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*",
+                                     "Microsoft.Advisor/configurations/read", "Microsoft.Advisor/recommendations/read",
+                                     "Microsoft.Management/managementGroups/read",
+                                     "Microsoft.Billing/billingProperty/read"]),
     "user-access-administrator": _perm(["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"]),
     "cognitive-services-contributor": _perm([
         "Microsoft.Authorization/*/read",

@@ -38,6 +38,9 @@ EXTRA_ROLE_IDS = {
     "key-vault-reader": "21090545-7ca7-4776-b22c-e363652d74d2",
     "cognitive-services-contributor": "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68",
     "cognitive-services-openai-user": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+    # the drift identity's read-only roles for usage (ci bootstrap)
+    "monitoring-reader": arm.MONITORING_READER_ROLE_ID,
+    "cost-management-reader": arm.COST_MANAGEMENT_READER_ROLE_ID,
 }
 ALL_ROLE_IDS = {**arm.ROLE_IDS, **EXTRA_ROLE_IDS}
 ROLE_BY_GUID = {guid: name for name, guid in ALL_ROLE_IDS.items()}
@@ -45,7 +48,8 @@ ROLE_BY_GUID.setdefault(AZURE_CONTRIBUTOR_GUID, "contributor")  # Azure's own Co
 
 #: Which roles grant what, by role key.
 MANAGE_WRITE_ROLES = frozenset({"owner", "contributor", "cognitive-services-contributor"})
-MANAGE_READ_ROLES = MANAGE_WRITE_ROLES | {"reader", "user-access-administrator"}
+#: Monitoring Reader holds ``*/read`` (Microsoft Learn, "Azure built-in roles"); Cost Management Reader does not.
+MANAGE_READ_ROLES = MANAGE_WRITE_ROLES | {"reader", "user-access-administrator", "monitoring-reader"}
 ROLE_ASSIGNMENT_WRITE_ROLES = frozenset({"owner", "user-access-administrator"})
 KV_SECRET_READ_ROLES = frozenset(arm.SECRET_READER_ROLES) | {"key-vault-administrator"}
 KV_SECRET_WRITE_ROLES = frozenset({"key-vault-secrets-officer", "key-vault-administrator"})

@@ -283,3 +283,44 @@ def private_endpoint_id(subscription_id: str, resource_group: str, name: str) ->
 
 def private_dns_zone_id(subscription_id: str, resource_group: str, zone: str) -> str:
     return f"{resource_group_id(subscription_id, resource_group)}/providers/{NETWORK_NAMESPACE}/privateDnsZones/{zone}"
+
+
+# --- A usage dashboard: an Azure Monitor workbook per stack (monitoring.dashboard) ---------------------------
+
+#: pulumi-azure-native 3.x's typed ``applicationinsights.Workbook`` ("Uses Azure REST API version 2023-06-01"):
+#: ``Microsoft.Insights/workbooks`` as azure-rest-api-specs
+#: ``specification/applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json``
+#: defines it (example ``WorkbookManagedAdd.json``): ``kind`` ``shared`` (the only value), required
+#: ``properties.displayName``, ``category`` and ``serializedData`` (a string holding valid JSON), ``version``
+#: ``Notebook/1.0`` matching the JSON, ``sourceId`` the resource the workbook belongs to.
+WORKBOOK = "azure-native:applicationinsights:Workbook"
+API_VERSIONS.update({WORKBOOK: "2023-06-01"})
+SUPPORTED_TYPES = frozenset([*API_VERSIONS, GENERIC_RESOURCE])
+WORKBOOK_TYPE = "Microsoft.Insights/workbooks"
+WORKBOOK_KIND = "shared"
+WORKBOOK_CATEGORY = "workbook"
+WORKBOOK_VERSION = "Notebook/1.0"
+#: Namespace of the deterministic workbook names (a workbook's name must be a GUID; never change it).
+WORKBOOK_NAMESPACE = _uuid.UUID("0c6b1f4e-5d0a-4f8e-9a57-3f1d2b7c8e41")
+
+
+def workbook_id(subscription_id: str, resource_group: str, name: str) -> str:
+    return f"{resource_group_id(subscription_id, resource_group)}/providers/Microsoft.Insights/workbooks/{name}"
+
+
+def workbook_name(environment: str, account_ids: list[str] | tuple[str, ...]) -> str:
+    """The workbook's GUID name: uuid5 of the stack (environment) and its accounts' ARM ids (case-insensitive), so
+    a second deploy finds the same workbook and two stacks never share one."""
+    key = "|".join([environment.lower(), *(i.lower().rstrip("/") for i in account_ids)])
+    return str(_uuid.uuid5(WORKBOOK_NAMESPACE, key))
+
+
+#: Read-only roles of the drift identity for ``claude-foundry usage`` and the weekly summary (Microsoft Learn,
+#: "Azure built-in roles": Monitoring Reader "Can read all monitoring data." — ``*/read`` and
+#: ``Microsoft.OperationalInsights/workspaces/search/action``; Cost Management Reader "Can view cost data and
+#: configuration (e.g. budgets, exports)" — ``Microsoft.Consumption/*/read``, ``Microsoft.CostManagement/*/read``).
+MONITORING_READER_ROLE_ID = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+COST_MANAGEMENT_READER_ROLE_ID = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+CI_ROLE_IDS.update({"monitoring-reader": MONITORING_READER_ROLE_ID,
+                    "cost-management-reader": COST_MANAGEMENT_READER_ROLE_ID})
+CI_ROLE_NAMES.update({"monitoring-reader": "Monitoring Reader", "cost-management-reader": "Cost Management Reader"})

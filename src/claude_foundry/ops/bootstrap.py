@@ -9,7 +9,8 @@ What it makes, in one platform resource group:
 * a preview identity (``<identity>-preview``) trusting ``repo:OWNER/REPO:pull_request``, with Reader and
   Cognitive Services User (``listKeys``) on the stack resource groups;
 * a drift identity (``<identity>-drift``) trusting ``repo:OWNER/REPO:ref:refs/heads/main`` (the scheduled
-  ``verify``), with Reader, Cognitive Services User and Key Vault Secrets User on the stack resource groups;
+  ``verify`` and the weekly ``usage`` summary), with Reader, Cognitive Services User, Key Vault Secrets User,
+  Monitoring Reader and Cost Management Reader on the stack resource groups;
 * a storage account (no public blob access, no shared keys, TLS 1.2, blob versioning and soft delete) and a blob
   container for the Pulumi state (Storage Blob Data Contributor for the deploy and preview identities, on the
   container only);
@@ -322,7 +323,8 @@ def plan_bootstrap(config: BootstrapConfig, subscription_id: str) -> Bootstrap:
         iid = arm.identity_id(sub, c.resource_group, identity)
         env = identity[len(c.identity) + 1:]
         why = {PREVIEW: "pull-request previews (pulumi preview, preflight): reads",
-               DRIFT: "the scheduled drift check (verify) on main: reads"}.get(env, f"deploys environment {env}")
+               DRIFT: "the scheduled drift check (verify) and usage summary on main: reads"}.get(
+                   env, f"deploys environment {env}")
         items.append(Item("managed identity", identity, iid, mi, {"location": loc, "tags": tags}, why,
                           ("location",)))
         if len(creds) > MAX_FEDERATED_CREDENTIALS:  # pragma: no cover - two at most today
@@ -396,6 +398,13 @@ def _grants(c: BootstrapConfig, sub: str, container_id: str, key_id: str) -> lis
                          "key with the account's (the role also lets it call the models)"))
         out.append(Grant(drift, "key-vault-secrets-user", scope, label, "verify reads the contract secrets of the "
                          "stack's vault"))
+        # usage (the weekly summary): read-only; Cost Management answers at a resource group's scope
+        # (learn.microsoft.com "Understand and work with scopes": Cost Management works at every scope above
+        # resources, resource groups included), so the subscription is not needed
+        out.append(Grant(drift, "monitoring-reader", scope, label, "usage reads the accounts' metrics (requests, "
+                         "tokens, throttling, latency) for the weekly summary"))
+        out.append(Grant(drift, "cost-management-reader", scope, label, "usage reads the resource group's cost "
+                         "(Cost Management query and forecast) for the weekly summary"))
     who = preview
     out.append(Grant(who, "storage-blob-data-contributor", container_id, state, "pulumi preview reads the state "
                      "and takes the stack's lock (a write)"))

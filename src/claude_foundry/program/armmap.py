@@ -401,3 +401,20 @@ _MAPPERS.update({
     arm.PRIVATE_DNS_ZONE: _private_dns_zone,
     arm.VIRTUAL_NETWORK_LINK: _virtual_network_link,
 })
+
+
+# --- the usage dashboard: an Azure Monitor workbook ---------------------------------------------------------
+
+
+def _workbook(t: str, i: dict[str, Any], sub: str) -> ArmResource:
+    """``Microsoft.Insights/workbooks`` as azure-rest-api-specs' WorkbookManagedAdd.json (2023-06-01) sends it:
+    location, kind, tags, and displayName, serializedData, version, category, sourceId, description under
+    properties. The Pulumi input ``resourceName`` is the workbook's (GUID) name."""
+    rid = arm.workbook_id(sub, _req(i, "resourceGroupName", t), _req(i, "resourceName", t))
+    body = _pick(i, "location", "kind", "tags", "identity")
+    body["properties"] = _pick(i, "displayName", "serializedData", "version", "category", "sourceId", "description",
+                               "storageUri")
+    return ArmResource(rid, API_VERSIONS[t], body, arm.WORKBOOK_TYPE)
+
+
+_MAPPERS.update({arm.WORKBOOK: _workbook})

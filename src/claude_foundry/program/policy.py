@@ -279,6 +279,7 @@ R_DIAGNOSTICS = "diagnostics"
 R_PUBLIC_NETWORK = "public-network"
 R_ALERTS = "alerts"
 R_BUDGET = "budget"
+R_DASHBOARD = "dashboard"
 
 
 def check_allowed_location(res: PolicyResource, config: PolicyConfig) -> Iterator[Violation]:
@@ -661,6 +662,39 @@ def check_budget(resources: Sequence[PolicyResource], config: PolicyConfig) -> I
             yield _v(R_BUDGET, account, "the cost budget has no enabled notification: give budget.thresholds", level)
 
 
+def _shows_account(workbook: PolicyResource, account: PolicyResource) -> bool:
+    """Whether a workbook covers the account: its content names the account (or cannot be known yet), or its
+    source is the account or the account's resource group."""
+    data = workbook.get("serializedData")
+    if not _known(data):
+        return True
+    name = account_name(account)
+    if isinstance(data, str) and name and f"/providers/microsoft.cognitiveservices/accounts/{name.lower()}" in \
+            data.lower():
+        return True
+    source = workbook.get("sourceId")
+    if not _known(source):
+        return True
+    sub, rg = _account_resource_group(account)
+    if isinstance(source, str) and rg:
+        parts = [p.lower() for p in source.strip("/").split("/")]
+        if len(parts) >= 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups" and \
+                parts[3] == rg.lower() and (not sub or parts[1] == sub.lower()):
+            return len(parts) == 4 or _ends_with_id(source, f"/accounts/{name}")
+    return False
+
+
+def check_dashboard(resources: Sequence[PolicyResource], config: PolicyConfig) -> Iterator[Violation]:
+    """Every production Foundry account is shown on a usage workbook (``monitoring.dashboard: true``): advisory,
+    and only in production (elsewhere the views of ``claude-foundry usage`` suffice)."""
+    workbooks = [r for r in resources if r.type == arm.WORKBOOK]
+    for account in (r for r in resources if is_account(r) and r.production):
+        if not any(_shows_account(w, account) for w in workbooks):
+            yield _v(R_DASHBOARD, account, "no Azure Monitor workbook shows the production Foundry account's usage "
+                                           "(requests, tokens, throttling, latency, cost): add monitoring: "
+                                           "{dashboard: true} to the stack", ADVISORY)
+
+
 # --- the rule set ------------------------------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
@@ -699,6 +733,9 @@ RULES: tuple[Rule, ...] = (
     Rule(R_BUDGET, "A cost budget on the resource group",
          "Every Foundry account's resource group (or subscription) has a cost budget with an enabled notification: "
          "mandatory in production, advisory elsewhere.", "stack", (MANDATORY, ADVISORY), check_budget),
+    Rule(R_DASHBOARD, "A usage dashboard in production",
+         "Every production Foundry account is shown on an Azure Monitor workbook (monitoring.dashboard: true): "
+         "advisory, production only.", "stack", (ADVISORY,), check_dashboard),
 )
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

@@ -1,9 +1,12 @@
 """Azure Monitor: Log Analytics workspaces (Microsoft.OperationalInsights: retention, customer id),
 diagnostic settings (Microsoft.Insights, an extension type: stored as sent, listed at their own scope only), and
-alerting: action groups and metric alerts (Microsoft.Insights, checked as the REST specs constrain them)."""
+alerting: action groups and metric alerts (Microsoft.Insights, checked as the REST specs constrain them), and
+workbooks (Microsoft.Insights/workbooks: a GUID name, kind shared, serializedData JSON)."""
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -209,9 +212,73 @@ def _put_metric_alert(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
     return api.store(target, res, existing)
 
 
+# --- Azure Monitor workbooks (Microsoft.Insights/workbooks) ----------------------------------------------
+#
+# Shape: azure-rest-api-specs ``specification/applicationinsights/resource-manager/Microsoft.Insights/stable/
+# 2023-06-01/workbooks_API.json`` (example WorkbookManagedAdd.json): a tracked resource (location required) of kind
+# ``shared`` ("Only valid value is shared"), ``properties.displayName``, ``category`` and ``serializedData`` required,
+# ``serializedData`` "a string containing valid JSON", ``version`` "like 'Notebook/1.0', which should match the
+# workbook in serializedData"; the reply adds ``userId``, ``timeModified`` and a ``revision`` (a new one per change).
+# The name must be a GUID: Azure answers another one with "Invalid Workbook resource name: '<name>'" (the name lower
+# case), and a second workbook with the same display name in the same place with 409 Conflict "A Workbook with the
+# same name already exists within this subscription." (both reported in MicrosoftDocs/azure-docs issue 52844 and
+# microsoft/ApplicationInsights-Home issue 476; the spec's WorkbookError carries code and message). The other
+# refusals' wording is the sandbox's own.
+
+WORKBOOKS = "microsoft.insights/workbooks"
+WORKBOOK_KINDS = ("shared",)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _put_workbook(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
+    existing = api.s.resources.get(target.key)
+    if api.same_input(existing, body):
+        return Reply(200, public(existing))
+    if not _GUID.match(target.name):
+        raise _bad(f"Invalid Workbook resource name: '{target.name.lower()}'")
+    if not body.get("location"):
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    kind = body.get("kind")
+    if kind is not None and kind not in WORKBOOK_KINDS:
+        raise _bad(f"kind '{kind}' is not supported: the only valid kind of a workbook is 'shared'.")
+    p = body.get("properties")
+    if not isinstance(p, dict):
+        raise _bad("properties is required: displayName, category and serializedData.")
+    for key in ("displayName", "category", "serializedData"):
+        if not isinstance(p.get(key), str) or not p[key].strip():
+            raise _bad(f"properties.{key} is required.")
+    try:
+        content = json.loads(p["serializedData"])
+    except ValueError:
+        raise _bad("properties.serializedData must be a string containing valid JSON.") from None
+    if not isinstance(content, dict):
+        raise _bad("properties.serializedData must hold a JSON object (a workbook document).")
+    version = p.get("version")
+    if version is not None and content.get("version") is not None and version != content["version"]:
+        raise _bad(f"properties.version '{version}' does not match the workbook's version "
+                   f"'{content['version']}' in serializedData.")
+    source = str(p.get("sourceId") or "").lower()
+    for key, other in api.s.resources.items():
+        if key == target.key or str(other.get("type", "")).lower() != WORKBOOKS or \
+                other["id"].lower().rsplit("/providers/", 1)[0] != target.parent.lower():
+            continue
+        op = other.get("properties") or {}
+        if op.get("displayName") == p["displayName"] and str(op.get("category")) == p["category"] and \
+                str(op.get("sourceId") or "").lower() == source:
+            raise ArmError(409, "Conflict", "A Workbook with the same name already exists within this subscription.")
+    res = api.base(target, body, existing)
+    res["kind"] = kind or "shared"
+    rp = res["properties"]
+    rp["userId"] = api.oid
+    rp["timeModified"] = res["systemData"]["lastModifiedAt"]
+    rp["revision"] = uuid.uuid4().hex
+    return api.store(target, res, existing)
+
+
 PROVIDER = Provider(types=(
     ResourceType(WORKSPACES, put=_put_workspace),
     ResourceType(DIAGNOSTIC_SETTINGS, subscription_rollup=False),
     ResourceType(ACTION_GROUPS, put=_put_action_group),
     ResourceType(METRIC_ALERTS, put=_put_metric_alert),
+    ResourceType(WORKBOOKS, put=_put_workbook),
 ))

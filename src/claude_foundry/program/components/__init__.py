@@ -4,7 +4,7 @@
 list, ``foundry:`` first) a :class:`FoundryAccount` and its :class:`ClaudeDeployments`, the optional Foundry
 project (:func:`foundry_project`, below the account),
 :class:`ContractVault`, :class:`AccessAssignments`, :class:`Diagnostics` and, when the spec turns them on,
-:class:`PrivateNetwork`, :class:`Alerts` and :class:`CostBudget`.
+:class:`PrivateNetwork`, :class:`Alerts`, :class:`CostBudget` and :class:`UsageDashboard`.
 ``infra/__main__.py``, ``claude-foundry plan`` (mocks), the local deploy and the tests all run this same code.
 
 From a program of your own: ``ClaudeFoundryStack(name, ClaudeFoundryStackArgs(spec=..., resource_group_name=...,
@@ -28,6 +28,7 @@ from claude_foundry.program.components.account import FoundryAccount, FoundryAcc
 from claude_foundry.program.components.accounts import AccountRef
 from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
 from claude_foundry.program.components.common import TYPE_PREFIX
+from claude_foundry.program.components.dashboard import UsageDashboard, UsageDashboardArgs
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
 from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs, private_network_acls
@@ -61,6 +62,8 @@ __all__ = [
     "PrivateNetwork",
     "PrivateNetworkArgs",
     "SecretReaderArgs",
+    "UsageDashboard",
+    "UsageDashboardArgs",
     "foundry_project",
     "private_network_acls",
     "role_assignment_name",

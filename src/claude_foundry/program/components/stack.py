@@ -29,6 +29,7 @@ from claude_foundry.program.components.account import FoundryAccount, FoundryAcc
 from claude_foundry.program.components.accounts import AccountRef, account_label
 from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
 from claude_foundry.program.components.common import TYPE_PREFIX, check_input, check_type
+from claude_foundry.program.components.dashboard import UsageDashboard, UsageDashboardArgs
 from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
 from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
 from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs
@@ -47,6 +48,8 @@ PROJECT_OUTPUT_NAMES = ("project_name",)
 #: Outputs only a stack of several accounts (``accounts:``) has: every account's name, region, endpoint, id
 #: and deployment names, the first account first.
 MULTI_ACCOUNT_OUTPUT_NAMES = ("accounts",)
+#: Outputs only a stack with a dashboard (``monitoring.dashboard: true``) has: the workbook's ARM id (not secret).
+DASHBOARD_OUTPUT_NAMES = ("dashboard_id",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +117,7 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
     ``foundry.project``, ``project_name``; with several accounts, ``accounts`` (each account's name, region,
     endpoint, id and deployment names); besides, ``resource_group_name``. The children: ``foundry_accounts`` and
     ``deployment_components`` (account key -> component), ``foundry`` and ``deployments_component`` (the first
-    account's), ``vault``, ``access``, ``diagnostics``, ``network``, ``alerts``, ``budget``, ``project``.
+    account's), ``vault``, ``access``, ``diagnostics``, ``network``, ``alerts``, ``budget``, ``dashboard``, ``project``.
     """
 
     def __init__(self, name: str, args: ClaudeFoundryStackArgs | Spec,
@@ -215,13 +218,22 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
             self.alerts = Alerts(f"{name}-alerts", AlertsArgs(
                 spec=spec, resource_group_name=rg_name, accounts=refs, tags=tags),
                 opts=pulumi.ResourceOptions(parent=self))
+        rg_id: pulumi.Input[str] = ""
+        if spec.budget_on or spec.dashboard_on:  # their scope or source: the resource group's ARM id
+            rg_id = self.resource_group.id if self.resource_group is not None else \
+                pulumi.Output.concat("/subscriptions/", client.subscription_id, "/resourceGroups/", rg_name)
         self.budget: CostBudget | None = None
         if spec.budget_on:
-            rg_id: pulumi.Input[str] = self.resource_group.id if self.resource_group is not None else \
-                pulumi.Output.concat("/subscriptions/", client.subscription_id, "/resourceGroups/", rg_name)
             self.budget = CostBudget(f"{name}-budget", CostBudgetArgs(
                 spec=spec, resource_group_id=rg_id,
                 action_group_id=self.alerts.action_group_id if self.alerts is not None else None),
+                opts=pulumi.ResourceOptions(parent=self))
+
+        # optional usage dashboard (monitoring.dashboard: true): one workbook over every account
+        self.dashboard: UsageDashboard | None = None
+        if spec.dashboard_on:
+            self.dashboard = UsageDashboard(f"{name}-dashboard", UsageDashboardArgs(
+                spec=spec, resource_group_name=rg_name, resource_group_id=rg_id, accounts=refs, tags=tags),
                 opts=pulumi.ResourceOptions(parent=self))
 
         first = refs[0]
@@ -244,13 +256,16 @@ class ClaudeFoundryStack(pulumi.ComponentResource):
                 {"account": c.account, "resource": c.resource, "region": c.region, "endpoint": c.base_url,
                  "account_id": got[c.account], "deployment_names": sorted(c.deployments)}
                 for c in spec.stack_contract(template, cat).accounts])
+        self.dashboard_id: pulumi.Output[str] | None = \
+            self.dashboard.workbook_id if self.dashboard is not None else None
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:
         """The stack outputs by name (what ``infra/__main__.py`` exports); ``project_name`` only with a project,
-        ``accounts`` only with several accounts."""
+        ``accounts`` only with several accounts, ``dashboard_id`` only with a dashboard."""
         names = OUTPUT_NAMES + (PROJECT_OUTPUT_NAMES if self.project is not None else ()) \
-            + (MULTI_ACCOUNT_OUTPUT_NAMES if self.accounts is not None else ())
+            + (MULTI_ACCOUNT_OUTPUT_NAMES if self.accounts is not None else ()) \
+            + (DASHBOARD_OUTPUT_NAMES if self.dashboard is not None else ())
         return {k: getattr(self, k) for k in names}
 
 

@@ -754,6 +754,23 @@ class BudgetSpec(StrictModel):
 BUDGET_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
+class MonitoringSpec(StrictModel):
+    """What the stack adds for watching Claude's use beyond diagnostics and alerts. Off unless asked for."""
+
+    dashboard: bool = Field(False, description=(
+        "Deploy an Azure Monitor workbook (Microsoft.Insights/workbooks, kind shared) in the stack's resource group "
+        "with per-deployment views of every account: requests, input/output/cache tokens, throttled (HTTP 429) and "
+        "failed requests, latency, and the resource group's cost per day. Default false; advised in production by "
+        "the policy."))
+
+    @field_validator("dashboard", mode="before")
+    @classmethod
+    def _dashboard(cls, v: Any) -> Any:
+        if not isinstance(v, bool):
+            raise ValueError(f"must be true or false (got {v!r})")
+        return v
+
+
 def first_of_month(today: dt.date | None = None) -> dt.date:
     """The first day of the current month (UTC)."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
@@ -951,6 +968,8 @@ class Spec(StrictModel):
     budget: BudgetSpec | None = Field(None, description=(
         "A monthly cost budget on the resource group with notifications at percentages of the amount. Off by "
         "default; required in production by the policy."))
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description=(
+        "Usage views in Azure: dashboard: true deploys an Azure Monitor workbook per stack (off by default)."))
     private_network: PrivateNetworkSpec | None = Field(None, description=(
         "Private endpoints for the Foundry account and the Key Vault in a subnet (existing, or of a virtual network "
         "the stack creates), with Azure's private DNS zones (created and linked, or given by id); public network "
@@ -1113,6 +1132,10 @@ class Spec(StrictModel):
     @property
     def budget_on(self) -> bool:
         return self.budget is not None and self.budget.enabled
+
+    @property
+    def dashboard_on(self) -> bool:
+        return self.monitoring.dashboard
 
     @property
     def private_on(self) -> bool:
