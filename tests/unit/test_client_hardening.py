@@ -155,6 +155,7 @@ def test_a_hanging_key_vault_read_is_bounded_and_named(silent_server: str) -> No
     words = str(caught.value)
     assert silent_server in words
     assert "did not answer within 1.5s" in words
+    assert words.endswith("raise the Key Vault timeout (vault_timeout)")  # the library's parameter ...
     assert "claude-foundry-endpoint" in words
     assert exit_code(caught.value) == 1
 
@@ -167,6 +168,7 @@ def test_smoke_timeout_bounds_the_contract_read(silent_server: str, capsys: pyte
     assert code == 1
     assert took < 8, took
     assert f"Key Vault {silent_server} did not answer within 1.5s" in err
+    assert "raise the Key Vault timeout (--vault-timeout)" in err  # ... the CLI's flag
     assert "Traceback" not in err
 
 
