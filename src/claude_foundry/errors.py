@@ -10,17 +10,52 @@ Each domain subclasses one of them (``SpecError``, ``RuntimeConfigError``, ``Cat
 bounds of the client (``ResponseBoundError``, ``CrossOriginRequestError``) and SDK changes (``SdkChangedError``)
 subclass the root directly. A message never contains a key or token, nor a CLI flag: an argument that is not
 allowed is an :class:`InvalidArgument` naming the *parameter* (``grace``), which the CLI words as its flag
-(``--grace``).
+(``--grace``); any other error whose words name a parameter (``raise the Key Vault timeout (vault_timeout)``)
+is built from parts, the parameter a :class:`Parameter` (:meth:`ClaudeFoundryError.naming`), and the CLI words it
+the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A library parameter an error's words name (``vault_timeout``): the library says its name (or ``said``, its
+    words for it: ``auth="entra"``), a front end its own name for it (the CLI: its flag, ``cli.PARAMETER_FLAGS``)."""
+
+    name: str
+    said: str | None = None
+
+    def text(self, names: Mapping[str, str] | None = None) -> str:
+        """How the parameter is called: ``names[name]``, else the library's words."""
+        return (names or {}).get(self.name) or self.said or self.name
 
 
 class ClaudeFoundryError(Exception):
-    """The root of every error claude-foundry raises on purpose."""
+    """The root of every error claude-foundry raises on purpose.
+
+    Built from one message, or from parts, some of them :class:`Parameter`
+    (``OperationFailed("... raise the timeout (", Parameter("vault_timeout"), ")")``): the message then says each
+    parameter's name, and :meth:`naming` the front end's names for them."""
+
+    #: the parts of a message naming parameters (empty: a plain message)
+    parts: tuple[str | Parameter, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # keywords: for the SDK error classes mixed in
+        if any(isinstance(a, Parameter) for a in args):
+            self.parts = tuple(a if isinstance(a, Parameter) else str(a) for a in args)
+            args = (self.naming({}),)
+        super().__init__(*args, **kwargs)
+
+    def naming(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter called ``names[parameter]`` (its own name when absent)."""
+        if not self.parts:
+            return str(self)
+        return "".join(p.text(names) if isinstance(p, Parameter) else p for p in self.parts)
 
 
 class UserError(ClaudeFoundryError):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_foundry_sandbox.certs import make_certificates
+from fakes import error_body, sse_events
 
 Behaviour = Callable[[BaseHTTPRequestHandler], None]
 
@@ -24,7 +25,7 @@ class BadServer:
     def __init__(self, url: str, stop: threading.Event) -> None:
         self.url = url
         self.seen: list[dict[str, Any]] = []
-        self.behaviour: Behaviour = lambda h: json_answer(h, 404, {"type": "error"})
+        self.behaviour: Behaviour = lambda h: json_answer(h, 404, error_body(404, "Resource not found"))
         self.stop = stop
 
 
@@ -142,10 +143,7 @@ def endless_json(server: BadServer) -> Behaviour:
 
 def endless_events(server: BadServer) -> Behaviour:
     """An event stream that starts like a Messages stream and then pings forever."""
-    start = {"type": "message_start", "message": {
-        "id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6", "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 0}}}
-    head = f"event: message_start\ndata: {json.dumps(start)}\n\n".encode()
+    head = sse_events()[0].encode()  # message_start
     ping = b'event: ping\ndata: {"type": "ping"}\n\n' * 200
     return lambda h: _forever(h, head, ping, content_type="text/event-stream", stop=server.stop)
 

@@ -19,6 +19,7 @@ from claude_foundry.cli import exit_code
 from claude_foundry.client import _redact, smoke
 from claude_foundry.client import runtime as rt
 from claude_foundry_sandbox.testing import silent_server
+from fakes import FakeTransport, answer, sse_events
 
 KEY = "hardening-unit-key-0123456789abcdef"
 TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzIn0."
@@ -56,26 +57,6 @@ def contract(base_url: str = BASE, key: str | None = KEY) -> c.Contract:
                       api_key=key, deployments={"a": c.DeploymentInfo(model=MODEL, version="1", family="sonnet")})
 
 
-def message(model: str = MODEL) -> dict:
-    return {"id": "m", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": "pong"}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 3, "output_tokens": 2}}
-
-
-def sse_events(model: str = MODEL) -> list[str]:
-    events = [
-        {"type": "message_start", "message": {**message(model), "content": [],
-                                              "usage": {"input_tokens": 3, "output_tokens": 0}}},
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "pong"}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-         "usage": {"output_tokens": 2}},
-        {"type": "message_stop"},
-    ]
-    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events]
-
-
 # --- 1. credentials never reach a log line ------------------------------------------------------------
 
 
@@ -111,15 +92,11 @@ def _all_sdk_loggers_at_debug(caplog: pytest.LogCaptureFixture) -> None:
 def test_entra_bearer_token_is_not_in_the_sdk_debug_log(caplog: pytest.LogCaptureFixture) -> None:
     _all_sdk_loggers_at_debug(caplog)
     runtime = rt.FoundryRuntime(contract(key=None), credential=StaticToken())
-    seen: list[str] = []
-
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request.headers["authorization"])
-        return httpx2.Response(200, json=message(), headers={"request-id": "r"})
-
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(answer)))
+    transport = FakeTransport()
+    client = runtime.client(http_client=transport.client())
     client.messages.create(model="a", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
-    assert seen == [f"Bearer {TOKEN}"]  # the token went on the wire ...
+    (sent,) = transport.requests
+    assert sent.headers["authorization"] == f"Bearer {TOKEN}"  # the token went on the wire ...
     assert "Request options" in caplog.text  # ... the SDK logged the request's headers ...
     assert TOKEN not in caplog.text  # ... without it
     assert TOKEN[:30] not in caplog.text
@@ -130,8 +107,7 @@ def test_entra_bearer_token_is_not_in_the_sdk_debug_log(caplog: pytest.LogCaptur
 def test_key_headers_are_not_in_the_sdk_debug_log(caplog: pytest.LogCaptureFixture) -> None:
     _all_sdk_loggers_at_debug(caplog)
     runtime = rt.FoundryRuntime(contract())
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(
-        lambda r: httpx2.Response(200, json=message()))))
+    client = runtime.client(http_client=FakeTransport().client())
     client.messages.create(model="a", max_tokens=8, messages=[{"role": "user", "content": "hi"}],
                            extra_headers={"Authorization": "Bearer a-token-the-runtime-never-saw-0123",
                                           "Ocp-Apim-Subscription-Key": "a-key-the-runtime-never-saw-0123"})
@@ -179,6 +155,7 @@ def test_a_hanging_key_vault_read_is_bounded_and_named(silent_server: str) -> No
     words = str(caught.value)
     assert silent_server in words
     assert "did not answer within 1.5s" in words
+    assert words.endswith("raise the Key Vault timeout (vault_timeout)")  # the library's parameter ...
     assert "claude-foundry-endpoint" in words
     assert exit_code(caught.value) == 1
 
@@ -191,6 +168,7 @@ def test_smoke_timeout_bounds_the_contract_read(silent_server: str, capsys: pyte
     assert code == 1
     assert took < 8, took
     assert f"Key Vault {silent_server} did not answer within 1.5s" in err
+    assert "raise the Key Vault timeout (--vault-timeout)" in err  # ... the CLI's flag
     assert "Traceback" not in err
 
 
@@ -202,8 +180,7 @@ def test_vault_timeout_flag_overrides_timeout(silent_server: str, capsys: pytest
 
 def test_a_hanging_token_request_is_bounded_and_named() -> None:
     runtime = rt.FoundryRuntime(contract(key=None), credential=StaticToken(delay=5), timeout=0.5)
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(
-        lambda r: httpx2.Response(200, json=message()))))
+    client = runtime.client(http_client=FakeTransport().client())
     start = time.monotonic()
     with pytest.raises(rt.TokenTimeoutError, match=r"StaticToken, scope .* did not answer within 0.5s"):
         client.messages.create(model="a", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
@@ -212,9 +189,8 @@ def test_a_hanging_token_request_is_bounded_and_named() -> None:
 
 def test_smoke_names_a_token_timeout() -> None:
     runtime = rt.FoundryRuntime(contract(key=None), credential=StaticToken(delay=5))
-    transport = httpx2.MockTransport(lambda r: httpx2.Response(200, json=message()))
     start = time.monotonic()
-    report = smoke.run_smoke(runtime, timeout=0.5, http_client=httpx2.AsyncClient(transport=transport))
+    report = smoke.run_smoke(runtime, timeout=0.5, http_client=FakeTransport().async_client())
     assert time.monotonic() - start < 4
     (res,) = report.results
     assert res.category == smoke.TIMEOUT
@@ -288,7 +264,7 @@ class CutStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
     """The first ``keep`` events of a stream, then the connection breaks (``cut``) or the body just ends."""
 
     def __init__(self, keep: int, cut: bool = True) -> None:
-        self.chunks = [e.encode() for e in sse_events()[:keep]]
+        self.chunks = [e.encode() for e in sse_events(MODEL)[:keep]]
         self.cut = cut
 
     def __iter__(self) -> Iterator[bytes]:
@@ -304,19 +280,23 @@ class CutStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
 
 def stream_answer(keep: int, cut: bool = True):
-    def answer(request: httpx2.Request) -> httpx2.Response:
+    def cut_stream(request: httpx2.Request) -> httpx2.Response:
         if not json.loads(request.content).get("stream"):
-            return httpx2.Response(200, json=message(), headers={"request-id": "r", "apim-request-id": "a"})
+            return answer(request, model=MODEL, headers={"request-id": "r", "apim-request-id": "a"})
         return httpx2.Response(200, headers={"content-type": "text/event-stream", "request-id": "r"},
                                stream=CutStream(keep, cut))
 
-    return answer
+    return cut_stream
 
 
-@pytest.mark.parametrize(("keep", "cut"), [(3, True), (3, False), (0, False), (0, True)])
+#: the events up to the first text delta (message_start, content_block_start, ping, content_block_delta)
+FIRST_TEXT = 4
+
+
+@pytest.mark.parametrize(("keep", "cut"), [(FIRST_TEXT, True), (FIRST_TEXT, False), (0, False), (0, True)])
 def test_sync_stream_cut_raises_the_sdk_error(keep: int, cut: bool) -> None:
     runtime = rt.FoundryRuntime(contract())
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(stream_answer(keep, cut))))
+    client = runtime.client(http_client=FakeTransport(stream_answer(keep, cut)).client())
     with pytest.raises(anthropic.APIConnectionError, match="stream interrupted") as caught, \
             client.messages.stream(model="a", max_tokens=8, messages=[{"role": "user", "content": "hi"}]) as s:
         s.get_final_message()  # was: a bare AssertionError (no message_start) or httpx2.RemoteProtocolError
@@ -325,16 +305,15 @@ def test_sync_stream_cut_raises_the_sdk_error(keep: int, cut: bool) -> None:
 
 def test_a_whole_stream_passes_the_guard() -> None:
     runtime = rt.FoundryRuntime(contract())
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(stream_answer(99, cut=False))))
+    client = runtime.client(http_client=FakeTransport(stream_answer(99, cut=False)).client())
     with client.messages.stream(model="a", max_tokens=8, messages=[{"role": "user", "content": "hi"}]) as s:
         assert s.get_final_text() == "pong"
 
 
-@pytest.mark.parametrize(("keep", "cut"), [(3, True), (4, False)])
+@pytest.mark.parametrize(("keep", "cut"), [(FIRST_TEXT, True), (FIRST_TEXT + 1, False)])
 def test_smoke_reports_stream_interrupted(keep: int, cut: bool) -> None:
     runtime = rt.FoundryRuntime(contract())
-    report = smoke.run_smoke(runtime, stream=True, http_client=httpx2.AsyncClient(
-        transport=httpx2.MockTransport(stream_answer(keep, cut))))
+    report = smoke.run_smoke(runtime, stream=True, http_client=FakeTransport(stream_answer(keep, cut)).async_client())
     (res,) = report.results
     assert not res.passed
     assert res.category == smoke.STREAM_INTERRUPTED == "stream_interrupted"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-import httpx2
 import pytest
-from test_runtime import BASE, KEY_NEW, KEY_OLD, FakeFoundry, FakeSecretClient, vault_secrets
+from test_runtime import BASE, KEY_NEW, KEY_OLD, FakeSecretClient, vault_secrets
 
 from claude_foundry import contract as c
 from claude_foundry.client import _sources
 from claude_foundry.client import runtime as rt
+from fakes import FakeFoundry
 
 SWEDEN_BASE = "https://acct-sc.services.ai.azure.com/anthropic"
 KEY_SWEDEN = "sweden-key-00112233445566778899"
@@ -19,13 +19,7 @@ SONNET = c.DeploymentInfo("claude-sonnet-4-6", "1", "sonnet")
 OPUS = c.DeploymentInfo("claude-opus-4-8", "2", "opus", capacity=50)
 
 
-@pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    for name in c.RUNTIME_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    rt.clear_contract_cache()
-    yield
-    rt.clear_contract_cache()
+pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 def accounts(auth: str = c.AUTH_MODE_KEY) -> list[c.Contract]:
@@ -119,10 +113,10 @@ def test_a_401_on_a_further_account_rereads_that_accounts_key(monkeypatch) -> No
     monkeypatch.setattr(_sources, "_secret_client", lambda *a: fake_kv)
     sweden = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object()).accounts()[1]
     secrets["claude-foundry-api-key-sweden"] = KEY_NEW  # rotated: the old sweden key now answers 401
-    fake = FakeFoundry(valid_key=KEY_NEW)
-    client = sweden.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    fake = FakeFoundry(KEY_NEW)
+    client = sweden.client(http_client=fake.client())
     client.messages.create(model="deep", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-    assert [s[2] for s in fake.seen] == [401, 200]
+    assert fake.outcomes == [401, 200]
     assert fake_kv.calls.count("claude-foundry-api-key-sweden") == 2
     assert fake_kv.calls.count("claude-foundry-api-key") == 1  # the primary's key was not touched
     again = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())

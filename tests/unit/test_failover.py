@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 
@@ -14,6 +13,7 @@ import pytest
 from claude_foundry import contract as c
 from claude_foundry.client import runtime as rt
 from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
+from fakes import FakeFoundry, answer, error, sse
 
 KEY_A = "key-a-0123456789abcdef"
 KEY_B = "key-b-0123456789abcdef"
@@ -22,63 +22,26 @@ DEP = {"sonnet": c.DeploymentInfo(model="claude-sonnet-4-6", version="1", family
 MSG = [{"role": "user", "content": "ping"}]
 
 
-def message_json(model: str) -> dict:
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": "pong"}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 5, "output_tokens": 2}}
-
-
-def sse(model: str) -> str:
-    events = [
-        ("message_start", {"type": "message_start", "message": {**message_json(model), "content": []}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "pong"}}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": 2}}),
-        ("message_stop", {"type": "message_stop"}),
-    ]
-    return "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
-
-
 Behaviour = Callable[[httpx2.Request], httpx2.Response | None]
 
 
-class Fake:
-    """Two accounts a and b; ``faults[host]`` answers instead of the account (None: answer normally)."""
+class Fake(FakeFoundry):
+    """Two accounts a and b (``faults[host]`` answers instead of the account; None: answer normally); ``seen``:
+    (account, status or exception) of each request, in order."""
 
     def __init__(self) -> None:
-        self.faults: dict[str, Behaviour] = {}
-        self.keys = {"a.services.ai.azure.com": KEY_A, "b.services.ai.azure.com": KEY_B}
-        self.seen: list[tuple[str, int | str]] = []
+        super().__init__({"a.services.ai.azure.com": KEY_A, "b.services.ai.azure.com": KEY_B})
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        host = request.url.host
-        fault = self.faults.get(host)
-        if fault is not None:
-            try:
-                answer = fault(request)
-            except Exception as exc:
-                self.seen.append((host[0], type(exc).__name__))
-                raise
-            if answer is not None:
-                self.seen.append((host[0], answer.status_code))
-                return answer
-        if request.headers.get("x-api-key") != self.keys[host]:
-            self.seen.append((host[0], 401))
-            return httpx2.Response(401, json={"error": {"code": "401", "message": "Access denied"}})
-        body = json.loads(request.content)
-        self.seen.append((host[0], 200))
-        if body.get("stream"):
-            return httpx2.Response(200, text=sse(body["model"]), headers={"content-type": "text/event-stream"})
-        return httpx2.Response(200, json=message_json(body["model"]), headers={"request-id": f"req-{host[0]}"})
+    def reply(self, request: httpx2.Request) -> httpx2.Response:
+        return answer(request, headers={"request-id": f"req-{request.url.host[0]}"})
+
+    @property
+    def seen(self) -> list[tuple[str, int | str]]:
+        return [(call.request.url.host[0], call.outcome) for call in self.calls]
 
 
 def status(code: int, **headers: str) -> Behaviour:
-    return lambda request: httpx2.Response(code, json={"error": {"type": "x", "message": f"injected {code}"}},
-                                           headers=headers)
+    return lambda request: error(code, f"injected {code}", headers=headers)
 
 
 def connect_error(request: httpx2.Request) -> httpx2.Response:
@@ -126,7 +89,7 @@ def make(fake: Fake, clock: Clock, **kwargs: object) -> FailoverRuntime:
     kwargs.setdefault("breaker", CircuitBreaker(failures=2, cool_down=30.0))
     return FailoverRuntime(runtimes(kwargs.pop("key_reader_a", None)),  # type: ignore[arg-type]
                            clock=clock, sleep=clock.sleep, async_sleep=clock.async_sleep,
-                           transport=httpx2.MockTransport(fake), async_transport=httpx2.MockTransport(fake),
+                           transport=fake, async_transport=fake,
                            **kwargs)  # type: ignore[arg-type]
 
 
@@ -165,12 +128,12 @@ def test_429_retry_after_keeps_calls_away(fake: Fake, clock: Clock) -> None:
     fake.faults["a.services.ai.azure.com"] = status(429, **{"retry-after": "10"})
     fo = make(fake, clock)
     call(fo)
-    fake.seen.clear()
+    fake.calls.clear()
     call(fo)  # a is within its retry-after: not even tried
     assert fake.seen == [("b", 200)]
     clock.now += 11
     del fake.faults["a.services.ai.azure.com"]
-    fake.seen.clear()
+    fake.calls.clear()
     call(fo)
     assert fake.seen == [("a", 200)]
     assert fo.stats()["a"]["breaker"] == "closed"  # 429s do not open the breaker
@@ -219,18 +182,18 @@ def test_breaker_opens_and_half_opens(fake: Fake, clock: Clock) -> None:
     call(fo)
     call(fo)
     assert fo.stats()["a"]["breaker"] == "open"
-    fake.seen.clear()
+    fake.calls.clear()
     call(fo)
     assert fake.seen == [("b", 200)]  # open: a is skipped
     clock.now += 31
     assert fo.stats()["a"]["breaker"] == "half_open"
-    fake.seen.clear()
+    fake.calls.clear()
     call(fo)  # the probe fails: open again
     assert fake.seen == [("a", "ConnectError"), ("b", 200)]
     assert fo.stats()["a"]["breaker"] == "open"
     clock.now += 31
     del fake.faults["a.services.ai.azure.com"]
-    fake.seen.clear()
+    fake.calls.clear()
     call(fo)  # the probe succeeds: closed
     assert fake.seen == [("a", 200)]
     assert fo.stats()["a"]["breaker"] == "closed"
@@ -242,7 +205,7 @@ def test_all_breakers_open_fails_fast(fake: Fake, clock: Clock) -> None:
     fo = make(fake, clock, breaker=CircuitBreaker(failures=1, cool_down=30))
     with pytest.raises(anthropic.APIConnectionError):
         call(fo)
-    fake.seen.clear()
+    fake.calls.clear()
     from claude_foundry.client.failover import NoEndpointAvailableError
 
     with pytest.raises(NoEndpointAvailableError, match="no endpoint available"):
@@ -378,7 +341,7 @@ def test_deployment_served_only_by_second(fake: Fake, clock: Clock) -> None:
     a, b = runtimes()
     b = rt.FoundryRuntime(c.Contract("b", b.base_url, {**DEP, "opus": c.DeploymentInfo("claude-opus-4-6", "1",
                                                                                        "opus")}, api_key=KEY_B))
-    fo = FailoverRuntime([a, b], transport=httpx2.MockTransport(fake), clock=clock)
+    fo = FailoverRuntime([a, b], transport=fake, clock=clock)
     fo.client("opus").messages.create(model="opus", max_tokens=8, messages=MSG)
     assert fake.seen == [("b", 200)]
     assert fo.failovers == 0

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import claude_foundry
-from claude_foundry.cli import PARAMETER_FLAGS, build_parser, error_text, main
-from claude_foundry.errors import ArgumentProblem, InvalidArgument, UserError
+from claude_foundry.cli import PARAMETER_FLAGS, build_parser, error_text, exit_code, main
+from claude_foundry.errors import ArgumentProblem, InvalidArgument, OperationFailed, Parameter, UserError
 
 SRC = Path(claude_foundry.__file__).parent
 LIBRARY = ("ops", "client", "program", "azure")
@@ -28,20 +28,14 @@ MARKUP = re.compile(r"\[/\]|\[/?(?:bold|dim|italic|underline|reverse|blink|strik
 #: A CLI flag at the start of a message or after a space, quote, backquote or parenthesis: ``--grace``.
 FLAG = re.compile(r"(?:^|[\s'\"`(])--[a-z][a-z0-9-]*")
 
-#: (path relative to ``src/claude_foundry``, rule) -> why it is allowed for now. Each is a follow-up: the message
-#: should name the parameter (or the setting) and the CLI map it, as rotate and bootstrap do.
+#: (path relative to ``src/claude_foundry``, rule) -> why it is allowed. A message naming a parameter builds it
+#: from parts (``errors.Parameter``) and the CLI words it with ``PARAMETER_FLAGS``, as rotate and bootstrap do.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("azure/caller.py", "flag"): "a long-running operation's timeout names --operation-timeout (up/down/demo): the "
-                                 "library's parameter is operation_timeout; not yet an InvalidArgument-like hint",
-    ("azure/target.py", "flag"): "'pass --subscription or set AZURE_SUBSCRIPTION_ID' and the command that starts a "
-                                 "sandbox (`claude-foundry sandbox --connection-file FILE`): a command to run, and "
-                                 "the flag next to the environment variable",
-    ("client/_sources.py", "flag"): "the Key Vault timeout hint names both the flag and the parameter "
-                                    "('--vault-timeout, vault_timeout=')",
-    ("client/targets.py", "flag"): "resolves a target from the smoke/env options (vault URL, base URL, deployments, "
-                                   "stack, contract) and words what is missing as those options",
+    ("azure/target.py", "flag"): "a missing sandbox connection file names the command that writes one "
+                                 "(`claude-foundry sandbox --connection-file FILE`): another command's flag, the "
+                                 "same words for a library caller (sandboxes are started from the CLI), not a "
+                                 "parameter of the call that failed",
 }
-
 
 def _strings(node: ast.AST) -> list[str]:
     """The literal text of every string in ``node`` (f-strings: their constant parts)."""
@@ -114,6 +108,7 @@ def test_the_scan_catches_each_rule(source: str, rule: str) -> None:
     "raise UserError('rotate them in groups (a-b--c is a name)')",
     "x = {'fix': 'az keyvault recover --name kv'}",  # a command to run, not raised, not our flag
     "x = 'deployments[0]'",
+    "raise OperationFailed('raise the timeout (', Parameter('vault_timeout'), ')')",
 ])
 def test_the_scan_leaves_data_alone(source: str) -> None:
     assert problems_in(source) == []
@@ -159,6 +154,98 @@ def test_an_invalid_argument_names_the_parameter_and_the_cli_the_flag() -> None:
     assert error_text(exc, "validate") == str(exc)  # a command without the parameter: the library's words
     assert error_text(UserError("plain"), "rotate-keys") == "plain"
     assert isinstance(exc, UserError)
+
+
+def test_a_message_naming_a_parameter_says_the_flag_through_the_cli() -> None:
+    exc = OperationFailed("Key Vault https://kv did not answer within 2s: raise the Key Vault timeout (",
+                          Parameter("vault_timeout"), ")")
+    assert str(exc) == "Key Vault https://kv did not answer within 2s: raise the Key Vault timeout (vault_timeout)"
+    assert error_text(exc, "smoke") == ("Key Vault https://kv did not answer within 2s: raise the Key Vault "
+                                        "timeout (--vault-timeout)")
+    assert error_text(exc, "validate") == str(exc)  # a command without the flag: the library's words
+    assert exit_code(exc) == 1  # still an operation that failed
+    said = UserError("no key: pass ", Parameter("auth", said='auth="entra"'), " to use a token")
+    assert str(said) == 'no key: pass auth="entra" to use a token'
+    assert error_text(said, "smoke") == "no key: pass --entra to use a token"
+    assert said.parts[1] == Parameter("auth", said='auth="entra"')
+    assert UserError("plain").naming({"plain": "--plain"}) == "plain"
+
+
+class _Unfinished:
+    """An SDK poller whose operation is still running when the wait is over."""
+
+    def result(self, timeout: float) -> None:
+        return None
+
+    def done(self) -> bool:
+        return False
+
+
+class _ForbiddenByRbac(Exception):
+    status_code = 403
+
+    def __str__(self) -> str:
+        return "(Forbidden) Caller is not authorized. Code: ForbiddenByRbac"
+
+
+def _no_subscription() -> None:
+    from claude_foundry.azure.target import azure_target
+
+    azure_target(None)
+
+
+def _operation_unfinished() -> None:
+    from claude_foundry.azure.caller import wait_for
+
+    wait_for(_Unfinished(), "deployment d", 5)
+
+
+@pytest.mark.parametrize(("make", "command", "library", "cli"), [
+    (_no_subscription, "preflight",
+     "no subscription: pass subscription_id or set AZURE_SUBSCRIPTION_ID",
+     "no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"),
+    (_operation_unfinished, "up",
+     "deployment d did not finish within 5 s (operation_timeout); it may still be running in ARM",
+     "deployment d did not finish within 5 s (--operation-timeout); it may still be running in ARM"),
+])
+def test_azure_hints_name_the_parameter_and_the_cli_the_flag(make, command: str, library: str, cli: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError) as caught:
+        make()
+    assert library in str(caught.value)
+    assert "--" not in str(caught.value)
+    assert cli in error_text(caught.value, command)
+
+
+def test_a_vault_denial_after_waiting_names_the_role_propagation_bound() -> None:
+    from claude_foundry.client.targets import _vault_error
+
+    exc = _vault_error("https://kv.vault.azure.net", _ForbiddenByRbac(), waited=30)
+    assert str(exc).endswith("still denied after waiting 30s, raise role_propagation_timeout if the assignment is "
+                             "that new)")
+    assert error_text(exc, "smoke").endswith("raise --role-propagation-timeout if the assignment is that new)")
+    assert str(_vault_error("https://kv.vault.azure.net", _ForbiddenByRbac())).endswith(
+        "(access.secret_readers; role assignments take minutes to apply)")
+
+
+def _named_parameters() -> set[str]:
+    """Every ``Parameter("name", ...)`` the library packages build."""
+    found = set()
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Parameter" \
+                    and node.args and isinstance(node.args[0], ast.Constant):
+                found.add(node.args[0].value)
+    return found
+
+
+def test_every_parameter_a_message_names_has_a_flag() -> None:
+    named = _named_parameters()
+    assert {"vault_timeout", "operation_timeout", "subscription_id", "vault_url"} <= named
+    flagged = {p for flags in PARAMETER_FLAGS.values() for p in flags}
+    assert named <= flagged, f"no command says these as a flag: {named - flagged}"
 
 
 def test_bootstrap_refuses_by_field_and_the_cli_says_the_flag(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from claude_foundry import contract as c
 from claude_foundry.client import runtime as rt
+from fakes import FakeTransport, answer, error
 
 BASE = "https://acct.services.ai.azure.com/anthropic"
 HI = [{"role": "user", "content": "hi"}]
@@ -72,24 +73,22 @@ def test_a_bad_physical_name_is_refused_with_words(physical, words):
 # --- the runtime ------------------------------------------------------------------------------------
 
 
-class Foundry:
-    """Answers the deployments it has; 404 DeploymentNotFound for any other name. Records the names sent."""
+class Foundry(FakeTransport):
+    """Answers the deployments it has; 404 DeploymentNotFound for any other name. ``sent``: the names sent."""
 
     def __init__(self, deployments: dict[str, str]) -> None:
         self.deployments = dict(deployments)
-        self.sent: list[str] = []
+        super().__init__(self.serve)
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    @property
+    def sent(self) -> list[str]:
+        return [call.body["model"] for call in self.calls]
+
+    def serve(self, request: httpx2.Request) -> httpx2.Response:
         name = json.loads(request.content)["model"]
-        self.sent.append(name)
         if name not in self.deployments:
-            return httpx2.Response(404, json={"type": "error", "error": {
-                "type": "not_found_error", "code": "DeploymentNotFound",
-                "message": "The API deployment for this resource does not exist."}})
-        return httpx2.Response(200, json={
-            "id": "msg_1", "type": "message", "role": "assistant", "model": self.deployments[name],
-            "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 1, "output_tokens": 1}})
+            return error(404, "The API deployment for this resource does not exist.", code="DeploymentNotFound")
+        return answer(request, model=self.deployments[name], text="hi")
 
 
 class Vault:
@@ -111,7 +110,7 @@ def runtime_for(vault: Vault | None, deployments: dict[str, c.DeploymentInfo], *
 
 
 def client_of(runtime: rt.FoundryRuntime, foundry: Foundry):
-    return runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(foundry)))
+    return runtime.client(max_retries=0, http_client=foundry.client())
 
 
 def test_the_physical_name_goes_on_the_wire_while_the_app_passes_the_logical_one():
@@ -225,7 +224,7 @@ def test_the_async_client_follows_a_move_on_404():
 
     async def go():
         client = runtime.async_client(max_retries=0,
-                                      http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(foundry)))
+                                      http_client=foundry.async_client())
         return (await client.messages.create(model="chat", max_tokens=8, messages=HI)).model
 
     assert asyncio.run(go()) == "claude-sonnet-5-5"

@@ -6,59 +6,16 @@ import asyncio
 import json
 import logging
 
-import httpx2
 import pytest
 
 from claude_foundry import contract as c
 from claude_foundry.client import _sources
 from claude_foundry.client import runtime as rt
+from fakes import FakeFoundry, FakeTransport
 
 KEY_OLD = "old-key-0123456789abcdef"
 KEY_NEW = "new-key-fedcba9876543210"
 BASE = "https://acct.services.ai.azure.com/anthropic"
-
-
-def message_json(model: str = "claude-sonnet-4-6", text: str = "pong") -> dict:
-    return {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 5, "output_tokens": 2},
-    }
-
-
-class FakeFoundry:
-    """A MockTransport handler that accepts one key at a time, like Foundry after a rotation."""
-
-    def __init__(self, valid_key: str = KEY_OLD) -> None:
-        self.valid_key = valid_key
-        self.seen: list[tuple[str, str | None, int]] = []
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        key = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization")
-        body = json.loads(request.content)
-        if auth is None and key != self.valid_key:
-            self.seen.append((request.url.path, key, 401))
-            return httpx2.Response(401, json={"error": {"code": "401", "message": "Access denied"}},
-                                   headers={"apim-request-id": "apim-1"})
-        self.seen.append((request.url.path, key, 200))
-        headers = {"request-id": "req_1", "apim-request-id": "apim-1"}
-        if body.get("stream"):
-            events = [
-                ("message_start", {"type": "message_start", "message": {**message_json(body["model"]),
-                                                                         "content": []}}),
-                ("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}),
-                ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                         "delta": {"type": "text_delta", "text": "pong"}}),
-                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                                   "stop_sequence": None}, "usage": {"output_tokens": 2}}),
-                ("message_stop", {"type": "message_stop"}),
-            ]
-            text = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
-            return httpx2.Response(200, text=text, headers={**headers, "content-type": "text/event-stream"})
-        return httpx2.Response(200, json=message_json(body["model"]), headers=headers)
 
 
 def make_runtime(fake: FakeFoundry, reader=None, **kw) -> rt.FoundryRuntime:
@@ -147,15 +104,15 @@ def test_from_json_takes_key_from_env(tmp_path, monkeypatch):
 
 
 def test_unknown_deployment_fails_fast_without_network():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     runtime = make_runtime(fake)
     with pytest.raises(rt.UnknownDeploymentError, match="known deployments: sonnet") as info:
         runtime.client("opus")
     assert info.value.known == ["sonnet"]
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(http_client=fake.client())
     with pytest.raises(rt.UnknownDeploymentError):
         client.messages.create(model="opus", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-    assert fake.seen == []
+    assert fake.calls == []
 
 
 def test_key_auth_without_key_is_refused():
@@ -192,19 +149,14 @@ def test_entra_sends_bearer_token():
             self.scopes.append(scopes)
             return AccessTokenInfo("tok-123", 2**31)
 
-    seen = {}
-
-    def handler(request):
-        seen["auth"] = request.headers.get("authorization")
-        seen["key"] = request.headers.get("x-api-key")
-        return httpx2.Response(200, json=message_json(), headers={"request-id": "r"})
-
     contract = c.Contract(resource="a", base_url=BASE, auth_mode=c.AUTH_MODE_ENTRA)
     cred = Cred()
     runtime = rt.FoundryRuntime(contract, credential=cred)
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    transport = FakeTransport()
+    client = runtime.client(http_client=transport.client())
     client.messages.create(model="x", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-    assert seen == {"auth": "Bearer tok-123", "key": None}
+    (sent,) = transport.requests
+    assert (sent.headers.get("authorization"), sent.headers.get("x-api-key")) == ("Bearer tok-123", None)
     assert cred.scopes[0] == (c.DEFAULT_TOKEN_SCOPE,)
 
 
@@ -212,7 +164,7 @@ def test_entra_sends_bearer_token():
 
 
 def test_rotation_sync_one_reread_one_retry():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     reads = []
 
     def reader():
@@ -220,60 +172,60 @@ def test_rotation_sync_one_reread_one_retry():
         return KEY_NEW
 
     runtime = make_runtime(fake, reader)
-    client = runtime.client("sonnet", http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client("sonnet", http_client=fake.client())
     kwargs = {"model": "sonnet", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
     assert client.messages.create(**kwargs).content[0].text == "pong"
-    fake.valid_key = KEY_NEW  # rotated behind our back
+    fake.keys = KEY_NEW  # rotated behind our back
     assert client.messages.create(**kwargs).content[0].text == "pong"
     assert len(reads) == 1
-    assert [s[2] for s in fake.seen] == [200, 401, 200]
-    assert fake.seen[-1][1] == KEY_NEW
+    assert fake.outcomes == [200, 401, 200]
+    assert fake.calls[-1].api_key == KEY_NEW
     # later calls use the new key directly, and so do new clients
     client.messages.create(**kwargs)
-    runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake))).messages.create(**kwargs)
-    assert [s[2] for s in fake.seen][-2:] == [200, 200]
+    runtime.client(http_client=fake.client()).messages.create(**kwargs)
+    assert fake.outcomes[-2:] == [200, 200]
     assert len(reads) == 1
     assert runtime.contract.api_key == KEY_NEW
     assert KEY_NEW not in repr(runtime.contract)
 
 
 def test_a_key_header_of_the_call_is_replaced_by_the_runtime_key():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     runtime = make_runtime(fake)
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(http_client=fake.client())
     for name in ("x-api-key", "X-Api-Key", "api-key"):
         msg = client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}],
                                      extra_headers={name: "bogus", "x-other": "1"})
         assert msg.content[0].text == "pong"
-    assert [(s[1], s[2]) for s in fake.seen] == [(KEY_OLD, 200)] * 3
+    assert [(call.api_key, call.outcome) for call in fake.calls] == [(KEY_OLD, 200)] * 3
 
 
 def test_a_copy_sending_another_key_gets_the_runtime_key_after_a_401():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     reads = []
     runtime = make_runtime(fake, lambda: reads.append(1) or KEY_OLD)
-    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(max_retries=0, http_client=fake.client())
     stale = client.with_options(api_key="stale-key-0123456789")
     kwargs = {"model": "sonnet", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
     assert stale.messages.create(**kwargs).content[0].text == "pong"
     assert stale.messages.create(**kwargs).content[0].text == "pong"
     assert client.messages.create(**kwargs).content[0].text == "pong"
-    assert [(s[1], s[2]) for s in fake.seen] == [("stale-key-0123456789", 401), (KEY_OLD, 200), (KEY_OLD, 200),
-                                                 (KEY_OLD, 200)]
+    assert [(call.api_key, call.outcome) for call in fake.calls] == [
+        ("stale-key-0123456789", 401), (KEY_OLD, 200), (KEY_OLD, 200), (KEY_OLD, 200)]
     assert reads == []  # the runtime's key was current: nothing to re-read
 
 
 def test_wrong_key_gives_401_after_one_reread():
     import anthropic
 
-    fake = FakeFoundry(valid_key="something-else")
+    fake = FakeFoundry("something-else")
     reads = []
     runtime = make_runtime(fake, lambda: reads.append(1) or KEY_OLD)
-    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(max_retries=0, http_client=fake.client())
     with pytest.raises(anthropic.AuthenticationError) as info:
         client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
     assert len(reads) == 1
-    assert len(fake.seen) == 1  # unchanged key: no pointless retry
+    assert len(fake.calls) == 1  # unchanged key: no pointless retry
     assert KEY_OLD not in str(info.value)
     # a second 401 right after does not re-read again (rate limited)
     with pytest.raises(anthropic.AuthenticationError):
@@ -284,22 +236,22 @@ def test_wrong_key_gives_401_after_one_reread():
 def test_no_reader_means_401_passes_through():
     import anthropic
 
-    fake = FakeFoundry(valid_key=KEY_NEW)
+    fake = FakeFoundry(KEY_NEW)
     runtime = make_runtime(fake)
-    client = runtime.client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(max_retries=0, http_client=fake.client())
     with pytest.raises(anthropic.AuthenticationError):
         client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-    assert len(fake.seen) == 1
+    assert len(fake.calls) == 1
 
 
 def test_rotation_async_and_streaming_start():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     reads = []
     runtime = make_runtime(fake, lambda: reads.append(1) or KEY_NEW)
 
     async def main():
-        client = runtime.async_client(http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(fake)))
-        fake.valid_key = KEY_NEW
+        client = runtime.async_client(http_client=fake.async_client())
+        fake.keys = KEY_NEW
         msg = await client.messages.create(model="sonnet", max_tokens=4,
                                            messages=[{"role": "user", "content": "hi"}])
         assert msg.content[0].text == "pong"
@@ -312,24 +264,24 @@ def test_rotation_async_and_streaming_start():
 
     asyncio.run(main())
     assert len(reads) == 1
-    assert [s[2] for s in fake.seen] == [401, 200, 200]
+    assert fake.outcomes == [401, 200, 200]
 
 
 def test_rotation_sync_streaming_start():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     runtime = make_runtime(fake, lambda: KEY_NEW)
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
-    fake.valid_key = KEY_NEW
+    client = runtime.client(http_client=fake.client())
+    fake.keys = KEY_NEW
     with client.messages.stream(model="sonnet", max_tokens=4,
                                 messages=[{"role": "user", "content": "hi"}]) as stream:
         assert "".join(stream.text_stream) == "pong"
-    assert [s[2] for s in fake.seen] == [401, 200]
+    assert fake.outcomes == [401, 200]
 
 
 def test_messages_create_helper():
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     runtime = make_runtime(fake)
-    runtime._shared_client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    runtime._shared_client = runtime.client(http_client=fake.client())
     msg = runtime.messages_create("sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
     assert msg.model == "sonnet"
     with pytest.raises(rt.UnknownDeploymentError):
@@ -337,9 +289,9 @@ def test_messages_create_helper():
 
 
 def test_sdk_debug_log_is_redacted(caplog):
-    fake = FakeFoundry()
+    fake = FakeFoundry(KEY_OLD)
     runtime = make_runtime(fake)
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(http_client=fake.client())
     with caplog.at_level(logging.DEBUG, logger="anthropic"):
         client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
     assert "Request options" in caplog.text
@@ -433,9 +385,9 @@ def test_key_vault_rotation_updates_cache(monkeypatch):
     fake_kv = FakeSecretClient(secrets)
     monkeypatch.setattr(_sources, "_secret_client", lambda *a: fake_kv)
     runtime = rt.FoundryRuntime.from_key_vault("https://kv.vault.azure.net", credential=object())
-    fake = FakeFoundry(valid_key=KEY_NEW)
+    fake = FakeFoundry(KEY_NEW)
     secrets["claude-foundry-api-key"] = KEY_NEW
-    client = runtime.client(http_client=httpx2.Client(transport=httpx2.MockTransport(fake)))
+    client = runtime.client(http_client=fake.client())
     client.messages.create(model="sonnet", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
     assert runtime.key_vault_round_trips == 2
     assert fake_kv.calls.count("claude-foundry-api-key") == 2

@@ -15,6 +15,7 @@ import httpx2
 import pytest
 
 from claude_foundry.client import _http, _sdk
+from fakes import FakeTransport
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "claude_foundry"
 KEY = "k" * 84
@@ -28,36 +29,25 @@ async def _pass_async(request, call_next):
     return await call_next(request)
 
 
-def _echo_transport(seen: list[httpx2.Request]) -> httpx2.MockTransport:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        return httpx2.Response(200, json={"id": "msg_1", "type": "message", "role": "assistant", "model": "d",
-                                          "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
-                                          "stop_sequence": None,
-                                          "usage": {"input_tokens": 1, "output_tokens": 1}})
-    return httpx2.MockTransport(handler)
-
-
 def test_send_goes_through_the_other_clients_chain_and_transport():
     """A middleware on one client hands the call to another client (what FailoverRuntime does): the request
     reaches the second client's transport with the second client's base URL and key."""
-    seen_inner: list[httpx2.Request] = []
-    seen_outer: list[httpx2.Request] = []
+    seen_inner, seen_outer = FakeTransport(), FakeTransport()
     inner = anthropic.AnthropicFoundry(api_key=KEY, base_url="https://inner.example/anthropic/", max_retries=0,
                                        middleware=[_pass],
-                                       http_client=anthropic.DefaultHttpxClient(transport=_echo_transport(seen_inner)))
+                                       http_client=anthropic.DefaultHttpxClient(transport=seen_inner))
 
     def through_inner(request, call_next):
         return _sdk.send(inner, request)
 
     outer = anthropic.AnthropicFoundry(api_key="other-key", base_url="https://outer.example/anthropic/",
                                        max_retries=0, middleware=[through_inner],
-                                       http_client=anthropic.DefaultHttpxClient(transport=_echo_transport(seen_outer)))
+                                       http_client=anthropic.DefaultHttpxClient(transport=seen_outer))
     msg = outer.messages.create(model="d", max_tokens=8, messages=[{"role": "user", "content": "x"}])
-    assert msg.content[0].text == "hi"
-    assert seen_outer == []
-    assert [r.url.host for r in seen_inner] == ["inner.example"]
-    assert seen_inner[0].headers["x-api-key"] == KEY
+    assert msg.content[0].text == "pong"
+    assert seen_outer.requests == []
+    assert [r.url.host for r in seen_inner.requests] == ["inner.example"]
+    assert seen_inner.requests[0].headers["x-api-key"] == KEY
 
 
 def test_send_async_goes_through_the_other_clients_chain():
@@ -65,10 +55,10 @@ def test_send_async_goes_through_the_other_clients_chain():
 
 
 async def _send_async() -> None:
-    seen: list[httpx2.Request] = []
+    seen = FakeTransport()
     inner = anthropic.AsyncAnthropicFoundry(
         api_key=KEY, base_url="https://inner.example/anthropic/", max_retries=0, middleware=[_pass_async],
-        http_client=anthropic.DefaultAsyncHttpxClient(transport=_echo_transport(seen)))
+        http_client=anthropic.DefaultAsyncHttpxClient(transport=seen))
 
     async def through_inner(request, call_next):
         return await _sdk.send_async(inner, request)
@@ -76,10 +66,10 @@ async def _send_async() -> None:
     outer = anthropic.AsyncAnthropicFoundry(api_key="other", base_url="https://outer.example/anthropic/",
                                             max_retries=0, middleware=[through_inner],
                                             http_client=anthropic.DefaultAsyncHttpxClient(
-                                                transport=_echo_transport([])))
+                                                transport=FakeTransport()))
     msg = await outer.messages.create(model="d", max_tokens=8, messages=[{"role": "user", "content": "x"}])
-    assert msg.content[0].text == "hi"
-    assert [r.url.host for r in seen] == ["inner.example"]
+    assert msg.content[0].text == "pong"
+    assert [r.url.host for r in seen.requests] == ["inner.example"]
 
 
 def test_a_client_without_the_chain_is_named():

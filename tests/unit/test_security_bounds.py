@@ -33,6 +33,7 @@ from claude_foundry import contract as c
 from claude_foundry.client import _http, _redact, smoke
 from claude_foundry.client import runtime as rt
 from claude_foundry.client.failover import FailoverRuntime
+from fakes import error_body, message
 
 KEY = "k" * 12 + "-issue20-unit-key-" + "0123456789"  # no key shape: only knowing the key masks it
 MODEL = "claude-sonnet-4-6"
@@ -68,12 +69,6 @@ def plain(cert_dir: Path) -> Iterator[BadServer]:
     with bad_server(cert_dir, tls=False) as srv:
         srv.behaviour = lambda h: json_answer(h, 200, message())
         yield srv
-
-
-def message(model: str = MODEL) -> dict[str, Any]:
-    return {"id": "m", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": "pong"}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 3, "output_tokens": 2}}
 
 
 def contract(base: str, key: str | None = KEY, deployments: tuple[str, ...] = ("a",)) -> c.Contract:
@@ -184,8 +179,7 @@ def test_key_vault_reads_follow_no_redirect() -> None:
 def echo_key(status: int) -> Any:
     def answer(h: Any) -> None:
         sent = h.headers.get("x-api-key", "")
-        json_answer(h, status, {"type": "error", "error": {"type": "api_error",
-                                                           "message": f"bad key {sent} (api-key: {sent})"}},
+        json_answer(h, status, error_body("api_error", f"bad key {sent} (api-key: {sent})"),
                     headers={"request-id": f"req-{sent}", "x-echo": sent})
 
     return answer
@@ -302,8 +296,7 @@ def test_the_max_response_size_variable_is_checked(monkeypatch: pytest.MonkeyPat
 
 
 def test_thousands_of_404s_share_one_propagation_window(endpoint: BadServer, cert_dir: Path) -> None:
-    endpoint.behaviour = lambda h: json_answer(h, 404, {"type": "error", "error": {
-        "type": "not_found_error", "code": "DeploymentNotFound", "message": "no such deployment"}})
+    endpoint.behaviour = lambda h: json_answer(h, 404, error_body(404, "no such deployment", code="DeploymentNotFound"))
     names = tuple(f"d{i}" for i in range(40))
     runtime = rt.FoundryRuntime(contract(endpoint.url, deployments=names), ca_bundle=ca_bundle(cert_dir))
     start = time.monotonic()
@@ -320,8 +313,8 @@ def test_thousands_of_404s_share_one_propagation_window(endpoint: BadServer, cer
 def test_markup_and_escapes_in_names_and_messages(endpoint: BadServer, cert_dir: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    endpoint.behaviour = lambda h: json_answer(h, 500, {"type": "error", "error": {
-        "type": "api_error", "message": "failed at [/v1/messages] [bold red]x[/] \x1b]0;owned\x07 \x1b[2J\x9b"}})
+    endpoint.behaviour = lambda h: json_answer(h, 500, error_body(
+        500, "failed at [/v1/messages] [bold red]x[/] \x1b]0;owned\x07 \x1b[2J\x9b"))
     monkeypatch.setenv("COLUMNS", "200")
     out = smoke_cli(endpoint.url, cert_dir, tmp_path, monkeypatch, capsys, "--timeout", "5",
                     deployments="fast[/]")

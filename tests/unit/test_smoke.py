@@ -1,4 +1,4 @@
-"""Unit tests of the smoke test's retry policy, checks, diagnoses and reports (httpx2.MockTransport)."""
+"""Unit tests of the smoke test's retry policy, checks, diagnoses and reports (tests/fakes.py's fake transport)."""
 
 from __future__ import annotations
 
@@ -14,31 +14,11 @@ from claude_foundry import contract as c
 from claude_foundry.cli.smoke import render_report
 from claude_foundry.client import runtime as rt
 from claude_foundry.client import smoke
+from fakes import FakeTransport, answer, error
 
 KEY = "smoke-unit-key-0123456789"
 BASE = "https://acct.services.ai.azure.com/anthropic"
 MODELS = {"opus": "claude-opus-4-6", "sonnet": "claude-sonnet-4-6", "haiku": "claude-haiku-4-5"}
-
-
-def msg(model: str, text: str = "pong", output_tokens: int = 2) -> dict:
-    return {"id": "m", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}] if text else [], "stop_reason": "end_turn",
-            "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": output_tokens}}
-
-
-def sse(model: str) -> str:
-    events = [
-        {"type": "message_start", "message": {**msg(model), "content": [],
-                                              "usage": {"input_tokens": 3, "output_tokens": 0}}},
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "po"}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "ng"}},
-        {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-         "usage": {"output_tokens": 2}},
-        {"type": "message_stop"},
-    ]
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
 
 
 class Script:
@@ -64,15 +44,11 @@ class Script:
             status, headers = step, {}
         base_headers = {"apim-request-id": f"apim-{name}"}
         if status != 200:
-            return httpx2.Response(status, json={"error": {"code": str(status), "message": "nope"}},
-                                   headers={**base_headers, **headers})
+            return error(status, "nope", code=str(status), headers={**base_headers, **headers})
         if name not in self.no_request_id:
             base_headers["request-id"] = f"req-{name}"
         model = self.model_override.get(name, MODELS.get(name, name))
-        if body.get("stream"):
-            return httpx2.Response(200, text=sse(model),
-                                   headers={**base_headers, "content-type": "text/event-stream"})
-        return httpx2.Response(200, json=msg(model), headers=base_headers)
+        return answer(request, model=model, input_tokens=3, headers=base_headers)
 
 
 def runtime(auth_mode: str = "key", deployments=MODELS, key: str | None = KEY, base_url: str = BASE):
@@ -85,7 +61,7 @@ def runtime(auth_mode: str = "key", deployments=MODELS, key: str | None = KEY, b
 
 def run(script, rt_=None, **kw) -> smoke.SmokeReport:
     kw.setdefault("poll_interval", 0.01)
-    return smoke.run_smoke(rt_ or runtime(), http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(script)),
+    return smoke.run_smoke(rt_ or runtime(), http_client=FakeTransport(script).async_client(),
                            **kw)
 
 
@@ -357,15 +333,15 @@ def test_key_auth_denials_are_not_role_propagation(status):
 def test_key_auth_401_still_rereads_the_key():
     new_key = "smoke-unit-key-rotated-987654"
 
-    def answer(request):
+    def keyed(request):
         if request.headers.get("x-api-key") != new_key:
-            return httpx2.Response(401, json={"error": {"code": "401", "message": "Access denied"}})
-        return httpx2.Response(200, json=msg(MODELS["opus"]), headers={"request-id": "r", "apim-request-id": "a"})
+            return error(401, "Access denied", code="401")
+        return answer(request, model=MODELS["opus"], headers={"request-id": "r", "apim-request-id": "a"})
 
     contract = c.Contract(resource="acct", base_url=BASE, api_key=KEY,
                           deployments={"opus": c.DeploymentInfo(MODELS["opus"], "1", "opus")})
     rt_ = rt.FoundryRuntime(contract, credential=object(), key_reader=lambda: new_key)
-    report = run(Script(opus=[answer] * 3), rt_, role_propagation_timeout=5)
+    report = run(Script(opus=[keyed] * 3), rt_, role_propagation_timeout=5)
     assert report.passed, report.summary()
     assert rt_.key_rereads == 1
     assert by_name(report)["opus"].attempts == 1
@@ -476,9 +452,7 @@ def test_key_vault_firewall_403_is_not_waited_for(monkeypatch):
 
 
 def test_empty_text_and_usage_fail():
-    script = Script(sonnet=[lambda req: httpx2.Response(200, json=msg("claude-sonnet-4-6", text="",
-                                                                      output_tokens=0),
-                                                        headers={"request-id": "r"})])
+    script = Script(sonnet=[lambda req: answer(req, text="", usage={"input_tokens": 3, "output_tokens": 0})])
     r = by_name(run(script))["sonnet"]
     assert "no text content" in r.diagnosis
     assert "no token usage" in r.diagnosis

@@ -17,10 +17,13 @@ pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["smoke"], "no target"),
-    (["smoke", "--vault-url", "https://kv", "--base-url", "https://x/anthropic"], "exclusive"),
-    (["smoke", "--base-url", "https://x/anthropic"], "--deployments"),
-    (["smoke", "--base-url", "https://x/anthropic", "--deployments", "a"], c.ENV_API_KEY),
+    (["smoke"], "error: no target: pass --vault-url, --base-url/--resource with --deployments, --stack or "
+                f"--contract (or set {c.ENV_VAULT_URL})"),
+    (["smoke", "--vault-url", "https://kv", "--base-url", "https://x/anthropic"],
+     "error: --vault-url and --base-url are exclusive: choose one target"),
+    (["smoke", "--base-url", "https://x/anthropic"], "error: --base-url/--resource need --deployments a,b,c"),
+    (["smoke", "--base-url", "https://x/anthropic", "--deployments", "a"],
+     f"error: no key: set {c.ENV_API_KEY}, or pass --entra to use an Entra ID token"),
     (["smoke", "--resource", "r", "--deployments", "a", "--concurrency", "0"], "--concurrency"),
     (["smoke", "--resource", "r", "--deployments", "a", "--timeout", "0"], "--timeout"),
     (["smoke", "--sandbox", "/nonexistent/conn.json", "--vault-url", "https://kv"], "connection file not found"),
@@ -29,6 +32,24 @@ pytestmark = pytest.mark.usefixtures("clean_runtime_env")  # tests/conftest.py
 def test_usage_errors_exit_2(argv, words, capsys):
     assert cli.main(argv) == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    ({}, f"no target: pass vault_url, base_url/resource with deployments or contract_file (or set {c.ENV_VAULT_URL})"),
+    ({"vault_url": "https://kv", "base_url": "https://x/anthropic"},
+     "vault_url and base_url are exclusive: choose one target"),
+    ({"base_url": "https://x/anthropic"}, "base_url/resource need deployments a,b,c"),
+    ({"base_url": "https://x/anthropic", "deployments": ["a"]},
+     f'no key: set {c.ENV_API_KEY}, or pass auth="entra" to use an Entra ID token'),
+])
+def test_the_library_names_the_target_fields(target, words):
+    """What the CLI words as flags above, the library words as RuntimeTarget's fields (docs/architecture.md)."""
+    from claude_foundry.client.targets import RuntimeTarget, resolve_runtime
+    from claude_foundry.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        resolve_runtime(RuntimeTarget(**target), environ={})
+    assert str(caught.value) == words
 
 
 def test_both_env_resource_and_base_url(monkeypatch, capsys):

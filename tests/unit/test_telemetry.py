@@ -17,12 +17,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.unit.test_failover import KEY_A, MSG, Clock, Fake, connect_error, make, message_json, sse
+from test_failover import KEY_A, MSG, Clock, Fake, connect_error, make
 
 from claude_foundry import contract as c
 from claude_foundry.client import _telemetry
 from claude_foundry.client import runtime as rt
 from claude_foundry.client.failover import CircuitBreaker
+from fakes import FakeTransport, answer, error
 
 USAGE = {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 11, "cache_creation_input_tokens": 5}
 SECRET_PROMPT = "the-secret-prompt-text"
@@ -68,16 +69,10 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Otel]:
     _telemetry._reset_for_tests()
 
 
-def answer(request: httpx2.Request) -> httpx2.Response:
-    body = json.loads(request.content)
-    msg = {**message_json("claude-sonnet-4-6"), "usage": USAGE}
-    if body.get("stream"):
-        text = sse("claude-sonnet-4-6").replace('"usage": {"input_tokens": 5, "output_tokens": 2}',
-                                                json.dumps({"usage": USAGE})[1:-1]).replace(
-            '"usage": {"output_tokens": 2}', '"usage": {"output_tokens": 3}')  # message_delta: cumulative
-        return httpx2.Response(200, text=text, headers={"content-type": "text/event-stream",
-                                                        "request-id": "req_stream"})
-    return httpx2.Response(200, json=msg, headers={"request-id": "req_1"})
+def telemetry_answer(request: httpx2.Request) -> httpx2.Response:
+    """The model's answer with prompt-cache usage (``message_delta`` repeats it, output tokens cumulative)."""
+    request_id = "req_stream" if json.loads(request.content).get("stream") else "req_1"
+    return answer(request, model="claude-sonnet-4-6", usage=USAGE, headers={"request-id": request_id})
 
 
 def runtime() -> rt.FoundryRuntime:
@@ -86,8 +81,8 @@ def runtime() -> rt.FoundryRuntime:
                                         api_key=KEY_A, region="eastus2", account="primary"))
 
 
-def sync_client(handler: Any = answer) -> Any:
-    return runtime().client(http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+def sync_client(handler: Any = telemetry_answer) -> Any:
+    return runtime().client(http_client=FakeTransport(handler).client())
 
 
 def check_chat_span(span: Any, *, stream: bool = False) -> None:
@@ -161,7 +156,7 @@ def test_sync_stream_span_ends_with_the_stream(otel: Otel) -> None:
 
 def test_async_call_and_stream(otel: Otel) -> None:
     async def main() -> None:
-        client = runtime().async_client(http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
+        client = runtime().async_client(http_client=FakeTransport(telemetry_answer).async_client())
         msg = await client.messages.create(model="sonnet", max_tokens=8, messages=PROMPT)
         assert msg.usage.output_tokens == 3
         async with client.messages.stream(model="sonnet", max_tokens=8, messages=PROMPT) as stream:
@@ -178,7 +173,7 @@ def test_async_call_and_stream(otel: Otel) -> None:
 def test_a_streamed_body_is_read_as_it_goes(otel: Otel) -> None:
     """A real (not in-memory) event stream: the span ends when the stream ends, with the usage of its events."""
     def streamed(request: httpx2.Request) -> httpx2.Response:
-        text = answer(request).text
+        text = telemetry_answer(request).text
 
         def chunks() -> Iterator[bytes]:
             data = text.encode()
@@ -198,9 +193,9 @@ def test_error_status_sets_error_type(otel: Otel) -> None:
     import anthropic
 
     def overloaded(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
+        return error(529, "busy")
 
-    client = runtime().client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(overloaded)))
+    client = runtime().client(max_retries=0, http_client=FakeTransport(overloaded).client())
     with pytest.raises(anthropic.APIStatusError) as info:
         client.messages.create(model="sonnet", max_tokens=8, messages=PROMPT)
     assert info.value.status_code == 529
@@ -216,7 +211,7 @@ def test_error_status_sets_error_type(otel: Otel) -> None:
 def test_connection_error_sets_error_type(otel: Otel) -> None:
     import anthropic
 
-    client = runtime().client(max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(connect_error)))
+    client = runtime().client(max_retries=0, http_client=FakeTransport(connect_error).client())
     with pytest.raises(anthropic.APIConnectionError):
         client.messages.create(model="sonnet", max_tokens=8, messages=PROMPT)
     (span,) = otel.finished()

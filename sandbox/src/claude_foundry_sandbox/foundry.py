@@ -31,15 +31,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry.azure import arm as arm_facts
 from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
-from claude_foundry_sandbox import bodies, caching, identity
+from claude_foundry_sandbox import bodies, caching, identity, messages_api
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
 from claude_foundry_sandbox.state import State
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 408: "timeout_error", 409: "invalid_request_error",
-               413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 502: "api_error",
-               503: "api_error", 504: "timeout_error", 529: "overloaded_error"}
 DEFAULT_FAULT_MESSAGES = {
     401: "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
          "for an active subscription and use a correct regional API endpoint for your resource.",
@@ -60,11 +56,9 @@ def _headers() -> dict[str, str]:
 
 def error(status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None,
           err_type: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": err_type or ERROR_TYPES.get(status, "api_error"), "message": message}
-    if code:
-        body["code"] = code
     all_headers = {**_headers(), **(headers or {})}
-    return JSONResponse({"type": "error", "error": body, "request_id": all_headers["request-id"]},
+    return JSONResponse(messages_api.error_body(err_type or status, message, code=code,
+                                                request_id=all_headers["request-id"]),
                         status_code=status, headers=all_headers)
 
 
@@ -539,10 +533,6 @@ def asked_for_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\S+\s*", text) or [""]
-
-
 def _message(body: dict[str, Any], deployment: dict[str, Any],
              cache: caching.CacheUsage | None = None) -> dict[str, Any]:
     """The canned Messages response: a thinking block when budgeted thinking is on, then a ``tool_use`` block
@@ -556,7 +546,7 @@ def _message(body: dict[str, Any], deployment: dict[str, Any],
     if thinking.get("type") == "enabled":
         thought = "The sandbox does not think; this thinking block is canned."
         content.append({"type": "thinking", "thinking": thought, "signature": "sbx_sig_" + secrets.token_hex(16)})
-        used += len(_words(thought))
+        used += len(messages_api.words(thought))
     stop_reason, stop_sequence = "end_turn", None
     tool = _forced_tool(body) or asked_for_tool(body)
     if tool is not None:
@@ -575,23 +565,15 @@ def _message(body: dict[str, Any], deployment: dict[str, Any],
                 if isinstance(seq, str) and seq and seq in text:
                     text, stop_reason, stop_sequence = text.split(seq, 1)[0], "stop_sequence", seq
                     break
-        words = _words(text)
+        words = messages_api.words(text)
         room = max(0, budget - used)
         if len(words) > room:
             words, stop_reason, stop_sequence = words[:room], "max_tokens", None
         content.append({"type": "text", "text": "".join(words)})
         used += len(words)
-    return {
-        "id": "msg_sbx_" + secrets.token_hex(12),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": stop_reason,
-        "stop_sequence": stop_sequence,
-        "usage": {**caching.usage_fields(count_input_tokens(body), cache or caching.CacheUsage()),
-                  "output_tokens": max(1, used), "service_tier": "standard"},
-    }
+    return messages_api.message(model, content, stop_reason=stop_reason, stop_sequence=stop_sequence,
+                                usage={**caching.usage_fields(count_input_tokens(body), cache or caching.CacheUsage()),
+                                       "output_tokens": max(1, used), "service_tier": "standard"})
 
 
 def count_input_tokens(body: dict[str, Any]) -> int:
@@ -604,55 +586,12 @@ def count_input_tokens(body: dict[str, Any]) -> int:
     return _estimate_tokens(" ".join(parts))
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-def _chunks(text: str, size: int = 24) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
-
-
-def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """content_block_start, its deltas, content_block_stop: the shapes of the SDK's ``RawContentBlock*Event``."""
-    kind = block["type"]
-    if kind == "thinking":
-        start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
-        deltas = [{"type": "thinking_delta", "thinking": w} for w in _words(block["thinking"])]
-        deltas.append({"type": "signature_delta", "signature": block["signature"]})
-    elif kind == "tool_use":
-        start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        deltas = [{"type": "input_json_delta", "partial_json": ""}]
-        deltas += [{"type": "input_json_delta", "partial_json": c} for c in _chunks(json.dumps(block["input"]))]
-    else:
-        start = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": w} for w in _words(block["text"]) if w]
-    out: list[tuple[str, dict[str, Any]]] = [
-        ("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})]
-    out += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
-    out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    return out
-
-
-#: ``message_delta``'s cumulative usage (the SDK's ``MessageDeltaUsage``): the input counts again, with the output.
-DELTA_USAGE_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
-
-
 async def _stream(msg: dict[str, Any]) -> AsyncIterator[bytes]:
-    """message_start, then per block start/deltas/stop (a ping after the first start), message_delta with
-    the stop reason and output tokens, message_stop: the order of the API's streaming reference."""
-    start = {**msg, "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {**msg["usage"], "output_tokens": 1}}
-    yield _sse("message_start", {"type": "message_start", "message": start})
-    for index, block in enumerate(msg["content"]):
-        for n, (event, data) in enumerate(_block_events(index, block)):
-            yield _sse(event, data)
-            if index == 0 and n == 0:
-                yield _sse("ping", {"type": "ping"})
-            await asyncio.sleep(0)
-    yield _sse("message_delta", {"type": "message_delta",
-                                 "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": msg["stop_sequence"]},
-                                 "usage": {k: msg["usage"][k] for k in DELTA_USAGE_FIELDS}})
-    yield _sse("message_stop", {"type": "message_stop"})
+    """``msg`` as the API streams it (:func:`claude_foundry_sandbox.messages_api.stream_events`), yielding to the
+    event loop between events."""
+    for event, data in messages_api.stream_events(msg):
+        yield messages_api.sse(event, data)
+        await asyncio.sleep(0)
 
 
 async def _apply_fault(spec: FaultSpec) -> Response | None:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from claude_foundry.azure.target import OPERATION_TIMEOUT, Target
-from claude_foundry.errors import OperationFailed
+from claude_foundry.errors import OperationFailed, Parameter
 
 
 def check_operation_timeout(seconds: float) -> float:
@@ -27,9 +27,9 @@ def wait_for(poller: Any, what: str, timeout: float = OPERATION_TIMEOUT) -> Any:
     timeout = check_operation_timeout(timeout)
     result = poller.result(timeout=timeout)
     if not poller.done():
-        raise OperationFailed(f"the long-running operation for {what} did not finish within {timeout:g} s "
-                              "(--operation-timeout); it may still be running in ARM: run the same command again "
-                              "later (it resumes), or allow more time")
+        raise OperationFailed(f"the long-running operation for {what} did not finish within {timeout:g} s (",
+                              Parameter("operation_timeout"), "); it may still be running in ARM: run the same "
+                              "command again later (it resumes), or allow more time")
     return result
 
 

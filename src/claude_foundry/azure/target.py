@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claude_foundry import contract
-from claude_foundry.errors import UserError
+from claude_foundry.errors import Parameter, UserError
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -232,7 +232,7 @@ def azure_target(subscription_id: str | None = None) -> Target:
     """A :class:`Target` for real Azure with ``DefaultAzureCredential``."""
     sub = subscription_from_env(subscription_id)
     if not sub:
-        raise UserError("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID")
+        raise UserError("no subscription: pass ", Parameter("subscription_id"), " or set AZURE_SUBSCRIPTION_ID")
     return Target(credential=default_credential(), subscription_id=sub)
 
 

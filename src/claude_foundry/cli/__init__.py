@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from claude_foundry import __version__
-from claude_foundry.errors import InvalidArgument, OperationFailed, UserError
+from claude_foundry.errors import OperationFailed, UserError
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -141,24 +141,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``azure.target.azure_target``'s ``subscription_id``: ``--subscription`` of every command that takes it.
+_SUBSCRIPTION = {"subscription_id": "--subscription"}
+#: ``azure.caller.wait_for``'s bound on an ARM long-running operation.
+_OPERATION_TIMEOUT = {"operation_timeout": "--operation-timeout"}
+
 #: The one table from library parameters to flags, per command: the library names the parameter of an argument it
-#: refuses (:class:`~claude_foundry.errors.InvalidArgument`, ``ops.rotate.RotationWarning``), the CLI says the flag.
+#: refuses (:class:`~claude_foundry.errors.InvalidArgument`, ``ops.rotate.RotationWarning``) or that a message
+#: names (:class:`~claude_foundry.errors.Parameter`: a bound to raise, a target to choose), the CLI says the flag.
 PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
-                    "break_lease": "--break-lease"},
-    "migrate": {"drain": "--drain", "accounts": "--account"},
+                    "break_lease": "--break-lease", **_SUBSCRIPTION},
+    "migrate": {"drain": "--drain", "accounts": "--account", **_SUBSCRIPTION, **_OPERATION_TIMEOUT},
     "ci": {"repo": "--repo", "resource_group": "--resource-group", "location": "--location",
            "environments": "--environments", "deploy_resource_groups": "--deploy-resource-group",
            "identity_name": "--identity-name", "storage_account": "--storage-account", "container": "--container",
-           "key_vault": "--key-vault", "key_name": "--key-name"},
+           "key_vault": "--key-vault", "key_name": "--key-name", **_SUBSCRIPTION},
+    # client.targets.RuntimeTarget's fields and resolve_runtime's bounds (the Key Vault reads, a fresh role)
+    "smoke": {"vault_url": "--vault-url", "base_url": "--base-url", "resource": "--resource",
+              "contract_file": "--contract", "deployments": "--deployments", "auth": "--entra",
+              "vault_timeout": "--vault-timeout", "role_propagation_timeout": "--role-propagation-timeout"},
+    "env": {"vault_url": "--vault-url"},
+    "up": _OPERATION_TIMEOUT, "down": _OPERATION_TIMEOUT, "demo": _OPERATION_TIMEOUT,
+    **dict.fromkeys(("doctor", "preflight", "verify", "catalogue", "lifecycle"), _SUBSCRIPTION),
 }
 
 
 def error_text(exc: UserError, command: str | None) -> str:
-    """How the CLI words an error of ``command``: an argument the library refuses named by its flag."""
-    if isinstance(exc, InvalidArgument):
-        return exc.naming(PARAMETER_FLAGS.get(command or "", {}))
-    return str(exc)
+    """How the CLI words an error of ``command``: each parameter the library's words name (an argument it refuses,
+    a bound to raise) called by its flag."""
+    return exc.naming(PARAMETER_FLAGS.get(command or "", {}))
 
 
 def exit_code(exc: UserError) -> int:

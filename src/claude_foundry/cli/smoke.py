@@ -127,6 +127,7 @@ def _stack_target(path: str, conn: dict[str, Any] | None) -> tuple[str, str, lis
 
 def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
     """The flags of :func:`add_target_arguments` as a library :class:`~claude_foundry.client.targets.RuntimeTarget`."""
+    from claude_foundry.cli import PARAMETER_FLAGS
     from claude_foundry.client.targets import RuntimeTarget, split_names
 
     credential, ca, conn = _sandbox(args)
@@ -139,8 +140,13 @@ def runtime_target(args: argparse.Namespace, *, auth: str | None = None) -> Any:
         "token_scope": getattr(args, "token_scope", None), "ca_bundle": ca, "credential": credential,
     }
     stack = getattr(args, "stack", None)
+    flags = PARAMETER_FLAGS["smoke"]
+    if not stack and not any(fields[attr] for attr in RuntimeTarget.TARGETS) \
+            and not any(os.environ.get(name) for name in (c.ENV_VAULT_URL, c.ENV_RESOURCE, c.ENV_BASE_URL)):
+        raise UserError(f"no target: pass --vault-url, --base-url/--resource with --deployments, --stack or "
+                        f"--contract (or set {c.ENV_VAULT_URL})")
     if stack:
-        others = [flag for attr, flag in RuntimeTarget.FLAGS if fields[attr]]
+        others = [flags[attr] for attr in RuntimeTarget.TARGETS if fields[attr]]
         if others:
             raise UserError(f"--stack and {' and '.join(others)} are exclusive: choose one target")
         vault_url, prefix, stack_names = _stack_target(stack, conn)

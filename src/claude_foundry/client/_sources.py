@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from claude_foundry import contract as c
 from claude_foundry import jsontext
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import OperationFailed, Parameter, UserError
 
 #: Seconds one Key Vault secret read may take, retries included (connect and read timeouts of each attempt,
 #: and azure-core's retry budget); also the connect/read timeouts of the default credential's token requests.
@@ -248,8 +248,8 @@ def _get_secret(client: Any, name: str, *, required: bool, timeout: float = DEFA
         what = f"did not answer within {timeout:g}s" if timed_out else f"could not be reached ({type(exc).__name__})"
         raise VaultTimeoutError(
             f"Key Vault {origin_of(client.vault_url)} {what} reading secret {name!r}: check network access to the "
-            "vault (firewall, private endpoint, proxy), or raise the Key Vault timeout (--vault-timeout, "
-            "vault_timeout=)") from None
+            "vault (firewall, private endpoint, proxy), or raise the Key Vault timeout (", Parameter("vault_timeout"),
+            ")") from None
     except ResourceNotFoundError:
         if required:
             raise RuntimeConfigError(

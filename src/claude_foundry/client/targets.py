@@ -14,7 +14,7 @@ from typing import Any
 
 from claude_foundry import contract as c
 from claude_foundry.client import runtime as rt
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import OperationFailed, Parameter, UserError
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,15 @@ class RuntimeTarget:
     #: a smoke failure to report, not a usage error.
     names_from_stack: bool = False
 
-    #: flag spelling of each target, for messages
-    FLAGS = (("vault_url", "--vault-url"), ("base_url", "--base-url"), ("resource", "--resource"),
-             ("contract_file", "--contract"))
+    #: the fields that choose a target (at most one)
+    TARGETS = ("vault_url", "base_url", "resource", "contract_file")
+
+
+def _joined(parts: list[Parameter], sep: str) -> list[str | Parameter]:
+    out: list[str | Parameter] = []
+    for part in parts:
+        out += [sep, part] if out else [part]
+    return out
 
 
 def split_names(text: str | None) -> list[str] | None:
@@ -78,9 +84,12 @@ def _vault_error(vault_url: str, exc: Exception, waited: float | None = None) ->
         hint = f"; {outside_network_words(f'Key Vault {vault_url}')}"
     elif _forbidden_by_rbac(exc):
         hint = ("; the caller lacks 'Key Vault Secrets User' (or Officer) on the vault (access.secret_readers; "
-                "role assignments take minutes to apply"
-                + (f": still denied after waiting {waited:.0f}s, raise --role-propagation-timeout if the assignment "
-                   "is that new" if waited else "") + ")")
+                "role assignments take minutes to apply")
+        if waited:
+            return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: "
+                                   f"{first}{hint}: still denied after waiting {waited:.0f}s, raise ",
+                                   Parameter("role_propagation_timeout"), " if the assignment is that new)")
+        hint += ")"
     return OperationFailed(f"cannot read the contract from Key Vault {vault_url}: {type(exc).__name__}: {first}"
                            + hint)
 
@@ -125,9 +134,9 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
     With ``role_propagation_timeout`` a Key Vault ``ForbiddenByRbac`` 403 (a role assignment the deploy just
     made) is retried that long, ``progress`` getting the wait's lines."""
     env = os.environ if environ is None else environ
-    chosen = [flag for attr, flag in RuntimeTarget.FLAGS if getattr(target, attr)]
+    chosen = [Parameter(attr) for attr in RuntimeTarget.TARGETS if getattr(target, attr)]
     if len(chosen) > 1:
-        raise UserError(f"{' and '.join(chosen)} are exclusive: choose one target")
+        raise UserError(*_joined(chosen, " and "), " are exclusive: choose one target")
     names = target.deployments
     common: dict[str, Any] = {"auth": target.auth, "token_scope": target.token_scope,
                               "ca_bundle": target.ca_bundle}
@@ -144,15 +153,17 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
             vault_url = env[c.ENV_VAULT_URL]
         elif env.get(c.ENV_RESOURCE) or env.get(c.ENV_BASE_URL):
             if not names and not env.get(c.ENV_DEPLOYMENTS):
-                raise UserError(f"no deployments: pass --deployments or set {c.ENV_DEPLOYMENTS}")
+                raise UserError("no deployments: pass ", Parameter("deployments"), f" or set {c.ENV_DEPLOYMENTS}")
             return rt.FoundryRuntime.from_env(env, **key_or_entra()), names
         else:
-            raise UserError(f"no target: pass --vault-url, --base-url/--resource with --deployments, --stack or "
-                            f"--contract (or set {c.ENV_VAULT_URL})")
+            raise UserError("no target: pass ", Parameter("vault_url"), ", ", Parameter("base_url"), "/",
+                            Parameter("resource"), " with ", Parameter("deployments"), " or ",
+                            Parameter("contract_file"), f" (or set {c.ENV_VAULT_URL})")
 
     if target.base_url or target.resource:
         if not names:
-            raise UserError("--base-url/--resource need --deployments a,b,c")
+            raise UserError(Parameter("base_url"), "/", Parameter("resource"), " need ", Parameter("deployments"),
+                            " a,b,c")
         values = {c.ENV_DEPLOYMENTS: ",".join(names)}
         if target.base_url:
             values[c.ENV_BASE_URL] = target.base_url
@@ -161,7 +172,8 @@ def resolve_runtime(target: RuntimeTarget, environ: Mapping[str, str] | None = N
         if target.auth != "entra" and has_key:
             values[c.ENV_API_KEY] = env[c.ENV_API_KEY]
         elif target.auth != "entra":
-            raise UserError(f"no key: set {c.ENV_API_KEY}, or pass --entra to use an Entra ID token")
+            raise UserError(f"no key: set {c.ENV_API_KEY}, or pass ", Parameter("auth", said='auth="entra"'),
+                            " to use an Entra ID token")
         return rt.FoundryRuntime(rt.contract_from_env(values), **common), names
 
     if target.contract_file:
