@@ -331,3 +331,25 @@ def test_cli_env_claude_code_managed_refuses_a_key(vault, capsys):
     out = capsys.readouterr().out
     assert json.loads(out)["env"][c.ENV_RESOURCE] == "acct"
     assert KEY not in out
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], None), (["--vault-timeout", "4.5"], 4.5)])
+def test_env_passes_its_vault_timeout_to_the_runtime(argv: list[str], expected: float | None,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`env --vault-timeout S` bounds the contract's Key Vault reads as `smoke --vault-timeout` does; without it the
+    runtime's default applies (the keyword is not sent)."""
+    from claude_foundry.client import targets
+    from claude_foundry.errors import UserError
+
+    seen: dict[str, object] = {}
+
+    def resolve(target: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(targets, "resolve_runtime", resolve)
+    code = cli.main(["env", "--vault-url", "https://kv-example.vault.azure.net", *argv])
+    assert code == 2
+    assert "stop here" in capsys.readouterr().err
+    assert seen.get("vault_timeout") == expected

@@ -161,7 +161,7 @@ PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "smoke": {"vault_url": "--vault-url", "base_url": "--base-url", "resource": "--resource",
               "contract_file": "--contract", "deployments": "--deployments", "auth": "--entra",
               "vault_timeout": "--vault-timeout", "role_propagation_timeout": "--role-propagation-timeout"},
-    "env": {"vault_url": "--vault-url"},
+    "env": {"vault_url": "--vault-url", "vault_timeout": "--vault-timeout"},
     "up": _OPERATION_TIMEOUT, "down": _OPERATION_TIMEOUT, "demo": _OPERATION_TIMEOUT,
     **dict.fromkeys(("doctor", "preflight", "verify", "catalogue", "lifecycle"), _SUBSCRIPTION),
 }

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from claude_foundry.cli.smoke import add_target_arguments
+from claude_foundry.cli._target import bounded
+from claude_foundry.cli.smoke import MAX_SECONDS, add_target_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="include ANTHROPIC_FOUNDRY_API_KEY (key-auth stacks only; prefer --write)")
     p.add_argument("--write", metavar="FILE",
                    help="write to FILE (owner-only, 0600, atomically) instead of stdout; default format dotenv")
+    p.add_argument("--vault-timeout", type=bounded(float, 0.1, MAX_SECONDS, "seconds"), default=None, metavar="S",
+                   help="bound of each Key Vault secret read of the contract, retries included (the runtime's "
+                        "default, 30 s)")
     p.set_defaults(func=run)
 
 
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--format json is the public contract and never holds the key; use --format dotenv "
                         "--with-key --write FILE")
     # Entra auth for the runtime means: no key needed to build it; the contract still carries the key if any.
-    runtime, _ = build_runtime(args, auth="entra")
+    runtime, _ = build_runtime(args, auth="entra",
+                               **({} if args.vault_timeout is None else {"vault_timeout": args.vault_timeout}))
     stack = runtime.stack
     try:
         contract = stack.account(args.account) if args.account else runtime.contract
