@@ -154,7 +154,7 @@ def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
     The file never holds a key: use key auth by passing ``api_key`` to :class:`FoundryRuntime` (or set
     ``ANTHROPIC_FOUNDRY_API_KEY``; :meth:`FoundryRuntime.from_json` does that), or Entra ID.
     """
-    return stack_from_json(source).primary
+    return stack_from_json(source).first
 
 
 def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
@@ -287,7 +287,7 @@ class VaultSource:
 
     def load(self) -> c.Contract:
         """The primary account's contract (what a version 1 reader reads)."""
-        return self.load_stack().primary
+        return self.load_stack().first
 
     def load_stack(self) -> c.StackContract:
         names = self.names
@@ -441,7 +441,7 @@ def contract_from_key_vault(
     loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache, timeout)
     if not use_cache:
         source.close()
-    return loaded.primary
+    return loaded.first
 
 
 def remember_new_key(source: VaultSource, key: str, account: str = c.PRIMARY_ACCOUNT) -> None:
