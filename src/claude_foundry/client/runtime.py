@@ -304,7 +304,8 @@ class FoundryRuntime:
 
     @property
     def account(self) -> str:
-        """The stack's name for this runtime's account (``primary`` for ``foundry:``)."""
+        """The stack's name for this runtime's account (:data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for
+        ``foundry:``)."""
         return self._contract.account
 
     @property
