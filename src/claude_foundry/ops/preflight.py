@@ -159,6 +159,8 @@ class Preflight:
         self.target = view.target
         #: every account of the stack (the first first), and the spec's view of each (its deployments)
         self.accounts: list[AccountView] = list(view.accounts.values())
+        #: wording and check names only (never a code path): a stack with several accounts names the account and
+        #: region in each finding and its quota pools in the check names; a one-account stack's read as they always did
         self.multi = len(self.accounts) > 1
         self.resolved = {a.key: a for a in self.spec.all_accounts()}
         self.cs = view.target.cognitive_client()

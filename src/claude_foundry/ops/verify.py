@@ -106,7 +106,7 @@ class Verifier:
         self.checked = 0
         self._keys: dict[str, tuple[str, str] | None] = {}  # account key -> its current (key1, key2)
         self.accounts = view.accounts
-        self.multi = len(self.accounts) > 1
+        self.multi = len(self.accounts) > 1  # wording only (:meth:`_of`): a one-account stack's rows read as always
         #: account id (lower case) -> the account, to name the account of a role assignment or diagnostic setting
         self._by_id = {a.account.id.lower(): a for a in self.accounts.values()}
 
