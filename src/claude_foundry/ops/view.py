@@ -44,8 +44,7 @@ class AccountView:
 @dataclass
 class StackView:
     """What the program says should exist, by role (each an :class:`ArmResource` of the plan). ``accounts`` holds
-    every account of the stack in order (key -> account, ``foundry:`` first, never empty); ``account`` and
-    ``deployments`` are the first one's."""
+    every account of the stack in order (key -> account, ``foundry:`` first, never empty)."""
 
     spec: Any
     target: Target
@@ -66,20 +65,8 @@ class StackView:
         return next(iter(self.accounts.values()))
 
     @property
-    def account(self) -> ArmResource:
-        return self.first.account
-
-    @property
-    def deployments(self) -> dict[str, ArmResource]:  # deployment name -> planned
-        return self.first.deployments
-
-    @property
     def rg_name(self) -> str:
         return self.spec.resource_group
-
-    @property
-    def account_name(self) -> str:
-        return self.spec.foundry.name
 
     @property
     def rg_id(self) -> str:
