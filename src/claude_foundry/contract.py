@@ -122,10 +122,10 @@ SECRET_SUFFIX_API_KEY = "api-key"  # the account's key; absent when local auth i
 SECRET_SUFFIX_DEPLOYMENTS = "deployments"  # JSON deployment map, see DeploymentMap
 SECRET_SUFFIX_AUTH = "auth-mode"  # "key" or "entra"
 #: Contract version 2, only in stacks with several accounts: JSON list of every account (see AccountsDocument);
-#: a version 1 reader (today's runtime) ignores it and reads the primary account from the secrets above.
+#: a version 1 reader ignores it and reads the stack's first account from the secrets above.
 SECRET_SUFFIX_ACCOUNTS = "accounts"
-#: Per further account with key auth: ``<prefix>-api-key-<account>`` (the primary's stays ``<prefix>-api-key``).
-SECRET_SUFFIX_ACCOUNT_KEY = "api-key-"
+#: Per account with key auth: ``<prefix>-api-key`` + :func:`account_label` (``<prefix>-api-key`` for the first,
+#: ``<prefix>-api-key-<account>`` for another).
 SECRET_SUFFIXES = (
     SECRET_SUFFIX_ENDPOINT,
     SECRET_SUFFIX_RESOURCE,
@@ -138,8 +138,17 @@ MAX_SECRET_PREFIX_LENGTH = 127 - 1 - max(len(s) for s in (*SECRET_SUFFIXES, SECR
 AUTH_MODE_KEY = "key"
 AUTH_MODE_ENTRA = "entra"
 
-#: The stack's name for its first account (``foundry:`` in the spec); further accounts have their own names.
+#: The stack's name (key) for its first account (``foundry:`` in the spec); the others are named by their
+#: ``accounts:`` keys. Users see it (``env --account``, reports) and contract version 2 stores it.
 PRIMARY_ACCOUNT = "primary"
+
+
+def account_label(account: str, sep: str = "-") -> str:
+    """What the names that exist once per account (secrets, logical names, check names, journal and lease) add
+    for ``account`` (a stack's key): nothing for the stack's first account (:data:`PRIMARY_ACCOUNT`, or ``""``),
+    so that its names are those of a one-account stack (contract version 1, the URNs of existing stacks),
+    ``<sep><account>`` for any other. The one place that tells the first account's names from the others'."""
+    return "" if account in ("", PRIMARY_ACCOUNT) else f"{sep}{account}"
 #: Version of the ``<prefix>-accounts`` document; a reader refuses a newer one with words.
 CONTRACT_VERSION = 2
 
@@ -184,11 +193,9 @@ class SecretNames:
         return self._name(SECRET_SUFFIX_ACCOUNTS)
 
     def api_key_of(self, account: str) -> str:
-        """The key secret of one account of the stack: the primary's is :attr:`api_key` (what a version 1
-        reader reads), another's ``<prefix>-api-key-<account>``."""
-        if account in ("", PRIMARY_ACCOUNT):
-            return self.api_key
-        name = self._name(SECRET_SUFFIX_ACCOUNT_KEY + account)
+        """The key secret of one account of the stack: the first's is :attr:`api_key` (what a version 1
+        reader reads), another's ``<prefix>-api-key-<account>`` (:func:`account_label`)."""
+        name = self._name(SECRET_SUFFIX_API_KEY + account_label(account))
         if not SECRET_NAME_RE.match(name):
             raise ValueError(f"secret name {name!r} is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z, '-')")
         return name
@@ -401,7 +408,7 @@ class Contract:
 
 @dataclass(frozen=True)
 class StackContract:
-    """Every account of one stack, in order of preference (the primary first).
+    """Every account of one stack, in order of preference (the first is what ``env`` and a version 1 reader pick).
 
     A one-account stack (contract version 1, no ``<prefix>-accounts`` secret) is a StackContract of one. Each
     account is a :class:`Contract` with its own endpoint, region, deployments and key."""
@@ -417,7 +424,8 @@ class StackContract:
             raise ValueError(f"account names repeat in the stack contract: {names}")
 
     @property
-    def primary(self) -> Contract:
+    def first(self) -> Contract:
+        """The stack's first account (what a version 1 reader reads)."""
         return self.accounts[0]
 
     def account(self, name: str) -> Contract:

@@ -119,7 +119,7 @@ def test_inside_the_network_the_runtime_fails_over_through_a_regional_outage(dep
     stack = primary.stack
     assert [(a.account, a.region) for a in stack.accounts] == [(c.PRIMARY_ACCOUNT, "eastus2"),
                                                                 ("sweden", "swedencentral")]
-    assert stack.primary.auth_mode == c.AUTH_MODE_ENTRA
+    assert stack.first.auth_mode == c.AUTH_MODE_ENTRA
     assert all(a.api_key is None for a in stack.accounts)
     assert [a.account for a in stack.serving("nordic")] == ["sweden"]
     assert [a.account for a in stack.serving("fast")] == [c.PRIMARY_ACCOUNT]

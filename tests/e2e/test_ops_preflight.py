@@ -130,7 +130,7 @@ def test_invalid_provider_data(tmp_path: Path, target: Any, bad: Any, word: str)
     """load_spec refuses bad provider data, so break it where preflight reads it: the planned bodies."""
     spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     view = stack_view(spec, target)
-    props = view.deployments["sonnet"].body["properties"]
+    props = view.first.deployments["sonnet"].body["properties"]
     if bad is None:
         del props["modelProviderData"]
     else:
@@ -190,8 +190,8 @@ def test_deleted_account_fails_until_purged(tmp_path: Path, target: Any) -> None
     spec = load_spec(pf_stack(tmp_path, OK_DEPLOYMENTS))
     view = stack_view(spec, target)
     _arm(target, "PUT", view.rg_id, "2022-09-01", {"location": "eastus2"})
-    _arm(target, "PUT", view.account.id, view.account.api_version, view.account.body)
-    _arm(target, "DELETE", view.account.id, view.account.api_version)
+    _arm(target, "PUT", view.first.account.id, view.first.account.api_version, view.first.account.body)
+    _arm(target, "DELETE", view.first.account.id, view.first.account.api_version)
 
     report = run_preflight(stack_view(spec, target))
     by = checks(report)

@@ -62,7 +62,8 @@ class Stack:
         self.seen: set[str] = set()  # every key value observed, to check the output never shows one
 
     def keys(self) -> tuple[str, str]:
-        status, data = self.arm.call("POST", self.view.account.id + "/listKeys", self.view.account.api_version)
+        account = self.view.first.account
+        status, data = self.arm.call("POST", account.id + "/listKeys", account.api_version)
         assert status == 200
         self.seen.update((data["key1"], data["key2"]))
         return data["key1"], data["key2"]

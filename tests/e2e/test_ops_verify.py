@@ -57,7 +57,7 @@ def test_in_sync_after_deploy(deployed: Any) -> None:
 
 def test_capacity_changed_out_of_band(deployed: Any) -> None:
     _, view, caller = deployed
-    planned = view.deployments["sonnet"]
+    planned = view.first.deployments["sonnet"]
     body = json.loads(json.dumps(planned.body))
     body["sku"]["capacity"] = 7
     call_ok(caller, "PUT", planned.id, planned.api_version, body)
@@ -68,9 +68,9 @@ def test_capacity_changed_out_of_band(deployed: Any) -> None:
 
 def test_extra_and_missing_deployment(deployed: Any) -> None:
     _, view, caller = deployed
-    extra = view.account.id + "/deployments/rogue"
-    call_ok(caller, "PUT", extra, view.deployments["sonnet"].api_version, deployment_body(capacity=1))
-    call_ok(caller, "DELETE", view.deployments["haiku"].id, view.deployments["haiku"].api_version)
+    extra = view.first.account.id + "/deployments/rogue"
+    call_ok(caller, "PUT", extra, view.first.deployments["sonnet"].api_version, deployment_body(capacity=1))
+    call_ok(caller, "DELETE", view.first.deployments["haiku"].id, view.first.deployments["haiku"].api_version)
     report = run_verify(view)
     assert rows(report) == {("deployment rogue", "exists"), ("deployment haiku", "exists")}
     missing = next(d for d in report.drifts if d.resource == "deployment haiku")
@@ -81,11 +81,11 @@ def test_extra_and_missing_deployment(deployed: Any) -> None:
 
 def test_local_auth_flipped(deployed: Any) -> None:
     _, view, caller = deployed
-    body = json.loads(json.dumps(view.account.body))
+    body = json.loads(json.dumps(view.first.account.body))
     body["properties"]["disableLocalAuth"] = True
-    call_ok(caller, "PUT", view.account.id, view.account.api_version, body)
+    call_ok(caller, "PUT", view.first.account.id, view.first.account.api_version, body)
     report = run_verify(view)
-    assert ("account " + view.account_name, "disableLocalAuth") in rows(report)
+    assert ("account " + view.first.name, "disableLocalAuth") in rows(report)
     d = next(d for d in report.drifts if d.field == "disableLocalAuth")
     assert (d.expected, d.actual) == ("false", "true")
 
@@ -93,8 +93,9 @@ def test_local_auth_flipped(deployed: Any) -> None:
 def test_api_key_secret_not_current_after_regenerate(deployed: Any, capsys: pytest.CaptureFixture[str],
                                                      connection: dict[str, Any], tmp_path: Path) -> None:
     path, view, caller = deployed
-    old = call_ok(caller, "POST", view.account.id + "/listKeys", view.account.api_version)
-    new = call_ok(caller, "POST", view.account.id + "/regenerateKey", view.account.api_version, {"keyName": "Key1"})
+    old = call_ok(caller, "POST", view.first.account.id + "/listKeys", view.first.account.api_version)
+    new = call_ok(caller, "POST", view.first.account.id + "/regenerateKey", view.first.account.api_version,
+                  {"keyName": "Key1"})
     report = run_verify(view)
     key_rows = [d for d in report.drifts if d.resource.endswith("-api-key")]
     assert [(d.field, d.actual) for d in key_rows] == [("value", KEY_NOT_CURRENT)]
@@ -169,7 +170,8 @@ def test_fields_azure_may_not_echo_are_not_drift_when_absent(tmp_path: Path,
         assert up_local(spec, target, state_dir=tmp_path).result.ok
         view = stack_view(spec, target)
         with ArmCaller(target) as caller:
-            got = call_ok(caller, "GET", view.deployments["haiku"].id, view.deployments["haiku"].api_version)
+            haiku = view.first.deployments["haiku"]
+            got = call_ok(caller, "GET", haiku.id, haiku.api_version)
         assert "modelProviderData" not in got["properties"]  # the sandbox really leaves it out
         report = run_verify(view)
         assert report.in_sync, report.to_json()
@@ -177,7 +179,7 @@ def test_fields_azure_may_not_echo_are_not_drift_when_absent(tmp_path: Path,
 
 def test_a_different_echoed_upgrade_option_is_drift(deployed: Any) -> None:
     _, view, caller = deployed
-    planned = view.deployments["haiku"]
+    planned = view.first.deployments["haiku"]
     body = json.loads(json.dumps(planned.body))
     assert body["properties"]["versionUpgradeOption"] == "NoAutoUpgrade"
     body["properties"]["versionUpgradeOption"] = "OnceNewDefaultVersionAvailable"

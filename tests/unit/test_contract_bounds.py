@@ -155,8 +155,8 @@ def planted(**over: str) -> dict[str, str]:
 
 def test_a_good_vault_contract_loads() -> None:
     loaded = vault(planted()).load_stack()
-    assert loaded.primary.base_url == GOOD_URL
-    assert set(loaded.primary.deployments) == {"fast"}
+    assert loaded.first.base_url == GOOD_URL
+    assert set(loaded.first.deployments) == {"fast"}
 
 
 @pytest.mark.parametrize(("secret", "value", "fragment"), [

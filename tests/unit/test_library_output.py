@@ -271,7 +271,7 @@ def test_rotation_events_render_as_the_cli_lines() -> None:
     from claude_foundry.cli.rotate_keys import event_line
     from claude_foundry.ops import rotate as r
 
-    stale = r.RotationEvent(r.RUN_STALE, several=True, rotation_id="run-1", when="2026-01-01T00:00:00Z",
+    stale = r.RotationEvent(r.RUN_STALE, rotation_id="run-1", when="2026-01-01T00:00:00Z",
                             seconds=r.RUN_RESUME_WINDOW)
     assert event_line(stale) == ("[yellow]the unfinished rotation run run-1 was last updated 2026-01-01T00:00:00Z, "
                                  "over 7 days ago: starting a new run[/]")

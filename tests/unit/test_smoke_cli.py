@@ -124,7 +124,7 @@ def _multi_contract(tmp_path):
     stack_file.write_text(MULTI_STACK, encoding="utf-8")
     stack = load_spec(stack_file).stack_contract()
     path = tmp_path / "contract.json"
-    path.write_text(json.dumps({**stack.primary.public_json(), **stack.public_json()}), encoding="utf-8")
+    path.write_text(json.dumps({**stack.first.public_json(), **stack.public_json()}), encoding="utf-8")
     return path
 
 

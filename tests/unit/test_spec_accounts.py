@@ -32,10 +32,10 @@ def problems(tmp_path: Path, accounts: str, extra: str = "") -> list[str]:
 def test_a_further_account_serves_every_deployment_by_default(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, "  sweden: {name: contoso-claude-dev-sc, location: swedencentral}\n"))
     primary, sweden = spec.all_accounts()
-    assert (primary.key, primary.name, primary.location, primary.primary) == ("primary", "contoso-claude-dev",
-                                                                              "eastus2", True)
-    assert (sweden.key, sweden.name, sweden.location, sweden.primary) == ("sweden", "contoso-claude-dev-sc",
-                                                                          "swedencentral", False)
+    assert (primary.key, primary.name, primary.location, primary.path, primary.settings_path) == (
+        "primary", "contoso-claude-dev", "eastus2", (), ("foundry",))
+    assert (sweden.key, sweden.name, sweden.location, sweden.path, sweden.settings_path) == (
+        "sweden", "contoso-claude-dev-sc", "swedencentral", ("accounts", "sweden"), ("accounts", "sweden"))
     assert list(sweden.deployments) == ["fast", "deep"]
     assert sweden.deployments["deep"] == spec.deployments["deep"]  # same model, version, SKU and capacity
     assert sweden.foundry.model_provider == spec.foundry.model_provider

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"endpoint     {runtime.base_url}")
             console.print(f"auth         {runtime.auth}")
             console.print("deployments  " + ", ".join(f"{n} → {d.model}" for n, d in runtime.deployments.items()))
-            for other in runtime.stack.accounts[1:]:  # contract version 2: the stack's further accounts
+            for other in runtime.stack.accounts[1:]:  # contract version 2: the stack's other accounts
                 console.print(f"and account  {other.account} ({other.region}): {other.base_url}, "
                               + ", ".join(sorted(other.deployments)))
             console.rule("3/3 smoke-test every deployment")

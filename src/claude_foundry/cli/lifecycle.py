@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from claude_foundry import contract
 from claude_foundry.cli._target import bounded
 from claude_foundry.errors import UserError
 
@@ -107,7 +108,8 @@ def _days(entry: Any) -> str:
 
 
 def _row(e: Any) -> list[str]:
-    where = e.account if e.account == "primary" else f"{e.account} ({e.account_name})"
+    # the first account by its key alone (``primary``), another with its account name
+    where = f"{e.account} ({e.account_name})" if contract.account_label(e.account) else e.account
     return [e.stack, where, e.deployment, e.model, e.version, e.stage,
             e.deprecation.isoformat() if e.deprecation else "-", _when(e), _days(e), e.replacement or "-",
             e.action.upper() if e.due else e.action]

@@ -77,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.stack_file}: no account of the stack serves a deployment {args.deployment!r} "
                         f"(its deployments: {', '.join(spec.deployments)})")
     only = select_accounts(spec, args.account) if args.account else None
-    accounts = {a.key: a.name for a in spec.all_accounts()}
     console = make_console(soft_wrap=False, stderr=args.format == "json")
     provider = spec.foundry.model_provider
     move: dict[str, Any] = {
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         move["vault_id"] = arm.vault_id(target.subscription_id, spec.resource_group, spec.key_vault.name)
         try:
             report = m.move_stack_deployment(
-                target, resource_group=spec.resource_group, accounts=accounts, vault_url=vault_url,
+                target, resource_group=spec.resource_group, accounts=spec.all_accounts(), vault_url=vault_url,
                 logical=args.deployment, to_model=args.to_model, only=only, prefix=spec.key_vault.secret_prefix,
                 on_account=moved, **move)
         except m.MoveError as exc:

@@ -5,7 +5,7 @@ resource group and the caller's permissions; one line per check. Exit 0 when not
 allowed), 1 when a check failed, 2 on a usage error or when no Azure credential can get a token (one message).
 
 A stack with several accounts: subdomain, soft-deleted account and models are checked per account, against the
-models list of that account's own location (``model:<account>/<deployment>`` for a further account, each finding
+models list of that account's own location (``model:<account>/<deployment>`` for any but the first, each finding
 naming the account and its region); quota per pool (Global Standard adds up across every account); subscription
 eligibility and Marketplace terms once.
 """

@@ -70,12 +70,13 @@ def run(args: argparse.Namespace) -> int:
     flags = PARAMETER_FLAGS["rotate-keys"]
     with resolve_target(args) as target:
         view = stack_view(spec, target)
+        several = len(view.accounts) > 1  # the one place the wording tells a one-account stack apart
         try:
             outcome = rotate_stack(view, accounts=wanted, grace=args.grace, stop_after=args.stop_after,
                                    break_lease=args.break_lease,
-                                   on_event=lambda event: console.print(event_line(event), highlight=False))
-        except LeaseHeld as exc:  # how to break it, as a command line
-            account = f" --account {exc.account}" if exc.account else ""
+                                   on_event=lambda event: console.print(event_line(event, several), highlight=False))
+        except LeaseHeld as exc:  # how to break it, as a command line (--account only where there is a choice)
+            account = f" --account {exc.account}" if exc.account and several else ""
             raise OperationFailed(f"{exc.situation}: claude-foundry rotate-keys {args.stack_file}{account} "
                                   f"{flags['break_lease']}") from None
     if outcome.run_id:  # several accounts: the run as a whole
@@ -95,14 +96,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def event_line(event: Any) -> str:
-    """One :class:`~claude_foundry.ops.rotate.RotationEvent` as a line of Rich markup."""
+def event_line(event: Any, several: bool = False) -> str:
+    """One :class:`~claude_foundry.ops.rotate.RotationEvent` as a line of Rich markup; ``several``: the stack has
+    several accounts (an account's lines then name it with its key and region)."""
     from rich.markup import escape
 
     from claude_foundry.cli import PARAMETER_FLAGS
     from claude_foundry.ops import rotate as r
 
-    kind, of = event.kind, f" of {event.label}" if event.several else ""
+    label = f"{event.name} ({event.account}, {event.location})" if several else event.name
+    kind, of = event.kind, f" of {label}" if several else ""
     if kind == r.RUN_STALE:
         return (f"[yellow]the unfinished rotation run {event.rotation_id} was last updated {event.when or '?'}, "
                 f"over {event.seconds / 86400:g} days ago: starting a new run[/]")
@@ -116,7 +119,7 @@ def event_line(event: Any) -> str:
     if kind == r.RESUME:
         return f"[bold]resuming rotation {event.rotation_id}[/]{of} after step {event.step}/{event.total}"
     if kind == r.START:
-        return f"[bold]rotation {event.rotation_id}[/] of {event.label} (grace {event.seconds:g}s)"
+        return f"[bold]rotation {event.rotation_id}[/] of {label} (grace {event.seconds:g}s)"
     if kind == r.STEP:
         return f"  [green]✓[/] {event.step}/{event.total} {event.text}"
     if kind == r.WAIT_GRACE:
@@ -135,16 +138,14 @@ def event_line(event: Any) -> str:
 
 def summary_lines(outcome: Any, view: Any, *, asked: bool) -> list[str]:
     """A run over several accounts, account by account (Rich markup)."""
-    from claude_foundry.ops.rotate import account_words
-
     lines = [f"[bold]rotation run {outcome.run_id}[/]:"]
     for result in outcome.accounts:
         what = (f"resumed after step {result.resumed_from}, " if result.resumed_from else "") + \
             (f"steps {result.steps_run[0]}-{result.steps_run[-1]}" if result.steps_run else "no step left")
         mark, state = ("[green]✓[/]", "rotated") if result.complete else ("[yellow]…[/]", "stopped")
-        lines.append(f"  {mark} {account_words(view.accounts[result.account], True)}: {state} ({what})")
+        lines.append(f"  {mark} {view.accounts[result.account].words}: {state} ({what})")
     for key in outcome.skipped:
-        lines.append(f"  [dim]- {account_words(view.accounts[key], True)}: already rotated in this run[/]")
+        lines.append(f"  [dim]- {view.accounts[key].words}: already rotated in this run[/]")
     if outcome.remaining:
         how = ("run `claude-foundry rotate-keys` without --account to finish the run" if asked and
                all(result.complete for result in outcome.accounts) else "run `claude-foundry rotate-keys` again "

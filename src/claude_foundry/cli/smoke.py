@@ -166,15 +166,15 @@ def build_runtime(args: argparse.Namespace, *, auth: str | None = None, **wait: 
 
 def stack_expectations(path: str, names: list[str] | None) -> dict[str, list[str]]:
     """Account (the stack's name for it) -> the deployment names the stack file says it serves (``names``: only
-    those of them; a name no account serves stays with the primary, where it fails)."""
+    those of them; a name no account serves stays with the first account, where it fails)."""
     from claude_foundry.program.spec import load_spec
 
     accounts = load_spec(path).all_accounts()
     if not names:
         return {a.key: list(a.deployments) for a in accounts}
     out = {a.key: [n for n in names if n in a.deployments] for a in accounts}
-    out[c.PRIMARY_ACCOUNT] = [n for n in names if n in accounts[0].deployments
-                              or not any(n in a.deployments for a in accounts)]
+    out[accounts[0].key] = [n for n in names if n in accounts[0].deployments
+                            or not any(n in a.deployments for a in accounts)]
     return {k: v for k, v in out.items() if v}
 
 

@@ -148,18 +148,19 @@ def contract_from_env(environ: Mapping[str, str] | None = None) -> c.Contract:
 
 
 def contract_from_json(source: str | Path | Mapping[str, Any]) -> c.Contract:
-    """Load an exported contract (``Contract.public_json()`` shape) from a file path or a mapping: the primary
-    account's, when the file lists several (see :func:`stack_from_json`).
+    """Load an exported contract (``Contract.public_json()`` shape) from a file path or a mapping: the stack's
+    first account's, when the file lists several (see :func:`stack_from_json`).
 
     The file never holds a key: use key auth by passing ``api_key`` to :class:`FoundryRuntime` (or set
     ``ANTHROPIC_FOUNDRY_API_KEY``; :meth:`FoundryRuntime.from_json` does that), or Entra ID.
     """
-    return stack_from_json(source).primary
+    return stack_from_json(source).first
 
 
 def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
-    """Every account of an exported contract: the primary's fields at the top (what a version 1 reader reads),
-    plus, for a stack with several accounts, ``accounts`` (:meth:`contract.StackContract.public_json` entries)."""
+    """Every account of an exported contract: the first account's fields at the top (what a version 1 reader
+    reads), plus, for a stack with several accounts, ``accounts`` (:meth:`contract.StackContract.public_json`
+    entries)."""
     if isinstance(source, Mapping):
         data: Any = dict(source)
         origin = "contract JSON"
@@ -189,7 +190,7 @@ def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RuntimeConfigError(f"{origin}: bad deployments entry: {exc}") from None
     base_url = checked_endpoint(data["base_url"], f"{origin}: base_url")
-    primary = c.Contract(
+    v1 = c.Contract(  # the top-level fields: the account a version 1 reader reads
         resource=str(data.get("resource") or _resource_from_base_url(base_url)),
         base_url=base_url,
         deployments=deployments,
@@ -197,12 +198,12 @@ def stack_from_json(source: str | Path | Mapping[str, Any]) -> c.StackContract:
         region=str(data.get("region") or ""),
     )
     if not data.get("accounts"):
-        return c.StackContract((primary,))
+        return c.StackContract((v1,))
     try:
         listed, _ = c.accounts_from_data({"version": data.get("version", c.CONTRACT_VERSION),
                                           "accounts": data["accounts"]})
         top = str(data.get("account") or c.PRIMARY_ACCOUNT)  # the account the top-level fields describe
-        first = [a for a in listed if a.account == top] or [dataclasses.replace(primary, account=top)]
+        first = [a for a in listed if a.account == top] or [dataclasses.replace(v1, account=top)]
         return c.StackContract((*first, *(a for a in listed if a.account != top)), version=c.CONTRACT_VERSION)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RuntimeConfigError(f"{origin}: bad accounts list: {exc}") from None
@@ -286,8 +287,8 @@ class VaultSource:
             return [f.result() for f in futures]
 
     def load(self) -> c.Contract:
-        """The primary account's contract (what a version 1 reader reads)."""
-        return self.load_stack().primary
+        """The stack's first account's contract (what a version 1 reader reads)."""
+        return self.load_stack().first
 
     def load_stack(self) -> c.StackContract:
         names = self.names
@@ -312,7 +313,7 @@ class VaultSource:
         if mode not in (c.AUTH_MODE_KEY, c.AUTH_MODE_ENTRA):
             raise RuntimeConfigError(f"Key Vault secret {names.auth_mode!r}: expected {c.AUTH_MODE_KEY!r} or "
                                      f"{c.AUTH_MODE_ENTRA!r}")
-        primary = c.Contract(
+        v1 = c.Contract(  # the version 1 secrets: the stack's first account, its key and map included
             resource=resource or "",
             base_url=base_url,
             deployments=deployment_map,
@@ -320,30 +321,33 @@ class VaultSource:
             api_key=api_key or None,
         )
         if not accounts:
-            return c.StackContract((primary,))
+            return c.StackContract((v1,))
         try:
             listed, key_secrets = c.load_accounts(accounts)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RuntimeConfigError(f"Key Vault secret {names.accounts!r} is not an accounts document: {exc}") \
                 from None
         self._key_secrets = key_secrets
-        region = next((a.region for a in listed if a.account == c.PRIMARY_ACCOUNT), "")
-        further = [a for a in listed if a.account != c.PRIMARY_ACCOUNT]
-        keyed = [a.account for a in further if a.account in key_secrets]
+        # the first account as the version 1 secrets hold it, with the region only the document has; every other
+        # account from the document, with the key of its own secret
+        region = next((a.region for a in listed if not c.account_label(a.account)), "")
+        others = [a for a in listed if c.account_label(a.account)]
+        keyed = [a.account for a in others if a.account in key_secrets]
         keys = dict(zip(keyed, self._read_many([key_secrets[k] for k in keyed], set()), strict=True))
-        further = [dataclasses.replace(a, api_key=keys.get(a.account) or None) for a in further]
+        others = [dataclasses.replace(a, api_key=keys.get(a.account) or None) for a in others]
         try:
-            return c.StackContract((dataclasses.replace(primary, region=region), *further),
+            return c.StackContract((dataclasses.replace(v1, region=region), *others),
                                    version=c.CONTRACT_VERSION)
         except ValueError as exc:
             raise RuntimeConfigError(f"Key Vault secret {names.accounts!r}: {exc}") from None
 
     def read_deployments(self, account: str = c.PRIMARY_ACCOUNT) -> dict[str, c.DeploymentInfo]:
-        """``account``'s deployment map as the vault holds it now (one bounded secret read): the primary's from
-        ``<prefix>-deployments``, another account's from ``<prefix>-accounts``. :class:`RuntimeConfigError` when
+        """``account``'s deployment map as the vault holds it now (one bounded secret read): the stack's first
+        account's from ``<prefix>-deployments`` (:func:`~claude_foundry.contract.account_label`), another account's
+        from ``<prefix>-accounts``. :class:`RuntimeConfigError` when
         the secret is missing or not a map."""
         self.map_reads += 1
-        if account == c.PRIMARY_ACCOUNT:
+        if not c.account_label(account):
             text = _get_secret(self._client, self.names.deployments, required=True, timeout=self.timeout)
             try:
                 return c.load_deployment_map(text or "{}")
@@ -441,7 +445,7 @@ def contract_from_key_vault(
     loaded, source = load_from_vault(vault_url, prefix, cred, ca, use_cache, timeout)
     if not use_cache:
         source.close()
-    return loaded.primary
+    return loaded.first
 
 
 def remember_new_key(source: VaultSource, key: str, account: str = c.PRIMARY_ACCOUNT) -> None:

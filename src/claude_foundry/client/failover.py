@@ -275,8 +275,8 @@ class FailoverRuntime:
         runtimes' ``timeout`` is ``timeout`` too."""
         from claude_foundry.client.runtime import FoundryRuntime
 
-        primary = FoundryRuntime.from_key_vault(vault_url, timeout=timeout, **runtime_kwargs)
-        return cls(primary.accounts(), breaker=breaker, timeout=timeout)
+        runtime = FoundryRuntime.from_key_vault(vault_url, timeout=timeout, **runtime_kwargs)
+        return cls(runtime.accounts(), breaker=breaker, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"FailoverRuntime(endpoints={[e.name for e in self._endpoints]!r})"

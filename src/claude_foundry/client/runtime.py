@@ -253,7 +253,7 @@ class FoundryRuntime:
         vt = check_timeout(vault_timeout, "vault_timeout") or DEFAULT_VAULT_TIMEOUT
         cred = credential if credential is not None else _default_credential(ca, vt)
         stack, source = _sources.load_from_vault(vault_url, prefix, cred, ca, use_cache, vt)
-        runtime = cls(stack.primary, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
+        runtime = cls(stack.first, auth=auth, credential=cred, token_scope=token_scope, ca_bundle=ca,
                       timeout=timeout, map_refresh_interval=map_refresh_interval, _vault_source=source,
                       _stack=stack)
         runtime._owns_source = not use_cache
@@ -270,7 +270,7 @@ class FoundryRuntime:
         """Contract from an exported JSON file; the key (if any) from ``api_key`` or
         ``ANTHROPIC_FOUNDRY_API_KEY``."""
         stack = _sources.stack_from_json(source)
-        contract = stack.primary
+        contract = stack.first
         key = api_key or os.environ.get(c.ENV_API_KEY) or None
         if key:
             contract = dataclasses.replace(contract, api_key=key)
@@ -304,7 +304,8 @@ class FoundryRuntime:
 
     @property
     def account(self) -> str:
-        """The stack's name for this runtime's account (``primary`` for ``foundry:``)."""
+        """The stack's name for this runtime's account (:data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for
+        ``foundry:``)."""
         return self._contract.account
 
     @property

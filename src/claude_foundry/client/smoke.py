@@ -96,7 +96,7 @@ class DeploymentResult:
     response_model: str | None = None
     stream_checked: bool = False
     warnings: list[str] = field(default_factory=list)  # on a passing deployment: worth a look, not a failure
-    account: str = ""  # the stack's name for the account that served it (``primary`` for ``foundry:``)
+    account: str = ""  # the stack's name for the account that served it (contract.PRIMARY_ACCOUNT for foundry:)
     resource: str = ""  # that account's name ("" when unknown)
     region: str = ""  # that account's Azure region ("" when the contract does not say)
 
@@ -127,8 +127,9 @@ class SmokeAccount:
 
 @dataclass
 class SmokeReport:
-    """Every deployment's result. ``resource`` / ``base_url`` / ``auth`` are the primary account's; ``accounts``
-    lists every account called (the primary first): more than one, and the reports name the account per row."""
+    """Every deployment's result. ``resource`` / ``base_url`` / ``auth`` are the first account's; ``accounts``
+    lists every account called (the first first), and each result names its account: with more than one, the
+    renderings (:meth:`summary`, :meth:`to_junit`, the CLI's) name the account per row."""
 
     resource: str
     base_url: str
@@ -209,8 +210,8 @@ class SmokeReport:
         props = ET.SubElement(suite, "properties")
         for name, value in (("resource", self.resource), ("base_url", self.base_url), ("auth", self.auth)):
             ET.SubElement(props, "property", {"name": name, "value": value})
-        multi = self.multi_account
-        if multi:
+        several = self.multi_account  # wording only: a one-account report reads as it always did
+        if several:
             ET.SubElement(props, "property", {"name": "accounts", "value": ",".join(self.account_names)})
         for r in self.results:  # one testcase per (account, deployment): the classname names the account
             classname = f"claude_foundry.smoke.{r.resource or self.resource or 'foundry'}"
@@ -220,7 +221,7 @@ class SmokeReport:
                 failure = ET.SubElement(case, "failure", {"message": r.diagnosis, "type": r.category})
                 failure.text = r.diagnosis
             out = ET.SubElement(case, "system-out")
-            where = f"account={r.account} resource={r.resource} region={r.region or '-'} " if multi else ""
+            where = f"account={r.account} resource={r.resource} region={r.region or '-'} " if several else ""
             out.text = (where + f"model={r.model} status={r.status} attempts={r.attempts} "
                         f"request-id={r.request_id} apim-request-id={r.apim_request_id}"
                         + "".join(f"\nwarning: {w}" for w in r.warnings))
@@ -258,16 +259,17 @@ class _Ctx:
     token_scope: str
     key_secret: str | None  # the Key Vault secret the key came from, when it did
     timeout: float
-    #: The stack's name for the account and its region, set only when the run covers several accounts: the words
-    #: then say which account's endpoint answered ("" for a one-account stack: the words are as they always were).
-    account: str = ""
-    region: str = ""
+    account: str = ""  # the stack's name for the account
+    region: str = ""  # its Azure region ("" when the contract does not say)
+    #: the run covers several accounts: the words then say which account's endpoint answered (wording only: a
+    #: one-account run's words are as they always were)
+    several: bool = False
     from_stack: bool = False  # the deployment names came from the stack file (per account)
 
     @property
     def tag(self) -> str:
         """`` (sweden, swedencentral)`` after an account's name when several accounts are smoked, else ""."""
-        if not self.account:
+        if not self.several:
             return ""
         return f" ({self.account}, {self.region})" if self.region else f" ({self.account})"
 
@@ -279,12 +281,12 @@ class _Ctx:
     @property
     def service(self) -> str:
         """Who answered, for the words: ``Foundry`` (one account), else :attr:`who`."""
-        return self.who if self.account else "Foundry"
+        return self.who if self.several else "Foundry"
 
     @property
     def on(self) -> str:
         """`` on Foundry account 'name' (key, region)`` when several accounts are smoked, else ""."""
-        return f" on {self.who}" if self.account else ""
+        return f" on {self.who}" if self.several else ""
 
 
 def _host(base_url: str) -> str:
@@ -424,7 +426,7 @@ def diagnose_exception(exc: BaseException, ctx: _Ctx) -> tuple[str, str]:
 
     from claude_foundry.client.runtime import StreamInterruptedError, TokenTimeoutError
 
-    host = _host(ctx.base_url) + (f" (Foundry account '{ctx.resource}', {ctx.tag.strip()[1:-1]})" if ctx.account
+    host = _host(ctx.base_url) + (f" (Foundry account '{ctx.resource}', {ctx.tag.strip()[1:-1]})" if ctx.several
                                   else "")
     chain = _chain(exc)
     text = " | ".join(str(e) for e in chain).lower()
@@ -633,7 +635,7 @@ async def _attempt_with_policy(client: Any, res: DeploymentResult, opts: _Option
             if 300 <= exc.status_code < 400:  # never followed (the key would go with it): a failure, with words
                 opts.waits.done(res.name)
                 res.category = REDIRECT
-                res.diagnosis = (f"{ctx.who}: " if ctx.account else "") + redirect_words(
+                res.diagnosis = (f"{ctx.who}: " if ctx.several else "") + redirect_words(
                     exc.status_code, _http.origin(ctx.base_url), _http.redirect_target(exc.response))
                 return None
             body = exc.body if isinstance(exc.body, dict) else None
@@ -715,13 +717,13 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
                 if res.category == "" and problems:
                     interrupted = any(_NO_STOP in p for p in problems)
                     res.category = STREAM_INTERRUPTED if interrupted else CHECK_FAILED
-                    res.diagnosis = (f"{ctx.who}: " if ctx.account else "") + "; ".join(problems)
+                    res.diagnosis = (f"{ctx.who}: " if ctx.several else "") + "; ".join(problems)
                 elif res.category == "":
                     res.passed, res.category = True, OK
                     res.diagnosis = "answered" + (" (and streamed)" if res.stream_checked else "")
         except UnknownDeploymentError as exc:
             res.category, res.diagnosis = CONFIG, str(exc)
-            if ctx.account and ctx.from_stack:
+            if ctx.several and ctx.from_stack:
                 region = f" ({ctx.region})" if ctx.region else ""
                 res.diagnosis += (f"; the stack file says its {ctx.account} account{region} serves it: the "
                                   "contract in Key Vault is not the stack's (did a deploy publish it? pulumi up "
@@ -764,10 +766,10 @@ def _accounts_of(runtime: FoundryRuntime) -> list[FoundryRuntime]:
 
 def _plan(runtime: FoundryRuntime,
           deployments: Sequence[str] | Mapping[str, Sequence[str]] | None) -> tuple[list[_Job], bool]:
-    """(one job per account with something to call or report, primary first; whether the names are the stack
+    """(one job per account with something to call or report, the first first; whether the names are the stack
     file's per account)."""
     runtimes = _accounts_of(runtime)
-    primary = runtimes[0]
+    first = runtimes[0]
     if isinstance(deployments, Mapping):  # per account, from the stack file: each must serve its names
         expected = {str(k): _names(v, f"deployments[{k!r}]") for k, v in deployments.items()}
         jobs = []
@@ -791,14 +793,14 @@ def _plan(runtime: FoundryRuntime,
         return [j for j in jobs if j.names or j.decided], True
     if deployments is not None:
         names = _names(deployments, "deployments")
-        if len(runtimes) == 1:
-            return [_Job(primary.account, primary, names)], False
+        if len(runtimes) == 1:  # its own calls say which names it does not serve, as they always did
+            return [_Job(first.account, first, names)], False
         jobs = [_Job(r.account, r, [n for n in names if _serves(r, n)]) for r in runtimes]
         nowhere = [n for n in names if not any(_serves(r, n) for r in runtimes)]
         if nowhere:
             known = "; ".join(f"{r.account}: {', '.join(sorted(r.deployments)) or '(none)'}" for r in runtimes)
-            jobs[0].decided = [DeploymentResult(name=n, account=primary.account, resource=primary.resource,
-                                                region=primary.region, category=CONFIG,
+            jobs[0].decided = [DeploymentResult(name=n, account=first.account, resource=first.resource,
+                                                region=first.region, category=CONFIG,
                                                 diagnosis=f"unknown deployment {n!r}: no account of the stack "
                                                           f"serves it; known deployments: {known}")
                                for n in nowhere]
@@ -825,12 +827,12 @@ async def run_smoke_async(
     role_propagation_timeout: float = DEFAULT_ROLE_PROPAGATION_TIMEOUT,
     progress: Callable[[str], None] | None = None,
 ) -> SmokeReport:
-    """Smoke-test every account of the runtime's stack (:meth:`FoundryRuntime.accounts`, the primary first), all
+    """Smoke-test every account of the runtime's stack (:meth:`FoundryRuntime.accounts`, the first first), all
     at once, each through its own client (one connection pool per endpoint, ``concurrency`` calls at once in
     all), each with its own key (re-read after a 401) and its own role-propagation wait.
 
     ``deployments``: None, every account's own deployments (its contract's); a list of names, each account the
-    ones it serves (a name no account serves fails on the primary); a mapping of account (the stack's name for
+    ones it serves (a name no account serves fails on the first); a mapping of account (the stack's name for
     it) -> names, what the stack file says each account serves: a name missing from that account's contract, or an
     account missing from the contract, fails for that account. ``http_client``: an ``httpx2.AsyncClient`` the
     accounts' clients share (closed at the end). ``progress`` gets the lines of a role-propagation wait (e.g.
@@ -847,7 +849,7 @@ async def run_smoke_async(
     if timeout <= 0:
         raise ValueError("timeout must be positive")
     jobs, from_stack = _plan(runtime, deployments)
-    multi = len(jobs) > 1
+    several = len(jobs) > 1  # wording only: a one-account run's diagnoses read as they always did
     report = SmokeReport(resource=runtime.resource, base_url=runtime.base_url, auth=runtime.auth)
     for job in jobs:
         r = job.runtime
@@ -862,7 +864,7 @@ async def run_smoke_async(
         ctx = _Ctx(resource=r.resource, base_url=r.base_url, auth=r.auth, auth_mode=r.contract.auth_mode,
                    token_scope=r.token_scope,
                    key_secret=src.key_secret(r.account) if src is not None and r.uses_key else None,
-                   timeout=timeout, account=r.account if multi else "", region=r.region if multi else "",
+                   timeout=timeout, account=r.account, region=r.region, several=several,
                    from_stack=from_stack)
         opts = _Options(run_start=start, max_tokens=max_tokens, prompt=prompt,
                         propagation_timeout=propagation_timeout,

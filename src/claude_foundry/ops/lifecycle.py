@@ -44,7 +44,7 @@ class DeploymentLifecycle:
     """One deployment of one account of one stack."""
 
     stack: str
-    account: str  # "primary" or the key under accounts:
+    account: str  # the stack's key for the account (contract.PRIMARY_ACCOUNT for foundry:, else its accounts: key)
     account_name: str
     location: str
     deployment: str

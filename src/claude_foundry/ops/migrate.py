@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from claude_foundry import contract as c
 from claude_foundry.azure import arm
@@ -75,7 +75,7 @@ class MoveReport:
     to_version: str
     steps: list[MoveStep] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
-    account_key: str = c.PRIMARY_ACCOUNT  # the stack's name for the account (primary for foundry:)
+    account_key: str = c.PRIMARY_ACCOUNT  # the stack's name (key) for the account
 
     @property
     def seconds(self) -> float:
@@ -147,18 +147,18 @@ class _AccountMap:
 
     deployments: dict[str, c.DeploymentInfo]
     accounts_doc: str | None  # the whole <prefix>-accounts value (None: a one-account stack)
-    base_url: str | None  # a further account's endpoint (None: the primary's, from <prefix>-endpoint)
-    key_secret: str | None  # a further account's key secret (None: the primary's, <prefix>-api-key)
-    auth_mode: str | None  # a further account's (None: read <prefix>-auth-mode)
+    base_url: str | None  # from the accounts document (None: the version 1 secret <prefix>-endpoint)
+    key_secret: str | None  # from the accounts document (None: the version 1 secret <prefix>-api-key)
+    auth_mode: str | None  # from the accounts document (None: the version 1 secret <prefix>-auth-mode)
 
 
 def _read_map(secrets: Any, names: c.SecretNames, account_key: str = c.PRIMARY_ACCOUNT) -> _AccountMap:
-    """The deployment map of the account ``account_key``: the primary's from ``<prefix>-deployments``, a further
-    account's from the accounts document."""
+    """The deployment map of the account ``account_key``: the stack's first account's from the version 1 secrets
+    (``<prefix>-deployments``, what a version 1 reader reads), another's from the accounts document."""
     from azure.core.exceptions import ResourceNotFoundError
 
     accounts = _read_accounts_doc(secrets, names)
-    if account_key != c.PRIMARY_ACCOUNT:
+    if c.account_label(account_key):  # not the first account: only the accounts document has it
         if accounts is None:
             raise UserError(f"Key Vault secret {names.accounts!r} not found: the contract lists no account "
                             f"{account_key!r} (a one-account stack has only {c.PRIMARY_ACCOUNT!r})")
@@ -181,8 +181,8 @@ def _read_map(secrets: Any, names: c.SecretNames, account_key: str = c.PRIMARY_A
 
 def serving_accounts(target: Target, *, vault_url: str, logical: str,
                      prefix: str = c.DEFAULT_SECRET_PREFIX) -> list[str]:
-    """The accounts of the stack (their keys, primary first) whose contract serves ``logical``: the accounts
-    document's order for a stack with several accounts, else ``[primary]`` when its map holds the name."""
+    """The accounts of the stack (their keys, the first first) whose contract serves ``logical``: the accounts
+    document's order for a stack with several accounts, else the one account when its map holds the name."""
     names = c.SecretNames(prefix)
     secrets = target.secret_client(vault_url)
     try:
@@ -250,13 +250,13 @@ def move_deployment(
     vault_id: str | None = None,
 ) -> MoveReport:
     """Move the logical deployment ``logical`` of one account of the stack (``account`` in ``resource_group``; its
-    key in the stack ``account_key``, the primary by default; contract in ``vault_url`` under ``prefix``) to
+    key in the stack ``account_key``, the first account's by default; contract in ``vault_url`` under ``prefix``) to
     ``to_model`` (version: ``to_version``, else the one of the same hosting as the old deployment, else the
-    catalogue's default). The primary's map is ``<prefix>-deployments`` (and its entry of ``<prefix>-accounts``),
-    a further account's its entry of ``<prefix>-accounts``. With ``vault_id`` (the vault's ARM id) the contract is
-    written through ARM, as the program writes it (Contributor on the resource group is enough), else through Key
-    Vault's data plane (Key Vault Secrets Officer). Returns the :class:`MoveReport`; :class:`MoveError`
-    names the step that failed, :class:`UserError` bad input."""
+    catalogue's default). The first account's map is ``<prefix>-deployments`` (and its entry of
+    ``<prefix>-accounts``), another account's its entry of ``<prefix>-accounts``. With ``vault_id`` (the vault's
+    ARM id) the contract is written through ARM, as the program writes it (Contributor on the resource group is
+    enough), else through Key Vault's data plane (Key Vault Secrets Officer). Returns the :class:`MoveReport`;
+    :class:`MoveError` names the step that failed, :class:`UserError` bad input."""
     if not isinstance(drain, int | float) or drain < 0 or drain != drain or drain > 86400:
         raise InvalidArgument(ArgumentProblem("drain", f" must be 0-86400 seconds (got {drain!r})"))
     cat = catalogue or load_catalogue()
@@ -341,7 +341,7 @@ def move_deployment(
             else:
                 _write_secret_arm(target, vault_id, name, value)
 
-        if account_key == c.PRIMARY_ACCOUNT:
+        if not c.account_label(account_key):  # the first account's map is also what a version 1 reader reads
             write(names.deployments, c.dump_deployment_map(deployments))
         if accounts_doc:
             listed, _ = _load_accounts(_read_accounts_doc(secrets, names) or accounts_doc, names)
@@ -429,11 +429,22 @@ class StackMoveReport:
                 "accounts": [m.to_json() for m in self.moves], "skipped": dict(self.skipped)}
 
 
+class StackAccount(Protocol):
+    """An account of the stack as a move needs it: the stack's ``key`` for it and its Azure ``name``
+    (:class:`~claude_foundry.program.spec.schema.ResolvedAccount`, :class:`~claude_foundry.ops.view.AccountView`)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 def move_stack_deployment(
     target: Target,
     *,
     resource_group: str,
-    accounts: dict[str, str],
+    accounts: Iterable[StackAccount],
     vault_url: str,
     logical: str,
     to_model: str,
@@ -443,30 +454,32 @@ def move_stack_deployment(
     **move: Any,
 ) -> StackMoveReport:
     """Move ``logical`` to ``to_model`` on every account of the stack whose contract serves it (``accounts``: the
-    stack's key -> Azure account name, primary first), or on those of ``only``, one account after another: each
+    stack's accounts in order, each with its ``key`` and ``name``: ``spec.all_accounts()`` or
+    ``StackView.accounts.values()``), or on those of ``only``, one account after another: each
     completes its four steps (its own drain) before the next starts, so the others keep serving meanwhile.
     ``move``: the other keywords of :func:`move_deployment`. A failed account raises its :class:`MoveError`
     (``account`` names it, ``moved`` the accounts done before); running the same move again resumes."""
-    if not accounts:
+    names = {a.key: a.name for a in accounts}  # key -> Azure account name, in the stack's order
+    if not names:
         raise InvalidArgument(ArgumentProblem("accounts", " must name at least one account"))
-    unknown = [k for k in only or () if k not in accounts]
+    unknown = [k for k in only or () if k not in names]
     if unknown:
         raise InvalidArgument(ArgumentProblem(
-            "accounts", f" {unknown[0]!r}: no such account in the stack; its accounts are {', '.join(accounts)}"))
+            "accounts", f" {unknown[0]!r}: no such account in the stack; its accounts are {', '.join(names)}"))
     serving = serving_accounts(target, vault_url=vault_url, logical=logical, prefix=prefix)
     report = StackMoveReport(logical, to_model)
-    for key in accounts:
+    for key in names:
         if only and key not in only:
             report.skipped[key] = "not asked"
         elif key not in serving:
             report.skipped[key] = f"its contract does not serve {logical}"
-    todo = [k for k in accounts if k not in report.skipped]
+    todo = [k for k in names if k not in report.skipped]
     if not todo:
         raise UserError(f"deployment {logical!r} is served by no account asked for (the contract's accounts "
                         f"serving it: {', '.join(serving) or 'none'})")
     for key in todo:
         try:
-            done = move_deployment(target, resource_group=resource_group, account=accounts[key], vault_url=vault_url,
+            done = move_deployment(target, resource_group=resource_group, account=names[key], vault_url=vault_url,
                                    logical=logical, to_model=to_model, prefix=prefix, account_key=key, **move)
         except MoveError as exc:
             exc.account = key
@@ -547,26 +560,28 @@ def stack_file_change(path: str, spec: Any, report: StackMoveReport, catalogue: 
     moved = {m.account_key: m for m in report.moves}
     resolved = {a.key: a for a in spec.all_accounts()}
     edits: list[StackEdit] = []
-    primary = moved.get(c.PRIMARY_ACCOUNT)
-    if primary is not None:
-        values, remove = _entry_values(logical, primary.to_model, primary.to_version, primary.to_deployment, cat)
+    # the stack's own deployments: entry (foundry:'s, path ()), which the accounts: entries inherit
+    base = next((moved[a.key] for a in resolved.values() if not a.path and a.key in moved), None)
+    if base is not None:
+        values, remove = _entry_values(logical, base.to_model, base.to_version, base.to_deployment, cat)
         edits.append(StackEdit(("deployments", logical), values, remove))
     for key, acct in resolved.items():
-        if key == c.PRIMARY_ACCOUNT or logical not in acct.deployments:
+        if not acct.path or logical not in acct.deployments:
             continue
+        where = (*acct.path, "deployments", logical)
         own = _account_override(spec, key, logical)
         m = moved.get(key)
         if m is not None:
             values, remove = _entry_values(logical, m.to_model, m.to_version, m.to_deployment, cat)
             if own is not None and "model" in own:
-                edits.append(StackEdit(("accounts", key, "deployments", logical), values, remove))
-            elif primary is None or (primary.to_model, primary.to_version, primary.to_deployment) != \
+                edits.append(StackEdit(where, values, remove))
+            elif base is None or (base.to_model, base.to_version, base.to_deployment) != \
                     (m.to_model, m.to_version, m.to_deployment):
-                edits.append(StackEdit(("accounts", key, "deployments", logical), values, create=True))
-        elif primary is not None and (own is None or "model" not in own):
+                edits.append(StackEdit(where, values, create=True))
+        elif base is not None and (own is None or "model" not in own):
             dep = acct.deployments[logical]  # as it is now: keep it
             values, _ = _entry_values(logical, dep.model, str(dep.version), dep.deployment, cat)
-            edits.append(StackEdit(("accounts", key, "deployments", logical), values, create=True))
+            edits.append(StackEdit(where, values, create=True))
     text, problems = _apply(path, edits, yaml)
     return StackFileChange(path, edits, text, problems)
 

@@ -22,8 +22,8 @@ One :class:`Check` per question, each ``pass``, ``fail`` or ``warn`` with the re
   accounts, deployments, vaults (and role assignments when the stack makes some) there.
 
 A stack with several accounts (``accounts:``) is checked account by account where Azure answers per account or
-per region: ``subdomain``, ``deleted-account`` and ``model:<deployment>`` of a further account are named
-``subdomain:<account>``, ``deleted-account:<account>`` and ``model:<account>/<deployment>`` (the primary's keep their
+per region: ``subdomain``, ``deleted-account`` and ``model:<deployment>`` of any account but the first are named
+``subdomain:<account>``, ``deleted-account:<account>`` and ``model:<account>/<deployment>`` (the first's keep their
 names), each checked against the models list of that account's own location, and every such finding names the
 account and its region. Quota is checked per pool: a Global Standard pool is one per subscription (the capacity of
 every account adds up), a Data Zone Standard pool one per data zone (``quota:<model>/<sku>@<zone>``), any other SKU
@@ -159,6 +159,8 @@ class Preflight:
         self.target = view.target
         #: every account of the stack (the first first), and the spec's view of each (its deployments)
         self.accounts: list[AccountView] = list(view.accounts.values())
+        #: wording and check names only (never a code path): a stack with several accounts names the account and
+        #: region in each finding and its quota pools in the check names; a one-account stack's read as they always did
         self.multi = len(self.accounts) > 1
         self.resolved = {a.key: a for a in self.spec.all_accounts()}
         self.cs = view.target.cognitive_client()
@@ -166,36 +168,32 @@ class Preflight:
         self._models: dict[str, list[Any]] = {}  # location -> the live models list there
         self._deleted_accounts: list[Any] | None = None
         self._own: dict[str, dict[tuple[str, str], int]] = {}  # account key -> capacity held per (model, SKU)
-        self.account_exists = False
 
     def close(self) -> None:
         self.cs.close()
         self.arm.close()
-
-    @property
-    def primary(self) -> AccountView:
-        return self.accounts[0]
 
     def _deployments_of(self, acct: AccountView) -> dict[str, Any]:
         """The account's deployments as the spec gives them (model, version, sku, capacity)."""
         return dict(self.resolved[acct.key].deployments)
 
     def _name(self, check: str, acct: AccountView, detail: str = "") -> str:
-        """A check's name: as always for the primary (and a one-account stack); ``check:<account>[/detail]``
-        for a further account."""
-        if acct.primary or not self.multi:
-            return f"{check}:{detail}" if detail else check
-        return f"{check}:{acct.key}/{detail}" if detail else f"{check}:{acct.key}"
+        """A check's name: ``check[:detail]`` for the first account (the names of a one-account stack),
+        ``check:<account>[/detail]`` for another (:meth:`AccountView.path`)."""
+        path = acct.path(detail)
+        return f"{check}:{path}" if path else check
 
     def _where(self, acct: AccountView) -> str:
-        """What a finding about one account starts with, in a stack with several: the account and its region."""
-        return f"account {acct.name} ({acct.key}, {acct.location}): " if self.multi else ""
+        """What a finding about one account starts with, in a stack with several: the account and its region
+        (wording only: a one-account stack's findings read as they always did)."""
+        return f"account {acct.words}: " if self.multi else ""
 
     def _name_field(self, acct: AccountView) -> str:
-        return "foundry.name" if acct.primary else f"accounts.{acct.key}.name"
+        """The stack file's field that names the account (``foundry.name``, ``accounts.<key>.name``)."""
+        return ".".join((*self.resolved[acct.key].settings_path, "name"))
 
     def run(self) -> PreflightReport:
-        bodies = {(n if a.primary else f"{a.key}/{n}"): d.body for a in self.accounts for n, d in a.deployments.items()}
+        bodies = {a.path(n): d.body for a in self.accounts for n, d in a.deployments.items()}
         checks = [check_provider_data(bodies)]
         steps: list[tuple[str, Any]] = [("subscription", self.check_subscription)]
         for acct in self.accounts:
@@ -227,19 +225,13 @@ class Preflight:
 
     # --- subdomain --------------------------------------------------------------------------------
 
-    def _live_account(self, acct: AccountView | None = None) -> dict[str, Any] | None:
-        acct = acct or self.primary
+    def _live_account(self, acct: AccountView) -> dict[str, Any] | None:
         status, data = self.arm.call("GET", acct.account.id, acct.account.api_version)
-        if status == 200 and isinstance(data, dict):
-            if acct.primary:
-                self.account_exists = True
-            return data
-        return None
+        return data if status == 200 and isinstance(data, dict) else None
 
-    def check_subdomain(self, acct: AccountView | None = None) -> Check:
+    def check_subdomain(self, acct: AccountView) -> Check:
         from azure.core.exceptions import HttpResponseError
 
-        acct = acct or self.primary
         check, where, field = self._name("subdomain", acct), self._where(acct), self._name_field(acct)
         name = acct.name
         try:
@@ -250,7 +242,6 @@ class Preflight:
                 return _could_not_check(check, "checkDomainAvailability", exc)
             raise
         if answer.is_subdomain_available:
-            self._live_account(acct)
             return Check(check, PASS, f"{where}{name} is free")
         live = self._live_account(acct)
         if live and str((live.get("properties") or {}).get("customSubDomainName", "")).lower() == name.lower():
@@ -279,9 +270,9 @@ class Preflight:
             self._deleted_accounts = list(self.cs.deleted_accounts.list())
         return self._deleted_accounts
 
-    def _is_ours(self, deleted: Any, acct: AccountView | None = None) -> bool:
+    def _is_ours(self, deleted: Any, acct: AccountView) -> bool:
         _, rg, name = _deleted_account_coordinates(deleted)
-        return rg.lower() == self.spec.resource_group.lower() and name.lower() == (acct or self.primary).name.lower()
+        return rg.lower() == self.spec.resource_group.lower() and name.lower() == acct.name.lower()
 
     def _deleted_holder(self, subdomain: str) -> Any | None:
         """The soft-deleted account holding ``subdomain``, when the caller may list them."""
@@ -298,10 +289,9 @@ class Preflight:
                 return d
         return None
 
-    def check_deleted_account(self, acct: AccountView | None = None) -> Check:
+    def check_deleted_account(self, acct: AccountView) -> Check:
         from azure.core.exceptions import HttpResponseError
 
-        acct = acct or self.primary
         check, where = self._name("deleted-account", acct), self._where(acct)
         rg, name = self.spec.resource_group, acct.name
         try:
@@ -394,11 +384,10 @@ class Preflight:
                 return m
         return None
 
-    def check_models(self, acct: AccountView | None = None) -> list[Check]:
+    def check_models(self, acct: AccountView) -> list[Check]:
         """Each of the account's deployments against the models list of the account's own location."""
         from azure.core.exceptions import HttpResponseError
 
-        acct = acct or self.primary
         location, where = acct.location, self._where(acct)
         try:
             models = self.models(location)
@@ -407,8 +396,8 @@ class Preflight:
                 what = f"the models list API of {location}" if self.multi else "the models list API"
                 return [_could_not_check(self._name("models", acct), what, exc)]
             raise
-        elsewhere = "" if acct.primary or not self.multi else \
-            f", or leave it out of this account (accounts.{acct.key}.deployments)"
+        path = self.resolved[acct.key].path  # () for foundry:, whose deployments are the stack's own
+        elsewhere = f", or leave it out of this account ({'.'.join((*path, 'deployments'))})" if path else ""
         out = []
         for name, d in self._deployments_of(acct).items():
             check = self._name("model", acct, name)
@@ -464,9 +453,8 @@ class Preflight:
                 return s.usage_name
         return f"AIServices.{sku}.{model}"
 
-    def _own_capacity(self, acct: AccountView | None = None) -> dict[tuple[str, str], int]:
+    def _own_capacity(self, acct: AccountView) -> dict[tuple[str, str], int]:
         """Capacity our own live deployments hold per (model, SKU): a redeploy reuses it."""
-        acct = acct or self.primary
         if acct.key in self._own:
             return self._own[acct.key]
         status, data = self.arm.call("GET", acct.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
@@ -536,7 +524,7 @@ class Preflight:
                     break
             lead = ""
             if self.multi:
-                asks = " + ".join(f"account {a.name} ({a.key}, {a.location}) {c}K" for a, c in parts)
+                asks = " + ".join(f"account {a.words} {c}K" for a, c in parts)
                 pool_words = ("the subscription's one Global Standard pool (every region)" if pool[0] == "global"
                               else f"the {sku} pool of data zone {pool[1]}" if pool[0] == "zone"
                               else f"the {sku} quota of {pool[1]}")

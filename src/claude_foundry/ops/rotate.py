@@ -29,8 +29,8 @@ lease is write-then-read-back after a short pause, and every renewal checks the 
 
 A stack with several accounts (``accounts:``) rotates every account (or those asked for), one after another, so
 that at most one account's key is in flux while the others serve (the runtime fails over between them); each
-account's key goes to its own secret (``SecretNames.api_key_of``: ``<prefix>-api-key`` for the primary,
-``<prefix>-api-key-<account>`` for another). Journal and lease are per account: the primary keeps
+account's key goes to its own secret (``SecretNames.api_key_of``: ``<prefix>-api-key`` for the first,
+``<prefix>-api-key-<account>`` for another). Journal and lease are per account: the first keeps
 ``<prefix>-rotation`` and ``<prefix>-rotation-lease``, another account has ``<prefix>-rotation-journal-<account>``
 and ``<prefix>-rotation-lease-<account>``. An account is not started while another account of the stack is under
 a fresh lease (another runner rotating it). The run itself is recorded in ``<prefix>-rotation-run`` (which
@@ -120,9 +120,8 @@ class RotationEvent:
     """One thing a rotation did or is about to do (``kind``: one of the kinds above). Data only, no key value ever;
     the CLI turns each into a line (``cli/rotate_keys.py``), a library caller may log or ignore them.
 
-    ``account``: the stack's key of the account (empty for a run's events); ``label``: how messages name it (its
-    name; with several accounts also key and region: :func:`account_words`); ``several``: the stack has several
-    accounts. ``rotation_id``: the account's rotation, or the run's id for a run's events. ``step`` (of ``total``):
+    ``account``, ``name``, ``location``: the account (its stack's key, its name and region; empty for a run's
+    events). ``rotation_id``: the account's rotation, or the run's id for a run's events. ``step`` (of ``total``):
     the step done (``STEP``), resumed after (``RESUME``) or stopped after (``STOPPED``); ``step_id`` and ``text``
     (what it did) for ``STEP``. ``seconds``: the wait (``WAIT_*``), the grace (``START``), the age limit of a run
     (``RUN_STALE``); ``interval``: the runtime's key re-read interval (``WAIT_REREAD``). ``accounts`` and ``done``:
@@ -131,8 +130,8 @@ class RotationEvent:
 
     kind: str
     account: str = ""
-    label: str = ""
-    several: bool = False
+    name: str = ""
+    location: str = ""
     rotation_id: str = ""
     step: int = 0
     total: int = LAST_STEP
@@ -153,7 +152,7 @@ EventHook = Callable[[RotationEvent], None]
 class LeaseHeld(OperationFailed):
     """Another runner holds a fresh rotation lease (of this account, or of another account of the stack), so this
     rotation did not start. ``situation``: whose lease, until when, and why to wait; ``account``: the stack's key of
-    the account to name when breaking the lease (``None``: rotating the stack as a whole). Rotating with
+    the account whose lease it is (``None``: another account's, while rotating the stack as a whole). Rotating with
     ``break_lease=True`` goes on anyway (only when that run is gone: cancelled, runner lost)."""
 
     def __init__(self, situation: str, account: str | None = None) -> None:
@@ -199,29 +198,21 @@ def _state_name(name: str, what: str) -> str:
 
 
 def journal_secret_name(prefix: str, account: str = contract.PRIMARY_ACCOUNT) -> str:
-    """The rotation journal of one account: ``<prefix>-rotation`` for the primary (and a one-account stack),
-    ``<prefix>-rotation-journal-<account>`` for another (never the name of another account's lease)."""
-    if account in ("", contract.PRIMARY_ACCOUNT):
-        return f"{prefix}-{JOURNAL_SUFFIX}"
-    return _state_name(f"{prefix}-{JOURNAL_SUFFIX}-journal-{account}", "rotation journal")
+    """The rotation journal of one account: ``<prefix>-rotation`` for the stack's first account (the name of a
+    one-account stack's), ``<prefix>-rotation-journal-<account>`` for another (never the name of another account's
+    lease)."""
+    return _state_name(f"{prefix}-{JOURNAL_SUFFIX}{contract.account_label(account, '-journal-')}", "rotation journal")
 
 
 def lease_secret_name(prefix: str, account: str = contract.PRIMARY_ACCOUNT) -> str:
-    """The rotation lease of one account: ``<prefix>-rotation-lease`` for the primary (and a one-account stack),
-    ``<prefix>-rotation-lease-<account>`` for another."""
-    if account in ("", contract.PRIMARY_ACCOUNT):
-        return f"{prefix}-{LEASE_SUFFIX}"
-    return _state_name(f"{prefix}-{LEASE_SUFFIX}-{account}", "rotation lease")
+    """The rotation lease of one account: ``<prefix>-rotation-lease`` for the stack's first account (the name of a
+    one-account stack's), ``<prefix>-rotation-lease-<account>`` for another."""
+    return _state_name(f"{prefix}-{LEASE_SUFFIX}{contract.account_label(account)}", "rotation lease")
 
 
 def run_secret_name(prefix: str) -> str:
     """The record of the last rotation run of a stack with several accounts."""
     return _state_name(f"{prefix}-{RUN_SUFFIX}", "rotation run")
-
-
-def account_words(acct: AccountView, multi: bool) -> str:
-    """How rotation messages name an account: its name; in a stack with several, also its key and region."""
-    return f"{acct.name} ({acct.key}, {acct.location})" if multi else acct.name
 
 
 def _iso(epoch: float) -> str:
@@ -373,7 +364,8 @@ class RotationResult:
 
 
 class Rotator:
-    """Rotates one account of the stack (``account``: its key, ``primary`` for ``foundry:``)."""
+    """Rotates one account of the stack (``account``: its key, :data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for
+    ``foundry:``)."""
 
     def __init__(self, view: StackView, *, grace: float = 60.0, on_event: EventHook | None = None,
                  on_step: StepHook | None = None, stop_after: int | None = None,
@@ -410,8 +402,8 @@ class Rotator:
         self.names = spec.secret_names
         self.acct = acct
         self.account_key = acct.key
-        self.multi = len(view.accounts) > 1
-        self.label = account_words(acct, self.multi)
+        #: how messages name it: its name, with its key and region in a stack with several accounts (wording only)
+        self.label = acct.words if len(view.accounts) > 1 else acct.name
         #: other accounts of the stack and their lease secrets (checked before this one starts)
         self.others = [(a, f"{view.vault.id}/secrets/{lease_secret_name(self.names.prefix, a.key)}")
                        for k, a in view.accounts.items() if k != acct.key]
@@ -431,8 +423,8 @@ class Rotator:
 
     def emit(self, kind: str, **fields: Any) -> None:
         if self.on_event is not None:
-            self.on_event(RotationEvent(kind, account=self.account_key, label=self.label, several=self.multi,
-                                        **fields))
+            self.on_event(RotationEvent(kind, account=self.account_key, name=self.acct.name,
+                                        location=self.acct.location, **fields))
 
     def warn(self, text: str, parameter: str | None = None) -> None:
         warning = RotationWarning(text, parameter)
@@ -510,17 +502,17 @@ class Rotator:
                  f"another rotate-keys holds the rotation lease of {self.label}: ")
         return LeaseHeld(f"{whose}{other.describe()} (in {left / 60:.0f} min). Two rotations must not interleave: "
                          "wait for it to finish (an expired lease is taken over automatically). If that run is "
-                         "gone (cancelled, runner lost), break the lease", self.account_key if self.multi else None)
+                         "gone (cancelled, runner lost), break the lease", self.account_key)
 
     def check_other_accounts(self) -> None:
         """In a stack with several accounts: none of the others may be under a fresh lease of another runner,
         else two accounts' keys would be in flux at once (:class:`LeaseHeld`; ``break_lease`` goes on)."""
         for other, secret in self.others:
-            tags = self._read_state(secret, f"rotation lease of {account_words(other, True)}")
+            tags = self._read_state(secret, f"rotation lease of {other.words}")
             lease = None if tags is None else Lease.from_tags(tags)
             if lease is None or not lease.fresh() or lease.lease_id in self.own_leases:
                 continue
-            words = f"another rotate-keys is rotating account {account_words(other, True)}: {lease.describe()}"
+            words = f"another rotate-keys is rotating account {other.words}: {lease.describe()}"
             if self.break_lease:
                 self.warn(f"{words}; rotating {self.label} anyway", "break_lease")
                 continue
@@ -722,9 +714,9 @@ class Rotator:
 
 
 def rotate_keys(view: StackView, **kwargs: Any) -> RotationResult:
-    """Rotate one account's keys (``account=``: its key; the primary by default). A stack with several accounts
-    rotates them all with :func:`rotate_stack`; here it needs ``account=`` (rotating only the primary unasked
-    would leave the others unrotated without a word)."""
+    """Rotate one account's keys (``account=``: its key; the stack's first by default). A stack with several
+    accounts rotates them all with :func:`rotate_stack`; here it needs ``account=`` (rotating only the first
+    unasked would leave the others unrotated without a word)."""
     if len(view.accounts) > 1 and "account" not in kwargs:
         raise UserError(f"the stack has several accounts ({describe_accounts(view)}): rotate_stack(view) rotates "
                         "them all, one after another; rotate_keys(view, account=KEY) rotates one")
@@ -739,7 +731,7 @@ def rotate_keys(view: StackView, **kwargs: Any) -> RotationResult:
 
 
 def describe_accounts(view_or_spec: Any) -> str:
-    """``primary (name), sweden (name)``: the accounts of a stack (a :class:`StackView` or a spec)."""
+    """``primary (name), sweden (name)``: the accounts of a stack (a :class:`StackView` or a spec), keys first."""
     if isinstance(view_or_spec, StackView):
         pairs = [(a.key, a.name) for a in view_or_spec.accounts.values()]
     else:
@@ -749,8 +741,9 @@ def describe_accounts(view_or_spec: Any) -> str:
 
 def select_accounts(spec: Any, wanted: list[str] | tuple[str, ...] | None) -> list[str]:
     """The accounts to rotate, as the stack's keys in the stack's order: every account when ``wanted`` is empty,
-    else those named (by key, ``primary`` for ``foundry:``, or by account name; comma-separated lists are split).
-    An unknown name is an :class:`InvalidArgument` (of ``accounts``) listing the stack's accounts."""
+    else those named (by key, :data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for ``foundry:``, or by account
+    name; comma-separated lists are split). An unknown name is an :class:`InvalidArgument` (of ``accounts``)
+    listing the stack's accounts."""
     accounts = spec.all_accounts()
     order = [a.key for a in accounts]
     if not wanted:
@@ -890,7 +883,7 @@ def _in_words(acct: AccountView, exc: Exception) -> Exception | None:
     """A failure while rotating one account of several, with the account named (None: not one to reword)."""
     from claude_foundry.azure.errors import describe_azure
 
-    where = f"account {account_words(acct, True)}"
+    where = f"account {acct.words}"
     if isinstance(exc, LeaseHeld):
         return exc.within(where)
     if isinstance(exc, InvalidArgument):
@@ -946,7 +939,7 @@ def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotat
                      *, asked: bool) -> StackRotationResult:
     def emit(kind: str, record: RunRecord, **fields: Any) -> None:
         if on_event is not None:
-            on_event(RotationEvent(kind, several=True, rotation_id=record.run_id, accounts=tuple(record.accounts),
+            on_event(RotationEvent(kind, rotation_id=record.run_id, accounts=tuple(record.accounts),
                                    done=tuple(record.done), **fields))
 
     book = _RunBook(view)
@@ -980,7 +973,7 @@ def _rotate_accounts(view: StackView, keys: list[str], rotators: dict[str, Rotat
                     raise
                 raise reworded from None
             results.append(result)
-            warnings.extend(w.within(account_words(acct, True)) for w in result.warnings)
+            warnings.extend(w.within(acct.words) for w in result.warnings)
             if not result.complete:
                 break  # stop_after: the next run resumes this account, then goes on
             if key not in record.done:

@@ -8,7 +8,7 @@ reads "differs from the plan", and the API key is compared with the account's cu
 
 A stack with several accounts (``accounts:``) is checked account by account (properties, network rules,
 deployments, role assignments, diagnostic settings), and its contract version 2 secrets too: ``<prefix>-accounts``
-against the plan, each further account's ``<prefix>-api-key-<account>`` against that account's current keys. Its
+against the plan, each account's key secret (``SecretNames.api_key_of``) against that account's current keys. Its
 rows name the account (:attr:`~claude_foundry.ops.view.AccountView.label`).
 """
 
@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claude_foundry import contract as c
 from claude_foundry.azure import arm
 from claude_foundry.azure.caller import ArmCaller
 from claude_foundry.azure.errors import arm_error_text
@@ -107,7 +106,7 @@ class Verifier:
         self.checked = 0
         self._keys: dict[str, tuple[str, str] | None] = {}  # account key -> its current (key1, key2)
         self.accounts = view.accounts
-        self.multi = len(self.accounts) > 1
+        self.multi = len(self.accounts) > 1  # wording only (:meth:`_of`): a one-account stack's rows read as always
         #: account id (lower case) -> the account, to name the account of a role assignment or diagnostic setting
         self._by_id = {a.account.id.lower(): a for a in self.accounts.values()}
 
@@ -128,29 +127,29 @@ class Verifier:
         return data
 
     def run(self) -> VerifyReport:
-        live: dict[str, dict[str, Any] | None] = {}
-        for key, acct in self.accounts.items():
-            live[key] = self.verify_account(acct)
-            if live[key] is not None:
+        for acct in self.accounts.values():
+            if self.verify_account(acct) is not None:
                 self.verify_deployments(acct)
         self.verify_role_assignments()
         self.verify_diagnostics()
-        self.verify_vault(live.get(c.PRIMARY_ACCOUNT))
+        self.verify_vault()
         return VerifyReport(self.drifts, self.checked)
 
-    def _of(self, acct: AccountView) -> str:
-        """`` on <account label>`` for a row about something of one account of a stack with several, else ""."""
-        return f" on {acct.label}" if self.multi else ""
+    def _of(self, acct: AccountView | None, word: str = " on ") -> str:
+        """``<word><account label>`` for a row about something of one account of a stack with several, else ""
+        (wording only: a one-account stack's rows read as they always did)."""
+        return f"{word}{acct.label}" if acct is not None and self.multi else ""
 
-    def _account_of(self, resource_id: str) -> AccountView | None:
-        """The stack's account that ``resource_id`` is (or is under), if any."""
+    def _on(self, resource_id: str) -> str:
+        """What a row about something at ``resource_id`` (an account, or under one) says it is on: the account's
+        label in a stack with several, else the resource's name."""
         rid = resource_id.lower()
-        return next((a for aid, a in self._by_id.items() if rid == aid or rid.startswith(aid + "/")), None)
+        acct = next((a for aid, a in self._by_id.items() if rid == aid or rid.startswith(aid + "/")), None)
+        return self._of(acct, "") or resource_id.rsplit("/", 1)[-1]
 
     # --- account ----------------------------------------------------------------------------------
 
-    def verify_account(self, acct: AccountView | None = None) -> dict[str, Any] | None:
-        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+    def verify_account(self, acct: AccountView) -> dict[str, Any] | None:
         planned = acct.account
         name = acct.label
         live = self._get(planned)
@@ -175,8 +174,7 @@ class Verifier:
 
     # --- deployments ------------------------------------------------------------------------------
 
-    def verify_deployments(self, acct: AccountView | None = None) -> None:
-        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+    def verify_deployments(self, acct: AccountView) -> None:
         status, data = self.arm.call("GET", acct.account.id + "/deployments", arm.DEPLOYMENT_API_VERSION)
         if status != 200 or not isinstance(data, dict):
             raise_for(status, data, acct.account.id + "/deployments")
@@ -218,8 +216,7 @@ class Verifier:
             principal = _get(planned.body, "properties.principalId")
             role = next((arm.ROLE_NAMES[k] for k, g in arm.ROLE_IDS.items() if g == role_guid), role_guid)
             scope = planned.id.split("/providers/Microsoft.Authorization/", 1)[0]
-            acct = self._account_of(scope) if self.multi else None
-            label = f"role {role} for {principal} on {acct.label if acct else scope.rsplit('/', 1)[-1]}"
+            label = f"role {role} for {principal} on {self._on(scope)}"
             if self._get(planned) is not None:
                 continue
             if self._assigned_elsewhere(scope, str(principal), role_guid):
@@ -244,9 +241,7 @@ class Verifier:
     def verify_diagnostics(self) -> None:
         for planned in self.view.diagnostic_settings:
             parent_id = planned.id.split("/providers/Microsoft.Insights/", 1)[0]
-            acct = self._account_of(parent_id) if self.multi else None
-            label = f"diagnostic setting {planned.id.rsplit('/', 1)[-1]} on " \
-                    + (acct.label if acct else parent_id.rsplit("/", 1)[-1])
+            label = f"diagnostic setting {planned.id.rsplit('/', 1)[-1]} on {self._on(parent_id)}"
             live = self._get(planned)
             if live is None:
                 self.drift(label, "exists", "present", MISSING)
@@ -258,15 +253,14 @@ class Verifier:
 
     # --- Key Vault --------------------------------------------------------------------------------
 
-    def _account_keys(self, acct: AccountView | None = None) -> tuple[str, str] | None:
-        acct = acct or self.accounts[c.PRIMARY_ACCOUNT]
+    def _account_keys(self, acct: AccountView) -> tuple[str, str] | None:
         if acct.key not in self._keys:
             status, data = self.arm.call("POST", acct.account.id + "/listKeys", acct.account.api_version)
             self._keys[acct.key] = (str(data.get("key1") or ""), str(data.get("key2") or "")) \
                 if status == 200 and isinstance(data, dict) else None
         return self._keys[acct.key]
 
-    def verify_vault(self, account: dict[str, Any] | None) -> None:
+    def verify_vault(self) -> None:
         planned = self.view.vault
         if planned is None:
             return
@@ -288,9 +282,9 @@ class Verifier:
             self.drift(name, "enablePurgeProtection", exp_pp, act_pp)
         vault_url = _get(live, "properties.vaultUri")
         if vault_url:
-            self.verify_secrets(str(vault_url), account)
+            self.verify_secrets(str(vault_url))
 
-    def verify_secrets(self, vault_url: str, account: dict[str, Any] | None) -> None:
+    def verify_secrets(self, vault_url: str) -> None:
         from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
         names = self.view.spec.secret_names
@@ -300,7 +294,7 @@ class Verifier:
             for secret_name, planned in sorted(self.view.secrets.items()):
                 self.checked += 1
                 acct = key_of.get(secret_name)
-                res = f"secret {secret_name}" + (f" of {acct.label}" if acct is not None and self.multi else "")
+                res = f"secret {secret_name}{self._of(acct, ' of ')}"
                 try:
                     got = client.get_secret(secret_name)
                 except ResourceNotFoundError:
@@ -337,7 +331,7 @@ class Verifier:
                 except (ResourceNotFoundError, HttpResponseError):
                     pass
                 else:
-                    self.drift(f"secret {secret_name}" + (f" of {acct.label}" if self.multi else ""), "exists",
+                    self.drift(f"secret {secret_name}{self._of(acct, ' of ')}", "exists",
                                ABSENT + " (local auth disabled)", "present")
             if names.accounts not in self.view.secrets:  # one account: a leftover accounts document would send
                 try:                                     # clients to accounts the stack no longer has
@@ -388,13 +382,13 @@ class Verifier:
             parts.append("accounts in another order (the order clients fail over in)")
         self.drift(res, "value", "as planned", "differs from the plan" + (f" ({'; '.join(parts)})" if parts else ""))
 
-    def _compare_key(self, res: str, value: str, acct: AccountView | None = None) -> None:
+    def _compare_key(self, res: str, value: str, acct: AccountView) -> None:
         keys = self._account_keys(acct)
         if keys is None:
             self.drift(res, "value", "a current account key",
                        "cannot compare: listKeys refused (the caller needs "
                        "Microsoft.CognitiveServices/accounts/listKeys/action"
-                       + (f" on {acct.label})" if acct is not None and self.multi else ")"))
+                       + self._of(acct) + ")")
             return
         ok = False
         for k in keys:  # compare with both, always, in constant time

@@ -14,8 +14,9 @@ from claude_foundry.errors import UserError
 
 @dataclass
 class AccountView:
-    """One Foundry account of the stack as planned: ``key`` is the stack's name for it (``primary`` for
-    ``foundry:``), ``name`` the account (and custom subdomain) name."""
+    """One Foundry account of the stack as planned: ``key`` is the stack's name for it
+    (:data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for ``foundry:``), ``name`` the account (and custom subdomain)
+    name."""
 
     key: str
     name: str
@@ -23,21 +24,27 @@ class AccountView:
     account: ArmResource
     deployments: dict[str, ArmResource]  # deployment name -> planned
 
+    def path(self, detail: str = "") -> str:
+        """``detail`` as said of this account where the first account keeps the one-account names
+        (:func:`~claude_foundry.contract.account_label`): ``detail`` for it, ``<key>/<detail>`` (or ``<key>``)
+        for another."""
+        return "/".join(p for p in (contract.account_label(self.key, ""), detail) if p)
+
     @property
-    def primary(self) -> bool:
-        return self.key == contract.PRIMARY_ACCOUNT
+    def words(self) -> str:
+        """The account in words, with the stack's key and its region: ``<name> (<key>, <location>)``."""
+        return f"{self.name} ({self.key}, {self.location})"
 
     @property
     def label(self) -> str:
-        """How messages name it: ``account <name>``, with the stack's name and region for a further one."""
-        return f"account {self.name}" if self.primary else f"account {self.name} ({self.key}, {self.location})"
+        """How messages name it: ``account <name>``, with the stack's key and region for any but the first."""
+        return f"account {self.words}" if contract.account_label(self.key) else f"account {self.name}"
 
 
 @dataclass
 class StackView:
     """What the program says should exist, by role (each an :class:`ArmResource` of the plan). ``accounts`` holds
-    every account of the stack in order (key -> account, ``foundry:`` first, never empty); ``account`` and
-    ``deployments`` are the first one's."""
+    every account of the stack in order (key -> account, ``foundry:`` first, never empty)."""
 
     spec: Any
     target: Target
@@ -58,20 +65,8 @@ class StackView:
         return next(iter(self.accounts.values()))
 
     @property
-    def account(self) -> ArmResource:
-        return self.first.account
-
-    @property
-    def deployments(self) -> dict[str, ArmResource]:  # deployment name -> planned
-        return self.first.deployments
-
-    @property
     def rg_name(self) -> str:
         return self.spec.resource_group
-
-    @property
-    def account_name(self) -> str:
-        return self.spec.foundry.name
 
     @property
     def rg_id(self) -> str:

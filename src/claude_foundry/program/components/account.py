@@ -112,9 +112,9 @@ class FoundryAccount(pulumi.ComponentResource):
 
     def ref(self, *, key: str = contract.PRIMARY_ACCOUNT, deployments: Mapping[str, DeploymentSpec] | None = None,
             resource_group_name: pulumi.Input[str] | None = None) -> AccountRef:
-        """This account as the other components take it (:class:`AccountRef`): ``key`` (``primary`` for the stack's
-        first account), the ``deployments`` it serves, ``resource_group_name`` as role-assignment names read it
-        (default: the one it was created in)."""
+        """This account as the other components take it (:class:`AccountRef`): ``key`` (the stack's key for it,
+        :data:`~claude_foundry.contract.PRIMARY_ACCOUNT` for the first account), the ``deployments`` it serves,
+        ``resource_group_name`` as role-assignment names read it (default: the one it was created in)."""
         args = self._args
         return AccountRef(key=key, name=args.foundry.name, location=args.location, foundry=args.foundry,
                           deployments=dict(deployments or {}), id=self.account.id, account_name=self.account.name,

@@ -1,13 +1,14 @@
 """``AccountRef``: one Foundry account of a stack, the one shape in which the components see accounts.
 
-A stack is an ordered list of accounts: ``foundry:`` first (key ``primary``, what ``env`` and a version 1 reader
-pick), then ``accounts:`` in the order written. The spec side is pure data
+A stack is an ordered list of accounts: ``foundry:`` first (key :data:`~claude_foundry.contract.PRIMARY_ACCOUNT`,
+what ``env`` and a version 1 reader pick), then ``accounts:`` in the order written. The spec side is pure data
 (:meth:`~claude_foundry.program.spec.Spec.all_accounts`, a list of
 :class:`~claude_foundry.program.spec.schema.ResolvedAccount`); the program adds, once, the Pulumi resource of each
 account (:meth:`FoundryAccount.ref`) and passes the list to every component, which loops over it.
 
 The only thing that tells the first account from the others is its logical-name suffix (:attr:`AccountRef.suffix`):
-empty for the first, ``-<key>`` for the others, so that the URNs of existing stacks stay what they were.
+empty for the first, ``-<key>`` for the others (:func:`claude_foundry.contract.account_label`), so that the URNs of
+existing stacks stay what they were.
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from claude_foundry import contract
 from claude_foundry.program.components.common import check_input, check_type
 from claude_foundry.program.spec.schema import DeploymentSpec, FoundrySpec
 
-
-def account_label(key: str, sep: str = "-") -> str:
-    """The logical-name part of the account ``key``: ``""`` for the stack's first account (``primary``), so that
-    a one-account stack keeps its URNs, ``<sep><key>`` for the others."""
-    return "" if key == contract.PRIMARY_ACCOUNT else f"{sep}{key}"
+#: The logical-name part of an account's key: ``""`` for the stack's first account, ``<sep><key>`` for the others.
+account_label = contract.account_label
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +47,8 @@ class AccountRef:
     resource_group_name: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
-        check_type("AccountRef", "key", self.key, str, "a str (the account's key: primary or an accounts: key)")
+        check_type("AccountRef", "key", self.key, str,
+                   f"a str (the account's key: {contract.PRIMARY_ACCOUNT} or an accounts: key)")
         check_type("AccountRef", "name", self.name, str, "a str (the account's name)")
         check_type("AccountRef", "location", self.location, str, "a str (an Azure region)")
         check_input("AccountRef", "id", self.id)
@@ -65,7 +64,7 @@ class AccountRef:
     @property
     def first(self) -> bool:
         """The stack's first account (``foundry:``): the one whose children keep the one-account logical names."""
-        return self.key == contract.PRIMARY_ACCOUNT
+        return not self.label()
 
     def label(self, sep: str = "-") -> str:
         """Logical-name part of this account: ``""`` for the first account, ``<sep><key>`` for the others."""

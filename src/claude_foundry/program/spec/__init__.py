@@ -174,9 +174,9 @@ def _lifecycle(spec: Spec, cat: Catalogue, doc: Document, today: dt.date) -> tup
     warnings: list[Issue] = []
     seen: set[tuple[str, str | None]] = set()
     for account in spec.all_accounts():
-        prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
+        prefix = account.path  # () for foundry:, whose deployments are the stack's deployments:
         for name, dep in account.deployments.items():
-            if (dep.model, dep.version) in seen and not account.primary:
+            if (dep.model, dep.version) in seen and prefix:
                 continue  # the same model and version, already judged where the stack names it
             seen.add((dep.model, dep.version))
             _judge(spec, cat, doc, today, (*prefix, "deployments", name, "model"), dep, errors, warnings)
@@ -190,10 +190,10 @@ def _client_traps(spec: Spec, cat: Catalogue, doc: Document) -> list[Issue]:
     features from the name they send, so they would assume that model's, not the one deployed)."""
     out: list[Issue] = []
     for account in spec.all_accounts():
-        prefix: tuple[str, ...] = () if account.primary else ("accounts", account.key)
+        prefix = account.path  # () for foundry:, whose deployments are the stack's deployments:
         for name, dep in account.deployments.items():
             loc = (*prefix, "deployments", name)
-            if not account.primary and name in spec.deployments:
+            if prefix and name in spec.deployments:
                 continue  # judged where the stack names it
             if name != name.lower():
                 out.append(Issue(doc.mark_for(loc), dotted(loc),

@@ -464,9 +464,10 @@ class AccountSpec(StrictModel):
 
 @dataclass(frozen=True)
 class ResolvedAccount:
-    """One account of a stack as everything downstream sees it: ``foundry:`` (key ``primary``) or a further one,
-    with the settings it takes from ``foundry:`` already applied (``foundry`` is a :class:`FoundrySpec` of its own
-    name and network; only the primary keeps the project)."""
+    """One account of a stack as everything downstream sees it: ``foundry:`` (key
+    :data:`~claude_foundry.contract.PRIMARY_ACCOUNT`) or one of ``accounts:``, with the settings it takes from
+    ``foundry:`` already applied (``foundry`` is a :class:`FoundrySpec` of its own name and network; only
+    ``foundry:`` has the project)."""
 
     key: str
     location: str
@@ -478,8 +479,16 @@ class ResolvedAccount:
         return self.foundry.name
 
     @property
-    def primary(self) -> bool:
-        return self.key == contract.PRIMARY_ACCOUNT
+    def path(self) -> tuple[str, ...]:
+        """Where the stack file writes what is this account's own: ``()`` for ``foundry:`` (its deployments are the
+        stack's ``deployments:``), ``("accounts", <key>)`` for one of ``accounts:``."""
+        return ("accounts", self.key) if contract.account_label(self.key) else ()
+
+    @property
+    def settings_path(self) -> tuple[str, ...]:
+        """Where the stack file writes this account's settings (``name``, ``network``): ``foundry`` or
+        ``accounts.<key>``."""
+        return self.path or ("foundry",)
 
     def base_url(self, template: str = contract.FOUNDRY_BASE_URL_TEMPLATE) -> str:
         return contract.foundry_base_url(self.foundry.name, template)
@@ -1164,7 +1173,8 @@ class Spec(StrictModel):
         return bool(self.accounts)
 
     def all_accounts(self) -> list[ResolvedAccount]:
-        """Every account, the primary (``foundry:``) first, then ``accounts:`` in the order written."""
+        """Every account, ``foundry:`` first (key :data:`~claude_foundry.contract.PRIMARY_ACCOUNT`), then
+        ``accounts:`` in the order written."""
         out = [ResolvedAccount(contract.PRIMARY_ACCOUNT, self.location, self.foundry, dict(self.deployments))]
         for key, a in self.accounts.items():
             foundry = self.foundry.model_copy(update={"name": a.name, "network": a.network or self.foundry.network,
