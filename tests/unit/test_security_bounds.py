@@ -287,7 +287,8 @@ def test_event_parsing_is_linear_in_the_bytes_received() -> None:
             watch.feed(b"z" * 1024)  # one line that never ends
         return time.perf_counter() - start
 
-    small, big = feed(500), feed(4000)
+    # the best of three runs of each size: a loaded machine can pause any single run, never all three
+    small, big = min(feed(500) for _ in range(3)), min(feed(4000) for _ in range(3))
     assert big < small * 8 * 4, (small, big)  # 8x the bytes: about 8x the time, not 64x
 
 
