@@ -2,8 +2,8 @@
 
 ``refresh`` reads ``locations/{location}/models`` for each ``--location`` (``--subscription`` or ``--sandbox``;
 or a recorded response with ``--from-json``), merges it into ``--output`` (default ``$CLAUDE_FOUNDRY_CATALOGUE``),
-a JSON file (docs/lifecycle.md, "The catalogue file"), and prints what changed. Validation, plan and preflight then use the file once ``CLAUDE_FOUNDRY_CATALOGUE``
-names it.
+a JSON file (docs/lifecycle.md, "The catalogue file"), and prints what changed. Validation, plan and preflight
+then use the file once ``CLAUDE_FOUNDRY_CATALOGUE`` names it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from claude_foundry import files
 from claude_foundry.errors import UserError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("catalogue", help="show the Claude model catalogue, or refresh a snapshot from Azure",
