@@ -23,45 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claude_foundry.errors import ClaudeFoundryError, ExtraMissing
-
-Path_ = tuple[str | int, ...]
-
-#: Bounds of a stack file (see the module docstring).
-MAX_FILE_BYTES = 1_000_000
-MAX_DEPTH = 64
-MAX_EVENTS = 200_000
-MAX_NODES = 100_000
-MAX_EXTENDS = 16
-MAX_SCALAR_CHARS = 10_000
-
-
-@dataclass(frozen=True)
-class Mark:
-    file: str
-    line: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-@dataclass
-class Issue:
-    """One problem found in a stack file."""
-
-    mark: Mark | None
-    path: str  # dotted field path, "" for the whole file
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.mark}: " if self.mark else ""
-        return f"{where}{self.path + ': ' if self.path else ''}{self.message}"
-
-
-class LoadError(ClaudeFoundryError):
-    def __init__(self, issues: list[Issue]) -> None:
-        super().__init__("\n".join(str(i) for i in issues))
-        self.issues = issues
+from claude_foundry.errors import ExtraMissing
+from claude_foundry.program.spec.issues import MAX_EXTENDS, MAX_FILE_BYTES, Issue, LoadError, Mark, Path_
 
 
 @dataclass
@@ -87,19 +50,6 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError, RuntimeError):  # outside the cwd, or a symlink loop
         return str(path)
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-dotted = _dotted
 
 
 def read_bounded(path: Path, what: str = "a YAML stack file") -> str:

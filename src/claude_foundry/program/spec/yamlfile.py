@@ -3,8 +3,8 @@ every value keeps the line it came from and a duplicate key is refused (PyYAML s
 
 pyyaml comes with the ``[cli]`` extra (and every operator extra), not with the core install: an application reads
 its contract from Key Vault, a file or the environment, never a stack file. :mod:`.loader` imports this module
-only when a stack file is read, and says what to install when pyyaml is missing. The bounds are the loader's
-(:data:`~.loader.MAX_DEPTH`, :data:`~.loader.MAX_EVENTS`, ...): the event stream is scanned for depth and size
+only when a stack file is read, and says what to install when pyyaml is missing. The bounds are :mod:`.issues`'
+(``MAX_DEPTH``, ``MAX_EVENTS``, ...): the event stream is scanned for depth and size
 before the (recursive) composer and constructor see it, and alias expansion is budgeted.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from claude_foundry.program.spec.loader import (
+from claude_foundry.program.spec.issues import (
     MAX_DEPTH,
     MAX_EVENTS,
     MAX_NODES,
