@@ -2,7 +2,8 @@
 
 * ``baseline``: ``anthropic`` + ``azure-identity`` + ``azure-keyvault-secrets`` alone (what an application
   calling Claude on Foundry with a Key Vault contract needs without claude-foundry);
-* ``core``: ``pip install claude-foundry`` (the light install: runtime, smoke, env export, validate);
+* ``core``: ``pip install claude-foundry`` (the light install: runtime, smoke, env export, schema, doctor; no
+  YAML reader: stack files need ``[cli]``);
 * each extra: ``claude-foundry[cli]``, ``[ops]``, ``[infra]``, ``[sandbox]``, ``[test]``.
 
 Target: core/baseline <= 1.05, from one run. Both distributions of this repository are built into wheels once
@@ -11,8 +12,8 @@ next to the core wheel) and every virtualenv installs those (with the same speci
 packages as ``pyproject.toml``), so all installs resolve the same versions. Sizes are the bytes each
 distribution's RECORD lists (the ``.pyc`` files pip compiles included), the virtualenv's own
 pip/setuptools/wheel left out. Each install is also probed: the core imports the runtime, smoke and env export
-with none of the extras' modules present, and a command of a missing extra exits 2 naming it; each extra imports
-what its commands need.
+with none of the extras' modules present (pyyaml neither), and a command of a missing extra exits 2 naming it;
+each extra imports what its commands need.
 
     python scripts/bench_install.py                      # baseline, core and every extra
     python scripts/bench_install.py --only core          # baseline and core only (a minute)
@@ -44,18 +45,18 @@ EXTRAS = ("cli", "ops", "infra", "sandbox", "test")
 TOOLING = {"pip", "setuptools", "wheel"}
 
 #: Import names each install must (True) or must not (False) find.
-OPTIONAL_MODULES = ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices",
-                    "starlette", "uvicorn", "claude_foundry_sandbox")
+OPTIONAL_MODULES = ("rich", "yaml", "pulumi", "pulumi_azure_native", "azure.mgmt.resource",
+                    "azure.mgmt.cognitiveservices", "starlette", "uvicorn", "claude_foundry_sandbox")
 _SANDBOX_OFF = {"starlette": False, "uvicorn": False, "claude_foundry_sandbox": False}
 EXPECT: dict[str, dict[str, bool]] = {
     "core": dict.fromkeys(OPTIONAL_MODULES, False),
-    "cli": {**dict.fromkeys(OPTIONAL_MODULES, False), "rich": True},
-    "ops": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": True,
+    "cli": {**dict.fromkeys(OPTIONAL_MODULES, False), "rich": True, "yaml": True},
+    "ops": {"rich": True, "yaml": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": True,
             "azure.mgmt.cognitiveservices": True, **_SANDBOX_OFF},
-    "infra": {"rich": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": False,
+    "infra": {"rich": True, "yaml": True, "pulumi": True, "pulumi_azure_native": True, "azure.mgmt.resource": False,
               "azure.mgmt.cognitiveservices": False, **_SANDBOX_OFF},
-    "sandbox": {"rich": True, "pulumi": False, "pulumi_azure_native": False, "azure.mgmt.resource": True,
-                "azure.mgmt.cognitiveservices": True, "starlette": True, "uvicorn": True,
+    "sandbox": {"rich": True, "yaml": True, "pulumi": False, "pulumi_azure_native": False,
+                "azure.mgmt.resource": True, "azure.mgmt.cognitiveservices": True, "starlette": True, "uvicorn": True,
                 "claude_foundry_sandbox": True},
     "test": dict.fromkeys(OPTIONAL_MODULES, True),
 }
@@ -70,7 +71,10 @@ IMPORTS = {
 }
 #: Commands run in an install: (install, argv, expected exit code, text stderr must hold).
 COMMANDS = (
-    ("core", ["validate", "stacks/dev.yaml"], 0, ""),
+    ("core", ["schema"], 0, ""),
+    ("core", ["validate", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[cli]'"),
+    ("core", ["smoke", "--stack", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[cli]'"),
+    ("cli", ["validate", "stacks/dev.yaml"], 0, ""),
     ("core", ["preflight", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[ops]'"),
     ("core", ["plan", "stacks/dev.yaml"], 2, "pip install 'claude-foundry[infra]'"),
     ("core", ["sandbox"], 2, "pip install 'claude-foundry[sandbox]'"),

@@ -1,9 +1,10 @@
 """The Claude catalogue: a dated snapshot of what Microsoft Foundry offers, per model and version.
 
 The live truth is Azure's models list (``GET .../locations/{location}/models``); ``claude-foundry catalogue
-refresh`` merges it into a snapshot file. The bundled snapshot (``data/catalogue.yaml``) says when and from
+refresh`` merges it into a snapshot file. The bundled snapshot (``data/catalogue.json``) says when and from
 which documents it was taken; a team points ``CLAUDE_FOUNDRY_CATALOGUE`` at its own refreshed copy, and a new
-model reaches a stack with no code change.
+model reaches a stack with no code change. The file is JSON, read with the standard library (the core install
+has no YAML reader); its fields are described in docs/reference.md ("The model catalogue").
 
 Each model has versions; the version is the hosting: ``1`` runs on Anthropic's infrastructure, ``2`` on Azure
 (MicrosoftDocs/azure-ai-docs, ``concepts-claude-models-content.md``). Every question "would Azure take this
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import json
 import os
 import re
 from functools import lru_cache
@@ -23,12 +25,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from claude_foundry import jsontext
 from claude_foundry.errors import UserError
 
 ENV_CATALOGUE = "CLAUDE_FOUNDRY_CATALOGUE"
+#: The bundled snapshot, package data of ``claude_foundry``.
+BUNDLED = "data/catalogue.json"
+#: The largest catalogue file read (the bundled one is ~40 kB; a refreshed copy with every model of a few
+#: regions stays far below).
+MAX_CATALOGUE_BYTES = 10_000_000
 
 Hosting = Literal["azure", "anthropic"]
 HOSTING_AZURE: Final = "azure"
@@ -493,31 +500,42 @@ def parse_catalogue(data: Any, source: str) -> Catalogue:
                              f"{where or '(top)'}: {first.get('msg')}") from None
 
 
-def load_catalogue_file(path: str | Path) -> Catalogue:
+def read_catalogue_text(path: str | Path) -> str:
+    """The text of a catalogue file (a regular file of at most :data:`MAX_CATALOGUE_BYTES`, UTF-8)."""
     path = Path(path)
     try:
         if not path.is_file():
             raise CatalogueError(f"{path}: catalogue file not found (a regular file is needed; {ENV_CATALOGUE} "
                                  "names it)")
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except CatalogueError:
-        raise
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise CatalogueError(f"{path}: cannot read the catalogue: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CATALOGUE_BYTES + 1)
+        if len(raw) > MAX_CATALOGUE_BYTES:
+            raise CatalogueError(f"{path}: more than {MAX_CATALOGUE_BYTES:,} bytes; not a catalogue")
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{path}: cannot read the catalogue: {type(exc).__name__}") from None
+
+
+def load_catalogue_file(path: str | Path) -> Catalogue:
+    """A catalogue file: JSON, as ``catalogue refresh`` writes it."""
+    text = read_catalogue_text(path)
+    try:
+        data = jsontext.loads(text)
+    except jsontext.JsonError as exc:
+        raise CatalogueError(f"{path}: cannot read the catalogue: {exc} (a catalogue file is JSON, as "
+                             "`claude-foundry catalogue refresh` writes it)") from None
     return parse_catalogue(data, str(path))
 
 
 def bundled_catalogue_text() -> str:
-    return resources.files("claude_foundry").joinpath("data/catalogue.yaml").read_text(encoding="utf-8")
+    return resources.files("claude_foundry").joinpath(BUNDLED).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=4)
 def _load(path: str | None) -> Catalogue:
     if path:
         return load_catalogue_file(path)
-    return parse_catalogue(yaml.safe_load(bundled_catalogue_text()), "claude_foundry/data/catalogue.yaml")
+    return parse_catalogue(jsontext.loads(bundled_catalogue_text()), f"claude_foundry/{BUNDLED}")
 
 
 def load_catalogue() -> Catalogue:
@@ -525,20 +543,40 @@ def load_catalogue() -> Catalogue:
     return _load(os.environ.get(ENV_CATALOGUE) or None)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+#: Lines of the JSON a catalogue is written as stay within this width where they can: a list or mapping that fits
+#: on one line is written on one (a version's SKUs and locations, a source), a longer one item per line.
+JSON_WIDTH = 118
 
 
-def dump_catalogue(cat: Catalogue, header: str = "") -> str:
-    """The catalogue as YAML (what ``catalogue refresh`` writes); locations not stated stay ``null``."""
-    data = _plain(cat.model_dump(mode="python", exclude_defaults=True))
+def _json_lines(value: Any, indent: int, lead: str) -> list[str]:
+    """``value`` as JSON lines, the first starting with ``lead`` (a key, or nothing) at ``indent`` spaces."""
+    pad = " " * indent
+    flat = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if not isinstance(value, dict | list) or not value or len(pad) + len(lead) + len(flat) + 1 <= JSON_WIDTH:
+        return [pad + lead + flat]
+    entries: list[tuple[str | None, Any]] = list(value.items()) if isinstance(value, dict) else [
+        (None, v) for v in value]
+    open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    out = [pad + lead + open_]
+    for n, (key, item) in enumerate(entries):
+        inner = "" if key is None else json.dumps(key, ensure_ascii=False) + ": "
+        lines = _json_lines(item, indent + 2, inner)
+        if n < len(entries) - 1:
+            lines[-1] += ","
+        out += lines
+    return [*out, pad + close]
+
+
+def dump_json(data: Any) -> str:
+    """JSON text for a person to read and diff: two-space indents, short lists and mappings on one line."""
+    return "\n".join(_json_lines(data, 0, "")) + "\n"
+
+
+def dump_catalogue(cat: Catalogue) -> str:
+    """The catalogue as JSON (what ``catalogue refresh`` writes); locations not stated stay ``null``."""
+    data = cat.model_dump(mode="json", exclude_defaults=True)
     for model in data["models"].values():
         for vdata in model["versions"].values():
             if not vdata.pop("locations_stated", True):
                 vdata["locations"] = None
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
-    return (header.rstrip() + "\n" if header else "") + text
+    return dump_json(data)

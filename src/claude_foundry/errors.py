@@ -17,7 +17,7 @@ the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,23 @@ class ClaudeFoundryError(Exception):
 
 class UserError(ClaudeFoundryError):
     """A mistake the user can fix (bad input, missing file, wrong value): the CLI prints it and exits 2."""
+
+
+def install_hint(extras: Sequence[str]) -> str:
+    """``pip install 'claude-foundry[a,b]'`` (or the core install when ``extras`` is empty)."""
+    return f"pip install 'claude-foundry[{','.join(extras)}]'" if extras else "pip install claude-foundry"
+
+
+class ExtraMissing(UserError):
+    """Something this install cannot do: an extra of claude-foundry it needs is not (fully) installed. ``what``
+    says what was asked (``reading a stack file (YAML)``), ``extras`` the extras that bring it, ``missing`` the
+    import names this install lacks; the message ends with the command that installs them."""
+
+    def __init__(self, what: str, extras: Sequence[str], missing: str) -> None:
+        self.extras = tuple(extras)
+        self.missing = missing
+        needed = f"claude-foundry[{','.join(extras)}]" if extras else "claude-foundry's own dependencies"
+        super().__init__(f"{what} needs {needed} ({missing} not installed): {install_hint(extras)}")
 
 
 class OperationFailed(UserError):

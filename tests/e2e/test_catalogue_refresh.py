@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_refresh_from_the_sandbox_agrees_with_the_bundled_snapshot(conn_file: str, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "cat.yaml"
+    out = tmp_path / "cat.json"
     assert main(["catalogue", "refresh", "-l", "eastus2,swedencentral", "--sandbox", conn_file, "-o", str(out)]) == 0
     printed = capsys.readouterr()
     assert "0 change(s) from" in printed.err, printed
@@ -42,7 +42,7 @@ def test_refresh_reports_what_a_location_no_longer_lists(narrow: Sandbox, tmp_pa
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     conn = tmp_path / "conn.json"
     conn.write_text(json.dumps(narrow.connection), encoding="utf-8")
-    out = tmp_path / "cat.yaml"
+    out = tmp_path / "cat.json"
     assert main(["catalogue", "refresh", "-l", "eastus2", "--sandbox", str(conn), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "- claude-haiku-4-5 version 2 no longer listed in eastus2" in printed

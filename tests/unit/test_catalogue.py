@@ -4,10 +4,10 @@ refusals and warnings validation derives from it (file, line, field, what is all
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from claude_foundry import catalogue as catmod
 from claude_foundry.catalogue import CatalogueError, dump_catalogue, load_catalogue, load_catalogue_file
@@ -94,23 +94,32 @@ def test_lifecycle_facts() -> None:
 
 def test_dump_and_load_round_trip_keeps_unstated_locations_unstated(tmp_path: Path) -> None:
     cat = load_catalogue()
-    path = tmp_path / "cat.yaml"
+    path = tmp_path / "cat.json"
     path.write_text(dump_catalogue(cat), encoding="utf-8")
     again = load_catalogue_file(path)
     assert again == cat
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = json.loads(path.read_text(encoding="utf-8"))
     assert raw["models"]["claude-sonnet-5-5"]["versions"]["2"]["locations"] is None
     assert not again.models["claude-sonnet-5-5"].versions["2"].locations_stated
 
 
+def test_the_bundled_catalogue_is_json_as_refresh_writes_it() -> None:
+    """One format for the bundled snapshot and a refreshed copy: the file is what :func:`dump_json` writes of its
+    own data (so a refresh of it diffs by what changed), read without a YAML reader."""
+    text = catmod.bundled_catalogue_text()
+    assert catmod.dump_json(json.loads(text)) == text
+    assert catmod.BUNDLED.endswith(".json")
+
+
 @pytest.mark.parametrize(("content", "fragment"), [
     (None, "catalogue file not found"),
-    ("models: [", "cannot read the catalogue"),
-    ("models: {}\n", "not a claude-foundry catalogue"),
+    ('{"models": [', "cannot read the catalogue"),
+    ("models: {}\n", "a catalogue file is JSON"),  # YAML (what a catalogue was before) is named as not JSON
+    ('{"models": {}}\n', "not a claude-foundry catalogue"),
 ])
 def test_a_bad_catalogue_file_is_a_user_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         content: str | None, fragment: str) -> None:
-    path = tmp_path / "team-catalogue.yaml"
+    path = tmp_path / "team-catalogue.json"
     if content is not None:
         path.write_text(content, encoding="utf-8")
     monkeypatch.setenv(catmod.ENV_CATALOGUE, str(path))

@@ -21,7 +21,7 @@ STACK = str(ROOT / "stacks" / "dev.yaml")
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 #: Every import name an extra brings (what a light install lacks).
-OPTIONAL = ("rich", "pulumi", "pulumi_azure_native", "starlette", "uvicorn", "azure.mgmt.resource",
+OPTIONAL = ("rich", "yaml", "pulumi", "pulumi_azure_native", "starlette", "uvicorn", "azure.mgmt.resource",
             "azure.mgmt.cognitiveservices", "claude_foundry_sandbox")
 
 
@@ -74,13 +74,17 @@ def connection_file(tmp_path: Path) -> str:
 
 LOCAL = (["up", "--local", STACK], ["down", "--local", STACK], ["demo", STACK])
 OPS = (["preflight", STACK], ["verify", STACK], ["rotate-keys", STACK])
+#: Commands (and flags) that read a stack file: pyyaml comes with [cli], not with the core install.
+READS_YAML = (["validate", STACK], ["lifecycle", STACK], ["init", "somewhere", "--dry-run"],
+              ["smoke", "--stack", STACK], ["env", "--stack", STACK])
 CASES = [
-    *[(["plan", STACK], m, "infra") for m in ("pulumi", "pulumi_azure_native", "rich")],
+    *[(argv, "yaml", "cli") for argv in READS_YAML],
+    *[(["plan", STACK], m, "infra") for m in ("pulumi", "pulumi_azure_native", "rich", "yaml")],
     *[(["sandbox"], m, "sandbox") for m in ("claude_foundry_sandbox", "starlette", "uvicorn", "azure.mgmt.resource")],
     *[(argv, m, "infra,sandbox") for argv in LOCAL for m in ("pulumi", "claude_foundry_sandbox", "starlette",
                                                              "uvicorn", "rich")],
     *[(argv, m, "ops") for argv in OPS for m in ("pulumi", "pulumi_azure_native", "azure.mgmt.resource",
-                                                 "azure.mgmt.cognitiveservices", "rich")],
+                                                 "azure.mgmt.cognitiveservices", "rich", "yaml")],
 ]
 
 
@@ -93,13 +97,15 @@ def test_missing_extra_module_exits_2_naming_the_extra(argv, missing, extras, bl
     assert missing in err
 
 
-@pytest.mark.parametrize("argv", [["plan", STACK], ["sandbox"], *LOCAL, *OPS], ids=lambda a: a[0])
+@pytest.mark.parametrize("argv", [["plan", STACK], ["sandbox"], *LOCAL, *OPS, *READS_YAML],
+                         ids=lambda a: " ".join(a[:2]))
 def test_light_install_names_the_extra(argv, block, capsys):
     """Everything optional missing at once (the core install)."""
     block(*OPTIONAL)
     code, _, err = run_cli(argv, capsys)
     assert code == 2
-    assert hint(",".join(cli.COMMAND_EXTRAS[argv[0].replace("-", "_")])) in err
+    extras = cli.COMMAND_EXTRAS.get(argv[0].replace("-", "_")) or cli.OPTION_EXTRAS[(argv[0], argv[1])]
+    assert hint(",".join(extras)) in err
 
 
 @pytest.mark.parametrize("argv", OPS, ids=lambda a: a[0])
@@ -107,7 +113,7 @@ def test_a_missing_module_deep_in_a_command_still_names_the_extra(argv, block, c
                                                                  connection_file):
     """Past the up-front check (as if an extra were half installed): the import failing deep inside the
     command (here the plan under Pulumi mocks) ends in exit 2 naming the extra, too."""
-    monkeypatch.setattr(cli, "require_extras", lambda command: None)
+    monkeypatch.setattr(cli, "require_extras", lambda command, args=None: None)
     block("pulumi", "pulumi_azure_native")
     code, _, err = run_cli([*argv, "--sandbox", connection_file], capsys)
     assert code == 2, err
@@ -147,14 +153,44 @@ def test_parser_builds_without_any_extra(block):
     assert {"validate", "smoke", "env", "schema"} <= set(sub.choices)
 
 
-def test_validate_and_schema_work_on_the_core_install(block, capsys):
+def test_schema_works_on_the_core_install(block, capsys):
     block(*OPTIONAL)
+    code, out, _ = run_cli(["schema"], capsys)
+    assert code == 0
+    assert json.loads(out)["title"]
+    code, out, _ = run_cli(["schema", "--reference"], capsys)
+    assert code == 0
+    assert "## DeploymentSpec" in out
+
+
+def test_validate_works_with_cli_alone(block, capsys):
+    """[cli] is all that validate needs (pyyaml): no Pulumi, no management SDK, no sandbox."""
+    block(*(m for m in OPTIONAL if m not in cli.EXTRA_MODULES["cli"]))
     code, out, _ = run_cli(["validate", STACK], capsys)
     assert code == 0
     assert "ok" in out
-    code, out, _ = run_cli(["schema"], capsys)
-    assert code == 0
-    assert json.loads(out)
+
+
+def test_load_spec_without_pyyaml_is_one_user_error_naming_the_extra(block, monkeypatch):
+    """The library, not only the CLI: reading a stack file on the core install raises ExtraMissing (a UserError),
+    never an ImportError; a stack built in code needs no YAML reader."""
+    from claude_foundry.errors import ExtraMissing, UserError
+    from claude_foundry.program.spec import load_spec, spec_from_mapping
+
+    block("yaml")
+    monkeypatch.delitem(sys.modules, "claude_foundry.program.spec.yamlfile", raising=False)
+    with pytest.raises(ExtraMissing) as info:
+        load_spec(STACK)
+    assert isinstance(info.value, UserError)
+    assert str(info.value) == ("reading a stack file (YAML) needs claude-foundry[cli] (yaml not installed): "
+                               f"{hint('cli')}")
+    assert cli.exit_code(info.value) == 2
+    spec = spec_from_mapping({
+        "environment": "dev", "location": "eastus2", "resource_group": "rg-claude-dev",
+        "foundry": {"name": "contoso-claude-dev", "model_provider": {
+            "organization_name": "Contoso", "country_code": "US", "industry": "technology"}},
+        "deployments": {"fast": {"model": "claude-haiku-4-5"}}, "key_vault": {"name": "kv-contoso-claude-dev"}})
+    assert list(spec.deployments) == ["fast"]
 
 
 def _report() -> Any:
@@ -204,7 +240,7 @@ def test_env_works_on_the_core_install(block, capsys, monkeypatch):
 # --- the declarations agree with pyproject.toml ---------------------------------------------------------
 
 #: distribution name -> import name, for what the extras bring.
-DIST_IMPORTS = {"rich": "rich", "pulumi": "pulumi", "pulumi-azure-native": "pulumi_azure_native",
+DIST_IMPORTS = {"rich": "rich", "pyyaml": "yaml", "pulumi": "pulumi", "pulumi-azure-native": "pulumi_azure_native",
                 "azure-mgmt-resource": "azure.mgmt.resource",
                 "azure-mgmt-cognitiveservices": "azure.mgmt.cognitiveservices", "starlette": "starlette",
                 "uvicorn": "uvicorn", "cryptography": "cryptography", "shtab": "shtab",

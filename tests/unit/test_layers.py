@@ -44,10 +44,13 @@ ALLOWED: dict[str, set[str]] = {
 #: The front door (``claude_foundry/__init__.py``) re-exports, on first use, what a team uses, from these homes
 #: only; for everything that imports it, it is vocabulary (``__version__``).
 FRONT_DOOR = {"claude_foundry.errors", "claude_foundry.client", "claude_foundry.program.spec"}
-#: third-party packages a layer must never import (what keeps the light install light).
+#: third-party packages a layer must never import (what keeps the light install light). ``yaml`` (pyyaml) is the
+#: [cli] extra's: the vocabulary (the catalogue is JSON) and the runtime read none; ``program/spec`` reads stack
+#: files with it only through ``yamlfile``, imported when a stack file is read.
 FORBIDDEN_THIRD_PARTY: dict[str, tuple[str, ...]] = {
-    "vocabulary": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "rich", "anthropic"),
-    "claude_foundry.client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn"),
+    "vocabulary": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "rich", "anthropic",
+                   "yaml"),
+    "claude_foundry.client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "yaml"),
     "claude_foundry.azure": ("pulumi", "pulumi_azure_native", "starlette", "uvicorn", "anthropic"),
     "claude_foundry.ops": ("starlette", "uvicorn"),
     SANDBOX: ("pulumi", "pulumi_azure_native", "anthropic", "rich"),
@@ -176,6 +179,30 @@ def import_graph() -> dict[str, set[str]]:
         graph[me] = {name for _, name, _ in import_nodes(path, runtime_only=True)
                      if _ours(name) and name != me and not _within(name, me)}
     return graph
+
+
+#: The one module of the core that imports pyyaml ([cli]) at module level, and the one that imports it (lazily).
+YAML_READER = "claude_foundry.program.spec.yamlfile"
+YAML_READER_USER = "claude_foundry.program.spec.loader"
+
+
+def test_pyyaml_is_imported_only_when_a_yaml_file_is_read() -> None:
+    """The core install has no pyyaml: importing any module of the core (the runtime, the spec's schema, the CLI's
+    commands) must not need it. Only :data:`YAML_READER` imports it at module level, and only the loader imports
+    that, inside a function (which turns a missing pyyaml into ExtraMissing); anything else reading or writing YAML
+    (an operator's command) imports pyyaml inside a function."""
+    bad = []
+    for path in MODULES:
+        me = module_name(path)
+        if _within(me, SANDBOX):
+            continue
+        for node, name, lazy in import_nodes(path, runtime_only=True):
+            if _within(name, "yaml") and not lazy and me != YAML_READER:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {me} imports {name} at module level")
+            if name == YAML_READER and (me != YAML_READER_USER or not lazy):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {me} imports {name} (only the loader may, "
+                           "inside a function)")
+    assert not bad, "\n".join(bad)
 
 
 def test_the_core_distribution_never_imports_the_sandbox() -> None:

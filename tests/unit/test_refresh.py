@@ -72,7 +72,7 @@ def test_merging_the_same_list_twice_changes_nothing_the_second_time(live) -> No
 
 def test_refresh_cli_writes_a_snapshot_that_brings_a_new_model_to_a_stack(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "team-catalogue.yaml"
+    out = tmp_path / "team-catalogue.json"
     assert main(["catalogue", "refresh", "-l", "eastus2", "--from-json", str(RECORDED), "-o", str(out)]) == 0
     printed = capsys.readouterr()
     assert "+ model claude-opus-6" in printed.out

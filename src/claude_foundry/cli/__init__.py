@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from claude_foundry import __version__
-from claude_foundry.errors import OperationFailed, UserError
+from claude_foundry.errors import ExtraMissing, OperationFailed, UserError
+from claude_foundry.errors import install_hint as install_hint  # the CLI's too (doctor, lifecycle, scripts)
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -45,19 +46,23 @@ COMMANDS = (
 
 #: What each extra of pyproject.toml brings that the commands import (the import names probed before a command
 #: runs). Keep in step with ``[project.optional-dependencies]``; tests/unit/test_extras.py checks it.
+#: ``yaml`` (pyyaml) reads stack files: [cli] brings it, so every operator extra does; the core install lacks it.
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    "cli": ("rich", "shtab"),
-    "infra": ("rich", "pulumi", "pulumi_azure_native"),
-    "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
-    "sandbox": ("rich", "claude_foundry_sandbox", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
-                "azure.mgmt.cognitiveservices"),
+    "cli": ("rich", "shtab", "yaml"),
+    "infra": ("rich", "yaml", "pulumi", "pulumi_azure_native"),
+    "ops": ("rich", "yaml", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
+    "sandbox": ("rich", "yaml", "claude_foundry_sandbox", "starlette", "uvicorn", "cryptography",
+                "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
 }
 
 #: The extras each command needs beyond the core install (a command not listed needs only the core).
 #: doctor needs only the core (it reports which extras are missing; its eligibility step is skipped without [ops]);
-#: preflight/verify/rotate-keys plan the stack in-process under Pulumi mocks, hence [ops] includes [infra];
-#: up/down/demo apply that plan to the sandbox.
+#: validate, lifecycle and init read stack files (YAML: [cli]); preflight/verify/rotate-keys plan the stack
+#: in-process under Pulumi mocks, hence [ops] includes [infra]; up/down/demo apply that plan to the sandbox.
 COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "validate": ("cli",),
+    "lifecycle": ("cli",),
+    "init": ("cli",),
     "plan": ("infra",),
     "sandbox": ("sandbox",),
     "up": ("infra", "sandbox"),
@@ -72,18 +77,18 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: What a subcommand or flag of a core command needs (it reads Azure's live models list through the management
-#: SDKs): ``(command, word) -> extras``. tests/unit/test_extras.py holds workflows to it.
+#: What a subcommand or flag of a core command needs: ``(command, word) -> extras``. A flag reads Azure's live
+#: models list through the management SDKs, or a stack file (``--stack``: YAML); it is checked before the command
+#: runs, as the command's own extras are. ``catalogue refresh`` needs [ops] only when it reads Azure (not with
+#: ``--from-json``): a missing module ends in the same message where it is imported. tests/unit/test_extras.py
+#: holds workflows to the table.
 OPTION_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
     ("catalogue", "refresh"): ("ops",),
     ("lifecycle", "--subscription"): ("ops",),
     ("lifecycle", "--sandbox"): ("ops",),
+    ("smoke", "--stack"): ("cli",),
+    ("env", "--stack"): ("cli",),
 }
-
-
-def install_hint(extras: Sequence[str]) -> str:
-    """``pip install 'claude-foundry[a,b]'`` (or the core install when ``extras`` is empty)."""
-    return f"pip install 'claude-foundry[{','.join(extras)}]'" if extras else "pip install claude-foundry"
 
 
 def _importable(name: str) -> bool:
@@ -109,17 +114,22 @@ def _extra_of(module: str) -> tuple[str, ...]:
 
 
 def _needs(command: str, extras: Sequence[str], missing: str) -> str:
-    what = f"claude-foundry[{','.join(extras)}]" if extras else "claude-foundry's own dependencies"
-    return f"`claude-foundry {command}` needs {what} ({missing} not installed): {install_hint(extras)}"
+    return str(ExtraMissing(f"`claude-foundry {command}`", extras, missing))
 
 
-def require_extras(command: str) -> None:
-    """Raise a :class:`UserError` (exit 2) naming the extra to install when ``command`` needs one that is
-    not (fully) installed."""
+def require_extras(command: str, args: argparse.Namespace | None = None) -> None:
+    """Raise :class:`ExtraMissing` (exit 2) naming the extra to install when ``command`` needs one that is not
+    (fully) installed, or one of its flags given in ``args`` does (:data:`OPTION_EXTRAS`)."""
     extras = COMMAND_EXTRAS.get(command.replace("-", "_"), ())
     missing = missing_modules(extras)
     if missing:
-        raise UserError(_needs(command, extras, ", ".join(missing)))
+        raise ExtraMissing(f"`claude-foundry {command}`", extras, ", ".join(missing))
+    for (name, word), needed in OPTION_EXTRAS.items():
+        if name != command or not word.startswith("--") or not getattr(args, word[2:].replace("-", "_"), None):
+            continue
+        missing = missing_modules(needed)
+        if missing:
+            raise ExtraMissing(f"`claude-foundry {command} {word}`", needed, ", ".join(missing))
 
 
 def _missing_module_message(command: str, exc: ModuleNotFoundError) -> str:
@@ -186,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        require_extras(args.command)
+        require_extras(args.command, args)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {error_text(exc, args.command)}", file=sys.stderr)

@@ -1,9 +1,9 @@
 """``claude-foundry catalogue``: show the model catalogue, or refresh a snapshot of it from Azure's models list.
 
 ``refresh`` reads ``locations/{location}/models`` for each ``--location`` (``--subscription`` or ``--sandbox``;
-or a recorded response with ``--from-json``), merges it into ``--output`` (default ``$CLAUDE_FOUNDRY_CATALOGUE``)
-and prints what changed. Validation, plan and preflight then use the file once ``CLAUDE_FOUNDRY_CATALOGUE``
-names it.
+or a recorded response with ``--from-json``), merges it into ``--output`` (default ``$CLAUDE_FOUNDRY_CATALOGUE``),
+a JSON file (docs/lifecycle.md, "The catalogue file"), and prints what changed. Validation, plan and preflight
+then use the file once ``CLAUDE_FOUNDRY_CATALOGUE`` names it.
 """
 
 from __future__ import annotations
@@ -16,12 +16,6 @@ from pathlib import Path
 
 from claude_foundry import files
 from claude_foundry.errors import UserError
-
-HEADER = """\
-# A claude-foundry catalogue snapshot, refreshed from Azure's models list by `claude-foundry catalogue refresh`.
-# Point CLAUDE_FOUNDRY_CATALOGUE at this file. Entries keep where they came from (source) and the snapshot the
-# dates and locations of each refresh; request capabilities of new models are conservative defaults: edit them.
-"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--from-json", metavar="FILE",
                    help="a recorded models-list response body (one --location), e.g. from `az rest`")
     r.add_argument("--output", "-o", metavar="FILE",
-                   help="the snapshot to write or merge into (default: $CLAUDE_FOUNDRY_CATALOGUE)")
+                   help="the snapshot (JSON) to write or merge into (default: $CLAUDE_FOUNDRY_CATALOGUE)")
     r.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     r.set_defaults(func=run_refresh)
 
@@ -126,7 +120,7 @@ def run_refresh(args: argparse.Namespace) -> int:
         return 0
     assert out is not None
     try:
-        files.write_file(out, dump_catalogue(result.catalogue, HEADER))
+        files.write_file(out, dump_catalogue(result.catalogue))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
     print(f"wrote {out}" + ("" if os.environ.get(ENV_CATALOGUE) == out else f" (use it: export {ENV_CATALOGUE}={out})"),

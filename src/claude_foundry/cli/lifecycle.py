@@ -46,15 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_live(args: argparse.Namespace, locations: list[str]) -> tuple[Any, str]:
-    from claude_foundry.cli import OPTION_EXTRAS, install_hint, missing_modules
     from claude_foundry.cli._target import resolve_target
     from claude_foundry.ops import refresh
 
-    extras = OPTION_EXTRAS[("lifecycle", "--sandbox" if args.sandbox else "--subscription")]
-    missing = missing_modules(extras)
-    if missing:
-        raise UserError(f"`claude-foundry lifecycle` reads Azure's live models list with claude-foundry[ops] "
-                        f"({', '.join(missing)} not installed): {install_hint(extras)}")
+    # [ops] for --subscription / --sandbox is checked before the command runs (cli.OPTION_EXTRAS)
     with resolve_target(args) as target:
         live = refresh.fetch_live(target, locations)
         via = "sandbox" if target.is_sandbox else f"subscription {target.subscription_id}"

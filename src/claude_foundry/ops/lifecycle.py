@@ -25,7 +25,8 @@ from typing import Any
 from claude_foundry.catalogue import ENV_CATALOGUE, Catalogue, load_catalogue
 from claude_foundry.ops.refresh import LiveModel
 from claude_foundry.program.spec import SpecError, validate_data
-from claude_foundry.program.spec.loader import LoadError, load_document
+from claude_foundry.program.spec.issues import LoadError
+from claude_foundry.program.spec.loader import load_document
 from claude_foundry.program.spec.schema import Spec
 
 DEFAULT_WITHIN_DAYS = 60

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from claude_foundry.program.spec.loader import (
+from claude_foundry.program.spec.issues import (
     MAX_DEPTH,
     MAX_EVENTS,
     MAX_EXTENDS,

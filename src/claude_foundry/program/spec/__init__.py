@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from claude_foundry.catalogue import Catalogue, load_catalogue
 from claude_foundry.errors import UserError
-from claude_foundry.program.spec.loader import Document, Issue, LoadError, Mark, dotted, load_document
+from claude_foundry.program.spec.issues import Issue, LoadError, Mark, dotted
+from claude_foundry.program.spec.loader import Document, load_document
 from claude_foundry.program.spec.schema import SKUS, Spec, spec_json_schema
 from claude_foundry.provider_data import INDUSTRIES
 

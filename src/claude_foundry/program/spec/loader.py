@@ -1,8 +1,10 @@
 """Read a stack file: YAML with line marks, duplicate keys refused, ``extends`` merged.
 
 PyYAML silently keeps the last of two equal keys; a stack file where ``capacity`` is given twice is a
-mistake we refuse. We compose the node tree with PyYAML's safe loader and build the data ourselves, so
-every value keeps the file and line it came from, also across ``extends``.
+mistake we refuse. The YAML is read by :mod:`.yamlfile` (PyYAML's safe loader composes the node tree, the data
+is built from it), so every value keeps the file and line it came from, also across ``extends``. pyyaml comes
+with the ``[cli]`` extra, not the core install: without it, reading a stack file raises
+:class:`~claude_foundry.errors.ExtraMissing` naming what to install (never an ``ImportError``).
 
 Bounded before any Python object is built (a stack file is a few hundred bytes; these limits are far above
 any real one, and documented in docs/reference.md): regular files only, at most :data:`MAX_FILE_BYTES`; the
@@ -16,51 +18,13 @@ from __future__ import annotations
 import os
 import stat
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from claude_foundry.errors import ClaudeFoundryError
-
-Path_ = tuple[str | int, ...]
-
-#: Bounds of a stack file (see the module docstring).
-MAX_FILE_BYTES = 1_000_000
-MAX_DEPTH = 64
-MAX_EVENTS = 200_000
-MAX_NODES = 100_000
-MAX_EXTENDS = 16
-MAX_SCALAR_CHARS = 10_000
-
-
-@dataclass(frozen=True)
-class Mark:
-    file: str
-    line: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-@dataclass
-class Issue:
-    """One problem found in a stack file."""
-
-    mark: Mark | None
-    path: str  # dotted field path, "" for the whole file
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.mark}: " if self.mark else ""
-        return f"{where}{self.path + ': ' if self.path else ''}{self.message}"
-
-
-class LoadError(ClaudeFoundryError):
-    def __init__(self, issues: list[Issue]) -> None:
-        super().__init__("\n".join(str(i) for i in issues))
-        self.issues = issues
+from claude_foundry.errors import ExtraMissing
+from claude_foundry.program.spec.issues import MAX_EXTENDS, MAX_FILE_BYTES, Issue, LoadError, Mark, Path_
 
 
 @dataclass
@@ -80,184 +44,12 @@ class Document:
         return None
 
 
-def _line_of(event: yaml.Event) -> int:
-    """The 1-based line an event starts on (PyYAML's parser always sets the mark; 0 if one ever lacks it)."""
-    return event.start_mark.line + 1 if event.start_mark is not None else 0
-
-
 def display_path(path: Path) -> str:
     """Paths in messages are relative to the working directory when they can be."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError, RuntimeError):  # outside the cwd, or a symlink loop
         return str(path)
-
-
-def _yaml_problem(exc: yaml.YAMLError, file: str) -> Issue:
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 1
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return Issue(Mark(file, line), "", f"not valid YAML: {problem}")
-
-
-class _TooBig(Exception):
-    def __init__(self, issue: Issue) -> None:
-        self.issue = issue
-
-
-def _scan_events(text: str, file: str) -> None:
-    """Walk the event stream (PyYAML's parser is iterative) and refuse a document too deep or too large
-    before the (recursive) composer and constructor see it."""
-    depth = 0
-    count = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            count += 1
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise LoadError([Issue(Mark(file, _line_of(event)), "",
-                                           f"nested more than {MAX_DEPTH} levels deep; a stack file needs a few")])
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
-                raise LoadError([Issue(Mark(file, _line_of(event)), "",
-                                       f"a value longer than {MAX_SCALAR_CHARS:,} characters")])
-            if count > MAX_EVENTS:
-                raise LoadError([Issue(Mark(file, _line_of(event)), "",
-                                       f"more than {MAX_EVENTS:,} YAML nodes; a stack file needs a few dozen")])
-    except yaml.YAMLError as exc:
-        raise LoadError([_yaml_problem(exc, file)]) from None
-
-
-class _Builder:
-    def __init__(self, text: str, file: str) -> None:
-        self.file = file
-        self.text = text
-        self.marks: dict[Path_, Mark] = {}
-        self.issues: list[Issue] = []
-        self.built = 0
-        self._open: set[int] = set()  # nodes being converted (an alias back to one is a cycle)
-
-    def mark(self, node: yaml.Node) -> Mark:
-        return Mark(self.file, node.start_mark.line + 1)
-
-    def build(self) -> Any:
-        _scan_events(self.text, self.file)
-        try:
-            self.loader = yaml.SafeLoader(self.text)
-        except yaml.YAMLError as exc:  # the reader refuses control characters (a NUL byte) at once
-            raise LoadError([_yaml_problem(exc, self.file)]) from None
-        try:
-            node = self.loader.get_single_node()
-        except yaml.YAMLError as exc:
-            raise LoadError([_yaml_problem(exc, self.file)]) from None
-        finally:
-            self.loader.dispose()
-        if node is None:
-            return None
-        self.marks[()] = self.mark(node)
-        try:
-            return self.convert(node, ())
-        except _TooBig as exc:
-            raise LoadError([exc.issue]) from None
-
-    def _construct(self, node: yaml.Node, path: Path_) -> Any:
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            self.issues.append(Issue(self.mark(node), _dotted(path), f"not a valid value: {problem}"))
-        except ValueError as exc:  # e.g. an integer of more digits than Python converts
-            self.issues.append(Issue(self.mark(node), _dotted(path), f"not a valid value: {exc}"))
-        return None
-
-    def convert(self, node: yaml.Node, path: Path_) -> Any:
-        self.built += 1
-        if self.built > MAX_NODES:
-            raise _TooBig(Issue(self.mark(node), _dotted(path), f"aliases expand to more than {MAX_NODES:,} "
-                                                                "values; a stack file needs a few dozen"))
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            if id(node) in self._open:
-                self.issues.append(Issue(self.mark(node), _dotted(path), "an alias refers to itself"))
-                return None
-            self._open.add(id(node))
-            try:
-                return self._convert_collection(node, path)
-            finally:
-                self._open.discard(id(node))
-        if node.tag not in _PLAIN_TAGS:
-            self.issues.append(Issue(self.mark(node), _dotted(path), f"the YAML tag {node.tag} is not allowed; "
-                                                                     "write plain values"))
-            return None
-        return self._construct(node, path)
-
-    def _convert_collection(self, node: yaml.Node, path: Path_) -> Any:
-        if node.tag not in _PLAIN_TAGS:
-            self.issues.append(Issue(self.mark(node), _dotted(path), f"the YAML tag {node.tag} is not allowed; "
-                                                                     "write plain values"))
-            return None
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.issues.append(Issue(self.mark(key_node), _dotted(path),
-                                             "YAML merge keys (<<) are not supported; use `extends:`"))
-                    continue
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-                    self.issues.append(Issue(self.mark(key_node), _dotted(path),
-                                             "mapping keys must be plain strings"))
-                    continue
-                key = self._construct(key_node, path)
-                if not isinstance(key, str | int | float | bool) or key is None:
-                    self.issues.append(Issue(self.mark(key_node), _dotted(path),
-                                             "mapping keys must be plain strings"))
-                    continue
-                key = str(key) if not isinstance(key, str) else key
-                if key != key.strip() or any(ord(ch) < 32 for ch in key):
-                    self.issues.append(Issue(self.mark(key_node), _dotted(path),
-                                             f"key {key.strip()!r} has leading or trailing spaces or control "
-                                             "characters; write it plainly (two keys could otherwise collide)"))
-                    continue
-                child = (*path, key)
-                if key in out:
-                    first = self.marks.get(child)
-                    self.issues.append(Issue(
-                        self.mark(key_node), _dotted(child),
-                        f"duplicate key (first given at line {first.line if first else '?'}); "
-                        "YAML would silently keep only the last one",
-                    ))
-                    continue
-                self.marks[child] = self.mark(key_node)
-                out[key] = self.convert(value_node, child)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for i, item in enumerate(node.value):
-                child = (*path, i)
-                self.marks[child] = self.mark(item)
-                items.append(self.convert(item, child))
-            return items
-        return None
-
-
-#: The tags a stack file may carry (what the safe loader resolves plain YAML to); ``!!binary``, ``!!set``,
-#: ``!!omap`` and custom tags are refused (never constructed, so never echoed).
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp",
-                                                             "map", "seq"))
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-dotted = _dotted
 
 
 def read_bounded(path: Path, what: str = "a YAML stack file") -> str:
@@ -290,13 +82,28 @@ def read_bounded(path: Path, what: str = "a YAML stack file") -> str:
         raise LoadError([Issue(Mark(shown, 1), "", "not UTF-8 text")]) from None
 
 
+#: What reading a stack file needs beyond the core install (pyyaml, brought by this extra).
+YAML_EXTRA = "cli"
+
+
+def _yaml_parser() -> Callable[[str, str], tuple[Any, dict[Path_, Mark], list[Issue]]]:
+    """:func:`.yamlfile.parse`, or :class:`ExtraMissing` on an install without pyyaml (the core install)."""
+    try:
+        from claude_foundry.program.spec.yamlfile import parse
+    except ModuleNotFoundError as exc:
+        if exc.name != "yaml":
+            raise
+        raise ExtraMissing("reading a stack file (YAML)", (YAML_EXTRA,), "yaml") from None
+    return parse
+
+
 def _read_one(path: Path) -> tuple[Any, dict[Path_, Mark]]:
+    parse = _yaml_parser()
     shown = display_path(path)
     text = read_bounded(path)
-    builder = _Builder(text, shown)
-    data = builder.build()
-    if builder.issues:
-        raise LoadError(builder.issues)
+    data, marks, issues = parse(text, shown)
+    if issues:
+        raise LoadError(issues)
     if data is None:
         raise LoadError([Issue(Mark(shown, 1), "", "the file is empty; expected a mapping with "
                                                       "environment, location, resource_group, foundry, "
@@ -304,7 +111,7 @@ def _read_one(path: Path) -> tuple[Any, dict[Path_, Mark]]:
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
         raise LoadError([Issue(Mark(shown, 1), "", f"the top level must be a mapping of fields, got {kind}")])
-    return data, builder.marks
+    return data, marks
 
 
 class _MarkIndex:
