@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT / "src") not in sys.path:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
 
-from claude_foundry import contract  # noqa: E402
+from claude_foundry import _contract as contract  # noqa: E402
 from claude_foundry.program.components import (  # noqa: E402
     DEFAULT_COMPONENT_NAME,
     ClaudeFoundryStack,

@@ -55,12 +55,12 @@ def main() -> int:
     from azure.identity import ClientSecretCredential
     from seeding import seed_stack
 
-    from claude_foundry.client import runtime as rt
-    from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
-    from claude_foundry.client.runtime import ssl_context
+    from claude_foundry._client import runtime as rt
+    from claude_foundry._client.failover import CircuitBreaker, FailoverRuntime
+    from claude_foundry._client.runtime import ssl_context
     from claude_foundry_sandbox import Sandbox, SandboxConfig
 
-    logging.getLogger("claude_foundry.client.failover").setLevel(logging.ERROR)
+    logging.getLogger("claude_foundry._client.failover").setLevel(logging.ERROR)
     with Sandbox(SandboxConfig(provisioning_delay=0.0)) as sandbox:
         conn = sandbox.connection
         cred = ClientSecretCredential(conn["tenant_id"], conn["client_id"], conn["client_secret"],

@@ -62,12 +62,12 @@ EXPECT: dict[str, dict[str, bool]] = {
 }
 #: Modules each install must import (the code its commands run).
 IMPORTS = {
-    "core": ("claude_foundry.client.runtime", "claude_foundry.client.smoke", "claude_foundry.client.envexport",
+    "core": ("claude_foundry._client.runtime", "claude_foundry._client.smoke", "claude_foundry._client.envexport",
              "claude_foundry.program.spec", "claude_foundry.cli"),
-    "ops": ("claude_foundry.ops.preflight", "claude_foundry.ops.verify", "claude_foundry.ops.rotate",
-            "claude_foundry.program.plan"),
-    "infra": ("claude_foundry.program.plan", "claude_foundry.program.components"),
-    "sandbox": ("claude_foundry_sandbox", "claude_foundry.azure.target", "claude_foundry.cli.sandbox"),
+    "ops": ("claude_foundry._ops.preflight", "claude_foundry._ops.verify", "claude_foundry._ops.rotate",
+            "claude_foundry.program._plan"),
+    "infra": ("claude_foundry.program._plan", "claude_foundry.program.components"),
+    "sandbox": ("claude_foundry_sandbox", "claude_foundry._azure.target", "claude_foundry.cli._sandbox"),
 }
 #: Commands run in an install: (install, argv, expected exit code, text stderr must hold).
 COMMANDS = (

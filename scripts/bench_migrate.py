@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of a move (``claude_foundry.ops.migrate.move_deployment``) under load, against the local sandbox
+"""Benchmark of a move (``claude_foundry._ops.migrate.move_deployment``) under load, against the local sandbox
 (localhost only).
 
 Seeds a stack with one logical deployment (``chat`` on claude-sonnet-4-6) in an embedded sandbox. N concurrent
@@ -47,10 +47,10 @@ def main() -> int:
     from azure.identity import ClientSecretCredential
     from seeding import seed_stack
 
-    from claude_foundry import contract as c
-    from claude_foundry.azure.target import sandbox_target
-    from claude_foundry.client import runtime as rt
-    from claude_foundry.ops.migrate import move_deployment
+    from claude_foundry import _contract as c
+    from claude_foundry._azure.target import sandbox_target
+    from claude_foundry._client import runtime as rt
+    from claude_foundry._ops.migrate import move_deployment
     from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     logging.getLogger("claude_foundry").setLevel(logging.ERROR)

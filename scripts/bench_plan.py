@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark ``claude_foundry.program.plan.plan`` against raw Pulumi mocks.
+"""Benchmark ``claude_foundry.program._plan.plan`` against raw Pulumi mocks.
 
 For N deployments (1, 10, 50, 200) time, in one process:
   plan  — ``plan(spec)`` for a stack with N deployments (plus the ~17 other resources and 6 components);
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from claude_foundry.program.plan import plan  # noqa: E402
+from claude_foundry.program._plan import plan  # noqa: E402
 from claude_foundry.program.spec import load_spec  # noqa: E402
 
 

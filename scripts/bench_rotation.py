@@ -39,12 +39,12 @@ def main() -> int:
 
     from rich.console import Console
 
-    from claude_foundry.azure.target import sandbox_target
-    from claude_foundry.client import runtime as rt
-    from claude_foundry.ops.rotate import rotate_stack
-    from claude_foundry.ops.view import stack_view
+    from claude_foundry._azure.target import sandbox_target
+    from claude_foundry._client import runtime as rt
+    from claude_foundry._ops.rotate import rotate_stack
+    from claude_foundry._ops.view import stack_view
+    from claude_foundry._rehearse import up_local
     from claude_foundry.program.spec import load_spec
-    from claude_foundry.rehearse import up_local
     from claude_foundry_sandbox import Sandbox, SandboxConfig
 
     console = Console(stderr=True)

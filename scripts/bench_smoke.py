@@ -27,8 +27,8 @@ def seed(conn: dict[str, Any], n: int) -> dict[str, Any]:
     from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    from claude_foundry import contract as c
-    from claude_foundry.azure import arm
+    from claude_foundry import _contract as c
+    from claude_foundry._azure import arm
 
     vault_url_of = conn["key_vault_url_template"].format
     base_url_of = conn["foundry_base_url_template"].format
@@ -95,7 +95,7 @@ def _serve(queue: Any, stop: Any) -> None:
 def set_latency(conn: dict[str, Any], account: str, latency: float) -> None:
     import httpx2
 
-    from claude_foundry.client.runtime import ssl_context
+    from claude_foundry._client.runtime import ssl_context
 
     with httpx2.Client(verify=ssl_context(conn["ca_bundle"])) as client:
         client.post(conn["admin_url"] + "/faults", headers={"Authorization": f"Bearer {conn['admin_token']}"},
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     import anthropic
     from azure.identity import ClientSecretCredential
 
-    from claude_foundry.client import runtime as rt
-    from claude_foundry.client.smoke import run_smoke
+    from claude_foundry._client import runtime as rt
+    from claude_foundry._client.smoke import run_smoke
 
     if not args.subprocess:
         from claude_foundry_sandbox import Sandbox, SandboxConfig

@@ -20,9 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._rehearse import up_local
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6")

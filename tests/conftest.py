@@ -24,8 +24,8 @@ def clean_runtime_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No ANTHROPIC_FOUNDRY_* / CLAUDE_FOUNDRY_* runtime variables (nor the response-size bound) from the
     caller's shell, and a fresh contract cache, around a runtime test. The one env-clearing fixture of every
     tier: a module takes it with ``pytestmark = pytest.mark.usefixtures("clean_runtime_env")``."""
-    from claude_foundry import contract as c
-    from claude_foundry.client import runtime as rt
+    from claude_foundry import _contract as c
+    from claude_foundry._client import runtime as rt
 
     for name in (*c.RUNTIME_ENV_VARS, c.ENV_MAX_RESPONSE_BYTES):
         monkeypatch.delenv(name, raising=False)

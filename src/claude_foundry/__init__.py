@@ -37,25 +37,25 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 
 #: public name → the module that defines it (the one home each name has)
 _HOMES: dict[str, str] = {
-    "ClaudeFoundryError": "claude_foundry.errors",
-    "UserError": "claude_foundry.errors",
-    "OperationFailed": "claude_foundry.errors",
-    "FoundryRuntime": "claude_foundry.client.runtime",
-    "load_runtime": "claude_foundry.client.runtime",
-    "RuntimeConfigError": "claude_foundry.client.runtime",
-    "UnknownDeploymentError": "claude_foundry.client.runtime",
-    "RedirectRefusedError": "claude_foundry.client.runtime",
-    "StreamInterruptedError": "claude_foundry.client.runtime",
-    "FailoverRuntime": "claude_foundry.client.failover",
-    "CircuitBreaker": "claude_foundry.client.failover",
-    "NoEndpointAvailableError": "claude_foundry.client.failover",
-    "run_smoke": "claude_foundry.client.smoke",
-    "run_smoke_async": "claude_foundry.client.smoke",
-    "assert_smoke_passed": "claude_foundry.client.smoke",
-    "SmokeReport": "claude_foundry.client.smoke",
-    "DeploymentResult": "claude_foundry.client.smoke",
-    "env_vars": "claude_foundry.client.envexport",
-    "render_env": "claude_foundry.client.envexport:render",
+    "ClaudeFoundryError": "claude_foundry._errors",
+    "UserError": "claude_foundry._errors",
+    "OperationFailed": "claude_foundry._errors",
+    "FoundryRuntime": "claude_foundry._client.runtime",
+    "load_runtime": "claude_foundry._client.runtime",
+    "RuntimeConfigError": "claude_foundry._client.runtime",
+    "UnknownDeploymentError": "claude_foundry._client.runtime",
+    "RedirectRefusedError": "claude_foundry._client.runtime",
+    "StreamInterruptedError": "claude_foundry._client.runtime",
+    "FailoverRuntime": "claude_foundry._client.failover",
+    "CircuitBreaker": "claude_foundry._client.failover",
+    "NoEndpointAvailableError": "claude_foundry._client.failover",
+    "run_smoke": "claude_foundry._client.smoke",
+    "run_smoke_async": "claude_foundry._client.smoke",
+    "assert_smoke_passed": "claude_foundry._client.smoke",
+    "SmokeReport": "claude_foundry._client.smoke",
+    "DeploymentResult": "claude_foundry._client.smoke",
+    "env_vars": "claude_foundry._client.envexport",
+    "render_env": "claude_foundry._client.envexport:render",
     "load_spec": "claude_foundry.program.spec",
     "spec_from_mapping": "claude_foundry.program.spec",
     "Spec": "claude_foundry.program.spec",
@@ -105,21 +105,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
-    from claude_foundry.client.envexport import env_vars
-    from claude_foundry.client.envexport import render as render_env
-    from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
-    from claude_foundry.client.runtime import (
+    from claude_foundry._client.envexport import env_vars
+    from claude_foundry._client.envexport import render as render_env
+    from claude_foundry._client.failover import CircuitBreaker, FailoverRuntime
+    from claude_foundry._client.runtime import (
         FoundryRuntime,
         RuntimeConfigError,
         UnknownDeploymentError,
         load_runtime,
     )
-    from claude_foundry.client.smoke import (
+    from claude_foundry._client.smoke import (
         DeploymentResult,
         SmokeReport,
         assert_smoke_passed,
         run_smoke,
         run_smoke_async,
     )
-    from claude_foundry.errors import ClaudeFoundryError, OperationFailed, UserError
+    from claude_foundry._errors import ClaudeFoundryError, OperationFailed, UserError
     from claude_foundry.program.spec import Spec, SpecError, load_spec, spec_from_mapping

@@ -2,7 +2,7 @@
 
 Pulumi's own ``testing-unit-py`` mocks (``new_resource`` echoing the inputs, ``call`` answering ``{}``) leave
 ``getClientConfig``, ``listAccountKeys``, the vault's ``vaultUri`` and every ARM id unanswered, and the
-components need them. :class:`FoundryMocks` answers them as :func:`claude_foundry.program.plan.plan` does
+components need them. :class:`FoundryMocks` answers them as :func:`claude_foundry.program._plan.plan` does
 (it *is* the plan's mocks): each resource of a type the program uses gets its real ARM id and what Azure
 computes (account ``properties.endpoint``, vault ``properties.vaultUri``, workspace ``customerId``), the
 client config fixed GUIDs, account keys placeholders (:func:`key_placeholder`). On top, for your own
@@ -33,8 +33,8 @@ from typing import Any
 import pulumi.runtime
 from pulumi.runtime import MockResourceArgs
 
-from claude_foundry.azure import arm
-from claude_foundry.program import plan as _plan
+from claude_foundry._azure import arm
+from claude_foundry.program import _plan
 
 __all__ = ["CLIENT_CONFIG", "USER_ASSIGNED_IDENTITY", "FoundryMocks", "MockedResource", "key_placeholder",
            "set_mocks"]

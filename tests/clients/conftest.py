@@ -30,8 +30,8 @@ pytest.importorskip("uvicorn")
 
 import node_clients
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 from claude_foundry_sandbox.testing import write_stack
 

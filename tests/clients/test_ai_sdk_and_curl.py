@@ -32,7 +32,7 @@ def _token(client_sandbox: Any) -> str:
 
 
 def _env(alias_stack: Any, home: Path, *, entra_token: str | None = None) -> dict[str, str]:
-    from claude_foundry import contract as c
+    from claude_foundry import _contract as c
 
     env = {k: v for k, v in alias_stack.env.items() if not (entra_token and k == c.ENV_API_KEY)}
     env.update({"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from azcli import CLOUD, AzCli, skip_reason
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")

@@ -17,8 +17,8 @@ import subprocess
 
 import pytest
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
 
 pytestmark = pytest.mark.clients
 

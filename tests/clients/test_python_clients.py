@@ -62,7 +62,7 @@ def key_results(alias_stack, tmp_path_factory, timed) -> dict[str, Any]:
 def entra_results(alias_stack, client_sandbox, tmp_path_factory, timed) -> dict[str, Any]:
     if skip_reason():
         pytest.skip(skip_reason())
-    from claude_foundry import contract as c
+    from claude_foundry import _contract as c
 
     home = tmp_path_factory.mktemp("py-entra-home")
     conn = client_sandbox.connection

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")

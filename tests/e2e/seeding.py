@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claude_foundry import contract as c
-from claude_foundry.azure import arm
+from claude_foundry import _contract as c
+from claude_foundry._azure import arm
 from claude_foundry_sandbox.testing import PROVIDER_DATA
 
 KV_API_VERSION = "2023-07-01"
@@ -103,7 +103,7 @@ def seed_stack(sandbox: Any, credential: Any, deployments: dict[str, str], *, pr
     assign_role(rm, sandbox, vid, "key-vault-secrets-officer", conn["principal_id"])
     secrets = SecretClient(sandbox.vault_url(vault), credential, connection_verify=conn["ca_bundle"])
     names = c.SecretNames(prefix)
-    from claude_foundry.catalogue import load_catalogue
+    from claude_foundry._catalogue import load_catalogue
 
     cat = load_catalogue()
     dmap = {n: c.DeploymentInfo(model=m, version="1", family=cat.family_of(m), capacity=1)

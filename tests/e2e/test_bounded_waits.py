@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import target as target_module
-from claude_foundry.azure.errors import NoAnswer, describe
-from claude_foundry.azure.target import Target, sandbox_target
+from claude_foundry._azure import target as target_module
+from claude_foundry._azure.errors import NoAnswer, describe
+from claude_foundry._azure.target import Target, sandbox_target
+from claude_foundry._ops.preflight import run_preflight
+from claude_foundry._ops.verify import run_verify
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import FAILED, up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.preflight import run_preflight
-from claude_foundry.ops.verify import run_verify
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import FAILED, up_local
 from claude_foundry_sandbox.testing import silent_server, write_stack
 
 pytestmark = pytest.mark.e2e

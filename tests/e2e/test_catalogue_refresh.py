@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.catalogue import load_catalogue, load_catalogue_file
+from claude_foundry._catalogue import load_catalogue, load_catalogue_file
 from claude_foundry.cli import main
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure import arm
+from claude_foundry._azure.caller import ArmCaller
+from claude_foundry._azure.target import sandbox_target
 from claude_foundry.cli import main
 from claude_foundry_sandbox.testing import unique
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from seeding import MODELS, seed_stack
 
-from claude_foundry import contract as c
+from claude_foundry import _contract as c
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

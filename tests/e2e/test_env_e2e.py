@@ -10,9 +10,9 @@ import subprocess
 import pytest
 from seeding import MODELS, seed_stack
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
+from claude_foundry._client import runtime as rt
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

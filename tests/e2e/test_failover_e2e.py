@@ -8,8 +8,8 @@ import time
 import pytest
 from seeding import MODELS, grant_caller, rotate_key, seed_stack
 
-from claude_foundry.client import runtime as rt
-from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
+from claude_foundry._client import runtime as rt
+from claude_foundry._client.failover import CircuitBreaker, FailoverRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
@@ -62,7 +62,7 @@ def test_sync_fails_over_to_the_second(sandbox, stacks, kind, caplog):
         assert client.messages.create(model="sonnet", max_tokens=8, messages=HI).content
         assert fo.stats()[a.account]["served"] == 1
         sandbox.set_fault(a.account, "*", FAULTS[kind])
-        with caplog.at_level("INFO", logger="claude_foundry.client.failover"):
+        with caplog.at_level("INFO", logger="claude_foundry._client.failover"):
             start = time.monotonic()
             msg = client.messages.create(model="sonnet", max_tokens=8, messages=HI)
             took = time.monotonic() - start

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from seeding import base_stack
 
-from claude_foundry import files
+from claude_foundry import _files as files
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,7 @@ def test_two_ups_of_one_stack_against_a_running_sandbox_both_succeed(tmp_path: P
 def test_a_held_lock_is_waited_for_then_refused_with_words(tmp_path: Path) -> None:
     lock = tmp_path / "state.lock"
     holder = subprocess.Popen([sys.executable, "-c", (  # noqa: S603
-        "import sys, time; from claude_foundry import files\n"
+        "import sys, time; from claude_foundry import _files as files\n"
         f"with files.exclusive_lock({str(lock)!r}, wait=5, what='x'):\n"
         "    print('held', flush=True); time.sleep(30)")], stdout=subprocess.PIPE, text=True)
     try:

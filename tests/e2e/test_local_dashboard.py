@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry.cli import main
 from claude_foundry.program.spec import load_spec
 from claude_foundry_sandbox.testing import unique

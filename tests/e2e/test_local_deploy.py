@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry import contract
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry import _contract as contract
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._rehearse import CREATE, FAILED, SAME, SKIPPED, up_local
 from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
-from claude_foundry.rehearse import CREATE, FAILED, SAME, SKIPPED, up_local
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._rehearse import DELETED, KEPT, down_local, up_local
+from claude_foundry._rehearse.apply import stack_scope, state_file
+from claude_foundry._rehearse.graph import deletion_order, steps_from_plan
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import DELETED, KEPT, down_local, up_local
-from claude_foundry.rehearse.apply import stack_scope, state_file
-from claude_foundry.rehearse.graph import deletion_order, steps_from_plan
 from claude_foundry_sandbox.testing import write_stack
 
 pytestmark = pytest.mark.e2e
@@ -119,7 +119,7 @@ def test_every_deletion_is_in_the_summary_and_deployments_go_one_by_one(tmp_path
 
 
 def test_deletion_order_chains_one_accounts_deployments(tmp_path: Path) -> None:
-    from claude_foundry.program.plan import plan
+    from claude_foundry.program._plan import plan
 
     spec = load_spec(write_stack(tmp_path, {n: {"model": "claude-sonnet-4-6", "capacity": 1}
                                                 for n in ("d1", "d2", "d3")}, tag="chain"))

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry import contract as c
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry import _contract as c
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._client import smoke
+from claude_foundry._rehearse import SAME, up_local
 from claude_foundry.cli import main
-from claude_foundry.client import smoke
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import SAME, up_local
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._rehearse import CREATE, up_local
 from claude_foundry.cli import main
 from claude_foundry.program.spec import Spec, load_spec
-from claude_foundry.rehearse import CREATE, up_local
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 from claude_foundry_sandbox.testing import unique
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry import contract as c
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry import _contract as c
+from claude_foundry._azure.caller import ArmCaller
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e

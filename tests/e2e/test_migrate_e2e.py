@@ -9,10 +9,10 @@ import time
 import pytest
 from seeding import seed_stack
 
-from claude_foundry import contract as c
-from claude_foundry.azure.target import sandbox_target
-from claude_foundry.client import runtime as rt
-from claude_foundry.ops.migrate import move_deployment
+from claude_foundry import _contract as c
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._client import runtime as rt
+from claude_foundry._ops.migrate import move_deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 
@@ -124,7 +124,7 @@ def test_the_runtime_follows_a_switch_on_404_without_waiting_for_its_interval(sa
 
 
 def test_a_move_refused_by_arm_names_the_step_and_leaves_the_contract(sandbox, credential):
-    from claude_foundry.ops.migrate import MoveError
+    from claude_foundry._ops.migrate import MoveError
 
     stack = seed_stack(sandbox, credential, {"chat": OLD}, prefix="cf-mvbad")
     before = stack.secrets.get_secret(stack.names.deployments).value

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry import contract as c
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import Target, sandbox_target
+from claude_foundry import _contract as c
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import Target, sandbox_target
+from claude_foundry._client import runtime as rt
+from claude_foundry._client import smoke
+from claude_foundry._ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
+from claude_foundry._ops.view import StackView, stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.client import runtime as rt
-from claude_foundry.client import smoke
-from claude_foundry.ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
-from claude_foundry.ops.view import StackView, stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
@@ -87,7 +87,7 @@ def deployed(tmp_path: Path, connection: dict[str, Any]) -> Any:
 
 def set_secret(stack: Deployed, name: str, value: str) -> None:
     """Write a secret as the deploy does: through ARM (the deployer has no data-plane write role)."""
-    from claude_foundry.azure.caller import ArmCaller
+    from claude_foundry._azure.caller import ArmCaller
 
     planned = stack.view.secrets[name]
     with ArmCaller(stack.target) as caller:
@@ -271,7 +271,7 @@ def test_network_rules_changed_on_the_second_account(deployed, cs_client):
     body = json.loads(json.dumps(planned.body))
     body["properties"]["networkAcls"] = {"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.7"}]}
     assert account["properties"].get("networkAcls", {}).get("defaultAction") != "Deny"
-    from claude_foundry.azure.caller import ArmCaller
+    from claude_foundry._azure.caller import ArmCaller
 
     with ArmCaller(deployed.target) as caller:
         status, _ = caller.call("PUT", planned.id, planned.api_version, body)

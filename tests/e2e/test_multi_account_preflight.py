@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._ops.preflight import FAIL, PASS, WARN, run_preflight
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.preflight import FAIL, PASS, WARN, run_preflight
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import unique, write_stack
 
 pytest.importorskip("starlette")
@@ -147,7 +147,7 @@ def test_a_deployed_stack_counts_every_account_capacity_as_its_own(tmp_path: Pat
             assert by[name].status == PASS
             assert "own account" in by[name].reason
     finally:
-        from claude_foundry.rehearse import down_local
+        from claude_foundry._rehearse import down_local
 
         down_local(spec, target, state_dir=tmp_path)  # give the quota back to the module's other tests
 

@@ -13,11 +13,10 @@ import pytest
 from seeding import base_stack
 from test_ops_rotate import runner_dies_after_regenerating_key1
 
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import Target, sandbox_target
-from claude_foundry.cli import exit_code, main
-from claude_foundry.errors import UserError
-from claude_foundry.ops.rotate import (
+from claude_foundry._azure.caller import ArmCaller
+from claude_foundry._azure.target import Target, sandbox_target
+from claude_foundry._errors import UserError
+from claude_foundry._ops.rotate import (
     COMPLETE,
     IN_PROGRESS,
     LAST_STEP,
@@ -31,9 +30,10 @@ from claude_foundry.ops.rotate import (
     rotate_stack,
     run_secret_name,
 )
-from claude_foundry.ops.view import stack_view
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
+from claude_foundry.cli import exit_code, main
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
@@ -136,7 +136,7 @@ def test_the_state_secrets_of_the_primary_keep_their_names(multi: MultiStack) ->
 
 def test_every_account_is_rotated_one_after_another(multi: MultiStack, credential: Any,
                                                     connection: dict[str, Any]) -> None:
-    from claude_foundry.client.runtime import FoundryRuntime
+    from claude_foundry._client.runtime import FoundryRuntime
 
     before = {a: multi.keys(a) for a in ACCOUNTS}
     for a in ACCOUNTS:
@@ -357,7 +357,7 @@ def test_rotate_keys_alone_refuses_to_rotate_only_the_primary_unasked(multi: Mul
 def test_an_unfinished_run_too_old_to_continue_is_replaced(multi: MultiStack) -> None:
     """An unfinished run last updated over a week ago is not continued: every account is rotated again (sweden,
     interrupted mid-way, still resumes its own rotation)."""
-    from claude_foundry.ops.rotate import RUN_RESUME_WINDOW, _iso
+    from claude_foundry._ops.rotate import RUN_RESUME_WINDOW, _iso
 
     def crash(account: str, number: int, step_id: str) -> None:
         if account == "sweden" and number == 2:

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from seeding import SHARED_BASE
 
-from claude_foundry import contract as c
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import sandbox_target
-from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
-from claude_foundry.client.runtime import FoundryRuntime
+from claude_foundry import _contract as c
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._client.failover import CircuitBreaker, FailoverRuntime
+from claude_foundry._client.runtime import FoundryRuntime
+from claude_foundry._rehearse import SAME, up_local
 from claude_foundry.program import policy
-from claude_foundry.program.plan import plan
+from claude_foundry.program._plan import plan
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import SAME, up_local
 from claude_foundry_sandbox.testing import extends_line, unique
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]

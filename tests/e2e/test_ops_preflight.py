@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure import arm
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._ops.preflight import FAIL, PASS, WARN, check_provider_data, permitted, run_preflight
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.preflight import FAIL, PASS, WARN, check_provider_data, permitted, run_preflight
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import write_stack
 
 pytest.importorskip("starlette")
@@ -174,7 +174,7 @@ def test_marketplace_unknown_offer_warns(tmp_path: Path, target: Any) -> None:
 
 
 def _arm(target: Any, method: str, path: str, api_version: str, body: Any = None) -> Any:
-    from claude_foundry.azure.caller import ArmCaller
+    from claude_foundry._azure.caller import ArmCaller
 
     caller = ArmCaller(target)
     try:
@@ -363,7 +363,7 @@ def test_subscription_eligibility_from_its_quota_id(tmp_path_factory: pytest.Tem
 
 def test_the_sandbox_refuses_claude_on_a_csp_subscription_as_azure_does(tmp_path_factory: pytest.TempPathFactory,
                                                                        tmp_path: Path) -> None:
-    from claude_foundry.rehearse import up_local
+    from claude_foundry._rehearse import up_local
 
     seed = {"subscription_quota_id": "CSP_2015-05-01"}
     with Sandbox(SandboxConfig(state_dir=tmp_path_factory.mktemp("csp"), seed=seed)) as sb:

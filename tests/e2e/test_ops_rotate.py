@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import Target, sandbox_target
+from claude_foundry._azure.caller import ArmCaller
+from claude_foundry._azure.target import Target, sandbox_target
+from claude_foundry._errors import UserError
+from claude_foundry._ops.rotate import COMPLETE, LAST_STEP, Journal, Rotator, journal_secret_name, rotate_keys
+from claude_foundry._ops.verify import run_verify
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import exit_code, main
-from claude_foundry.errors import UserError
-from claude_foundry.ops.rotate import COMPLETE, LAST_STEP, Journal, Rotator, journal_secret_name, rotate_keys
-from claude_foundry.ops.verify import run_verify
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import write_stack
 
 pytestmark = pytest.mark.e2e
@@ -231,7 +231,7 @@ def test_cli_rotation_prints_steps_and_no_key(stack: Stack, connection: dict[str
 
 
 def _lease(stack: Stack) -> Any:
-    from claude_foundry.ops.rotate import Lease, lease_secret_name
+    from claude_foundry._ops.rotate import Lease, lease_secret_name
 
     status, data = stack.arm.call(
         "GET", f"{stack.view.vault.id}/secrets/{lease_secret_name(stack.spec.key_vault.secret_prefix)}",
@@ -244,7 +244,7 @@ def _plant_lease(stack: Stack, holder: str, expires_in: float, **where: Any) -> 
     import time
     import uuid
 
-    from claude_foundry.ops.rotate import Lease
+    from claude_foundry._ops.rotate import Lease
 
     rotator = Rotator(stack.view, grace=0, min_regenerate_gap=0)
     try:
@@ -375,7 +375,7 @@ def test_the_library_refuses_a_grace_that_is_not_a_finite_wait(stack: Stack, gra
 def test_a_one_account_stack_keeps_its_output_and_state(stack: Stack, conn_file: str,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """`--account primary` is the whole stack; the JSON keeps its shape and no run record is written."""
-    from claude_foundry.ops.rotate import run_secret_name
+    from claude_foundry._ops.rotate import run_secret_name
 
     assert main(["rotate-keys", str(stack.path), "--sandbox", conn_file, "--grace", "0", "--account", "primary",
                  "--json"]) == 0

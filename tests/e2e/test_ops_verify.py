@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure.caller import ArmCaller
-from claude_foundry.azure.target import Target, sandbox_target
+from claude_foundry._azure.caller import ArmCaller
+from claude_foundry._azure.target import Target, sandbox_target
+from claude_foundry._ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.verify import KEY_NOT_CURRENT, MISSING, run_verify
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import deployment_body, write_stack
 
 pytestmark = pytest.mark.e2e

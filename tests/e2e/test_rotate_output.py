@@ -1,6 +1,6 @@
 """``rotate-keys`` prints what it prints: the CLI's text (and JSON) of rotations on the sandbox, compared with the
 output captured before the rotation's progress became data (``ops.rotate.RotationEvent``, rendered by
-``cli/rotate_keys.py``).
+``cli/_rotate_keys.py``).
 
 Each scenario runs the real command against the sandbox; what differs from one run to the next (ids, times, the
 stack's names, the temporary path, the seconds left of a wait) is replaced by placeholders, then the text must equal
@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from seeding import base_stack
 
-from claude_foundry.azure.target import sandbox_target
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._ops.rotate import Lease, Rotator
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.cli import main
-from claude_foundry.ops.rotate import Lease, Rotator
-from claude_foundry.ops.view import stack_view
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +42,7 @@ WAIT = re.compile(r"waiting \d+\.\ds")
 @pytest.fixture(autouse=True)
 def waits_without_sleeping(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every wait of the rotation is taken (grace, the gap between two regenerations) but returns at once."""
-    from claude_foundry.client import runtime
+    from claude_foundry._client import runtime
 
     slept: list[float] = []
     monkeypatch.setattr(runtime, "KEY_REREAD_MIN_INTERVAL", 100.0)

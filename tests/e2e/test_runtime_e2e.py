@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from seeding import MODELS, Stack, grant_caller, rotate_key, seed_stack
 
-from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
+from claude_foundry import _contract as c
+from claude_foundry._client import runtime as rt
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry_sandbox.testing import PROVIDER_DATA, deployment_body, unique
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from claude_foundry import contract
-from claude_foundry.azure import arm
+from claude_foundry import _contract as contract
+from claude_foundry._azure import arm
 from claude_foundry_sandbox.testing import deployment_body, unique
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import json
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from claude_foundry import contract
+from claude_foundry import _contract as contract
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry_sandbox.testing import unique
 
 pytestmark = pytest.mark.e2e

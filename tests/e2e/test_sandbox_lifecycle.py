@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.catalogue import load_catalogue
+from claude_foundry._azure import arm
+from claude_foundry._catalogue import load_catalogue
 from claude_foundry_sandbox.testing import deployment_body
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 from claude_foundry_sandbox.testing import deployment_body
 

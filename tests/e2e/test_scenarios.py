@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.azure.target import sandbox_target
-from claude_foundry.client.runtime import FoundryRuntime
-from claude_foundry.client.smoke import run_smoke
-from claude_foundry.ops.verify import run_verify
-from claude_foundry.ops.view import stack_view
+from claude_foundry._azure.target import sandbox_target
+from claude_foundry._client.runtime import FoundryRuntime
+from claude_foundry._client.smoke import run_smoke
+from claude_foundry._ops.verify import run_verify
+from claude_foundry._ops.view import stack_view
+from claude_foundry._rehearse import up_local
 from claude_foundry.program.spec import load_spec
-from claude_foundry.rehearse import up_local
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]

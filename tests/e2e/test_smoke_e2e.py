@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from seeding import MODELS, grant_caller, rotate_key, seed_stack
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
-from claude_foundry.client import smoke
+from claude_foundry._client import runtime as rt
+from claude_foundry._client import smoke
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -16,9 +16,9 @@ import pytest
 from seeding import MODELS, assign_role, grant_caller, seed_stack
 
 from claude_foundry import cli
-from claude_foundry.azure import arm
-from claude_foundry.client import runtime as rt
-from claude_foundry.client import smoke
+from claude_foundry._azure import arm
+from claude_foundry._client import runtime as rt
+from claude_foundry._client import smoke
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
 

@@ -55,7 +55,7 @@ def test_the_core_wheel_carries_no_sandbox(wheels: tuple[Path, Path]):
         names = zf.namelist()
         core_meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert not [n for n in names if n.startswith(("claude_foundry/sandbox/", "claude_foundry_sandbox/"))]
-    assert "claude_foundry/cli/sandbox.py" in names  # the command stays in the core (it needs the extra)
+    assert "claude_foundry/cli/_sandbox.py" in names  # the command stays in the core (it needs the extra)
     assert re.search(r"^Requires-Dist: claude-foundry-sandbox>=\S+; extra == \"sandbox\"$", core_meta, re.MULTILINE)
     with zipfile.ZipFile(sandbox) as zf:
         names = zf.namelist()
@@ -98,7 +98,7 @@ def test_a_generated_repository_of_a_development_build_asks_for_its_source(tmp_p
     generated bootstrap stops with the way round (CLAUDE_FOUNDRY_SOURCE) instead of a pip resolution error."""
     from claude_foundry import __version__
     from claude_foundry.cli import main
-    from claude_foundry.cli.init import development_build
+    from claude_foundry.cli._init import development_build
 
     repo = tmp_path / "repo"
     assert main(["init", str(repo), "--organization", "Contoso", "--country", "US", "--industry", "technology",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry import contract
+from claude_foundry import _contract as contract
 from claude_foundry.program.spec import load_spec
 
 pytestmark = pytest.mark.live
@@ -37,8 +37,8 @@ def spec():
 
 
 def test_every_deployment_answers(spec) -> None:
-    from claude_foundry.client.runtime import FoundryRuntime
-    from claude_foundry.client.smoke import run_smoke
+    from claude_foundry._client.runtime import FoundryRuntime
+    from claude_foundry._client.smoke import run_smoke
 
     vault_url = _need(contract.ENV_VAULT_URL)
     with FoundryRuntime.from_key_vault(vault_url, prefix=spec.key_vault.secret_prefix) as runtime:

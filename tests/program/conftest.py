@@ -1,6 +1,6 @@
 """Fixtures for running the Pulumi program under mocks.
 
-Every run goes through :func:`claude_foundry.program.plan.run_program`: a copied contextvars context, fresh Pulumi
+Every run goes through :func:`claude_foundry.program._plan.run_program`: a copied contextvars context, fresh Pulumi
 settings (root resource, outputs, RPC manager) and a fresh event loop per run, closed afterwards.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.program import plan as plan_mod
+from claude_foundry.program import _plan as plan_mod
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry_sandbox.testing import extends_line
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from claude_foundry import cli
-from claude_foundry.program import armmap
-from claude_foundry.program.plan import KEY_PLACEHOLDER_RE, key_placeholder
+from claude_foundry.program import _armmap as armmap
+from claude_foundry.program._plan import KEY_PLACEHOLDER_RE, key_placeholder
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 

@@ -10,7 +10,8 @@ import warnings
 import pulumi
 import pytest
 
-from claude_foundry import contract
+from claude_foundry import _contract as contract
+from claude_foundry.program._plan import plan
 from claude_foundry.program.components import (
     AccessAssignmentsArgs,
     AccountRef,
@@ -30,7 +31,6 @@ from claude_foundry.program.components import (
     SecretReaderArgs,
     UsageDashboardArgs,
 )
-from claude_foundry.program.plan import plan
 
 pytest.importorskip("pulumi_azure_native")
 

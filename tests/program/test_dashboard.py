@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
+from claude_foundry.program._plan import DEFAULT_CLIENT_CONFIG, plan
 from claude_foundry.program.components import AccountRef, UsageDashboard, UsageDashboardArgs
-from claude_foundry.program.components.dashboard import METRICS, metric_id
-from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, plan
+from claude_foundry.program.components._dashboard import METRICS, metric_id
 from claude_foundry.program.spec import SpecError, load_spec
 from claude_foundry_sandbox.testing import extends_line
 

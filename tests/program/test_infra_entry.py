@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pulumi.runtime
 
-from claude_foundry import contract
-from claude_foundry.program import armmap
-from claude_foundry.program.plan import STACK_TYPE, plan
+from claude_foundry import _contract as contract
+from claude_foundry.program import _armmap as armmap
+from claude_foundry.program._plan import STACK_TYPE, plan
 from claude_foundry.program.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

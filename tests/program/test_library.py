@@ -13,8 +13,9 @@ import pulumi
 import pulumi_azure_native as azure_native
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.program import armmap
+from claude_foundry._azure import arm
+from claude_foundry.program import _armmap as armmap
+from claude_foundry.program._plan import DEFAULT_CLIENT_CONFIG, plan
 from claude_foundry.program.components import (
     ClaudeFoundryStack,
     ClaudeFoundryStackArgs,
@@ -22,8 +23,7 @@ from claude_foundry.program.components import (
     SecretReaderArgs,
     role_assignment_name,
 )
-from claude_foundry.program.components.deployments import deployment_properties
-from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, plan
+from claude_foundry.program.components._deployments import deployment_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "own-program"

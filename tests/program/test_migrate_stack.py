@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.azure import arm
-from claude_foundry.ops.migrate import MoveReport, StackMoveReport, stack_file_change
-from claude_foundry.program import plan as plan_mod
+from claude_foundry import _contract as c
+from claude_foundry._azure import arm
+from claude_foundry._ops.migrate import MoveReport, StackMoveReport, stack_file_change
+from claude_foundry.program import _plan as plan_mod
 from claude_foundry.program.spec import Spec, SpecError, load_spec
 
 PHYSICAL = "my-claude-deployment--claude-opus-5-5"

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.program.plan import plan
+from claude_foundry import _contract as c
+from claude_foundry.program._plan import plan
 
 ACCOUNTS = """\
 accounts:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.program.plan import Plan, plan
+from claude_foundry._azure import arm
+from claude_foundry.program._plan import Plan, plan
 from claude_foundry.program.spec import SpecError, load_spec
 from claude_foundry_sandbox.testing import extends_line
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.program.plan import Plan, _get_path, plan
+from claude_foundry.program._plan import Plan, _get_path, plan
 from claude_foundry.program.spec import load_spec
 from claude_foundry_sandbox.testing import extends_line
 
@@ -88,7 +88,7 @@ def _library_plan(tmp_path: Path) -> Plan:
     import pulumi
     import pulumi_azure_native as azure_native
 
-    from claude_foundry.program import plan as plan_mod
+    from claude_foundry.program import _plan as plan_mod
     from claude_foundry.program.components import (
         ClaudeFoundryStack,
         ClaudeFoundryStackArgs,

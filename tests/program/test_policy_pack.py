@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from claude_foundry.program import armmap
+from claude_foundry.program import _armmap as armmap
 from claude_foundry.program import policy as pol
-from claude_foundry.program.plan import Plan, plan
+from claude_foundry.program._plan import Plan, plan
 
 pulumi_policy = pytest.importorskip("pulumi_policy")
 from pulumi_policy import (  # noqa: E402

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from claude_foundry import contract
-from claude_foundry.azure import arm
-from claude_foundry.program import armmap
+from claude_foundry import _contract as contract
+from claude_foundry._azure import arm
+from claude_foundry.program import _armmap as armmap
+from claude_foundry.program._plan import DEFAULT_CLIENT_CONFIG, KEY_PLACEHOLDER_RE, SECRET_MASK, key_placeholder, plan
 from claude_foundry.program.components import ClaudeFoundryStack
-from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, KEY_PLACEHOLDER_RE, SECRET_MASK, key_placeholder, plan
 
 SUB = DEFAULT_CLIENT_CONFIG["subscriptionId"]
 DEPLOYMENT = armmap.GENERIC_RESOURCE

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.azure import arm
-from claude_foundry.program import armmap
+from claude_foundry._azure import arm
+from claude_foundry.program import _armmap as armmap
+from claude_foundry.program._plan import DEFAULT_CLIENT_CONFIG, plan
 from claude_foundry.program.components import ClaudeFoundryStack
-from claude_foundry.program.plan import DEFAULT_CLIENT_CONFIG, plan
 from claude_foundry.program.spec import SpecError, load_spec
 from claude_foundry_sandbox.testing import extends_line
 

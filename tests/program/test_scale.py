@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 from stacktext import one_deployment_stack
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 from claude_foundry.cli import main
 from claude_foundry.program.spec import load_spec
 
@@ -25,7 +25,7 @@ def stack_of(tmp_path: Path, count: int) -> Path:
 
 
 def test_a_stack_at_the_limit_plans(tmp_path: Path) -> None:
-    from claude_foundry.program.plan import plan
+    from claude_foundry.program._plan import plan
 
     spec = load_spec(stack_of(tmp_path, arm.MAX_DEPLOYMENTS_PER_ACCOUNT))
     started = time.monotonic()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry import catalogue as catmod
-from claude_foundry.catalogue import CatalogueError, dump_catalogue, load_catalogue, load_catalogue_file
+from claude_foundry import _catalogue as catmod
+from claude_foundry._catalogue import CatalogueError, dump_catalogue, load_catalogue, load_catalogue_file
 from claude_foundry.cli import exit_code
 from claude_foundry.program.spec import SpecError, load_spec
 

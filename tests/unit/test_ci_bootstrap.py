@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
+from claude_foundry._errors import UserError
+from claude_foundry._ops import bootstrap as bs
 from claude_foundry.cli import main
-from claude_foundry.errors import UserError
-from claude_foundry.ops import bootstrap as bs
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-0000000000aa"

@@ -11,7 +11,7 @@ def test_azure_sdk_errors_become_one_line(monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
-    from claude_foundry.cli import validate
+    from claude_foundry.cli import _validate as validate
 
     for exc, words, in ((ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token"),
                          "Azure authentication failed"),

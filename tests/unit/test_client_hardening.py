@@ -13,11 +13,11 @@ import anthropic
 import httpx2
 import pytest
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
+from claude_foundry._client import _redact, smoke
+from claude_foundry._client import runtime as rt
 from claude_foundry.cli import exit_code
-from claude_foundry.client import _redact, smoke
-from claude_foundry.client import runtime as rt
 from claude_foundry_sandbox.testing import silent_server
 from fakes import FakeTransport, answer, sse_events
 

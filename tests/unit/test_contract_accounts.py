@@ -8,9 +8,9 @@ import json
 import pytest
 from test_runtime import BASE, KEY_NEW, KEY_OLD, FakeSecretClient, vault_secrets
 
-from claude_foundry import contract as c
-from claude_foundry.client import _sources
-from claude_foundry.client import runtime as rt
+from claude_foundry import _contract as c
+from claude_foundry._client import _sources
+from claude_foundry._client import runtime as rt
 from fakes import FakeFoundry
 
 SWEDEN_BASE = "https://acct-sc.services.ai.azure.com/anthropic"
@@ -143,7 +143,7 @@ def test_a_broken_accounts_secret_is_a_config_error(monkeypatch) -> None:
 
 
 def test_the_exported_json_reads_back_with_every_account(tmp_path) -> None:
-    from claude_foundry.client import envexport
+    from claude_foundry._client import envexport
 
     stack = c.StackContract(tuple(accounts()), version=2)
     for chosen in ("primary", "sweden"):

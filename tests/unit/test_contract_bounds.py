@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from claude_foundry import contract as c
+from claude_foundry import _contract as c
+from claude_foundry._client import _sources, envexport
+from claude_foundry._client.runtime import RuntimeConfigError
 from claude_foundry.cli import exit_code, main
-from claude_foundry.client import _sources, envexport
-from claude_foundry.client.runtime import RuntimeConfigError
 
 GOOD_URL = "https://acct.services.ai.azure.com/anthropic"
 DEEP = '{"a":' * 5000 + "1" + "}" * 5000

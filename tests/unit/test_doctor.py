@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from claude_foundry import cli
-from claude_foundry.azure.target import arm_login
+from claude_foundry._azure.target import arm_login
+from claude_foundry._ops import doctor
 from claude_foundry.cli import exit_code
-from claude_foundry.ops import doctor
 from fakepulumi import fake_pulumi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +137,7 @@ def test_python_version() -> None:
 
 
 def test_extras_from_the_cli_table(monkeypatch) -> None:
-    from claude_foundry.cli import doctor as doctor_cli
+    from claude_foundry.cli import _doctor as doctor_cli
 
     monkeypatch.setattr(cli, "missing_modules",
                         lambda extras: ["azure.mgmt.resource"] if "ops" in extras else [])
@@ -259,8 +259,8 @@ def test_preflight_stops_at_the_first_credential_failure(monkeypatch) -> None:
     one ends the run (a 401 from ARM too, worded as a refusal)."""
     from azure.core.exceptions import ClientAuthenticationError
 
-    from claude_foundry.azure.errors import NoCredential
-    from claude_foundry.ops import preflight
+    from claude_foundry._azure.errors import NoCredential
+    from claude_foundry._ops import preflight
 
     calls: list[str] = []
 
@@ -281,7 +281,7 @@ def test_preflight_stops_at_the_first_credential_failure(monkeypatch) -> None:
     assert exit_code(info.value) == 2
     exc = ClientAuthenticationError("token rejected")
     exc.response = Refused()  # type: ignore[assignment]
-    from claude_foundry.azure.errors import no_credential
+    from claude_foundry._azure.errors import no_credential
 
     assert str(no_credential(exc)).startswith("Azure refused the credential (401: token rejected)")
 

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
-from claude_foundry.client import _sources, envexport
-from claude_foundry.client import runtime as rt
+from claude_foundry._client import _sources, envexport
+from claude_foundry._client import runtime as rt
 
 KEY = "env-unit-key-abcdef0123456789"
 
@@ -242,7 +242,7 @@ def test_cli_env_needs_vault(vault, capsys):
     ("claude-fable-5", "effort,xhigh_effort,thinking,adaptive_thinking,interleaved_thinking"),
 ])
 def test_claude_code_capabilities_follow_the_catalogue(model, tokens):
-    from claude_foundry.catalogue import load_catalogue
+    from claude_foundry._catalogue import load_catalogue
 
     assert ",".join(envexport.claude_code_capabilities(load_catalogue().models[model].capabilities)) == tokens
 
@@ -339,8 +339,8 @@ def test_env_passes_its_vault_timeout_to_the_runtime(argv: list[str], expected: 
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """`env --vault-timeout S` bounds the contract's Key Vault reads as `smoke --vault-timeout` does; without it the
     runtime's default applies (the keyword is not sent)."""
-    from claude_foundry.client import targets
-    from claude_foundry.errors import UserError
+    from claude_foundry._client import targets
+    from claude_foundry._errors import UserError
 
     seen: dict[str, object] = {}
 

@@ -121,7 +121,7 @@ def test_a_missing_module_deep_in_a_command_still_names_the_extra(argv, block, c
 
 
 def test_unlisted_command_names_the_extra_of_the_module(monkeypatch, capsys):
-    from claude_foundry.cli import smoke
+    from claude_foundry.cli import _smoke as smoke
 
     def fails(*args: Any, **kwargs: Any) -> Any:
         raise ModuleNotFoundError("No module named 'azure.mgmt.cognitiveservices'", name="azure.mgmt.cognitiveservices")
@@ -133,7 +133,7 @@ def test_unlisted_command_names_the_extra_of_the_module(monkeypatch, capsys):
 
 
 def test_our_own_missing_module_is_a_bug_not_an_install(monkeypatch):
-    from claude_foundry.cli import smoke
+    from claude_foundry.cli import _smoke as smoke
 
     def fails(*args: Any, **kwargs: Any) -> Any:
         raise ModuleNotFoundError("No module named 'claude_foundry.nope'", name="claude_foundry.nope")
@@ -174,11 +174,11 @@ def test_validate_works_with_cli_alone(block, capsys):
 def test_load_spec_without_pyyaml_is_one_user_error_naming_the_extra(block, monkeypatch):
     """The library, not only the CLI: reading a stack file on the core install raises ExtraMissing (a UserError),
     never an ImportError; a stack built in code needs no YAML reader."""
-    from claude_foundry.errors import ExtraMissing, UserError
+    from claude_foundry._errors import ExtraMissing, UserError
     from claude_foundry.program.spec import load_spec, spec_from_mapping
 
     block("yaml")
-    monkeypatch.delitem(sys.modules, "claude_foundry.program.spec.yamlfile", raising=False)
+    monkeypatch.delitem(sys.modules, "claude_foundry.program.spec._yamlfile", raising=False)
     with pytest.raises(ExtraMissing) as info:
         load_spec(STACK)
     assert isinstance(info.value, UserError)
@@ -194,7 +194,7 @@ def test_load_spec_without_pyyaml_is_one_user_error_naming_the_extra(block, monk
 
 
 def _report() -> Any:
-    from claude_foundry.client.smoke import DeploymentResult, SmokeReport
+    from claude_foundry._client.smoke import DeploymentResult, SmokeReport
 
     return SmokeReport(resource="contoso", base_url="https://contoso.services.ai.azure.com/anthropic", auth="key",
                        results=[DeploymentResult(name="fast", model="claude-haiku-4-5", passed=True, status=200,
@@ -205,8 +205,8 @@ def _report() -> Any:
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_smoke_prints_plain_lines_without_rich(quiet, block, capsys, monkeypatch):
-    from claude_foundry.cli import smoke as smoke_cli
-    from claude_foundry.client import smoke
+    from claude_foundry._client import smoke
+    from claude_foundry.cli import _smoke as smoke_cli
 
     block(*OPTIONAL)
     monkeypatch.setattr(smoke_cli, "build_runtime", lambda args, **kw: (object(), None))
@@ -221,8 +221,8 @@ def test_smoke_prints_plain_lines_without_rich(quiet, block, capsys, monkeypatch
 
 
 def test_env_works_on_the_core_install(block, capsys, monkeypatch):
-    from claude_foundry import contract as c
-    from claude_foundry.cli import smoke as smoke_cli
+    from claude_foundry import _contract as c
+    from claude_foundry.cli import _smoke as smoke_cli
 
     class Runtime:
         contract = c.Contract(resource="contoso", base_url="https://contoso.services.ai.azure.com/anthropic",

@@ -10,9 +10,9 @@ import anthropic
 import httpx2
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
-from claude_foundry.client.failover import CircuitBreaker, FailoverRuntime
+from claude_foundry import _contract as c
+from claude_foundry._client import runtime as rt
+from claude_foundry._client.failover import CircuitBreaker, FailoverRuntime
 from fakes import FakeFoundry, answer, error, sse
 
 KEY_A = "key-a-0123456789abcdef"
@@ -113,7 +113,7 @@ def test_healthy_goes_to_the_preferred_endpoint(fake: Fake, clock: Clock) -> Non
 def test_failover_to_next(fake: Fake, clock: Clock, fault: Behaviour, caplog: pytest.LogCaptureFixture) -> None:
     fake.faults["a.services.ai.azure.com"] = fault
     fo = make(fake, clock)
-    with caplog.at_level(logging.INFO, logger="claude_foundry.client.failover"):
+    with caplog.at_level(logging.INFO, logger="claude_foundry._client.failover"):
         assert call(fo).content[0].text == "pong"
     assert fake.seen[-1] == ("b", 200)
     assert fake.seen[0][0] == "a"
@@ -206,7 +206,7 @@ def test_all_breakers_open_fails_fast(fake: Fake, clock: Clock) -> None:
     with pytest.raises(anthropic.APIConnectionError):
         call(fo)
     fake.calls.clear()
-    from claude_foundry.client.failover import NoEndpointAvailableError
+    from claude_foundry._client.failover import NoEndpointAvailableError
 
     with pytest.raises(NoEndpointAvailableError, match="no endpoint available"):
         call(fo)

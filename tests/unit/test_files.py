@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry import files
+from claude_foundry import _files as files
+from claude_foundry._client import smoke
 from claude_foundry.cli import main
-from claude_foundry.client import smoke
 
 PRECIOUS = "precious: not to be overwritten\n"
 
@@ -77,7 +77,7 @@ def test_schema_output_never_writes_through_a_symlink(tmp_path: Path, capsys) ->
 
 @pytest.fixture
 def not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from claude_foundry.cli import init
+    from claude_foundry.cli import _init as init
 
     monkeypatch.setattr(init, "stdin_is_terminal", lambda: False)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import claude_foundry
-from claude_foundry.errors import ClaudeFoundryError
+from claude_foundry._errors import ClaudeFoundryError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_all_is_the_curated_surface_and_each_name_resolves():
     assert set(claude_foundry.__all__) == {"__version__", *claude_foundry._HOMES}
     for name in claude_foundry.__all__:
         assert getattr(claude_foundry, name) is not None, name
-    assert claude_foundry.FailoverRuntime is importlib.import_module("claude_foundry.client.failover").FailoverRuntime
+    assert claude_foundry.FailoverRuntime is importlib.import_module("claude_foundry._client.failover").FailoverRuntime
     assert claude_foundry.load_spec is importlib.import_module("claude_foundry.program.spec").load_spec
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         claude_foundry.Nope  # noqa: B018 - the attribute access is the test
@@ -81,8 +81,8 @@ def test_every_error_raised_on_purpose_has_one_root():
 
 
 def test_exit_codes_are_the_clis():
+    from claude_foundry._errors import OperationFailed, UserError
     from claude_foundry.cli import exit_code
-    from claude_foundry.errors import OperationFailed, UserError
 
     assert exit_code(UserError("x")) == 2
     assert exit_code(OperationFailed("x")) == 1

@@ -48,7 +48,7 @@ def test_every_command_and_flag_exists(path: Path) -> None:
 
 
 def test_the_guide_walks_every_step_doctor_checks() -> None:
-    from claude_foundry.ops.doctor import MIN_PULUMI
+    from claude_foundry._ops.doctor import MIN_PULUMI
 
     guide = GUIDE.read_text(encoding="utf-8")
     blocks = shell_blocks(GUIDE)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from claude_foundry import cli
-from claude_foundry.cli import init
+from claude_foundry.cli import _init as init
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAFFOLD = ROOT / "src" / "claude_foundry" / "scaffold"

@@ -1,4 +1,4 @@
-"""``claude_foundry.jsontext``: JSON from outside parsed within bounds (depth, numbers), linear, with words."""
+"""``claude_foundry._jsontext``: JSON from outside parsed within bounds (depth, numbers), linear, with words."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from claude_foundry import jsontext
+from claude_foundry import _jsontext as jsontext
 
 
 def test_within_bounds_is_plain_json() -> None:

@@ -22,37 +22,37 @@ PKG = ROOT / "src" / "claude_foundry"
 SANDBOX_PKG = ROOT / "sandbox" / "src" / "claude_foundry_sandbox"
 SANDBOX = "claude_foundry_sandbox"
 
-VOCABULARY = {"claude_foundry", "claude_foundry.contract", "claude_foundry.errors", "claude_foundry.catalogue",
-              "claude_foundry.provider_data", "claude_foundry.iso3166", "claude_foundry.files",
-              "claude_foundry.jsontext"}
+VOCABULARY = {"claude_foundry", "claude_foundry._contract", "claude_foundry._errors", "claude_foundry._catalogue",
+              "claude_foundry._provider_data", "claude_foundry._iso3166", "claude_foundry._files",
+              "claude_foundry._jsontext"}
 #: The part of ``azure/`` that is pure data (no SDK import): ids, API versions, type tokens, role ids, and the
 #: one ARM-resource shape.
-AZURE_IDS = {"claude_foundry.azure", "claude_foundry.azure.arm", "claude_foundry.azure.resource"}
+AZURE_IDS = {"claude_foundry._azure", "claude_foundry._azure.arm", "claude_foundry._azure.resource"}
 
 #: layer (a package or module prefix) -> the prefixes of ours it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "vocabulary": set(),
-    "claude_foundry.client": {"claude_foundry.azure", "claude_foundry.azure.arm"},  # ARM facts: pure data
-    "claude_foundry.azure": set(),
+    "claude_foundry._client": {"claude_foundry._azure", "claude_foundry._azure.arm"},  # ARM facts: pure data
+    "claude_foundry._azure": set(),
     "claude_foundry.program": AZURE_IDS,
-    "claude_foundry.rehearse": {"claude_foundry.azure", "claude_foundry.program"},
-    "claude_foundry.ops": {"claude_foundry.azure", "claude_foundry.program", "claude_foundry.client"},
+    "claude_foundry._rehearse": {"claude_foundry._azure", "claude_foundry.program"},
+    "claude_foundry._ops": {"claude_foundry._azure", "claude_foundry.program", "claude_foundry._client"},
     SANDBOX: AZURE_IDS,  # the other distribution: the core's vocabulary and ARM ids, nothing else of it
-    "claude_foundry.testing": {"claude_foundry.azure", "claude_foundry.program"},
+    "claude_foundry.testing": {"claude_foundry._azure", "claude_foundry.program"},
     "claude_foundry.cli": {"claude_foundry"},  # anything; nothing imports it
 }
 #: The front door (``claude_foundry/__init__.py``) re-exports, on first use, what a team uses, from these homes
 #: only; for everything that imports it, it is vocabulary (``__version__``).
-FRONT_DOOR = {"claude_foundry.errors", "claude_foundry.client", "claude_foundry.program.spec"}
+FRONT_DOOR = {"claude_foundry._errors", "claude_foundry._client", "claude_foundry.program.spec"}
 #: third-party packages a layer must never import (what keeps the light install light). ``yaml`` (pyyaml) is the
 #: [cli] extra's: the vocabulary (the catalogue is JSON) and the runtime read none; ``program/spec`` reads stack
 #: files with it only through ``yamlfile``, imported when a stack file is read.
 FORBIDDEN_THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "vocabulary": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "rich", "anthropic",
                    "yaml"),
-    "claude_foundry.client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "yaml"),
-    "claude_foundry.azure": ("pulumi", "pulumi_azure_native", "starlette", "uvicorn", "anthropic"),
-    "claude_foundry.ops": ("starlette", "uvicorn"),
+    "claude_foundry._client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "yaml"),
+    "claude_foundry._azure": ("pulumi", "pulumi_azure_native", "starlette", "uvicorn", "anthropic"),
+    "claude_foundry._ops": ("starlette", "uvicorn"),
     SANDBOX: ("pulumi", "pulumi_azure_native", "anthropic", "rich"),
 }
 
@@ -182,8 +182,8 @@ def import_graph() -> dict[str, set[str]]:
 
 
 #: The one module of the core that imports pyyaml ([cli]) at module level, and the one that imports it (lazily).
-YAML_READER = "claude_foundry.program.spec.yamlfile"
-YAML_READER_USER = "claude_foundry.program.spec.loader"
+YAML_READER = "claude_foundry.program.spec._yamlfile"
+YAML_READER_USER = "claude_foundry.program.spec._loader"
 
 
 def test_pyyaml_is_imported_only_when_a_yaml_file_is_read() -> None:
@@ -281,23 +281,23 @@ def test_the_checks_see_lazy_and_type_checking_imports(tmp_path: Path) -> None:
     left out of the runtime graph, and a module of the sandbox distribution resolves to its module."""
     src = tmp_path / "mod.py"
     src.write_text("from typing import TYPE_CHECKING\n"
-                   "import claude_foundry.contract\n"
-                   "if TYPE_CHECKING:\n    from claude_foundry.client import runtime\n"
+                   "import claude_foundry._contract\n"
+                   "if TYPE_CHECKING:\n    from claude_foundry._client import runtime\n"
                    "def f():\n    from claude_foundry_sandbox import server\n", encoding="utf-8")
     seen = {(name, lazy) for _, name, lazy in import_nodes(src)}
-    assert ("claude_foundry.contract", False) in seen
+    assert ("claude_foundry._contract", False) in seen
     assert ("claude_foundry_sandbox.server", True) in seen
-    assert ("claude_foundry.client.runtime", False) in seen
+    assert ("claude_foundry._client.runtime", False) in seen
     runtime = {name for _, name, _ in import_nodes(src, runtime_only=True)}
-    assert "claude_foundry.client.runtime" not in runtime
+    assert "claude_foundry._client.runtime" not in runtime
     assert "claude_foundry_sandbox.server" in runtime
 
 
 def test_the_table_catches_a_forbidden_import(tmp_path: Path) -> None:
     """The checker itself: a client module importing the Pulumi program is reported."""
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from claude_foundry.program.plan import plan\n", encoding="utf-8")
+    bad.write_text("def f():\n    from claude_foundry.program._plan import plan\n", encoding="utf-8")
     names = [n for _, n in imports_of(bad)]
-    assert "claude_foundry.program.plan" in names
-    assert layer_of("claude_foundry.program.plan") == "claude_foundry.program"
-    assert not any(_within("claude_foundry.program.plan", a) for a in ALLOWED["claude_foundry.client"])
+    assert "claude_foundry.program._plan" in names
+    assert layer_of("claude_foundry.program._plan") == "claude_foundry.program"
+    assert not any(_within("claude_foundry.program._plan", a) for a in ALLOWED["claude_foundry._client"])

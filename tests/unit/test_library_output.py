@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import claude_foundry
+from claude_foundry._errors import ArgumentProblem, InvalidArgument, OperationFailed, Parameter, UserError
 from claude_foundry.cli import PARAMETER_FLAGS, build_parser, error_text, exit_code, main
-from claude_foundry.errors import ArgumentProblem, InvalidArgument, OperationFailed, Parameter, UserError
 
 SRC = Path(claude_foundry.__file__).parent
 LIBRARY = ("ops", "client", "program", "azure")
@@ -31,7 +31,7 @@ FLAG = re.compile(r"(?:^|[\s'\"`(])--[a-z][a-z0-9-]*")
 #: (path relative to ``src/claude_foundry``, rule) -> why it is allowed. A message naming a parameter builds it
 #: from parts (``errors.Parameter``) and the CLI words it with ``PARAMETER_FLAGS``, as rotate and bootstrap do.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("azure/target.py", "flag"): "a missing sandbox connection file names the command that writes one "
+    ("_azure/target.py", "flag"): "a missing sandbox connection file names the command that writes one "
                                  "(`claude-foundry sandbox --connection-file FILE`): another command's flag, the "
                                  "same words for a library caller (sandboxes are started from the CLI), not a "
                                  "parameter of the call that failed",
@@ -138,7 +138,7 @@ def test_every_flag_in_the_table_is_a_flag_of_its_command() -> None:
 
 
 def test_every_field_bootstrap_validates_has_its_flag() -> None:
-    from claude_foundry.ops import bootstrap
+    from claude_foundry._ops import bootstrap
 
     fields = {*bootstrap._RULES, "deploy_resource_groups"}
     assert fields <= set(PARAMETER_FLAGS["ci"])
@@ -189,13 +189,13 @@ class _ForbiddenByRbac(Exception):
 
 
 def _no_subscription() -> None:
-    from claude_foundry.azure.target import azure_target
+    from claude_foundry._azure.target import azure_target
 
     azure_target(None)
 
 
 def _operation_unfinished() -> None:
-    from claude_foundry.azure.caller import wait_for
+    from claude_foundry._azure.caller import wait_for
 
     wait_for(_Unfinished(), "deployment d", 5)
 
@@ -220,7 +220,7 @@ def test_azure_hints_name_the_parameter_and_the_cli_the_flag(make, command: str,
 
 
 def test_a_vault_denial_after_waiting_names_the_role_propagation_bound() -> None:
-    from claude_foundry.client.targets import _vault_error
+    from claude_foundry._client.targets import _vault_error
 
     exc = _vault_error("https://kv.vault.azure.net", _ForbiddenByRbac(), waited=30)
     assert str(exc).endswith("still denied after waiting 30s, raise role_propagation_timeout if the assignment is "
@@ -249,7 +249,7 @@ def test_every_parameter_a_message_names_has_a_flag() -> None:
 
 
 def test_bootstrap_refuses_by_field_and_the_cli_says_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    from claude_foundry.ops.bootstrap import BootstrapConfig, plan_bootstrap
+    from claude_foundry._ops.bootstrap import BootstrapConfig, plan_bootstrap
 
     config = BootstrapConfig("o/r", "rg", "eastus2", ("dev",), {"dev": "rg-dev."}, key_vault="1kv")
     with pytest.raises(InvalidArgument) as exc:
@@ -268,8 +268,8 @@ def test_bootstrap_refuses_by_field_and_the_cli_says_the_flag(capsys: pytest.Cap
 def test_rotation_events_render_as_the_cli_lines() -> None:
     """Each kind of event is a line of its own (the e2e golden test holds the text of real runs; this one the kinds
     a run rarely shows, and that no kind falls through to the plain fallback)."""
-    from claude_foundry.cli.rotate_keys import event_line
-    from claude_foundry.ops import rotate as r
+    from claude_foundry._ops import rotate as r
+    from claude_foundry.cli._rotate_keys import event_line
 
     stale = r.RotationEvent(r.RUN_STALE, rotation_id="run-1", when="2026-01-01T00:00:00Z",
                             seconds=r.RUN_RESUME_WINDOW)

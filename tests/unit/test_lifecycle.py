@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry.catalogue import load_catalogue
+from claude_foundry._catalogue import load_catalogue
+from claude_foundry._ops.lifecycle import lifecycle_report, read_stack
+from claude_foundry._ops.refresh import LiveModel
 from claude_foundry.cli import main
-from claude_foundry.ops.lifecycle import lifecycle_report, read_stack
-from claude_foundry.ops.refresh import LiveModel
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = "2026-12-07"

@@ -15,7 +15,7 @@ from stacktext import one_deployment_stack
 
 from claude_foundry.cli import main
 from claude_foundry.program.spec import SpecError, load_spec
-from claude_foundry.program.spec import loader as ld
+from claude_foundry.program.spec import _loader as ld
 
 GOOD = one_deployment_stack()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from claude_foundry._errors import InvalidArgument
+from claude_foundry._ops.migrate import move_deployment
 from claude_foundry.cli import COMMAND_EXTRAS, build_parser, error_text, exit_code
-from claude_foundry.errors import InvalidArgument
-from claude_foundry.ops.migrate import move_deployment
 
 
 @pytest.mark.parametrize("argv", [

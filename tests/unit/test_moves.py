@@ -11,8 +11,8 @@ import time
 import httpx2
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.client import runtime as rt
+from claude_foundry import _contract as c
+from claude_foundry._client import runtime as rt
 from fakes import FakeTransport, answer, error
 
 BASE = "https://acct.services.ai.azure.com/anthropic"
@@ -210,7 +210,7 @@ def test_a_failing_background_re_read_keeps_the_map_and_never_fails_a_call(caplo
 
     runtime = runtime_for(None, {"chat": entry("claude-sonnet-4-6")}, map_reader=broken, map_refresh_interval=0.05)
     client = client_of(runtime, foundry)
-    with caplog.at_level("WARNING", logger="claude_foundry.client.runtime"):
+    with caplog.at_level("WARNING", logger="claude_foundry._client.runtime"):
         for _ in range(5):
             assert client.messages.create(model="chat", max_tokens=8, messages=HI).model == "claude-sonnet-4-6"
             time.sleep(0.06)
@@ -232,7 +232,7 @@ def test_the_async_client_follows_a_move_on_404():
 
 
 def test_env_pins_the_physical_name_for_claude_code():
-    from claude_foundry.client.envexport import env_vars
+    from claude_foundry._client.envexport import env_vars
 
     contract = c.Contract(resource="acct", base_url=BASE,
                           deployments={"chat": c.DeploymentInfo(model="claude-sonnet-5-5", version="2",

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from claude_foundry import cli
-from claude_foundry.azure import arm
-from claude_foundry.program import armmap
+from claude_foundry._azure import arm
+from claude_foundry.program import _armmap as armmap
 from claude_foundry.program import policy as pol
-from claude_foundry.program.plan import Plan, plan
+from claude_foundry.program._plan import Plan, plan
 from claude_foundry.program.spec import Spec, load_spec
 from claude_foundry_sandbox.testing import extends_line
 

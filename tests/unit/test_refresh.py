@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from stacktext import one_deployment_stack
 
-from claude_foundry import catalogue as catmod
-from claude_foundry.catalogue import load_catalogue, load_catalogue_file
+from claude_foundry import _catalogue as catmod
+from claude_foundry._catalogue import load_catalogue, load_catalogue_file
+from claude_foundry._ops import refresh
 from claude_foundry.cli import main
-from claude_foundry.ops import refresh
 from claude_foundry.program.spec import load_spec
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "models-list-eastus2.json"

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from stacktext import one_deployment_stack
 
-from claude_foundry import contract
-from claude_foundry.cli import exit_code, main
-from claude_foundry.errors import InvalidArgument, UserError
-from claude_foundry.ops.rotate import (
+from claude_foundry import _contract as contract
+from claude_foundry._errors import InvalidArgument, UserError
+from claude_foundry._ops.rotate import (
     COMPLETE,
     TAG_VALUE_MAX,
     RunRecord,
@@ -22,6 +21,7 @@ from claude_foundry.ops.rotate import (
     run_secret_name,
     select_accounts,
 )
+from claude_foundry.cli import exit_code, main
 from claude_foundry.program.spec import load_spec
 
 MULTI = one_deployment_stack() + """\
@@ -145,8 +145,8 @@ def test_a_long_run_record_is_split_over_tags_of_256_characters() -> None:
 
 def test_quota_pools(multi: Path) -> None:
     """Global Standard: one pool per subscription; Data Zone Standard: one per data zone; any other SKU: per region."""
-    from claude_foundry.catalogue import load_catalogue
-    from claude_foundry.ops.preflight import Preflight
+    from claude_foundry._catalogue import load_catalogue
+    from claude_foundry._ops.preflight import Preflight
 
     pf: Any = Preflight.__new__(Preflight)  # only the catalogue: no Azure client
     pf.catalogue = load_catalogue()
@@ -159,7 +159,7 @@ def test_quota_pools(multi: Path) -> None:
 def test_the_age_of_a_run_record() -> None:
     import time
 
-    from claude_foundry.ops.rotate import RUN_RESUME_WINDOW, _iso
+    from claude_foundry._ops.rotate import RUN_RESUME_WINDOW, _iso
 
     now = time.time()
     assert RunRecord(run_id="r", accounts=["primary"], updated_at=_iso(now - 60)).age(now) == pytest.approx(60, abs=1)

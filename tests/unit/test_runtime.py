@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.client import _sources
-from claude_foundry.client import runtime as rt
+from claude_foundry import _contract as c
+from claude_foundry._client import _sources
+from claude_foundry._client import runtime as rt
 from fakes import FakeFoundry, FakeTransport
 
 KEY_OLD = "old-key-0123456789abcdef"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from claude_foundry.cli import main
-from claude_foundry.program.reference import reference_markdown, schema_json
-from claude_foundry.program.spec.schema import Spec
+from claude_foundry.program._reference import reference_markdown, schema_json
+from claude_foundry.program.spec._schema import Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

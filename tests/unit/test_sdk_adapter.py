@@ -1,5 +1,5 @@
 """What claude-foundry relies on that the anthropic SDK and httpx2 do not publish, pinned against the installed
-versions (client/_sdk.py is the one module that touches it), and the one retry-after parser. When an SDK release
+versions (_client/_sdk.py is the one module that touches it), and the one retry-after parser. When an SDK release
 removes or changes one of these, a test here fails by name."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import anthropic
 import httpx2
 import pytest
 
-from claude_foundry.client import _http, _sdk
+from claude_foundry._client import _http, _sdk
 from fakes import FakeTransport
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "claude_foundry"

@@ -28,11 +28,11 @@ from badserver import (
     redirect,
 )
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
-from claude_foundry.client import _http, _redact, smoke
-from claude_foundry.client import runtime as rt
-from claude_foundry.client.failover import FailoverRuntime
+from claude_foundry._client import _http, _redact, smoke
+from claude_foundry._client import runtime as rt
+from claude_foundry._client.failover import FailoverRuntime
 from fakes import error_body, message
 
 KEY = "k" * 12 + "-issue20-unit-key-" + "0123456789"  # no key shape: only knowing the key masks it
@@ -163,7 +163,7 @@ def test_a_request_for_another_origin_is_refused_before_it_is_sent() -> None:
 def test_key_vault_reads_follow_no_redirect() -> None:
     from azure.core.pipeline.policies import RedirectPolicy
 
-    from claude_foundry.client import _sources
+    from claude_foundry._client import _sources
 
     client = _sources._secret_client("https://kv.vault.azure.net", StaticToken(), None, 5.0)
     # pinned: where azure-core 1.4x keeps a generated client's pipeline policies (RedirectPolicy.allow is public)
@@ -278,7 +278,7 @@ def test_runtime_call_is_bounded_in_time_and_memory(endpoint: BadServer, cert_di
 
 
 def test_event_parsing_is_linear_in_the_bytes_received() -> None:
-    from claude_foundry.client._middleware import _EventWatch
+    from claude_foundry._client._middleware import _EventWatch
 
     def feed(n: int) -> float:
         watch = _EventWatch()
@@ -345,7 +345,7 @@ def test_reports_are_written_when_printing_fails(endpoint: BadServer, cert_dir: 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("stdout is gone")
 
-    from claude_foundry.cli import smoke as smoke_command
+    from claude_foundry.cli import _smoke as smoke_command
 
     monkeypatch.setattr(smoke_command, "render_report", broken)
     with pytest.raises(OSError, match="stdout is gone"):

@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 import httpx2
 import pytest
 
-from claude_foundry import contract as c
-from claude_foundry.cli.smoke import render_report
-from claude_foundry.client import runtime as rt
-from claude_foundry.client import smoke
+from claude_foundry import _contract as c
+from claude_foundry._client import runtime as rt
+from claude_foundry._client import smoke
+from claude_foundry.cli._smoke import render_report
 from fakes import FakeTransport, answer, error
 
 KEY = "smoke-unit-key-0123456789"
@@ -235,7 +235,7 @@ def test_missing_request_id_warning_shows_in_table_and_cli_exit_0(capsys, monkey
     from rich.console import Console
 
     from claude_foundry import cli
-    from claude_foundry.cli import smoke as smoke_cli
+    from claude_foundry.cli import _smoke as smoke_cli
 
     script = Script()
     script.no_request_id.add("haiku")
@@ -401,7 +401,7 @@ def _kv_forbidden(inner="ForbiddenByRbac"):
 
 
 def _vault_script(monkeypatch, failures):
-    from claude_foundry.client import targets
+    from claude_foundry._client import targets
 
     calls = []
 
@@ -429,7 +429,7 @@ def test_key_vault_forbidden_by_rbac_is_waited_out(monkeypatch):
 
 
 def test_key_vault_forbidden_by_rbac_that_persists_says_which_role(monkeypatch):
-    from claude_foundry.errors import OperationFailed
+    from claude_foundry._errors import OperationFailed
 
     targets, calls = _vault_script(monkeypatch, [_kv_forbidden() for _ in range(1000)])
     with pytest.raises(OperationFailed) as info:
@@ -441,7 +441,7 @@ def test_key_vault_forbidden_by_rbac_that_persists_says_which_role(monkeypatch):
 
 
 def test_key_vault_firewall_403_is_not_waited_for(monkeypatch):
-    from claude_foundry.errors import OperationFailed
+    from claude_foundry._errors import OperationFailed
 
     targets, calls = _vault_script(monkeypatch, [_kv_forbidden("ForbiddenByFirewall") for _ in range(5)])
     with pytest.raises(OperationFailed) as info:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from claude_foundry import _contract as c
 from claude_foundry import cli
-from claude_foundry import contract as c
 
 KEY = "smoke-cli-unit-key-0123456789"
 pytest_plugins = ["pytester"]
@@ -44,8 +44,8 @@ def test_usage_errors_exit_2(argv, words, capsys):
 ])
 def test_the_library_names_the_target_fields(target, words):
     """What the CLI words as flags above, the library words as RuntimeTarget's fields (docs/architecture.md)."""
-    from claude_foundry.client.targets import RuntimeTarget, resolve_runtime
-    from claude_foundry.errors import UserError
+    from claude_foundry._client.targets import RuntimeTarget, resolve_runtime
+    from claude_foundry._errors import UserError
 
     with pytest.raises(UserError) as caught:
         resolve_runtime(RuntimeTarget(**target), environ={})
@@ -73,7 +73,7 @@ def test_contract_subset_unknown_deployment(tmp_path, monkeypatch, capsys):
 
 
 def test_plugin_skips_without_target(pytester):
-    pytester.makeconftest('pytest_plugins = ["claude_foundry.client.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["claude_foundry.pytest_plugin"]')
     pytester.makepyfile("def test_x(claude_foundry_smoke):\n    assert False\n")
     for name in (c.ENV_VAULT_URL, c.ENV_RESOURCE, c.ENV_BASE_URL):
         pytester._monkeypatch.delenv(name, raising=False)
@@ -106,7 +106,7 @@ accounts:
 
 
 def test_stack_expectations_follow_what_each_account_serves(tmp_path):
-    from claude_foundry.cli.smoke import stack_expectations
+    from claude_foundry.cli._smoke import stack_expectations
 
     path = tmp_path / "prod.yaml"
     path.write_text(MULTI_STACK, encoding="utf-8")
@@ -129,7 +129,7 @@ def _multi_contract(tmp_path):
 
 
 def test_contract_subset_is_checked_against_every_account(tmp_path, monkeypatch, capsys):
-    from claude_foundry.client import smoke
+    from claude_foundry._client import smoke
 
     path = _multi_contract(tmp_path)
     monkeypatch.setenv(c.ENV_API_KEY, KEY)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_foundry import contract
-from claude_foundry.catalogue import load_catalogue
+from claude_foundry import _contract as contract
+from claude_foundry._catalogue import load_catalogue
 from claude_foundry.cli import main
 from claude_foundry.program.spec import SpecError, load_spec
 
@@ -276,7 +276,7 @@ def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_packaged_example_stack_is_the_dev_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from claude_foundry.cli.demo import default_stack
+    from claude_foundry.cli._demo import default_stack
 
     monkeypatch.chdir(tmp_path)  # outside the repository: the demo falls back to the packaged example
     packaged = default_stack()

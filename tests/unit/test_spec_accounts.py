@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from stacktext import one_deployment_stack
 
-from claude_foundry import contract as c
-from claude_foundry.program.reference import schema_json
+from claude_foundry import _contract as c
+from claude_foundry.program._reference import schema_json
 from claude_foundry.program.spec import SpecError, load_spec, spec_from_mapping
 
 BASE = one_deployment_stack("fast: {model: claude-haiku-4-5}\n  deep: {model: claude-opus-4-8, capacity: 50}")

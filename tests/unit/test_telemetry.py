@@ -19,10 +19,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from test_failover import KEY_A, MSG, Clock, Fake, connect_error, make
 
-from claude_foundry import contract as c
-from claude_foundry.client import _telemetry
-from claude_foundry.client import runtime as rt
-from claude_foundry.client.failover import CircuitBreaker
+from claude_foundry import _contract as c
+from claude_foundry._client import _telemetry
+from claude_foundry._client import runtime as rt
+from claude_foundry._client.failover import CircuitBreaker
 from fakes import FakeTransport, answer, error
 
 USAGE = {"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 11, "cache_creation_input_tokens": 5}
@@ -303,7 +303,7 @@ def test_off_without_a_provider() -> None:
     """In a fresh interpreter, nothing configured: enabled() is False (this pins the API's default provider
     classes); an SDK meter provider alone, or a tracer provider alone, turns it on."""
     code = """
-from claude_foundry.client import _telemetry
+from claude_foundry._client import _telemetry
 from opentelemetry import metrics, trace
 assert _telemetry.enabled() is False, "off by default"
 import sys

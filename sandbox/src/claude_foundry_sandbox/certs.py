@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from claude_foundry import files
-from claude_foundry.files import write_private
+from claude_foundry import _files as files
+from claude_foundry._files import write_private
 
 CA_CERT_FILE = "sandbox-ca.pem"
 CA_KEY_FILE = "sandbox-ca-key.pem"

@@ -29,8 +29,8 @@ from typing import Any, TypeGuard
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from claude_foundry.azure import arm as arm_facts
-from claude_foundry.catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
+from claude_foundry._azure import arm as arm_facts
+from claude_foundry._catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
 from claude_foundry_sandbox import bodies, caching, identity, messages_api
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names

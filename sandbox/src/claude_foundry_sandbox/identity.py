@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from claude_foundry import contract
+from claude_foundry import _contract as contract
 from claude_foundry_sandbox import bodies
 from claude_foundry_sandbox.state import State
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-#: The Contributor role's GUID in Azure. ``claude_foundry.azure.arm.ROLE_IDS["contributor"]`` differs from it; the
+#: The Contributor role's GUID in Azure. ``claude_foundry._azure.arm.ROLE_IDS["contributor"]`` differs from it; the
 #: sandbox maps both to Contributor so assignments made with either are honoured.
 AZURE_CONTRIBUTOR_GUID = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 

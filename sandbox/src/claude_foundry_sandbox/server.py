@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claude_foundry import contract
-from claude_foundry.files import write_private
+from claude_foundry import _contract as contract
+from claude_foundry._files import write_private
 from claude_foundry_sandbox import identity
 from claude_foundry_sandbox.app import ADMIN_PREFIX, add_principal, build_app
 from claude_foundry_sandbox.certs import make_certificates

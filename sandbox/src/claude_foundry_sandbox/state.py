@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from claude_foundry.azure import arm
-from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.files import write_private
+from claude_foundry._azure import arm
+from claude_foundry._catalogue import Catalogue, load_catalogue
+from claude_foundry._files import write_private
 from claude_foundry_sandbox.roles import AZURE_CONTRIBUTOR_GUID
 
 #: Built-in roles the sandbox knows beyond ``arm.ROLE_IDS`` (same GUIDs in every tenant).

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from claude_foundry.azure import arm
+from claude_foundry._azure import arm
 
 CLAUDE_MODEL = "claude-sonnet-4-6"
 PROVIDER_DATA = {"organizationName": "Contoso Test", "countryCode": "US", "industry": "technology"}

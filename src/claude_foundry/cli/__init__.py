@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from claude_foundry import __version__
-from claude_foundry.errors import ExtraMissing, OperationFailed, UserError
-from claude_foundry.errors import install_hint as install_hint  # the CLI's too (doctor, lifecycle, scripts)
+from claude_foundry._errors import ExtraMissing, OperationFailed, UserError
+from claude_foundry._errors import install_hint as install_hint  # the CLI's too (doctor, lifecycle, scripts)
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"claude_foundry.cli.{name}").register(sub)
+        importlib.import_module(f"claude_foundry.cli._{name}").register(sub)
     return parser
 
 
@@ -157,8 +157,8 @@ _SUBSCRIPTION = {"subscription_id": "--subscription"}
 _OPERATION_TIMEOUT = {"operation_timeout": "--operation-timeout"}
 
 #: The one table from library parameters to flags, per command: the library names the parameter of an argument it
-#: refuses (:class:`~claude_foundry.errors.InvalidArgument`, ``ops.rotate.RotationWarning``) or that a message
-#: names (:class:`~claude_foundry.errors.Parameter`: a bound to raise, a target to choose), the CLI says the flag.
+#: refuses (:class:`~claude_foundry._errors.InvalidArgument`, ``ops.rotate.RotationWarning``) or that a message
+#: names (:class:`~claude_foundry._errors.Parameter`: a bound to raise, a target to choose), the CLI says the flag.
 PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
                     "break_lease": "--break-lease", **_SUBSCRIPTION},
@@ -190,7 +190,7 @@ def exit_code(exc: UserError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from claude_foundry.client._redact import install_log_redaction
+    from claude_foundry._client._redact import install_log_redaction
 
     install_log_redaction()  # keys and tokens never reach a log line, whatever ANTHROPIC_LOG or logging says
     parser = build_parser()
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_missing_module_message(args.command, exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # Azure SDK errors reach here as words, not tracebacks
-        from claude_foundry.azure.errors import describe_azure
+        from claude_foundry._azure.errors import describe_azure
 
         message = describe_azure(exc)
         if message is None:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from claude_foundry import files
+from claude_foundry import _files as files
+from claude_foundry._errors import UserError
 from claude_foundry.cli._target import add_operation_timeout, bounded
-from claude_foundry.cli.ui import make_console
-from claude_foundry.errors import UserError
+from claude_foundry.cli._ui import make_console
 
 LOCAL_NOTE = ("This is a LOCAL REHEARSAL against the embedded sandbox (a stand-in for Azure on this machine); "
               "`pulumi up` against Azure is the real path.")
@@ -105,7 +105,7 @@ def embedded_sandbox(state_dir: Path | None, console: Any) -> Iterator[dict[str,
         with _embedded(None, console) as connection:
             yield connection
         return
-    from claude_foundry.rehearse.state import held
+    from claude_foundry._rehearse.state import held
 
     # One embedded sandbox per state directory at a time: two would each load the persisted state, and the last
     # to save would drop what the other created. A second run waits for the first, then starts from its state.
@@ -147,7 +147,7 @@ def _embedded(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
 @contextlib.contextmanager
 def local_session(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any]]:
 
-    from claude_foundry.azure.target import sandbox_target
+    from claude_foundry._azure.target import sandbox_target
 
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")

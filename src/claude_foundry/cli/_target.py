@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from claude_foundry.errors import UserError
+from claude_foundry._errors import UserError
 
 
 def bounded(kind: type, low: float, high: float, unit: str = "") -> Callable[[str], Any]:
@@ -39,7 +39,7 @@ OPERATION_TIMEOUT_RANGE = (1.0, 86400.0)
 
 
 def add_operation_timeout(p: argparse.ArgumentParser) -> None:
-    from claude_foundry.azure.target import OPERATION_TIMEOUT
+    from claude_foundry._azure.target import OPERATION_TIMEOUT
 
     p.add_argument("--operation-timeout", type=bounded(float, *OPERATION_TIMEOUT_RANGE, "seconds"),
                    default=OPERATION_TIMEOUT, metavar="SECONDS",
@@ -60,8 +60,8 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_target(args: argparse.Namespace) -> Any:
-    """A :class:`claude_foundry.azure.target.Target` from ``--sandbox`` / ``--subscription``."""
-    from claude_foundry.azure.target import azure_target, sandbox_target
+    """A :class:`claude_foundry._azure.target.Target` from ``--sandbox`` / ``--subscription``."""
+    from claude_foundry._azure.target import azure_target, sandbox_target
 
     if getattr(args, "sandbox", None):
         if getattr(args, "subscription", None):
@@ -77,8 +77,8 @@ def dumps(data: Any) -> str:
 def run_report_command(args: argparse.Namespace, runner: Any, passed: Any, render: Any) -> int:
     """The body of ``preflight`` and ``verify``: plan the stack for the target, run the checks, print the report
     with ``render(report, console)`` (or ``--json``); exit 0 when ``passed(report)``, else 1."""
-    from claude_foundry.cli.ui import make_console
-    from claude_foundry.ops.view import stack_view
+    from claude_foundry._ops.view import stack_view
+    from claude_foundry.cli._ui import make_console
     from claude_foundry.program.spec import load_spec
 
     spec = load_spec(args.stack_file)

@@ -2,10 +2,10 @@
 
 The rules look at a *neutral resource view* (:class:`PolicyResource`): the Pulumi type token, the
 resource's properties as the engine sees them (camelCase, the same as the mock inputs of
-:mod:`claude_foundry.program.plan`), its logical name and URN, whether it is ``protect``-ed and which resources its
+:mod:`claude_foundry.program._plan`), its logical name and URN, whether it is ``protect``-ed and which resources its
 properties depend on. Two adapters fill it in:
 
-* :func:`from_planned` / :func:`resources_of_plan` from :class:`claude_foundry.program.plan.PlannedResource`
+* :func:`from_planned` / :func:`resources_of_plan` from :class:`claude_foundry.program._plan.PlannedResource`
   (offline: ``claude-foundry plan STACK --policy``);
 * :func:`from_pulumi` from what ``pulumi-policy`` hands a ``ResourceValidationPolicy`` or a
   ``StackValidationPolicy`` (``policy/__main__.py``, ``pulumi preview --policy-pack policy``). Values that
@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_foundry import contract, provider_data
-from claude_foundry.azure import arm
-from claude_foundry.catalogue import Catalogue, load_catalogue
+from claude_foundry import _contract as contract
+from claude_foundry import _provider_data as provider_data
+from claude_foundry._azure import arm
+from claude_foundry._catalogue import Catalogue, load_catalogue
 
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
@@ -755,14 +756,14 @@ def evaluate(resources: Sequence[PolicyResource], config: PolicyConfig | None = 
 
 
 def from_planned(resource: Any) -> PolicyResource:
-    """A :class:`claude_foundry.program.plan.PlannedResource` as the rules see it."""
+    """A :class:`claude_foundry.program._plan.PlannedResource` as the rules see it."""
     return PolicyResource(type=resource.type, name=resource.name, props=resource.inputs, urn=resource.urn,
                           protect=bool(resource.protect),
                           property_dependencies=dict(getattr(resource, "property_dependencies", {}) or {}))
 
 
 def resources_of_plan(plan: Any) -> list[PolicyResource]:
-    """The custom resources of a :class:`claude_foundry.program.plan.Plan` (components carry nothing to check)."""
+    """The custom resources of a :class:`claude_foundry.program._plan.Plan` (components carry nothing to check)."""
     return [from_planned(r) for r in plan.resources if r.custom]
 
 

@@ -10,8 +10,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry import provider_data
-from claude_foundry.azure import arm as arm_facts
+from claude_foundry import _provider_data as provider_data
+from claude_foundry._azure import arm as arm_facts
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
 from claude_foundry_sandbox.state import normalize_location

@@ -16,7 +16,7 @@ built; the components below the top take the stack's accounts as one list of :cl
 Needs the ``infra`` extra (pulumi, pulumi-azure-native).
 """
 
-from claude_foundry.program.components.access import (
+from claude_foundry.program.components._access import (
     AccessAssignments,
     AccessAssignmentsArgs,
     ClaudeUserArgs,
@@ -24,17 +24,17 @@ from claude_foundry.program.components.access import (
     SecretReaderArgs,
     role_assignment_name,
 )
-from claude_foundry.program.components.account import FoundryAccount, FoundryAccountArgs
-from claude_foundry.program.components.accounts import AccountRef
-from claude_foundry.program.components.alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
-from claude_foundry.program.components.common import TYPE_PREFIX
-from claude_foundry.program.components.dashboard import UsageDashboard, UsageDashboardArgs
-from claude_foundry.program.components.deployments import ClaudeDeployments, ClaudeDeploymentsArgs
-from claude_foundry.program.components.diagnostics import Diagnostics, DiagnosticsArgs
-from claude_foundry.program.components.network import PrivateNetwork, PrivateNetworkArgs, private_network_acls
-from claude_foundry.program.components.project import FoundryProjectArgs, foundry_project
-from claude_foundry.program.components.stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack, ClaudeFoundryStackArgs
-from claude_foundry.program.components.vault import ContractVault, ContractVaultArgs
+from claude_foundry.program.components._account import FoundryAccount, FoundryAccountArgs
+from claude_foundry.program.components._accounts import AccountRef
+from claude_foundry.program.components._alerts import Alerts, AlertsArgs, CostBudget, CostBudgetArgs
+from claude_foundry.program.components._common import TYPE_PREFIX
+from claude_foundry.program.components._dashboard import UsageDashboard, UsageDashboardArgs
+from claude_foundry.program.components._deployments import ClaudeDeployments, ClaudeDeploymentsArgs
+from claude_foundry.program.components._diagnostics import Diagnostics, DiagnosticsArgs
+from claude_foundry.program.components._network import PrivateNetwork, PrivateNetworkArgs, private_network_acls
+from claude_foundry.program.components._project import FoundryProjectArgs, foundry_project
+from claude_foundry.program.components._stack import DEFAULT_COMPONENT_NAME, ClaudeFoundryStack, ClaudeFoundryStackArgs
+from claude_foundry.program.components._vault import ContractVault, ContractVaultArgs
 
 __all__ = [
     "DEFAULT_COMPONENT_NAME",

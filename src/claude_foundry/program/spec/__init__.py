@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from claude_foundry.catalogue import Catalogue, load_catalogue
-from claude_foundry.errors import UserError
-from claude_foundry.program.spec.issues import Issue, LoadError, Mark, dotted
-from claude_foundry.program.spec.loader import Document, load_document
-from claude_foundry.program.spec.schema import SKUS, Spec, spec_json_schema
-from claude_foundry.provider_data import INDUSTRIES
+from claude_foundry._catalogue import Catalogue, load_catalogue
+from claude_foundry._errors import UserError
+from claude_foundry._provider_data import INDUSTRIES
+from claude_foundry.program.spec._issues import Issue, LoadError, Mark, dotted
+from claude_foundry.program.spec._loader import Document, load_document
+from claude_foundry.program.spec._schema import SKUS, Spec, spec_json_schema
 
 __all__ = ["INDUSTRIES", "SKUS", "Issue", "Mark", "Spec", "SpecError", "load_spec", "spec_from_mapping",
            "spec_json_schema", "validate_data"]
