@@ -49,9 +49,26 @@ def test_importing_the_package_loads_nothing_else():
 
 def test_the_compatibility_paths_are_gone():
     for old in ("claude_foundry.components", "claude_foundry.spec", "claude_foundry.runtime",
-                "claude_foundry.pytest_plugin"):
+                "claude_foundry.client.pytest_plugin"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(old)
+
+
+@pytest.mark.parametrize("internal", ["claude_foundry.errors", "claude_foundry.contract", "claude_foundry.client",
+                                      "claude_foundry.client.runtime", "claude_foundry.ops", "claude_foundry.azure",
+                                      "claude_foundry.program.plan", "claude_foundry.program.spec.schema",
+                                      "claude_foundry.program.components.stack", "claude_foundry.cli.smoke"])
+def test_internal_modules_are_private(internal):
+    """Everything but the documented surface has a ``_`` in its path (the rule itself: test_layers.py); the paths
+    that were public before it are gone rather than silently kept."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(internal)
+
+
+def test_the_pytest_plugin_is_public():
+    """docs/runtime.md: ``pytest_plugins = ["claude_foundry.pytest_plugin"]`` or ``-p claude_foundry.pytest_plugin``."""
+    plugin = importlib.import_module("claude_foundry.pytest_plugin")
+    assert callable(plugin.pytest_addoption)
 
 
 def _our_exceptions() -> list[type[BaseException]]:

@@ -6,12 +6,18 @@ of the design). A new module must be placed in the table, so the test also fails
 Two distributions live in this repository: ``claude-foundry`` (``src/claude_foundry``) and
 ``claude-foundry-sandbox`` (``sandbox/src/claude_foundry_sandbox``). The sandbox imports the core's vocabulary;
 the core never imports the sandbox, except the CLI commands that run it, inside a function (after the extra check),
-so ``pip install claude-foundry`` never needs it.
+so ``pip install claude-foundry`` never needs it. The sandbox may import the core's private vocabulary
+(``claude_foundry._contract``, ``claude_foundry._azure.arm`` …): one git tag releases both distributions.
+
+Only the documented surface is public (``PUBLIC``); every other module of the core has a ``_`` in its path, and the
+programs a team writes or gets from us (``infra/``, ``examples/``, ``policy/``, the ``init`` scaffold) import public
+paths only.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -29,6 +35,12 @@ VOCABULARY = {"claude_foundry", "claude_foundry._contract", "claude_foundry._err
 #: one ARM-resource shape.
 AZURE_IDS = {"claude_foundry._azure", "claude_foundry._azure.arm", "claude_foundry._azure.resource"}
 
+#: The public import paths (docs/library.md, docs/architecture.md "The front door"); every other module of the
+#: core distribution has a ``_``-prefixed component in its path.
+PUBLIC = {"claude_foundry", "claude_foundry.testing", "claude_foundry.pytest_plugin", "claude_foundry.program",
+          "claude_foundry.program.components", "claude_foundry.program.spec", "claude_foundry.program.policy",
+          "claude_foundry.cli", "claude_foundry.cli.__main__"}
+
 #: layer (a package or module prefix) -> the prefixes of ours it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "vocabulary": set(),
@@ -39,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "claude_foundry._ops": {"claude_foundry._azure", "claude_foundry.program", "claude_foundry._client"},
     SANDBOX: AZURE_IDS,  # the other distribution: the core's vocabulary and ARM ids, nothing else of it
     "claude_foundry.testing": {"claude_foundry._azure", "claude_foundry.program"},
+    "claude_foundry.pytest_plugin": {"claude_foundry._client"},  # the smoke test as pytest tests
     "claude_foundry.cli": {"claude_foundry"},  # anything; nothing imports it
 }
 #: The front door (``claude_foundry/__init__.py``) re-exports, on first use, what a team uses, from these homes
@@ -51,6 +64,7 @@ FORBIDDEN_THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "vocabulary": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "rich", "anthropic",
                    "yaml"),
     "claude_foundry._client": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "yaml"),
+    "claude_foundry.pytest_plugin": ("pulumi", "pulumi_azure_native", "azure.mgmt", "starlette", "uvicorn", "yaml"),
     "claude_foundry._azure": ("pulumi", "pulumi_azure_native", "starlette", "uvicorn", "anthropic"),
     "claude_foundry._ops": ("starlette", "uvicorn"),
     SANDBOX: ("pulumi", "pulumi_azure_native", "anthropic", "rich"),
@@ -223,6 +237,58 @@ def test_the_core_distribution_never_imports_the_sandbox() -> None:
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {me} imports {name} at module level "
                            "(the core install has no sandbox: import it inside the command)")
     assert not bad, "the core distribution imports the sandbox distribution:\n" + "\n".join(bad)
+
+
+def _private(module: str) -> bool:
+    return any(p.startswith("_") and not p.endswith("__") for p in module.split(".")[1:])
+
+
+def test_everything_but_the_public_surface_is_private() -> None:
+    """A module of the core is in ``PUBLIC`` or has a ``_`` in its path; each public path exists."""
+    core = {module_name(p) for p in MODULES if not _within(module_name(p), SANDBOX)}
+    neither = sorted(m for m in core if m not in PUBLIC and not _private(m))
+    assert not neither, f"public by accident (add a _ to the path, or to PUBLIC and docs/library.md): {neither}"
+    assert not PUBLIC - core, f"public paths that do not exist: {sorted(PUBLIC - core)}"
+    assert not any(_private(m) for m in PUBLIC)
+
+
+#: what teams' programs are made from: our Pulumi program, its example, the policy pack and the ``init`` scaffold
+TEAM_PROGRAMS = ("infra/*.py", "examples/**/*.py", "policy/*.py", "src/claude_foundry/scaffold/**/*.tmpl",
+                 "src/claude_foundry/scaffold/scripts/*")
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(claude_foundry[\w.]*)[ \t]+import[ \t]+(?:\(([\w\s,]*)|([\w \t,]*))"
+                     r"|import[ \t]+(claude_foundry[\w.]*))", re.MULTILINE)
+
+
+def _public_imports_of(text: str) -> list[str]:
+    """The modules of ours a program's text imports (``from X import y``: ``X.y`` when it is a module)."""
+    out = []
+    for m in _IMPORT.finditer(text):
+        module = m.group(1) or m.group(4)
+        out.append(module)
+        for name in (m.group(2) or m.group(3) or "").replace("\n", " ").split(","):
+            name = name.strip().split(" ")[0]
+            if name and _is_our_module(f"{module}.{name}"):
+                out.append(f"{module}.{name}")
+    return out
+
+
+def test_team_programs_import_only_public_paths() -> None:
+    seen, bad = 0, []
+    for pattern in TEAM_PROGRAMS:
+        for path in sorted(ROOT.glob(pattern)):
+            for module in _public_imports_of(path.read_text(encoding="utf-8")):
+                seen += 1
+                if module not in PUBLIC:
+                    bad.append(f"{path.relative_to(ROOT)}: {module}")
+    assert seen >= 8, "the scan found too few imports: are the globs right?"
+    assert not bad, "a team's program imports a private path:\n" + "\n".join(bad)
+
+
+def test_the_public_import_check_sees_a_private_import() -> None:
+    """The checker itself: a private module, imported either way, is reported."""
+    text = "from claude_foundry import _contract as c\nfrom claude_foundry._client.runtime import X\n"
+    assert [m for m in _public_imports_of(text) if m not in PUBLIC] == ["claude_foundry._contract",
+                                                                        "claude_foundry._client.runtime"]
 
 
 def test_the_sandbox_is_its_own_distribution() -> None:

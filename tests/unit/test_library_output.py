@@ -21,7 +21,7 @@ from claude_foundry._errors import ArgumentProblem, InvalidArgument, OperationFa
 from claude_foundry.cli import PARAMETER_FLAGS, build_parser, error_text, exit_code, main
 
 SRC = Path(claude_foundry.__file__).parent
-LIBRARY = ("ops", "client", "program", "azure")
+LIBRARY = ("_ops", "_client", "program", "_azure")
 #: Rich's style tags as they appear in markup: ``[bold]``, ``[green]``, ``[/]``, ``[dim]— ...``.
 MARKUP = re.compile(r"\[/\]|\[/?(?:bold|dim|italic|underline|reverse|blink|strike|green|red|yellow|blue|magenta|"
                     r"cyan|white|black)\b[^\]]*\]")
@@ -71,7 +71,7 @@ def test_the_scan_reads_every_library_package() -> None:
     modules = _modules()
     for package in LIBRARY:
         assert any(p.parent == SRC / package for p in modules), package
-    assert SRC / "ops" / "rotate.py" in modules
+    assert SRC / "_ops" / "rotate.py" in modules
 
 
 def test_library_modules_return_data_and_leave_printing_to_the_cli() -> None:
