@@ -12,10 +12,12 @@ workspace_id=..., claude_users=[...], secret_readers=[...]))`` wires in your res
 see docs/library.md. Every component is ``(name, args, opts)`` with frozen keyword-only ``*Args`` checked when
 built; the components below the top take the stack's accounts as one list of :class:`AccountRef`
 (``FoundryAccount(...).ref()``). Test such a program with :mod:`claude_foundry.testing`.
+``FOUNDRY_BASE_URL_TEMPLATE`` is the Claude endpoint template (Azure's) that ``base_url_template`` defaults to.
 
 Needs the ``infra`` extra (pulumi, pulumi-azure-native).
 """
 
+from claude_foundry._contract import FOUNDRY_BASE_URL_TEMPLATE
 from claude_foundry.program.components._access import (
     AccessAssignments,
     AccessAssignmentsArgs,
@@ -38,6 +40,7 @@ from claude_foundry.program.components._vault import ContractVault, ContractVaul
 
 __all__ = [
     "DEFAULT_COMPONENT_NAME",
+    "FOUNDRY_BASE_URL_TEMPLATE",
     "TYPE_PREFIX",
     "AccessAssignments",
     "AccessAssignmentsArgs",
