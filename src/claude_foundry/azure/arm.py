@@ -283,3 +283,47 @@ def private_endpoint_id(subscription_id: str, resource_group: str, name: str) ->
 
 def private_dns_zone_id(subscription_id: str, resource_group: str, zone: str) -> str:
     return f"{resource_group_id(subscription_id, resource_group)}/providers/{NETWORK_NAMESPACE}/privateDnsZones/{zone}"
+
+
+# --- Usage and cost (`usage`): Azure Monitor metrics of the accounts, Cost Management's query and forecast -----
+
+#: Read-only built-in roles ``usage`` needs (same GUIDs in every tenant; learn.microsoft.com "Azure built-in
+#: roles", Monitor and Management + governance sections). Monitoring Reader reads metrics
+#: (``Microsoft.Insights/metrics/read`` through ``*/read``) on the accounts; Cost Management Reader reads cost
+#: data (``Microsoft.CostManagement/*/read``, ``Microsoft.Consumption/*/read``: the query, the forecast and the
+#: budget's spend) on the resource group or the subscription.
+MONITORING_READER_ROLE_ID = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+COST_MANAGEMENT_READER_ROLE_ID = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+MONITORING_READER_ROLE_NAME = "Monitoring Reader"
+COST_MANAGEMENT_READER_ROLE_NAME = "Cost Management Reader"
+
+#: ``Metrics_List`` (``GET {resourceUri}/providers/Microsoft.Insights/metrics``), the version azure-mgmt-monitor
+#: 7.0 sends; the parameters and the answer's shape were read in azure-rest-api-specs
+#: ``specification/monitor/resource-manager/Microsoft.Insights/stable/2023-10-01/metrics_API.json`` and its
+#: examples ``GetMetric.json``, ``GetMetricError.json``.
+METRICS_API_VERSION = "2024-02-01"
+#: ``Query_Usage`` (``POST {scope}/providers/Microsoft.CostManagement/query``), the version
+#: azure-mgmt-costmanagement 5.0 sends; shapes read in azure-rest-api-specs
+#: ``specification/cost-management/resource-manager/Microsoft.CostManagement/stable/2023-11-01`` (examples
+#: ``ResourceGroupQueryGrouping.json``, ``BillingAccountForecast.json``).
+COST_MANAGEMENT_API_VERSION = "2025-03-01"
+
+#: The account metrics ``usage`` reads (learn.microsoft.com "Supported metrics for
+#: Microsoft.CognitiveServices/accounts", MicrosoftDocs/azure-monitor-docs
+#: ``articles/azure-monitor/reference/supported-metrics/microsoft-cognitiveservices-accounts-metrics.md``,
+#: ms.date 2026-07-31): categories "Models - HTTP Requests", "Models - Usage", "Models - Latency". All Count /
+#: Total (Sum) but the latency (MilliSeconds, Average); all split by ``ModelDeploymentName``; ``ModelRequests``
+#: also by ``StatusCode``. The cache metrics "apply to Anthropic model deployments" and are "surfaced in response
+#: usage section as" ``cache_read_input_tokens``, ``cache_creation.ephemeral_5m_input_tokens`` and
+#: ``cache_creation.ephemeral_1h_input_tokens``. ``TimeToLastByte`` is the latency that "applies to PTU,
+#: PTU-managed, and Pay-as-you-go deployments" (``TimeToResponse`` only to PTU ones; Claude deploys Global or
+#: Data Zone Standard, pay-as-you-go).
+METRIC_MODEL_REQUESTS = "ModelRequests"
+METRIC_INPUT_TOKENS = "InputTokens"
+METRIC_OUTPUT_TOKENS = "OutputTokens"
+METRIC_CACHE_READ_TOKENS = "cacheReadInputTokens"
+METRIC_CACHE_WRITE_5M_TOKENS = "ephemeral5mInputTokens"
+METRIC_CACHE_WRITE_1H_TOKENS = "ephemeral1hInputTokens"
+METRIC_TIME_TO_LAST_BYTE = "TimeToLastByte"
+METRIC_DIMENSION_DEPLOYMENT = "ModelDeploymentName"
+METRIC_DIMENSION_STATUS = "StatusCode"

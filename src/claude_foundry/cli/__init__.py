@@ -33,6 +33,7 @@ COMMANDS = (
     "doctor",
     "preflight",
     "verify",
+    "usage",
     "rotate_keys",
     "migrate",
     "catalogue",
@@ -48,7 +49,8 @@ COMMANDS = (
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("rich", "shtab"),
     "infra": ("rich", "pulumi", "pulumi_azure_native"),
-    "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
+    "ops": ("rich", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices",
+            "azure.mgmt.monitor", "azure.mgmt.costmanagement", "matplotlib"),
     "sandbox": ("rich", "claude_foundry_sandbox", "starlette", "uvicorn", "cryptography", "azure.mgmt.resource",
                 "azure.mgmt.cognitiveservices"),
 }
@@ -65,6 +67,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "demo": ("infra", "sandbox"),
     "preflight": ("ops",),
     "verify": ("ops",),
+    "usage": ("ops",),
     "rotate_keys": ("ops",),
     "migrate": ("ops",),
     "ci": ("ops",),
@@ -147,6 +150,7 @@ PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
                     "break_lease": "--break-lease"},
     "migrate": {"drain": "--drain", "accounts": "--account"},
+    "usage": {"since": "--since", "until": "--until", "chart": "--chart", "format": "--format"},
     "ci": {"repo": "--repo", "resource_group": "--resource-group", "location": "--location",
            "environments": "--environments", "deploy_resource_groups": "--deploy-resource-group",
            "identity_name": "--identity-name", "storage_account": "--storage-account", "container": "--container",

@@ -1,0 +1,236 @@
+"""`usage` rehearsed end to end: a stack deployed to a fresh sandbox, smoke-tested (plain and streamed) through
+the runtime with OpenTelemetry's in-memory reader and exporter, then read back through Azure Monitor's metrics
+API and Cost Management's query as the sandbox answers them: the tokens per deployment equal what the responses
+reported and what the runtime's metrics counted, a cost appears, and the chart is a real SVG / PNG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from claude_foundry.azure import arm
+from claude_foundry.azure.target import sandbox_target
+from claude_foundry.cli import main
+from claude_foundry.client import _telemetry
+from claude_foundry.client.runtime import FoundryRuntime
+from claude_foundry.client.smoke import run_smoke
+from claude_foundry.errors import OperationFailed
+from claude_foundry.ops.usage import collect
+from claude_foundry.ops.view import stack_view
+from claude_foundry.program.spec import load_spec
+from claude_foundry.rehearse import up_local
+from claude_foundry_sandbox import Sandbox, SandboxConfig
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean_runtime_env")]
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = str(ROOT / "stacks" / "dev.yaml")
+
+
+@pytest.fixture(scope="module")
+def otel() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
+    """SDK providers as the runtime sees them (OpenTelemetry sets its global providers once per process, so the
+    module's lookups are pointed at these instead, as tests/unit/test_telemetry.py does)."""
+    from opentelemetry import metrics, trace
+
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    mp = MeterProvider(metric_readers=[reader])
+    mp_ = pytest.MonkeyPatch()
+    _telemetry._reset_for_tests()
+    mp_.setattr(trace, "get_tracer_provider", lambda: tp)
+    mp_.setattr(metrics, "get_meter_provider", lambda: mp)
+    mp_.setattr(trace, "get_tracer", lambda *a, **k: tp.get_tracer(*a, **k))
+    mp_.setattr(metrics, "get_meter", lambda *a, **k: mp.get_meter(*a, **k))
+    mp_.setattr(_telemetry, "_DEFAULTS", [])
+    yield spans, reader
+    mp_.undo()
+    _telemetry._reset_for_tests()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, otel: Any) -> Iterator[dict[str, Any]]:
+    """A fresh sandbox (its traffic is this module's alone), stacks/dev.yaml deployed, smoke run plain and
+    streamed, and a prompt-cached call, all through the runtime."""
+    tmp = tmp_path_factory.mktemp("usage")
+    spans, reader = otel
+    with Sandbox(SandboxConfig(state_dir=str(tmp / "sbx"))) as sb:
+        conn = sb.write_connection_file(tmp / "conn.json")
+        spec = load_spec(STACK)
+        with sandbox_target(conn) as target:
+            deploy = up_local(spec, target, state_dir=tmp / "st")
+            assert deploy.result.ok
+            with FoundryRuntime.from_key_vault(deploy.vault_url, prefix=deploy.secret_prefix,
+                                               credential=target.credential, ca_bundle=target.ca_bundle,
+                                               use_cache=False) as runtime:
+                assert run_smoke(runtime).passed
+                assert run_smoke(runtime, stream=True).passed
+                client = runtime.client("my-claude-deployment")
+                system = [{"type": "text", "text": "policy " * 1200, "cache_control": {"type": "ephemeral"}}]
+                for _ in range(2):  # a cache write, then a cache read
+                    client.messages.create(model="my-claude-deployment", max_tokens=16, system=system,
+                                           messages=[{"role": "user", "content": "hello"}])
+            yield {"sandbox": sb, "conn": conn, "spec": spec, "target": target, "deploy": deploy,
+                   "spans": spans.get_finished_spans(),
+                   "metrics": reader.get_metrics_data(), "tmp": tmp}
+
+
+def _from_spans(spans: Any) -> dict[str, dict[str, int]]:
+    """deployment -> what the responses reported (the span's gen_ai.usage.* attributes)."""
+    out: dict[str, dict[str, int]] = {}
+    for s in spans:
+        a = s.attributes or {}
+        if "gen_ai.usage.output_tokens" not in a:
+            continue
+        t = out.setdefault(str(a["claude_foundry.deployment"]), {"input": 0, "output": 0, "cache_read": 0,
+                                                                  "cache_write": 0})
+        t["input"] += int(a["gen_ai.usage.input_tokens"])  # includes cache reads and writes (the conventions)
+        t["output"] += int(a["gen_ai.usage.output_tokens"])
+        t["cache_read"] += int(a.get("gen_ai.usage.cache_read.input_tokens", 0))
+        t["cache_write"] += int(a.get("gen_ai.usage.cache_creation.input_tokens", 0))
+    return out
+
+
+def _from_metrics(data: Any) -> dict[str, dict[str, int]]:
+    """deployment -> gen_ai.client.token.usage sums by token type (the runtime's OpenTelemetry metrics)."""
+    out: dict[str, dict[str, int]] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name != "gen_ai.client.token.usage":
+                    continue
+                for p in metric.data.data_points:
+                    dep = str(p.attributes["gen_ai.request.model"])
+                    kind = str(p.attributes["gen_ai.token.type"])
+                    out.setdefault(dep, {"input": 0, "output": 0})[kind] += int(p.sum)
+    return out
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def test_usage_equals_the_responses_and_the_runtime_metrics(served: dict[str, Any]) -> None:
+    report = collect(stack_view(served["spec"], served["target"]), _today(), _today() + dt.timedelta(days=1))
+    reported = _from_spans(served["spans"])
+    counted = _from_metrics(served["metrics"])
+    assert set(reported) == {"my-claude-deployment", "fast"}
+    totals = {dep: t for (_, dep), t in report.totals_by_deployment().items()}
+    assert set(totals) == set(reported)
+    for dep, t in totals.items():
+        azure_input = t["input_tokens"] + t["cache_read_tokens"] + t["cache_write_tokens"]
+        assert azure_input == reported[dep]["input"] == counted[dep]["input"], dep
+        assert t["output_tokens"] == reported[dep]["output"] == counted[dep]["output"], dep
+        assert t["cache_read_tokens"] == reported[dep]["cache_read"]
+        assert t["cache_write_tokens"] == reported[dep]["cache_write"]
+        assert t["requests"] >= 2 and t["throttled"] == 0 and t["failed"] == 0
+    assert totals["my-claude-deployment"]["cache_read_tokens"] > 0  # the cached prompt was read back
+    assert totals["my-claude-deployment"]["cache_write_tokens"] > 0
+    assert all(r.latency_ms is not None and r.latency_ms >= 0 for r in report.rows)
+    assert report.currency == "USD"
+    assert all(r.cost is not None and r.cost > 0 for r in report.rows)
+    assert report.cost_unattributed == 0
+    assert report.total_cost > 0
+
+
+def test_throttled_and_failed_requests_are_counted(served: dict[str, Any]) -> None:
+    sb, target = served["sandbox"], served["target"]
+    account = served["spec"].foundry.name
+    before = collect(stack_view(served["spec"], target), _today(), _today() + dt.timedelta(days=1), with_cost=False)
+    deploy = served["deploy"]
+    with FoundryRuntime.from_key_vault(deploy.vault_url, prefix=deploy.secret_prefix, credential=target.credential,
+                                       ca_bundle=target.ca_bundle, use_cache=False) as runtime:
+        client = runtime.client("fast").with_options(max_retries=0)
+        for status, count in ((429, 2), (503, 1)):
+            sb.set_fault(account, "fast", _fault(status, count))
+            for _ in range(count):
+                with pytest.raises(Exception):  # noqa: B017 - the SDK's status error; the metrics are the point
+                    client.messages.create(model="fast", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+    after = collect(stack_view(served["spec"], target), _today(), _today() + dt.timedelta(days=1), with_cost=False)
+    b = {d: t for (_, d), t in before.totals_by_deployment().items()}["fast"]
+    a = {d: t for (_, d), t in after.totals_by_deployment().items()}["fast"]
+    assert (a["throttled"] - b["throttled"], a["failed"] - b["failed"], a["requests"] - b["requests"]) == (2, 1, 3)
+
+
+def _fault(status: int, count: int) -> Any:
+    from claude_foundry_sandbox.faults import FaultSpec
+
+    return FaultSpec(status=status, count=count)
+
+
+def test_the_metrics_api_answers_in_azure_shapes(served: dict[str, Any]) -> None:
+    from claude_foundry.azure.caller import ArmCaller
+
+    target = served["target"]
+    account_id = arm.account_id(target.subscription_id, served["spec"].resource_group, served["spec"].foundry.name)
+    path = f"{account_id}/providers/Microsoft.Insights/metrics"
+    day = _today().isoformat()
+    span = f"{day}T00:00:00Z/{(_today() + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
+    with ArmCaller(target) as caller:
+        status, body = caller.call("GET", f"{path}?timespan={span}&interval=P1D&metricnames=InputTokens"
+                                   "&aggregation=Total&$filter=ModelDeploymentName eq '*'", arm.METRICS_API_VERSION)
+        assert status == 200, body
+        assert body["interval"] == "P1D" and body["namespace"] == "microsoft.cognitiveservices/accounts"
+        metric = body["value"][0]
+        assert metric["name"]["value"] == "InputTokens" and metric["unit"] == "Count"
+        names = {ts["metadatavalues"][0]["value"] for ts in metric["timeseries"]}
+        assert names == {"my-claude-deployment", "fast"}
+        assert all(ts["data"][0]["timeStamp"] == f"{day}T00:00:00Z" and ts["data"][0]["total"] > 0
+                   for ts in metric["timeseries"])
+        for query, word in (("metricnames=NoSuchMetric", "NoSuchMetric"), ("metricnames=InputTokens&interval=PT1M",
+                                                                          "interval"),
+                            ("metricnames=InputTokens&$filter=Nope eq '*'", "Nope"),
+                            ("metricnames=InputTokens&timespan=yesterday", "timespan")):
+            status, body = caller.call("GET", f"{path}?{query}", arm.METRICS_API_VERSION)
+            assert status == 400 and body["error"]["code"] == "BadRequest" and word in body["error"]["message"]
+
+
+def test_a_reader_without_monitoring_reader_gets_403_naming_the_role(served: dict[str, Any]) -> None:
+    sb = served["sandbox"]
+    principal = sb.add_principal()
+    conn = json.loads(Path(served["conn"]).read_text())
+    conn.update(client_id=principal["client_id"], client_secret=principal["client_secret"])
+    with sandbox_target(conn) as stranger, pytest.raises(OperationFailed) as err:
+        collect(stack_view(served["spec"], stranger), _today(), _today() + dt.timedelta(days=1))
+    assert "403" in str(err.value) and arm.MONITORING_READER_ROLE_NAME in str(err.value)
+    rg = arm.resource_group_id(conn["subscription_id"], served["spec"].resource_group)
+    sb.state.add_role_assignment(rg, principal["object_id"], "monitoring-reader")
+    with sandbox_target(conn) as reader, pytest.raises(OperationFailed) as err:
+        collect(stack_view(served["spec"], reader), _today(), _today() + dt.timedelta(days=1))
+    assert "403" in str(err.value) and arm.COST_MANAGEMENT_READER_ROLE_NAME in str(err.value)
+    sb.state.add_role_assignment(rg, principal["object_id"], "cost-management-reader")
+    with sandbox_target(conn) as reader:
+        report = collect(stack_view(served["spec"], reader), _today(), _today() + dt.timedelta(days=1))
+    assert report.total_cost > 0
+
+
+@pytest.mark.parametrize("suffix,magic", [(".svg", b"<svg"), (".png", b"\x89PNG\r\n\x1a\n")])
+def test_cli_usage_after_up_and_smoke(served: dict[str, Any], capsys: pytest.CaptureFixture[str], suffix: str,
+                                      magic: bytes) -> None:
+    """The demo-like flow from the command line: (up --local and smoke ran) then `usage --sandbox`."""
+    chart = served["tmp"] / f"chart{suffix}"
+    assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--since", "1d", "--format", "json",
+                 "--chart", str(chart)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {r["deployment"] for r in data["rows"]} == {"my-claude-deployment", "fast"}
+    assert data["total_cost"] > 0 and data["currency"] == "USD"
+    head = chart.read_bytes()[:4096]
+    assert magic in head
+    for fmt, needle in (("csv", "account,deployment,day,requests"), ("markdown", "| account | deployment |"),
+                        ("table", "usage of dev")):
+        assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--format", fmt]) == 0
+        assert needle in capsys.readouterr().out
+    assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--since", "nonsense"]) == 2
+    assert "--since" in capsys.readouterr().err
+    assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--chart", "x.gif"]) == 2
