@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -134,7 +135,9 @@ def test_usage_equals_the_responses_and_the_runtime_metrics(served: dict[str, An
         assert t["output_tokens"] == reported[dep]["output"] == counted[dep]["output"], dep
         assert t["cache_read_tokens"] == reported[dep]["cache_read"]
         assert t["cache_write_tokens"] == reported[dep]["cache_write"]
-        assert t["requests"] >= 2 and t["throttled"] == 0 and t["failed"] == 0
+        assert t["requests"] >= 2
+        assert t["throttled"] == 0
+        assert t["failed"] == 0
     assert totals["my-claude-deployment"]["cache_read_tokens"] > 0  # the cached prompt was read back
     assert totals["my-claude-deployment"]["cache_write_tokens"] > 0
     assert all(r.latency_ms is not None and r.latency_ms >= 0 for r in report.rows)
@@ -155,7 +158,7 @@ def test_throttled_and_failed_requests_are_counted(served: dict[str, Any]) -> No
         for status, count in ((429, 2), (503, 1)):
             sb.set_fault(account, "fast", _fault(status, count))
             for _ in range(count):
-                with pytest.raises(Exception):  # noqa: B017 - the SDK's status error; the metrics are the point
+                with pytest.raises(anthropic.APIStatusError):
                     client.messages.create(model="fast", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     after = collect(stack_view(served["spec"], target), _today(), _today() + dt.timedelta(days=1), with_cost=False)
     b = {d: t for (_, d), t in before.totals_by_deployment().items()}["fast"]
@@ -181,19 +184,23 @@ def test_the_metrics_api_answers_in_azure_shapes(served: dict[str, Any]) -> None
         status, body = caller.call("GET", f"{path}?timespan={span}&interval=P1D&metricnames=InputTokens"
                                    "&aggregation=Total&$filter=ModelDeploymentName eq '*'", arm.METRICS_API_VERSION)
         assert status == 200, body
-        assert body["interval"] == "P1D" and body["namespace"] == "microsoft.cognitiveservices/accounts"
+        assert body["interval"] == "P1D"
+        assert body["namespace"] == "microsoft.cognitiveservices/accounts"
         metric = body["value"][0]
-        assert metric["name"]["value"] == "InputTokens" and metric["unit"] == "Count"
+        assert metric["name"]["value"] == "InputTokens"
+        assert metric["unit"] == "Count"
         names = {ts["metadatavalues"][0]["value"] for ts in metric["timeseries"]}
         assert names == {"my-claude-deployment", "fast"}
         assert all(ts["data"][0]["timeStamp"] == f"{day}T00:00:00Z" and ts["data"][0]["total"] > 0
                    for ts in metric["timeseries"])
         for query, word in (("metricnames=NoSuchMetric", "NoSuchMetric"), ("metricnames=InputTokens&interval=PT1M",
                                                                           "interval"),
-                            ("metricnames=InputTokens&$filter=Nope eq '*'", "Nope"),
-                            ("metricnames=InputTokens&timespan=yesterday", "timespan")):
+                            ("metricnames=InputTokens&interval=P1D&$filter=Nope eq '*'", "Nope"),
+                            ("metricnames=InputTokens&interval=P1D&timespan=yesterday", "timespan")):
             status, body = caller.call("GET", f"{path}?{query}", arm.METRICS_API_VERSION)
-            assert status == 400 and body["error"]["code"] == "BadRequest" and word in body["error"]["message"]
+            assert status == 400
+            assert body["error"]["code"] == "BadRequest"
+            assert word in body["error"]["message"]
 
 
 def test_a_reader_without_monitoring_reader_gets_403_naming_the_role(served: dict[str, Any]) -> None:
@@ -203,19 +210,21 @@ def test_a_reader_without_monitoring_reader_gets_403_naming_the_role(served: dic
     conn.update(client_id=principal["client_id"], client_secret=principal["client_secret"])
     with sandbox_target(conn) as stranger, pytest.raises(OperationFailed) as err:
         collect(stack_view(served["spec"], stranger), _today(), _today() + dt.timedelta(days=1))
-    assert "403" in str(err.value) and arm.MONITORING_READER_ROLE_NAME in str(err.value)
+    assert "403" in str(err.value)
+    assert arm.MONITORING_READER_ROLE_NAME in str(err.value)
     rg = arm.resource_group_id(conn["subscription_id"], served["spec"].resource_group)
     sb.state.add_role_assignment(rg, principal["object_id"], "monitoring-reader")
     with sandbox_target(conn) as reader, pytest.raises(OperationFailed) as err:
         collect(stack_view(served["spec"], reader), _today(), _today() + dt.timedelta(days=1))
-    assert "403" in str(err.value) and arm.COST_MANAGEMENT_READER_ROLE_NAME in str(err.value)
+    assert "403" in str(err.value)
+    assert arm.COST_MANAGEMENT_READER_ROLE_NAME in str(err.value)
     sb.state.add_role_assignment(rg, principal["object_id"], "cost-management-reader")
     with sandbox_target(conn) as reader:
         report = collect(stack_view(served["spec"], reader), _today(), _today() + dt.timedelta(days=1))
     assert report.total_cost > 0
 
 
-@pytest.mark.parametrize("suffix,magic", [(".svg", b"<svg"), (".png", b"\x89PNG\r\n\x1a\n")])
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<svg"), (".png", b"\x89PNG\r\n\x1a\n")])
 def test_cli_usage_after_up_and_smoke(served: dict[str, Any], capsys: pytest.CaptureFixture[str], suffix: str,
                                       magic: bytes) -> None:
     """The demo-like flow from the command line: (up --local and smoke ran) then `usage --sandbox`."""
@@ -224,7 +233,8 @@ def test_cli_usage_after_up_and_smoke(served: dict[str, Any], capsys: pytest.Cap
                  "--chart", str(chart)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert {r["deployment"] for r in data["rows"]} == {"my-claude-deployment", "fast"}
-    assert data["total_cost"] > 0 and data["currency"] == "USD"
+    assert data["total_cost"] > 0
+    assert data["currency"] == "USD"
     head = chart.read_bytes()[:4096]
     assert magic in head
     for fmt, needle in (("csv", "account,deployment,day,requests"), ("markdown", "| account | deployment |"),

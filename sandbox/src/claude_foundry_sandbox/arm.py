@@ -23,6 +23,7 @@ from claude_foundry_sandbox.providers import (
     authorization,
     cognitiveservices,
     consumption,
+    costmanagement,
     keyvault,
     managedidentity,
     marketplace,
@@ -54,6 +55,7 @@ PROVIDERS: tuple[Provider, ...] = (
     cognitiveservices.PROVIDER,
     keyvault.PROVIDER,
     monitor.PROVIDER,
+    costmanagement.PROVIDER,
     marketplace.PROVIDER,
     managedidentity.PROVIDER, storage.PROVIDER,
     consumption.PROVIDER, network.PROVIDER,
@@ -104,6 +106,7 @@ class ArmApi:
         self.api_version = api_version
         self.oid = oid
         self.query = query
+        self.body = body  # the request body (scope routes such as a Cost Management query read it)
         try:
             return self._dispatch(method.upper(), path, body)
         except ArmError as exc:

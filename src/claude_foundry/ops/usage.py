@@ -480,7 +480,7 @@ def _collect(view: Any, since: dt.date, until: dt.date, src: Sources, with_cost:
                     if k == "latency_ms":
                         a.latency_ms = v
                     else:
-                        setattr(a, k, getattr(a, k) + int(round(v)))
+                        setattr(a, k, getattr(a, k) + round(v))
     unattributed = 0.0
     currency: str | None = None
     sources_used = [f"Azure Monitor Metrics_List {arm.METRICS_API_VERSION} ({', '.join(_all_metric_names())})"]
