@@ -344,9 +344,8 @@ def parse_cost(body: Any, source: str) -> tuple[list[CostLine], str | None]:
     names = [c.get("name") if isinstance(c, Mapping) else None for c in columns]
     low = [n.lower() if isinstance(n, str) else "" for n in names]
     cost_col = next((i for i, n in enumerate(low) if n in ("cost", "pretaxcost", "costusd", "totalcost")), None)
-    need = {"usagedate": None, "resourceid": None, "currency": None}
-    for k in need:
-        need[k] = low.index(k) if k in low else None
+    need: dict[str, int | None] = {k: low.index(k) if k in low else None
+                                   for k in ("usagedate", "resourceid", "currency")}
     if cost_col is None or need["usagedate"] is None or need["resourceid"] is None:
         raise _bad(source, f"columns {names} lack a cost, UsageDate or ResourceId column")
     meter_col = low.index("meter") if "meter" in low else None
@@ -536,9 +535,9 @@ def _attribute(line: CostLine, account_ids: Mapping[str, str],
     rid = line.resource_id.rstrip("/")
     m = re.fullmatch(r"(.*)/deployments/([^/]+)", rid)
     if m and m.group(1) in account_ids:
-        key = account_ids[m.group(1)]
-        dep = next((d for (k, d) in models if k == key and d.lower() == m.group(2)), None)
-        return (key, dep) if dep else None
+        owner = account_ids[m.group(1)]
+        dep = next((d for (k, d) in models if k == owner and d.lower() == m.group(2)), None)
+        return (owner, dep) if dep else None
     key = account_ids.get(rid)
     if key is None:
         return None
@@ -600,7 +599,8 @@ def sdk_sources(target: Any) -> Sources:
                                     metricnamespace=arm.ACCOUNT_METRIC_NAMESPACE, cls=_raw_json)
 
     def query(scope: str, body: dict[str, Any]) -> Any:
-        return cost.query.usage(scope.lstrip("/"), body, cls=_raw_json)
+        # the SDK takes the QueryDefinition's JSON shape as a mapping too (its models are MutableMappings)
+        return cost.query.usage(scope.lstrip("/"), body, cls=_raw_json)  # type: ignore[call-overload]  # as said
 
     def query_next(link: str, body: dict[str, Any]) -> Any:
         if not link.startswith(target.arm_endpoint.rstrip("/") + "/"):

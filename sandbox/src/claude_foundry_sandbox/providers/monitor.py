@@ -406,15 +406,15 @@ def _metric(scope_key: str, segs: list[str], name: str, display: str, unit: str,
             [("FULL", f"{days[0].isoformat()}T00:00:00Z")]
         data = []
         for slot, stamp in stamps:
-            total, count = slots.get(slot, [0.0, 0])
+            total, samples = slots.get(slot, [0.0, 0.0])
             point: dict[str, Any] = {"timeStamp": stamp}
             for a in aggs:
                 if a == "total" and source != "latency":
                     point["total"] = total
                 elif a == "count":
-                    point["count"] = float(count)
-                elif a == "average" and count:
-                    point["average"] = total / count
+                    point["count"] = samples
+                elif a == "average" and samples:
+                    point["average"] = total / samples
             data.append(point)
         out_series.append({"metadatavalues": [{"name": {"value": d.lower(), "localizedValue": d.lower()},
                                                "value": v} for d, v in zip(split, key, strict=True)],
