@@ -77,11 +77,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, otel: Any) -> Iterator[dict
                                                use_cache=False) as runtime:
                 assert run_smoke(runtime).passed
                 assert run_smoke(runtime, stream=True).passed
-                client = runtime.client("my-claude-deployment")
                 system = [{"type": "text", "text": "policy " * 1200, "cache_control": {"type": "ephemeral"}}]
-                for _ in range(2):  # a cache write, then a cache read
-                    client.messages.create(model="my-claude-deployment", max_tokens=16, system=system,
-                                           messages=[{"role": "user", "content": "hello"}])
+                # a client from runtime.client() is the caller's to close (its HTTP connections with it)
+                with runtime.client("my-claude-deployment") as client:
+                    for _ in range(2):  # a cache write, then a cache read
+                        client.messages.create(model="my-claude-deployment", max_tokens=16, system=system,
+                                               messages=[{"role": "user", "content": "hello"}])
             yield {"sandbox": sb, "conn": conn, "spec": spec, "target": target, "deploy": deploy,
                    "spans": spans.get_finished_spans(),
                    "metrics": reader.get_metrics_data(), "tmp": tmp}
@@ -154,12 +155,13 @@ def test_throttled_and_failed_requests_are_counted(served: dict[str, Any]) -> No
     deploy = served["deploy"]
     with FoundryRuntime.from_key_vault(deploy.vault_url, prefix=deploy.secret_prefix, credential=target.credential,
                                        ca_bundle=target.ca_bundle, use_cache=False) as runtime:
-        client = runtime.client("fast").with_options(max_retries=0)
-        for status, count in ((429, 2), (503, 1)):
-            sb.set_fault(account, "fast", _fault(status, count))
-            for _ in range(count):
-                with pytest.raises(anthropic.APIStatusError):
-                    client.messages.create(model="fast", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+        with runtime.client("fast", max_retries=0) as client:  # the caller's to close
+            for status, count in ((429, 2), (503, 1)):
+                sb.set_fault(account, "fast", _fault(status, count))
+                for _ in range(count):
+                    with pytest.raises(anthropic.APIStatusError):
+                        client.messages.create(model="fast", max_tokens=8,
+                                               messages=[{"role": "user", "content": "x"}])
     after = collect(stack_view(served["spec"], target), _today(), _today() + dt.timedelta(days=1), with_cost=False)
     b = {d: t for (_, d), t in before.totals_by_deployment().items()}["fast"]
     a = {d: t for (_, d), t in after.totals_by_deployment().items()}["fast"]
