@@ -246,3 +246,64 @@ def test_cli_usage_after_up_and_smoke(served: dict[str, Any], capsys: pytest.Cap
     assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--since", "nonsense"]) == 2
     assert "--since" in capsys.readouterr().err
     assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--chart", "x.gif"]) == 2
+
+
+def _demo_tokens(report_json: Path) -> dict[str, dict[str, int]]:
+    """deployment -> the tokens the demo's smoke report recorded (its answers' usage)."""
+    data = json.loads(report_json.read_text(encoding="utf-8"))
+    assert data["passed"] is True
+    return {d["name"]: {"input_tokens": d["input_tokens"], "output_tokens": d["output_tokens"]}
+            for d in data["deployments"]}
+
+
+def test_demo_then_usage_local_reports_the_smokes_tokens_and_a_cost(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's done-when, from the command line: `demo` keeps its sandbox, its last line is the exact next
+    command, and that `usage ... --local` reports per deployment the tokens the demo's smoke recorded, a cost and
+    a chart. A second demo changes nothing deployed and passes; usage then counts both smokes."""
+    import shlex
+
+    state = tmp_path / "demo state"  # a space: the printed command quotes it
+    runs = []
+    for i in range(2):
+        report = tmp_path / f"smoke{i}.json"
+        assert main(["demo", STACK, "--stream", "--state-dir", str(state), "--report-json", str(report)]) == 0
+        out = capsys.readouterr().out
+        runs.append(_demo_tokens(report))
+        last = out.strip().splitlines()[-1]
+        assert last.startswith("next ")
+        argv = shlex.split(last.removeprefix("next").strip())
+        assert argv == ["claude-foundry", "usage", STACK, "--local", "--state-dir", str(state)]
+        if i == 1:
+            assert "~ updated" not in out and "+ created" not in out  # deploying twice changes nothing
+            assert "= unchanged" in out
+        chart = tmp_path / f"chart{i}.png"
+        assert main([*argv[1:], "--since", "1d", "--format", "json", "--chart", str(chart)]) == 0
+        got = capsys.readouterr()
+        data = json.loads(got.out)  # stdout is the report alone: the sandbox's notes go to stderr
+        assert "embedded sandbox at" in got.err
+        totals: dict[str, dict[str, int]] = {}
+        for r in data["rows"]:
+            t = totals.setdefault(r["deployment"], {"input_tokens": 0, "output_tokens": 0})
+            t["input_tokens"] += r["input_tokens"] + r["cache_read_tokens"] + r["cache_write_tokens"]
+            t["output_tokens"] += r["output_tokens"]
+        expected = {dep: {k: sum(run[dep][k] for run in runs) for k in ("input_tokens", "output_tokens")}
+                    for dep in runs[0]}
+        assert totals == expected
+        assert all(t["input_tokens"] > 0 and t["output_tokens"] > 0 for t in totals.values())
+        assert data["currency"] == "USD"
+        assert data["total_cost"] > 0
+        assert all(r["cost"] > 0 for r in data["rows"] if r["requests"])
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_usage_local_without_a_rehearsal_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["usage", STACK, "--local", "--state-dir", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "no local rehearsal there" in err
+    assert "demo" in err
+    assert not (tmp_path / "nothing").exists()  # nothing started, nothing written
+    assert main(["usage", STACK, "--local", "--sandbox", "conn.json"]) == 2
+    assert "exclusive" in capsys.readouterr().err
+    assert main(["usage", STACK, "--sandbox", "conn.json", "--state-dir", str(tmp_path)]) == 2
+    assert "--state-dir goes with --local" in capsys.readouterr().err

@@ -81,6 +81,7 @@ OPTION_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
     ("catalogue", "refresh"): ("ops",),
     ("lifecycle", "--subscription"): ("ops",),
     ("lifecycle", "--sandbox"): ("ops",),
+    ("usage", "--local"): ("ops", "sandbox"),  # the embedded sandbox on a local rehearsal's state directory
 }
 
 

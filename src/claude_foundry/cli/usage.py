@@ -1,5 +1,5 @@
 """``claude-foundry usage STACK_FILE [--since 7d|DATE] [--until DATE] [--format table|json|csv|markdown]
-[--chart FILE.svg|FILE.png]``: per account, deployment and UTC day, the requests, tokens (input, output, cache
+[--chart FILE.svg|FILE.png] [--sandbox FILE | --subscription ID | --local [--state-dir DIR]]``: per account, deployment and UTC day, the requests, tokens (input, output, cache
 reads and writes), throttled and failed requests and latency from Azure Monitor's metrics of the accounts, joined
 with the actual cost from Cost Management of the stack's resource group; with ``budget:`` the month's share spent
 and forecast. Exit 0; 2 for bad arguments; 1 when Azure fails. Read-only: Monitoring Reader on the accounts and
@@ -9,8 +9,11 @@ Cost Management Reader on the resource group (docs/observability.md, "Usage and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from claude_foundry.cli._target import dumps
@@ -32,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--sandbox", metavar="CONNECTION_FILE", help="the local sandbox instead of Azure (its connection "
                                                                 "file)")
     g.add_argument("--subscription", metavar="ID", help="Azure subscription id (default: $AZURE_SUBSCRIPTION_ID)")
+    g.add_argument("--local", action="store_true",
+                   help="a local rehearsal (`up --local`, `demo`): start the embedded sandbox on --state-dir's state "
+                        "and read what it served")
+    g.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                   help="with --local: the rehearsal's state directory (default .claude-foundry, as `up --local`; "
+                        "`demo` prints its own)")
     p.add_argument("--since", default="7d", metavar="7d|YYYY-MM-DD",
                    help="first UTC day: N days back including today (default 7d), or a date")
     p.add_argument("--until", default=None, metavar="YYYY-MM-DD",
@@ -47,7 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from claude_foundry.cli._target import resolve_target
     from claude_foundry.errors import ArgumentProblem, InvalidArgument
     from claude_foundry.ops.usage import collect, parse_day
     from claude_foundry.ops.view import stack_view
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.chart and not args.chart.lower().endswith(CHART_SUFFIXES):
         raise InvalidArgument(ArgumentProblem("chart", f" must end in .svg or .png, not {args.chart!r}"))
     spec = load_spec(args.stack_file)
-    with resolve_target(args) as target:
+    with _target(args) as target:
         report = collect(stack_view(spec, target), since, until, with_cost=not args.no_cost)
     fmt = "json" if args.json else args.format
     if fmt == "json":
@@ -74,6 +82,42 @@ def run(args: argparse.Namespace) -> int:
     if args.chart:
         write_chart(report, args.chart)
     return 0
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace) -> Iterator[Any]:
+    """``--sandbox`` / ``--subscription`` (:func:`resolve_target`), or ``--local``: the embedded sandbox started
+    on a local rehearsal's state directory, its notes on stderr (stdout is the report)."""
+    from claude_foundry.cli._target import resolve_target
+    from claude_foundry.errors import UserError
+
+    if not args.local:
+        if args.state_dir is not None:
+            raise UserError("--state-dir goes with --local")
+        with resolve_target(args) as target:
+            yield target
+        return
+    from claude_foundry.cli import OPTION_EXTRAS, install_hint, missing_modules
+    from claude_foundry.cli._local import DEFAULT_STATE_DIR, embedded_sandbox, sandbox_state_file
+    from claude_foundry.cli.ui import make_console
+
+    if args.sandbox or args.subscription:
+        raise UserError("--local, --sandbox and --subscription are exclusive")
+    extras = OPTION_EXTRAS[("usage", "--local")]
+    missing = missing_modules(extras)
+    if missing:
+        raise UserError(f"`claude-foundry usage --local` starts the embedded sandbox ({', '.join(missing)} not "
+                        f"installed): {install_hint(extras)}")
+    state_dir = args.state_dir or DEFAULT_STATE_DIR
+    if not sandbox_state_file(state_dir).is_file():
+        raise UserError(f"{state_dir}: no local rehearsal there (no {sandbox_state_file(state_dir)}); run "
+                        f"`claude-foundry up {args.stack_file} --local` or `claude-foundry demo` first, or pass "
+                        "the --state-dir they used")
+    from claude_foundry.azure.target import sandbox_target
+
+    with embedded_sandbox(state_dir, make_console(stderr=True)) as connection, \
+            sandbox_target(connection) as target:
+        yield target
 
 
 def render(report: Any) -> None:
