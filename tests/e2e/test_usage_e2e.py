@@ -307,3 +307,47 @@ def test_usage_local_without_a_rehearsal_says_what_to_run(tmp_path: Path, capsys
     assert "exclusive" in capsys.readouterr().err
     assert main(["usage", STACK, "--sandbox", "conn.json", "--state-dir", str(tmp_path)]) == 2
     assert "--state-dir goes with --local" in capsys.readouterr().err
+
+
+def test_a_budget_shows_the_share_spent_and_the_forecast(tmp_path: Path, connection: dict[str, Any],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A stack with `budget:` (a Forecasted notification by default), smoke-tested: the budget's currentSpend is
+    the month's cost of its resource group's traffic (what Cost Management's query sums), its forecastSpend a
+    projection of the month, and `usage` shows the share spent and the forecast."""
+    from seeding import base_stack
+
+    path = base_stack(tmp_path, "cf-usage-budget-", extra="budget:\n  amount: 2\n  emails: [finops@contoso.com]\n")
+    spec = load_spec(path)
+    assert spec.budget is not None and spec.budget.forecast_thresholds  # the default: a forecast alert
+    with sandbox_target(connection) as target:
+        view = stack_view(spec, target)
+        assert view.budget is not None
+        deploy = up_local(spec, target, state_dir=tmp_path / "st")
+        assert deploy.result.ok
+        before = collect(view, _today().replace(day=1), _today() + dt.timedelta(days=1))
+        assert before.budget is not None and before.budget.current_spend == 0
+        with FoundryRuntime.from_key_vault(deploy.vault_url, prefix=deploy.secret_prefix,
+                                           credential=target.credential, ca_bundle=target.ca_bundle,
+                                           use_cache=False) as runtime:
+            assert run_smoke(runtime).passed
+        report = collect(view, _today().replace(day=1), _today() + dt.timedelta(days=1))
+    b = report.budget
+    assert b is not None
+    assert b.name == view.budget.name
+    assert b.amount == 2
+    assert b.currency == "USD"
+    assert b.current_spend > 0
+    assert b.current_spend == pytest.approx(report.total_cost, rel=1e-4)  # this month's traffic is all today's
+    assert b.share_spent == pytest.approx(b.current_spend / 2)
+    assert b.forecast_spend is not None and b.forecast_spend >= b.current_spend
+    month_days = (_today().replace(day=28) + dt.timedelta(days=4)).replace(day=1) - _today().replace(day=1)
+    assert b.forecast_spend == pytest.approx(b.current_spend / _today().day * month_days.days, rel=1e-4)
+    conn = tmp_path / "conn.json"
+    conn.write_text(json.dumps(connection), encoding="utf-8")
+    assert main(["usage", str(path), "--sandbox", str(conn), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["budget"]["share_spent"] > 0
+    assert data["budget"]["forecast_spend"] >= data["budget"]["current_spend"] > 0
+    assert main(["usage", str(path), "--sandbox", str(conn)]) == 0
+    out = capsys.readouterr().out
+    assert f"budget {b.name}:" in out and "spent this month" in out and "forecast" in out

@@ -407,7 +407,7 @@ class ArmApi:
                 rscope = key.rsplit("/providers/", 1)[0]
                 if rscope != parent and not (sub_scope and rtype.subscription_rollup and under(rscope, parent)):
                     continue
-            out.append(public(res))
+            out.append(rtype.view(self, public(res)) if rtype.view else public(res))
         return out
 
     def _resource(self, method: str, target: Target, body: Any) -> Reply:
@@ -421,7 +421,9 @@ class ArmApi:
                 if method == "HEAD":
                     return Reply(404)
                 raise self._not_found(target)
-            return Reply(204) if method == "HEAD" else Reply(200, public(existing))
+            if method == "HEAD":
+                return Reply(204)
+            return Reply(200, rtype.view(self, public(existing)) if rtype.view else public(existing))
         if method == "PUT":
             self.authorize(target.key, rtype.access)
             if not isinstance(body, dict):

@@ -111,3 +111,16 @@ def cost_lines(bucket: dict[str, Any]) -> list[tuple[str, float]]:
         if tokens:
             out.append((f"{model} {meter}", tokens * usd_per_million / 1_000_000))
     return out
+
+
+def in_scope(bucket: dict[str, Any], scope: str) -> bool:
+    """Whether the bucket's account is ``scope`` or under it (a subscription or resource group id)."""
+    rid, scope = str(bucket["account_id"]).lower(), scope.lower().rstrip("/")
+    return rid == scope or rid.startswith(scope + "/")
+
+
+def cost_in(traffic: dict[str, dict[str, Any]], scope: str, first: dt.date, last: dt.date) -> float:
+    """USD charged under ``scope`` from ``first`` to ``last`` (inclusive): what the Cost Management query sums."""
+    return sum(usd for b in traffic.values()
+               if in_scope(b, scope) and first.isoformat() <= b["day"] <= last.isoformat()
+               for _, usd in cost_lines(b))

@@ -140,7 +140,7 @@ def render(report: Any) -> None:
         console.print(table)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    console.print(report.summary(), highlight=False)
+    console.print(report.summary(), highlight=False, soft_wrap=True)
 
 
 def write_chart(report: Any, path: str) -> None:

@@ -158,9 +158,12 @@ class UsageReport:
                 text += f" ({self.cost_unattributed:.4f} not attributed to a deployment)"
         if self.budget:
             b = self.budget
-            text += f"; budget {b.name}: {b.share_spent:.1%} of {b.amount:g} spent this month"
+            unit = f" {b.currency}" if b.currency else ""
+            text += (f"; budget {b.name}: {b.share_spent:.2%} of {b.amount:g}{unit} spent this month "
+                     f"({b.current_spend:.4f}{unit})")
             if b.forecast_spend is not None:
-                text += f", forecast {b.forecast_spend:.2f}"
+                text += f", forecast {b.forecast_spend:.4f}{unit} ({b.forecast_spend / b.amount:.2%})" \
+                    if b.amount else f", forecast {b.forecast_spend:.4f}{unit}"
         return text
 
     # --- renderings (plain text: the CLI prints them) -------------------------------------------------
@@ -610,7 +613,7 @@ def sdk_sources(target: Any) -> Sources:
         return _raw_json(type("R", (), {"http_response": response})(), None, None)
 
     def budget(budget_id: str) -> Any:
-        res = resources.resources.get_by_id(budget_id, arm.API_VERSIONS[arm.BUDGET])
+        res = resources.resources.get_by_id(budget_id, api_version=arm.API_VERSIONS[arm.BUDGET])
         return {"properties": res.properties}
 
     return Sources(metrics=metrics, cost=query, cost_next=query_next, budget=budget,

@@ -108,7 +108,7 @@ def _query(api: ArmApi, method: str, segs: list[str]) -> Reply:
     totals: dict[tuple[Any, ...], float] = {}
     for b in api.s.traffic.values():
         rid = b["account_id"].lower()
-        if not (rid == scope_key or rid.startswith(scope_key + "/")):
+        if not traffic.in_scope(b, scope_key):
             continue
         if not start.isoformat() <= b["day"] <= end.isoformat():
             continue
