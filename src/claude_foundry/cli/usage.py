@@ -1,6 +1,7 @@
 """``claude-foundry usage STACK_FILE [--since 7d|DATE] [--until DATE] [--format table|json|csv|markdown]
-[--chart FILE.svg|FILE.png] [--sandbox FILE | --subscription ID | --local [--state-dir DIR]]``: per account, deployment and UTC day, the requests, tokens (input, output, cache
-reads and writes), throttled and failed requests and latency from Azure Monitor's metrics of the accounts, joined
+[--chart FILE.svg|FILE.png] [--sandbox FILE | --subscription ID | --local [--state-dir DIR]]``: per account,
+deployment and UTC day, the requests, tokens (input, output, cache reads and writes), throttled and failed
+requests and latency from Azure Monitor's metrics of the accounts, joined
 with the actual cost from Cost Management of the stack's resource group; with ``budget:`` the month's share spent
 and forecast. Exit 0; 2 for bad arguments; 1 when Azure fails. Read-only: Monitoring Reader on the accounts and
 Cost Management Reader on the resource group (docs/observability.md, "Usage and cost").
