@@ -303,6 +303,14 @@ def test_usage_local_without_a_rehearsal_says_what_to_run(tmp_path: Path, capsys
     assert "no local rehearsal there" in err
     assert "demo" in err
     assert not (tmp_path / "nothing").exists()  # nothing started, nothing written
+    damaged = tmp_path / "damaged"
+    (damaged / "sandbox").mkdir(parents=True)
+    (damaged / "sandbox" / "state.json").write_text("{not json", encoding="utf-8")
+    for argv in (["usage", STACK, "--local"], ["demo", STACK]):
+        assert main([*argv, "--state-dir", str(damaged)]) == 2
+        captured = capsys.readouterr()
+        assert f"cannot start from {damaged}" in captured.err
+        assert "remove that directory" in captured.err
     assert main(["usage", STACK, "--local", "--sandbox", "conn.json"]) == 2
     assert "exclusive" in capsys.readouterr().err
     assert main(["usage", STACK, "--sandbox", "conn.json", "--state-dir", str(tmp_path)]) == 2
