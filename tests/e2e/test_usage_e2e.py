@@ -364,3 +364,19 @@ def test_a_budget_shows_the_share_spent_and_the_forecast(tmp_path: Path, connect
     assert f"budget {b.name}: " in out
     assert "spent this month" in out
     assert ", forecast " in out
+
+
+def test_demo_without_the_ops_extra_says_what_usage_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scripts/demo` installs [infra,sandbox]; `usage --local` needs [ops,sandbox]: the demo says so before the
+    next command (as if the ops extra's modules were missing)."""
+    from claude_foundry import cli
+
+    real = cli.missing_modules
+    monkeypatch.setattr(cli, "missing_modules", lambda extras: ["matplotlib"] if "ops" in extras else real(extras))
+    assert main(["demo", STACK, "--state-dir", str(tmp_path / "st")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2] == "usage needs  pip install 'claude-foundry[ops,sandbox]'"
+    assert lines[-1].startswith("next         claude-foundry usage ")
+    assert main(["usage", STACK, "--local", "--state-dir", str(tmp_path / "st")]) == 2
+    assert "needs claude-foundry[ops]" in capsys.readouterr().err  # the command's own check comes first

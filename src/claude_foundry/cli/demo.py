@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     # the next step, exactly: the smoke's tokens and cost per deployment, read back from the sandbox kept above
     extras = OPTION_EXTRAS[("usage", "--local")]
     if missing_modules(extras):
-        console.print(f"usage needs  {install_hint(extras)}", highlight=False, soft_wrap=True)
+        console.print(f"usage needs  {install_hint(extras)}", markup=False, highlight=False, soft_wrap=True)
     console.print("next         " + shlex.join(["claude-foundry", "usage", stack_file, "--local", "--state-dir",
-                                                str(state_dir)]), highlight=False, soft_wrap=True)
+                                                str(state_dir)]), markup=False, highlight=False, soft_wrap=True)
     return 0 if report.passed else 1
