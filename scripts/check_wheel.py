@@ -154,8 +154,11 @@ def check(wheels: dict[str, Path], work: Path, *, team_repo: bool, summary: dict
             raise StepFailed(f"{path}: imported from outside the clean virtualenv {env_dir}")
     if sandbox_version != version:
         raise StepFailed(f"claude_foundry_sandbox reports {sandbox_version}, the wheels are {version}")
-    out = run("demo", [str(cli), "demo"], cwd=empty, log=log, summary=summary)
-    summary["demo_tail"] = out.strip().splitlines()[-3:]
+    # the demo keeps its sandbox in the per-user state directory ($XDG_STATE_HOME/claude-foundry/demo): here the
+    # work folder's, not this machine's user's
+    out = run("demo", [str(cli), "demo"], cwd=empty, log=log, summary=summary,
+              env=clean_env(XDG_STATE_HOME=str(work / "state")))
+    summary["demo_tail"] = out.strip().splitlines()[-5:]  # the verdict, the catalogue's age, the next command
     leftovers = sorted(p.name for p in empty.iterdir())
     summary["demo_left_in_cwd"] = leftovers
     if not team_repo:

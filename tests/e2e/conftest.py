@@ -12,6 +12,9 @@
   through the Azure SDKs; a dict with ``resource_group``, ``account``, ``subdomain``, ``deployment``, ``model``,
   ``base_url``, ``account_id``.
 * ``provisioning_delay``: a function that sets the sandbox's provisioning delay for one test (restored after).
+* ``demo_state_home`` (autouse): ``$XDG_STATE_HOME`` in the test's own temporary directory, so a ``demo`` (which
+  keeps its sandbox in the per-user state directory, ``cli._local.demo_state_dir``) starts from nothing and
+  leaves nothing in the user's home.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ pytest.importorskip("uvicorn")
 
 from claude_foundry_sandbox import Sandbox, SandboxConfig
 from claude_foundry_sandbox.testing import CLAUDE_MODEL, deployment_body, unique
+
+
+@pytest.fixture(autouse=True)
+def demo_state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
 
 
 @pytest.fixture(scope="session")

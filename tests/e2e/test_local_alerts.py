@@ -80,7 +80,8 @@ def test_up_local_creates_the_action_group_the_alerts_and_the_budget(tmp_path: P
                                        "Actual_GreaterThan_100_Percent", "Forecasted_GreaterThan_100_Percent"}
     assert b["notifications"]["Actual_GreaterThan_80_Percent"]["contactEmails"] == ["finops@contoso.com"]
     assert b["notifications"]["Actual_GreaterThan_80_Percent"]["contactGroups"] == [group_id]
-    assert b["currentSpend"]["amount"] == 0
+    assert b["currentSpend"]["amount"] == 0  # nothing served under its resource group yet
+    assert b["forecastSpend"] == {"amount": 0, "unit": "USD"}  # it has a Forecasted notification
 
 
 def test_second_up_changes_nothing_and_down_removes_them(tmp_path: Path, rm_client: Any,
@@ -150,6 +151,7 @@ def test_sandbox_refuses_a_budget_that_does_not_start_on_the_first(group: dict[s
     assert "threshold" in _refused(rm_client, rid, arm.BUDGET, body).message
     created = _put(rm_client, rid, arm.BUDGET, _budget_body(this_month.isoformat()))
     assert created.properties["currentSpend"] == {"amount": 0, "unit": "USD"}
+    assert "forecastSpend" not in created.properties  # "only provided if the budget contains a forecast alert type"
 
 
 def test_sandbox_refuses_invalid_action_groups_and_alerts(group: dict[str, str], rm_client: Any,

@@ -244,7 +244,8 @@ DIST_IMPORTS = {"rich": "rich", "pyyaml": "yaml", "pulumi": "pulumi", "pulumi-az
                 "azure-mgmt-resource": "azure.mgmt.resource",
                 "azure-mgmt-cognitiveservices": "azure.mgmt.cognitiveservices", "starlette": "starlette",
                 "uvicorn": "uvicorn", "cryptography": "cryptography", "shtab": "shtab",
-                "claude-foundry-sandbox": "claude_foundry_sandbox"}
+                "claude-foundry-sandbox": "claude_foundry_sandbox", "azure-mgmt-monitor": "azure.mgmt.monitor",
+                "azure-mgmt-costmanagement": "azure.mgmt.costmanagement", "matplotlib": "matplotlib"}
 REQ_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 

@@ -23,6 +23,7 @@ from claude_foundry_sandbox.providers import (
     authorization,
     cognitiveservices,
     consumption,
+    costmanagement,
     keyvault,
     managedidentity,
     marketplace,
@@ -54,6 +55,7 @@ PROVIDERS: tuple[Provider, ...] = (
     cognitiveservices.PROVIDER,
     keyvault.PROVIDER,
     monitor.PROVIDER,
+    costmanagement.PROVIDER,
     marketplace.PROVIDER,
     managedidentity.PROVIDER, storage.PROVIDER,
     consumption.PROVIDER, network.PROVIDER,
@@ -104,6 +106,7 @@ class ArmApi:
         self.api_version = api_version
         self.oid = oid
         self.query = query
+        self.body = body  # the request body (scope routes such as a Cost Management query read it)
         try:
             return self._dispatch(method.upper(), path, body)
         except ArmError as exc:
@@ -404,7 +407,7 @@ class ArmApi:
                 rscope = key.rsplit("/providers/", 1)[0]
                 if rscope != parent and not (sub_scope and rtype.subscription_rollup and under(rscope, parent)):
                     continue
-            out.append(public(res))
+            out.append(rtype.view(self, public(res)) if rtype.view else public(res))
         return out
 
     def _resource(self, method: str, target: Target, body: Any) -> Reply:
@@ -418,7 +421,9 @@ class ArmApi:
                 if method == "HEAD":
                     return Reply(404)
                 raise self._not_found(target)
-            return Reply(204) if method == "HEAD" else Reply(200, public(existing))
+            if method == "HEAD":
+                return Reply(204)
+            return Reply(200, rtype.view(self, public(existing)) if rtype.view else public(existing))
         if method == "PUT":
             self.authorize(target.key, rtype.access)
             if not isinstance(body, dict):

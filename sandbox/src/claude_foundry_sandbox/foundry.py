@@ -22,6 +22,7 @@ import json
 import math
 import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, TypeGuard
@@ -31,7 +32,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from claude_foundry._azure import arm as arm_facts
 from claude_foundry._catalogue import EFFORT_LEVELS, THINKING_MODES, Capabilities
-from claude_foundry_sandbox import bodies, caching, identity, messages_api
+from claude_foundry_sandbox import bodies, caching, identity, messages_api, traffic
 from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.faults import MAX_HANG, FaultBook, FaultSpec, fault_names
 from claude_foundry_sandbox.state import State
@@ -616,7 +617,18 @@ async def _apply_fault(spec: FaultSpec) -> Response | None:
 ROUTES = {"v1/messages": False, "v1/messages/count_tokens": True}  # path -> count_tokens
 
 
+def _served(state: State, account: dict[str, Any], deployment: dict[str, Any], status: int, started: float,
+            usage: dict[str, Any] | None = None) -> None:
+    """Count one answer of a deployment in the sandbox's traffic (its Azure Monitor metrics and its cost)."""
+    with state.lock:
+        traffic.record(state.traffic, account_id=account["id"], deployment=deployment["name"],
+                       model=str(deployment["properties"]["model"]["name"]), status=status, usage=usage,
+                       latency_ms=(time.monotonic() - started) * 1000)
+        state.save()
+
+
 async def endpoint(request: Request) -> Response:
+    started = time.monotonic()
     state: State = request.app.state.sandbox_state
     faults: FaultBook = request.app.state.sandbox_faults
     resource = request.path_params["resource"]
@@ -659,6 +671,7 @@ async def endpoint(request: Request) -> Response:
         # answers a retired model 404 not_found_error "model: <the name sent>" (reported in spring-ai#2387,
         # home-assistant/core#163831). The sandbox answers the latter; Foundry's own text for it is unverified.
         faults.record_answer(account["name"], deployment["name"], rest, 404, "retired")
+        _served(state, account, deployment, 404, started)
         return error(404, f"model: {body['model']}")
     if deployment is None:
         return error(404, "The API deployment for this resource does not exist. If you created the deployment "
@@ -669,19 +682,23 @@ async def endpoint(request: Request) -> Response:
         faulted = await _apply_fault(spec)
         if faulted is not None:
             faults.record_answer(account["name"], deployment["name"], rest, faulted.status_code, "fault")
+            _served(state, account, deployment, faulted.status_code, started)
             return faulted
     try:
         check_request(body, model, info.capabilities if info else Capabilities(), count_only=count_only)
     except RequestProblem as exc:
         faults.record_answer(account["name"], deployment["name"], rest, 400, str(exc))
+        _served(state, account, deployment, 400, started)
         return error(400, str(exc))
     faults.record_answer(account["name"], deployment["name"], rest, 200)
     if count_only:
+        _served(state, account, deployment, 200, started)
         return JSONResponse({"input_tokens": count_input_tokens(body)}, headers=_headers())
     prompt_cache: caching.PromptCache | None = getattr(request.app.state, "sandbox_prompt_cache", None)
     cache = prompt_cache.use(f"{account['id'].lower()}/{deployment['name'].lower()}", body, model,
                              count_input_tokens(body)) if prompt_cache is not None else None
     msg = _message(body, deployment, cache)
+    _served(state, account, deployment, 200, started, msg["usage"])
     if body.get("stream"):
         return StreamingResponse(_stream(msg), media_type="text/event-stream",
                                  headers={**_headers(), "cache-control": "no-cache"})

@@ -38,7 +38,7 @@ EXTRA_ROLE_IDS = {
     "key-vault-reader": "21090545-7ca7-4776-b22c-e363652d74d2",
     "cognitive-services-contributor": "25fbc0a9-bd7c-42a3-aa1a-3b75d497ee68",
     "cognitive-services-openai-user": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
-    # the drift identity's read-only roles for usage (ci bootstrap)
+    # the read-only roles `usage` needs (ci bootstrap grants them to the drift identity)
     "monitoring-reader": arm.MONITORING_READER_ROLE_ID,
     "cost-management-reader": arm.COST_MANAGEMENT_READER_ROLE_ID,
 }
@@ -157,6 +157,8 @@ class State:
         #: soft-deleted Cognitive Services accounts, by lower-cased account id (Azure keeps them 48 h)
         self.deleted_accounts: dict[str, dict[str, Any]] = {}
         self.marketplace: dict[str, bool] = {}
+        #: what the Foundry endpoint served, per account, deployment and UTC day (``traffic.py``; bounded)
+        self.traffic: dict[str, dict[str, Any]] = {}
         #: virtual networks (lower-cased ids) the sandbox's callers are inside, as a self-hosted runner in the VNet
         #: would be: they reach a resource with public access disabled through its approved private endpoint in
         #: one of them. Empty (the default): every caller is outside every network. Not persisted.
@@ -220,6 +222,7 @@ class State:
         self.deleted_vaults = data.get("deleted_vaults", {})
         self.deleted_accounts = data.get("deleted_accounts", {})
         self.marketplace = data.get("marketplace", {})
+        self.traffic = data.get("traffic", {})
         self._persisted_origin = data.get("origin", "")
 
     def set_origin(self, origin: str) -> None:
@@ -251,6 +254,7 @@ class State:
                 "deleted_vaults": self.deleted_vaults,
                 "deleted_accounts": self.deleted_accounts,
                 "marketplace": self.marketplace,
+                "traffic": self.traffic,
                 "origin": self.origin,
             }
             text = json.dumps(data, indent=1, sort_keys=True)

@@ -321,6 +321,44 @@ def workbook_name(environment: str, account_ids: list[str] | tuple[str, ...]) ->
 #: configuration (e.g. budgets, exports)" — ``Microsoft.Consumption/*/read``, ``Microsoft.CostManagement/*/read``).
 MONITORING_READER_ROLE_ID = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 COST_MANAGEMENT_READER_ROLE_ID = "72fafb9e-0641-4937-9268-a91bfd8191a3"
+MONITORING_READER_ROLE_NAME = "Monitoring Reader"
+COST_MANAGEMENT_READER_ROLE_NAME = "Cost Management Reader"
 CI_ROLE_IDS.update({"monitoring-reader": MONITORING_READER_ROLE_ID,
                     "cost-management-reader": COST_MANAGEMENT_READER_ROLE_ID})
-CI_ROLE_NAMES.update({"monitoring-reader": "Monitoring Reader", "cost-management-reader": "Cost Management Reader"})
+CI_ROLE_NAMES.update({"monitoring-reader": MONITORING_READER_ROLE_NAME,
+                      "cost-management-reader": COST_MANAGEMENT_READER_ROLE_NAME})
+
+
+# --- Usage and cost (`usage`): Azure Monitor metrics of the accounts, Cost Management's query and forecast -----
+# (the read-only roles `usage` needs are above: MONITORING_READER_ROLE_ID, COST_MANAGEMENT_READER_ROLE_ID)
+
+#: ``Metrics_List`` (``GET {resourceUri}/providers/Microsoft.Insights/metrics``), the version azure-mgmt-monitor
+#: 7.0 sends; the parameters and the answer's shape were read in azure-rest-api-specs
+#: ``specification/monitor/resource-manager/Microsoft.Insights/stable/2023-10-01/metrics_API.json`` and its
+#: examples ``GetMetric.json``, ``GetMetricError.json``.
+METRICS_API_VERSION = "2024-02-01"
+#: ``Query_Usage`` (``POST {scope}/providers/Microsoft.CostManagement/query``), the version
+#: azure-mgmt-costmanagement 5.0 sends; shapes read in azure-rest-api-specs
+#: ``specification/cost-management/resource-manager/Microsoft.CostManagement/stable/2023-11-01`` (examples
+#: ``ResourceGroupQueryGrouping.json``, ``BillingAccountForecast.json``).
+COST_MANAGEMENT_API_VERSION = "2025-03-01"
+
+#: The account metrics ``usage`` reads (learn.microsoft.com "Supported metrics for
+#: Microsoft.CognitiveServices/accounts", MicrosoftDocs/azure-monitor-docs
+#: ``articles/azure-monitor/reference/supported-metrics/microsoft-cognitiveservices-accounts-metrics.md``,
+#: ms.date 2026-07-31): categories "Models - HTTP Requests", "Models - Usage", "Models - Latency". All Count /
+#: Total (Sum) but the latency (MilliSeconds, Average); all split by ``ModelDeploymentName``; ``ModelRequests``
+#: also by ``StatusCode``. The cache metrics "apply to Anthropic model deployments" and are "surfaced in response
+#: usage section as" ``cache_read_input_tokens``, ``cache_creation.ephemeral_5m_input_tokens`` and
+#: ``cache_creation.ephemeral_1h_input_tokens``. ``TimeToLastByte`` is the latency that "applies to PTU,
+#: PTU-managed, and Pay-as-you-go deployments" (``TimeToResponse`` only to PTU ones; Claude deploys Global or
+#: Data Zone Standard, pay-as-you-go).
+METRIC_MODEL_REQUESTS = "ModelRequests"
+METRIC_INPUT_TOKENS = "InputTokens"
+METRIC_OUTPUT_TOKENS = "OutputTokens"
+METRIC_CACHE_READ_TOKENS = "cacheReadInputTokens"
+METRIC_CACHE_WRITE_5M_TOKENS = "ephemeral5mInputTokens"
+METRIC_CACHE_WRITE_1H_TOKENS = "ephemeral1hInputTokens"
+METRIC_TIME_TO_LAST_BYTE = "TimeToLastByte"
+METRIC_DIMENSION_DEPLOYMENT = "ModelDeploymentName"
+METRIC_DIMENSION_STATUS = "StatusCode"

@@ -99,6 +99,10 @@ class DeploymentResult:
     account: str = ""  # the stack's name for the account that served it (contract.PRIMARY_ACCOUNT for foundry:)
     resource: str = ""  # that account's name ("" when unknown)
     region: str = ""  # that account's Azure region ("" when the contract does not say)
+    # the tokens the answers reported (their ``usage``), summed over the plain and the streamed call: what Azure
+    # Monitor's InputTokens / OutputTokens count for this deployment (``claude-foundry usage``)
+    input_tokens: int = 0
+    output_tokens: int = 0
 
     @property
     def note(self) -> str:
@@ -701,6 +705,8 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
             if msg is not None:
                 problems = _check_answer(msg, res.model)
                 res.response_model = msg.model
+                res.input_tokens += msg.input_tokens or 0
+                res.output_tokens += msg.output_tokens
                 missing = [h for h, v in (("request-id", res.request_id), ("apim-request-id", res.apim_request_id))
                            if not v]
                 if missing:
@@ -713,6 +719,8 @@ async def _smoke_one(runtime: FoundryRuntime, client: Any, name: str, opts: _Opt
                         res.diagnosis = "streaming call: " + res.diagnosis
                     else:
                         res.stream_checked = True
+                        res.input_tokens += smsg.input_tokens or 0
+                        res.output_tokens += smsg.output_tokens
                         problems += [f"streaming call: {p}" for p in _check_answer(smsg, res.model)]
                 if res.category == "" and problems:
                     interrupted = any(_NO_STOP in p for p in problems)

@@ -54,6 +54,7 @@ class StackView:
     secrets: dict[str, ArmResource]  # secret name -> planned
     role_assignments: list[ArmResource] = field(default_factory=list)
     diagnostic_settings: list[ArmResource] = field(default_factory=list)
+    budget: ArmResource | None = None  # with ``budget:`` in the stack
 
     def __post_init__(self) -> None:
         if not self.accounts:
@@ -93,4 +94,5 @@ def stack_view(spec: Any, target: Target) -> StackView:
         secrets={i.name: i for i in items if i.token == arm.SECRET},
         role_assignments=[i for i in items if i.token == arm.ROLE_ASSIGNMENT],
         diagnostic_settings=[i for i in items if i.token == arm.DIAGNOSTIC_SETTING],
+        budget=next((i for i in items if i.token == arm.BUDGET), None),
     )

@@ -34,6 +34,7 @@ COMMANDS = (
     "doctor",
     "preflight",
     "verify",
+    "usage",
     "rotate_keys",
     "migrate",
     "catalogue",
@@ -50,7 +51,8 @@ COMMANDS = (
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("rich", "shtab", "yaml"),
     "infra": ("rich", "yaml", "pulumi", "pulumi_azure_native"),
-    "ops": ("rich", "yaml", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
+    "ops": ("rich", "yaml", "pulumi", "pulumi_azure_native", "azure.mgmt.resource", "azure.mgmt.cognitiveservices",
+            "azure.mgmt.monitor", "azure.mgmt.costmanagement", "matplotlib"),
     "sandbox": ("rich", "yaml", "claude_foundry_sandbox", "starlette", "uvicorn", "cryptography",
                 "azure.mgmt.resource", "azure.mgmt.cognitiveservices"),
 }
@@ -70,6 +72,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "demo": ("infra", "sandbox"),
     "preflight": ("ops",),
     "verify": ("ops",),
+    "usage": ("ops",),
     "rotate_keys": ("ops",),
     "migrate": ("ops",),
     "ci": ("ops",),
@@ -88,6 +91,7 @@ OPTION_EXTRAS: dict[tuple[str, str], tuple[str, ...]] = {
     ("lifecycle", "--sandbox"): ("ops",),
     ("smoke", "--stack"): ("cli",),
     ("env", "--stack"): ("cli",),
+    ("usage", "--local"): ("ops", "sandbox"),  # the embedded sandbox on a local rehearsal's state directory
 }
 
 
@@ -163,6 +167,7 @@ PARAMETER_FLAGS: dict[str, dict[str, str]] = {
     "rotate-keys": {"grace": "--grace", "accounts": "--account", "stop_after": "--stop-after",
                     "break_lease": "--break-lease", **_SUBSCRIPTION},
     "migrate": {"drain": "--drain", "accounts": "--account", **_SUBSCRIPTION, **_OPERATION_TIMEOUT},
+    "usage": {"since": "--since", "until": "--until", "chart": "--chart", "format": "--format", **_SUBSCRIPTION},
     "ci": {"repo": "--repo", "resource_group": "--resource-group", "location": "--location",
            "environments": "--environments", "deploy_resource_groups": "--deploy-resource-group",
            "identity_name": "--identity-name", "storage_account": "--storage-account", "container": "--container",

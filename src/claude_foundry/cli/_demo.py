@@ -2,13 +2,18 @@
 
 Start the sandbox, ``up --local`` the stack (default ``stacks/dev.yaml``), read the contract back from its
 Key Vault through the runtime, smoke-test every deployment, print the report, stop. No Azure needed.
+
+The sandbox's state (what was deployed, and the traffic the smoke test made) stays in a per-user state directory
+(``--state-dir``, default :func:`~claude_foundry.cli._local.demo_state_dir`), so a second demo finds its
+resources in place (nothing to change) and ``claude-foundry usage STACK --local --state-dir DIR`` (the last line
+the demo prints) reports the smoke's tokens and cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
+import shlex
 import time
 from pathlib import Path
 
@@ -26,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report-json", type=Path, help="write the smoke report as JSON")
     p.add_argument("--report-junit", type=Path, help="write the smoke report as JUnit XML")
     p.add_argument("--stream", action="store_true", help="also smoke-test a streaming call per deployment")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where the embedded sandbox and the local deploy state are kept between runs (default: "
+                        "$XDG_STATE_HOME/claude-foundry/demo, i.e. ~/.local/state/claude-foundry/demo; never the "
+                        "current directory); `usage STACK --local --state-dir DIR` reads the smoke's usage there")
     add_operation_timeout(p)
     p.set_defaults(func=run)
 
@@ -44,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry._client.runtime import FoundryRuntime
     from claude_foundry._client.smoke import run_smoke
     from claude_foundry._rehearse import up_local
-    from claude_foundry.cli._local import LOCAL_NOTE, embedded_sandbox, make_reporter, print_result
+    from claude_foundry.cli import OPTION_EXTRAS, install_hint, missing_modules
+    from claude_foundry.cli._local import LOCAL_NOTE, demo_state_dir, embedded_sandbox, make_reporter, print_result
     from claude_foundry.cli._smoke import render_report
     from claude_foundry.cli._ui import make_console
     from claude_foundry.program.spec import load_spec
@@ -54,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(stack_file)
     console = make_console()
     console.print(f"[bold]{LOCAL_NOTE}[/]")
-    with tempfile.TemporaryDirectory(prefix="claude-foundry-demo-") as tmp, \
-            embedded_sandbox(None, console) as connection, sandbox_target(connection) as target:
+    state_dir: Path = args.state_dir or demo_state_dir()
+    with embedded_sandbox(state_dir, console) as connection, sandbox_target(connection) as target:
         console.rule(f"1/3 deploy {stack_file} (up --local)")
         reporter = make_reporter(console)
         with reporter.live("applying to the sandbox"):
-            deploy = up_local(spec, target, state_dir=Path(tmp), report=reporter,
+            deploy = up_local(spec, target, state_dir=state_dir, report=reporter,
                               operation_timeout=args.operation_timeout)
         print_result(console, deploy.result, "up")
         if not deploy.result.ok or not deploy.vault_url:
@@ -87,5 +97,12 @@ def run(args: argparse.Namespace) -> int:
     from claude_foundry._catalogue import ENV_CATALOGUE, load_catalogue
 
     # the models above were judged against this catalogue: say how old it is (`lifecycle` reports the dates)
-    console.print(f"catalogue    {os.environ.get(ENV_CATALOGUE) or 'bundled'}, {load_catalogue().age_words()}")
+    console.print(f"catalogue    {os.environ.get(ENV_CATALOGUE) or 'bundled'}, {load_catalogue().age_words()}",
+                  soft_wrap=True)
+    # the next step, exactly: the smoke's tokens and cost per deployment, read back from the sandbox kept above
+    extras = OPTION_EXTRAS[("usage", "--local")]
+    if missing_modules(extras):
+        console.print(f"usage needs  {install_hint(extras)}", markup=False, highlight=False, soft_wrap=True)
+    console.print("next         " + shlex.join(["claude-foundry", "usage", stack_file, "--local", "--state-dir",
+                                                str(state_dir)]), markup=False, highlight=False, soft_wrap=True)
     return 0 if report.passed else 1

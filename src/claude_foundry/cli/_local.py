@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,22 @@ from claude_foundry.cli._ui import make_console
 LOCAL_NOTE = ("This is a LOCAL REHEARSAL against the embedded sandbox (a stand-in for Azure on this machine); "
               "`pulumi up` against Azure is the real path.")
 DEFAULT_STATE_DIR = Path(".claude-foundry")
+
+
+def demo_state_dir() -> Path:
+    """Where ``demo`` keeps its embedded sandbox and local deploy state between runs, so ``usage --local`` can read
+    what its smoke test used: a per-user state directory, never the current one (a demo run from an empty folder
+    leaves nothing there). ``$XDG_STATE_HOME/claude-foundry/demo`` (the XDG Base Directory default is
+    ``~/.local/state``; on Windows ``%LOCALAPPDATA%``)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):  # the spec: a relative path is invalid and ignored
+        base = (os.environ.get("LOCALAPPDATA", "") if os.name == "nt" else "") or str(Path.home() / ".local" / "state")
+    return Path(base) / "claude-foundry" / "demo"
+
+
+def sandbox_state_file(state_dir: Path) -> Path:
+    """The embedded sandbox's persisted state in a local state directory (see :func:`embedded_sandbox`)."""
+    return state_dir / "sandbox" / "state.json"
 
 
 def add_local_args(p: argparse.ArgumentParser) -> None:
@@ -125,18 +142,22 @@ def _embedded(state_dir: Path | None, console: Any) -> Iterator[dict[str, Any]]:
 
     port_file = None
     if state_dir is not None:
-        sandbox_dir = state_dir / "sandbox"
+        persist = sandbox_state_file(state_dir)
+        sandbox_dir = persist.parent
         sandbox_dir.mkdir(parents=True, exist_ok=True)
         port_file = sandbox_dir / "port"
-        config = SandboxConfig(state_dir=sandbox_dir, persist_file=sandbox_dir / "state.json",
-                               port=_last_port(port_file))
+        config = SandboxConfig(state_dir=sandbox_dir, persist_file=persist, port=_last_port(port_file))
     else:
         config = SandboxConfig()
     try:
-        sandbox = Sandbox(config).start()
-    except OSError:  # the last port is taken now: any free one (endpoint secrets then change)
-        config = dataclasses.replace(config, port=0)
-        sandbox = Sandbox(config).start()
+        try:
+            sandbox = Sandbox(config).start()
+        except OSError:  # the last port is taken now: any free one (endpoint secrets then change)
+            config = dataclasses.replace(config, port=0)
+            sandbox = Sandbox(config).start()
+    except ValueError as exc:  # a persisted state it cannot read (damaged, or another sandbox's)
+        raise UserError(f"the embedded sandbox cannot start from {state_dir}: {exc}; remove that directory (or "
+                        "pass another --state-dir) to start afresh") from None
     with sandbox:
         if port_file is not None:
             files.write_file(port_file, str(sandbox.port))

@@ -77,6 +77,8 @@ ListHandler = Callable[["ArmApi", Target], list[dict[str, Any]]]
 DeleteHandler = Callable[["ArmApi", Target, dict[str, Any]], "Reply | None"]
 #: Keeps a deleted resource (by key) recoverable, on its DELETE and on its resource group's.
 SoftDeleteHandler = Callable[["ArmApi", str], None]
+#: (api, the stored resource's public copy) -> what a read shows
+ViewHandler = Callable[["ArmApi", dict[str, Any]], dict[str, Any]]
 #: ``/subscriptions/{s}/providers/{namespace}/...``: ``(api, method, segs, low, body) -> Reply | None``.
 SubscriptionRoute = Callable[["ArmApi", str, list[str], list[str], Any], "Reply | None"]
 #: An action or collection below a resource (``.../accounts/{name}/listKeys``):
@@ -103,6 +105,9 @@ class ResourceType:
     conflicts_on_parent: bool = False
     #: listing it at a subscription also lists those in the subscription's resource groups.
     subscription_rollup: bool = True
+    #: what a read (GET, list) shows: the stored resource (a copy, without internals) with live values filled in,
+    #: e.g. a budget's spend so far. None: the stored resource as it is.
+    view: ViewHandler | None = None
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,17 @@ Shapes: azure-rest-api-specs ``specification/consumption/resource-manager/Micros
 The start-date refusals quote the spec's description of ``timePeriod`` ("The start date must be first of the
 month and should be less than the end date. Budget start date must be on or after June 1, 2017. Future start
 date should not be more than twelve months. Past start date should be selected within the timegrain period.");
-the service's literal error texts are not published, so the other messages are the sandbox's own. The sandbox
-spends nothing: ``currentSpend.amount`` is 0.
+the service's literal error texts are not published, so the other messages are the sandbox's own.
+
+Spend (read-only, computed at every read): ``currentSpend.amount`` is what the sandbox's Foundry endpoint charged
+under the budget's scope (its traffic priced by ``traffic.py``, the same numbers its Cost Management query sums)
+in the budget's current period (the month for Monthly; the quarter, the year for the others). ``forecastSpend`` is
+there only when a notification has ``thresholdType: Forecasted`` -- the spec: "The forecasted cost for the total
+time period which is being tracked by the budget. This value is only provided if the budget contains a forecast
+alert type." (Microsoft.CostManagement budgets ``ForecastSpend.amount``; the 2024-08-01 ``Budget.json`` example,
+with an Actual notification only, has no ``forecastSpend``). How Azure forecasts is not published in detail; the
+sandbox's own forecast is a linear projection: the spend so far divided by the period's days elapsed (today
+included), times the period's days. The budget's ``filter`` is not applied.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from claude_foundry_sandbox import traffic
 from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +117,7 @@ def _check_notifications(notes: Any) -> None:
 def _put_budget(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
-        return Reply(200, public(existing))
+        return Reply(200, _with_spend(api, public(existing)))
     p = body.get("properties") or {}
     if p.get("category") not in CATEGORIES:
         raise _bad("properties.category must be Cost or Usage.")
@@ -134,12 +144,43 @@ def _put_budget(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     for n in (props.get("notifications") or {}).values():
         n.setdefault("thresholdType", "Actual")
         n.setdefault("locale", "en-us")
-    props["currentSpend"] = {"amount": 0, "unit": CURRENCY}
-    props["forecastSpend"] = {"amount": 0, "unit": CURRENCY}
-    return api.store(target, res, existing)
+    props.pop("currentSpend", None)  # read-only: computed at every read (_with_spend)
+    props.pop("forecastSpend", None)
+    reply = api.store(target, res, existing)
+    reply.body = _with_spend(api, reply.body)
+    return reply
+
+
+#: timeGrain -> months in one period
+_GRAIN_MONTHS = {"Monthly": 1, "BillingMonth": 1, "Quarterly": 3, "BillingQuarter": 3, "Annually": 12,
+                 "BillingAnnual": 12}
+
+
+def current_period(grain: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of the budget period ``today`` is in (calendar months, quarters or years)."""
+    months = _GRAIN_MONTHS.get(grain, 1)
+    first_month = (today.month - 1) // months * months + 1 if months < 12 else 1
+    first = today.replace(month=first_month, day=1)
+    return first, _add_months(first, months) - dt.timedelta(days=1)
+
+
+def _with_spend(api: ArmApi, budget: dict[str, Any]) -> dict[str, Any]:
+    """The budget with its ``currentSpend`` (and ``forecastSpend`` when it has a Forecasted notification)."""
+    props = budget.get("properties") or {}
+    today = traffic.today_utc()
+    first, last = current_period(str(props.get("timeGrain", "Monthly")), today)
+    scope = str(budget.get("id", "")).lower().split("/providers/microsoft.consumption/")[0]
+    with api.s.lock:
+        spent = traffic.cost_in(api.s.traffic, scope, first, today)
+    props["currentSpend"] = {"amount": spent, "unit": CURRENCY}
+    if any(isinstance(n, dict) and n.get("thresholdType") == "Forecasted"
+           for n in (props.get("notifications") or {}).values()):
+        elapsed, days = (today - first).days + 1, (last - first).days + 1
+        props["forecastSpend"] = {"amount": spent / elapsed * days, "unit": CURRENCY}
+    return budget
 
 
 PROVIDER = Provider(types=(
     # an extension type at a resource group's (or the subscription's) scope: listed there only
-    ResourceType(BUDGETS, put=_put_budget, subscription_rollup=False),
+    ResourceType(BUDGETS, put=_put_budget, subscription_rollup=False, view=_with_spend),
 ),)

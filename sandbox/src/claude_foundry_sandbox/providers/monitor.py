@@ -5,12 +5,14 @@ workbooks (Microsoft.Insights/workbooks: a GUID name, kind shared, serializedDat
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from claude_foundry_sandbox import state as st
 from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -275,10 +277,223 @@ def _put_workbook(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     return api.store(target, res, existing)
 
 
-PROVIDER = Provider(types=(
-    ResourceType(WORKSPACES, put=_put_workspace),
-    ResourceType(DIAGNOSTIC_SETTINGS, subscription_rollup=False),
-    ResourceType(ACTION_GROUPS, put=_put_action_group),
-    ResourceType(METRIC_ALERTS, put=_put_metric_alert),
-    ResourceType(WORKBOOKS, put=_put_workbook),
-))
+# --- Azure Monitor metrics of an account (Metrics_List) ---------------------------------------------------
+#
+# ``GET {resourceUri}/providers/Microsoft.Insights/metrics``: azure-rest-api-specs
+# ``specification/monitor/resource-manager/Microsoft.Insights/stable/2023-10-01/metrics_API.json`` (parameters
+# ``timespan`` "startDateTime_ISO/endDateTime_ISO", ``interval`` (ISO 8601 duration or FULL, default PT1M),
+# ``metricnames``, ``aggregation``, ``$filter`` ("A eq 'a1' and B eq '*'"), ``top`` ("Valid only if $filter is
+# specified. Defaults to 10."), ``AutoAdjustTimegrain``, ``ValidateDimensions`` (default true); errors as ARM's
+# ``ErrorResponse``) and its example ``GetMetric.json`` (``cost``, ``timespan``, ``interval``, ``value[]`` with
+# ``id``, ``type``, ``name{value, localizedValue}``, ``displayDescription``, ``unit``, ``timeseries[]`` of
+# ``metadatavalues[{name{value, localizedValue}, value}]`` and ``data[{timeStamp, total|average|...}]``,
+# ``errorCode``; ``namespace``, ``resourceregion``). The values come from the Foundry endpoint's traffic
+# (``traffic.py``), recorded per UTC day: the sandbox answers ``interval=P1D`` and ``FULL`` (with
+# ``AutoAdjustTimegrain=true`` a finer interval is answered per day, as Azure adjusts a grain it cannot serve);
+# the refusals' wording is the sandbox's own (the spec carries no error texts).
+
+#: metric -> (display name, unit, what one bucket adds: a traffic field, "requests", or "latency")
+_METRIC_DATA: dict[str, tuple[str, str, str]] = {
+    "ModelRequests": ("Model Requests", "Count", "requests"),
+    "InputTokens": ("Input Tokens", "Count", "input_tokens"),
+    "OutputTokens": ("Output Tokens", "Count", "output_tokens"),
+    "TotalTokens": ("Total Tokens", "Count", "total_tokens"),
+    "cacheReadInputTokens": ("Prompt tokens read from cache", "Count", "cache_read_tokens"),
+    "ephemeral5mInputTokens": ("Prompt tokens written to cache (5 minute TTL)", "Count", "cache_write_5m_tokens"),
+    "ephemeral1hInputTokens": ("Prompt tokens written to cache (1 hour TTL)", "Count", "cache_write_1h_tokens"),
+    "TimeToLastByte": ("Time to Last Byte", "MilliSeconds", "latency"),
+}
+_CACHE_DIMS = ("ApiName", "Region", "ModelDeploymentName", "ModelName", "ModelVersion", "ContextLength")
+ACCOUNT_METRICS.update({"cacheReadInputTokens": _CACHE_DIMS, "ephemeral5mInputTokens": _CACHE_DIMS,
+                        "ephemeral1hInputTokens": _CACHE_DIMS})
+#: the dimensions the sandbox records (the others are refused in a $filter: it cannot split by them)
+_RECORDED_DIMS = ("ModelDeploymentName", "ModelName", "Region", "StatusCode")
+_AGGREGATIONS = ("average", "count", "minimum", "maximum", "total")
+_MAX_DAYS = 93  # Azure Monitor keeps platform metrics 93 days
+METRICS_READ_ROLES = frozenset({"monitoring-reader"})
+
+
+def _metric_bad(message: str) -> ArmError:
+    return ArmError(400, "BadRequest", message)
+
+
+def _parse_time(text: str) -> _dt.datetime:
+    try:
+        t = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _metric_bad(f"Invalid timespan '{text}': expected startDateTime_ISO/endDateTime_ISO.") from None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+
+def _parse_filter(text: str) -> dict[str, set[str] | None]:
+    """``Dim eq 'v' [or Dim eq 'w'] and Other eq '*'`` -> dimension -> allowed values (None: split, any)."""
+    out: dict[str, set[str] | None] = {}
+    if not text.strip():
+        return out
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+        clause = clause.strip().strip("()").strip()
+        names, values = set(), set()
+        for part in re.split(r"\s+or\s+", clause, flags=re.IGNORECASE):
+            m = re.fullmatch(r"\s*(\w+)\s+eq\s+'([^']*)'\s*", part, flags=re.IGNORECASE)
+            if m is None:
+                raise _metric_bad(f"Invalid $filter clause '{part.strip()}': expected <dimension> eq '<value>'.")
+            names.add(m.group(1))
+            values.add(m.group(2))
+        if len(names) != 1:
+            raise _metric_bad("Invalid $filter: the logical or operator cannot separate two different metadata "
+                              "names.")
+        name = names.pop()
+        out[name] = None if "*" in values else values
+    return out
+
+
+def _records(api: ArmApi, account_key: str, start: _dt.date, end: _dt.date) -> list[dict[str, Any]]:
+    account = api.s.resources.get(account_key) or {}
+    region = str(account.get("location", ""))
+    out = []
+    for b in api.s.traffic.values():
+        if b["account_id"].lower() != account_key or not start.isoformat() <= b["day"] <= end.isoformat():
+            continue
+        out.append({**b, "Region": region})
+    return out
+
+
+def _metrics(api: ArmApi, method: str, segs: list[str]) -> Reply:
+    if method != "GET":
+        raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on metrics.")
+    scope_key = "/" + "/".join(p.lower() for p in segs[:-3])
+    resource = api.s.resources.get(scope_key)
+    if resource is None:
+        raise ArmError(404, "ResourceNotFound", f"The Resource '{'/'.join(segs[-5:-3])}' was not found.")
+    if not api.s.roles_of(api.oid, scope_key) & (METRICS_READ_ROLES | st.MANAGE_READ_ROLES):
+        api.authorize(scope_key, "read", "Microsoft.Insights/metrics/read")
+    if str(resource.get("type", "")).lower() != ACCOUNT_NAMESPACE:
+        raise _metric_bad("The sandbox serves the metrics of Microsoft.CognitiveServices/accounts only.")
+    q = {k.lower(): v for k, v in api.query.items()}
+    names = [n.strip() for n in q.get("metricnames", "").split(",") if n.strip()]
+    if not names:
+        raise _metric_bad("metricnames is required by the sandbox (the names of the metrics, comma separated).")
+    unknown = [n for n in names if n not in _METRIC_DATA]
+    if unknown:
+        raise _metric_bad(f"Failed to find metric configuration for provider: Microsoft.CognitiveServices, resource "
+                          f"Type: accounts, metric: {unknown[0]}, Valid metrics: {', '.join(_METRIC_DATA)}")
+    now = _dt.datetime.now(_dt.timezone.utc)
+    span = q.get("timespan") or f"{(now - _dt.timedelta(hours=1)).isoformat()}/{now.isoformat()}"
+    if span.count("/") != 1:
+        raise _metric_bad(f"Invalid timespan '{span}': expected startDateTime_ISO/endDateTime_ISO.")
+    t0, t1 = (_parse_time(x) for x in span.split("/"))
+    if t1 <= t0:
+        raise _metric_bad(f"Invalid timespan '{span}': the end must be after the start.")
+    if (t1 - t0).days > _MAX_DAYS:
+        raise _metric_bad(f"Invalid timespan '{span}': at most {_MAX_DAYS} days of metrics are kept.")
+    interval = (q.get("interval") or "PT1M").upper()
+    if interval not in ("P1D", "FULL"):
+        if str(q.get("autoadjusttimegrain", "")).lower() != "true":
+            raise _metric_bad(f"Invalid interval '{interval}': the sandbox records traffic per day (P1D or FULL; "
+                              "or AutoAdjustTimegrain=true).")
+        interval = "P1D"
+    aggs = [a.strip().lower() for a in q.get("aggregation", "").split(",") if a.strip()]
+    bad = [a for a in aggs if a not in _AGGREGATIONS]
+    if bad:
+        raise _metric_bad(f"Invalid aggregation '{bad[0]}': one of Average, Count, Minimum, Maximum, Total.")
+    flt = _parse_filter(q.get("$filter", ""))
+    top = 10 if flt else 1_000_000
+    if q.get("top"):
+        try:
+            top = int(q["top"])
+        except ValueError:
+            raise _metric_bad(f"Invalid top '{q['top']}': an integer.") from None
+    start_day, end_day = t0.date(), (t1 - _dt.timedelta(microseconds=1)).date()
+    days = [start_day + _dt.timedelta(days=i) for i in range((end_day - start_day).days + 1)]
+    records = _records(api, scope_key, start_day, end_day)
+    value = []
+    for name in names:
+        dims = ACCOUNT_METRICS[name]
+        for d in flt:
+            if d not in dims and str(q.get("validatedimensions", "true")).lower() != "false":
+                raise _metric_bad(f"Metric {name} has no dimension '{d}'. Valid dimensions: {', '.join(dims)}.")
+            if d in dims and d not in _RECORDED_DIMS:
+                raise _metric_bad(f"The sandbox does not record the dimension '{d}' (it records "
+                                  f"{', '.join(x for x in _RECORDED_DIMS if x in dims)}).")
+        display, unit, source = _METRIC_DATA[name]
+        wanted = aggs or (["average"] if source == "latency" else ["total"])
+        value.append(_metric(scope_key, segs, name, display, unit, source, wanted,
+                             {d: v for d, v in flt.items() if d in dims}, records, days, interval, top))
+    return Reply(200, {"cost": 0, "timespan": f"{_iso(t0)}/{_iso(t1)}", "interval": interval, "value": value,
+                       "namespace": ACCOUNT_NAMESPACE, "resourceregion": str(resource.get("location", ""))})
+
+
+def _iso(t: _dt.datetime) -> str:
+    return t.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _samples(record: dict[str, Any], source: str, by_status: bool) -> list[tuple[str | None, float, int]]:
+    """(status, value, count of samples) the record adds to a metric."""
+    statuses = {s: int(n) for s, n in record["statuses"].items()}
+    requests = sum(statuses.values())
+    if source == "requests":
+        if by_status:
+            return [(s, float(n), n) for s, n in statuses.items()]
+        return [(None, float(requests), requests)]
+    if source == "latency":
+        return [(None, float(record["latency_ms_total"]), requests)]
+    if source == "total_tokens":
+        return [(None, float(record["input_tokens"] + record["output_tokens"]), requests)]
+    return [(None, float(record[source]), requests)]
+
+
+def _metric(scope_key: str, segs: list[str], name: str, display: str, unit: str, source: str, aggs: list[str],
+            flt: dict[str, set[str] | None], records: list[dict[str, Any]], days: list[_dt.date], interval: str,
+            top: int) -> dict[str, Any]:
+    by_status = "StatusCode" in flt
+    series: dict[tuple[str, ...], dict[str, list[float]]] = {}
+    split = list(flt)
+    for r in records:
+        for status, amount, count in _samples(r, source, by_status):
+            dims = {"ModelDeploymentName": r["deployment"], "ModelName": r.get("model", ""),
+                    "Region": r["Region"], "StatusCode": status or ""}
+            if any(allowed is not None and dims[d] not in allowed for d, allowed in flt.items()):
+                continue
+            key = tuple(dims[d] for d in split)
+            slot = r["day"] if interval == "P1D" else "FULL"
+            acc = series.setdefault(key, {}).setdefault(slot, [0.0, 0])
+            acc[0] += amount
+            acc[1] += count
+    if not split and not series:
+        series[()] = {}
+    ranked = sorted(series.items(), key=lambda kv: -sum(v[0] for v in kv[1].values()))[:max(0, top)]
+    resource_path = "/" + "/".join(segs[:-3])
+    out_series = []
+    for key, slots in ranked:
+        stamps = [(d.isoformat(), f"{d.isoformat()}T00:00:00Z") for d in days] if interval == "P1D" else \
+            [("FULL", f"{days[0].isoformat()}T00:00:00Z")]
+        data = []
+        for slot, stamp in stamps:
+            total, samples = slots.get(slot, [0.0, 0.0])
+            point: dict[str, Any] = {"timeStamp": stamp}
+            for a in aggs:
+                if a == "total" and source != "latency":
+                    point["total"] = total
+                elif a == "count":
+                    point["count"] = samples
+                elif a == "average" and samples:
+                    point["average"] = total / samples
+            data.append(point)
+        out_series.append({"metadatavalues": [{"name": {"value": d.lower(), "localizedValue": d.lower()},
+                                               "value": v} for d, v in zip(split, key, strict=True)],
+                           "data": data})
+    return {"id": f"{resource_path}/providers/Microsoft.Insights/metrics/{name}", "type": "Microsoft.Insights/metrics",
+            "name": {"value": name, "localizedValue": display}, "displayDescription": display, "unit": unit,
+            "timeseries": out_series, "errorCode": "Success"}
+
+
+PROVIDER = Provider(
+    types=(
+        ResourceType(WORKSPACES, put=_put_workspace),
+        ResourceType(DIAGNOSTIC_SETTINGS, subscription_rollup=False),
+        ResourceType(ACTION_GROUPS, put=_put_action_group),
+        ResourceType(METRIC_ALERTS, put=_put_metric_alert),
+        ResourceType(WORKBOOKS, put=_put_workbook),
+    ),
+    scope_routes={("microsoft.insights", "metrics"): _metrics},
+)
