@@ -360,5 +360,13 @@ METRIC_CACHE_READ_TOKENS = "cacheReadInputTokens"
 METRIC_CACHE_WRITE_5M_TOKENS = "ephemeral5mInputTokens"
 METRIC_CACHE_WRITE_1H_TOKENS = "ephemeral1hInputTokens"
 METRIC_TIME_TO_LAST_BYTE = "TimeToLastByte"
+#: "Availability percentage with the following calculation: (total calls - server errors)/total calls" (the alerts'
+#: server-error rule and the workbook read it; same page).
+METRIC_AVAILABILITY = "ModelAvailabilityRate"
 METRIC_DIMENSION_DEPLOYMENT = "ModelDeploymentName"
 METRIC_DIMENSION_STATUS = "StatusCode"
+#: The ``StatusCode`` value of a throttled request.
+THROTTLED_STATUS_CODE = "429"
+#: ``Query_Usage`` as the workbook's ARM query item calls it from the portal: the newest stable version of the spec
+#: the shapes were read in (the SDK ``usage`` uses sends its own, COST_MANAGEMENT_API_VERSION).
+COST_QUERY_SPEC_API_VERSION = "2023-11-01"

@@ -41,11 +41,11 @@ from claude_foundry.program.spec._schema import Spec
 
 EVALUATION_FREQUENCY = "PT5M"
 WINDOW_SIZE = "PT15M"
-#: Metric names (REST API names) of a Foundry account, see the module docstring.
-METRIC_MODEL_REQUESTS = "ModelRequests"
-METRIC_AVAILABILITY = "ModelAvailabilityRate"
-METRIC_TIME_TO_LAST_BYTE = "TimeToLastByte"
-THROTTLED_STATUS_CODE = "429"
+#: Metric names (REST API names) of a Foundry account, from their one home (``_azure.arm``; module docstring).
+METRIC_MODEL_REQUESTS = arm.METRIC_MODEL_REQUESTS
+METRIC_AVAILABILITY = arm.METRIC_AVAILABILITY
+METRIC_TIME_TO_LAST_BYTE = arm.METRIC_TIME_TO_LAST_BYTE
+THROTTLED_STATUS_CODE = arm.THROTTLED_STATUS_CODE
 #: Alert key -> severity (0 critical ... 4 verbose).
 SEVERITIES = {"throttling": 2, "server-errors": 1, "latency": 2}
 

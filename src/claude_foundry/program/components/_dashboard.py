@@ -43,37 +43,37 @@ from claude_foundry.program.components._common import TYPE_PREFIX, check_input, 
 from claude_foundry.program.spec._schema import Spec
 
 METRIC_NAMESPACE = arm.ACCOUNT_METRIC_NAMESPACE.lower()
-DEPLOYMENT_DIMENSION = "ModelDeploymentName"
-STATUS_DIMENSION = "StatusCode"
-THROTTLED_STATUS_CODE = "429"
+DEPLOYMENT_DIMENSION = arm.METRIC_DIMENSION_DEPLOYMENT
+STATUS_DIMENSION = arm.METRIC_DIMENSION_STATUS
+THROTTLED_STATUS_CODE = arm.THROTTLED_STATUS_CODE
 #: Workbook metric aggregations (the MetricsItem/2.0 enum): Sum, Average.
 AGG_SUM, AGG_AVERAGE = 1, 4
 #: Workbook chart types: line, bar; and the grid.
 CHART_LINE, CHART_BAR, CHART_GRID = 2, 3, 0
 #: The default time range of the views: seven days (the weekly summary's).
 DEFAULT_RANGE_MS = 7 * 24 * 3600 * 1000
-#: Cost Management's ``Query_Usage`` (azure-rest-api-specs ``specification/cost-management/resource-manager/
-#: Microsoft.CostManagement/stable/2023-11-01``).
-COST_QUERY_API_VERSION = "2023-11-01"
+COST_QUERY_API_VERSION = arm.COST_QUERY_SPEC_API_VERSION
 
 #: (view key, title, [(category, metric, aggregation)], extra metric settings, chart type)
 _METRIC_VIEWS: tuple[tuple[str, str, tuple[tuple[str, str, int], ...], dict[str, Any], int], ...] = (
     ("requests", "Requests per deployment",
-     (("Models - HTTP Requests", "ModelRequests", AGG_SUM),), {}, CHART_BAR),
+     (("Models - HTTP Requests", arm.METRIC_MODEL_REQUESTS, AGG_SUM),), {}, CHART_BAR),
     ("tokens", "Input and output tokens per deployment",
-     (("Models - Usage", "InputTokens", AGG_SUM), ("Models - Usage", "OutputTokens", AGG_SUM)), {}, CHART_BAR),
+     (("Models - Usage", arm.METRIC_INPUT_TOKENS, AGG_SUM), ("Models - Usage", arm.METRIC_OUTPUT_TOKENS, AGG_SUM)),
+     {}, CHART_BAR),
     ("cache-tokens", "Prompt-cache tokens per deployment (read, written 5 min, written 1 h)",
-     (("Models - Usage", "cacheReadInputTokens", AGG_SUM), ("Models - Usage", "ephemeral5mInputTokens", AGG_SUM),
-      ("Models - Usage", "ephemeral1hInputTokens", AGG_SUM)), {}, CHART_BAR),
+     (("Models - Usage", arm.METRIC_CACHE_READ_TOKENS, AGG_SUM),
+      ("Models - Usage", arm.METRIC_CACHE_WRITE_5M_TOKENS, AGG_SUM),
+      ("Models - Usage", arm.METRIC_CACHE_WRITE_1H_TOKENS, AGG_SUM)), {}, CHART_BAR),
     ("throttled", "Throttled requests (HTTP 429) per deployment",
-     (("Models - HTTP Requests", "ModelRequests", AGG_SUM),),
+     (("Models - HTTP Requests", arm.METRIC_MODEL_REQUESTS, AGG_SUM),),
      {"filters": [{"key": STATUS_DIMENSION, "operator": 0, "values": [THROTTLED_STATUS_CODE]}]}, CHART_BAR),
     ("failed", "Requests by status code",
-     (("Models - HTTP Requests", "ModelRequests", AGG_SUM),), {"splitBy": [STATUS_DIMENSION]}, CHART_BAR),
+     (("Models - HTTP Requests", arm.METRIC_MODEL_REQUESTS, AGG_SUM),), {"splitBy": [STATUS_DIMENSION]}, CHART_BAR),
     ("availability", "Availability per deployment (% of requests without a server error)",
-     (("Models - HTTP Requests", "ModelAvailabilityRate", AGG_AVERAGE),), {}, CHART_LINE),
+     (("Models - HTTP Requests", arm.METRIC_AVAILABILITY, AGG_AVERAGE),), {}, CHART_LINE),
     ("latency", "Time to last byte per deployment (ms, average)",
-     (("Models - Latency", "TimeToLastByte", AGG_AVERAGE),), {}, CHART_LINE),
+     (("Models - Latency", arm.METRIC_TIME_TO_LAST_BYTE, AGG_AVERAGE),), {}, CHART_LINE),
 )
 #: Every (metric, aggregation) the workbook reads, for tests and docs.
 METRICS = tuple(sorted({metric for view in _METRIC_VIEWS for _category, metric, _agg in view[2]}))
