@@ -113,3 +113,37 @@ def test_since_and_until_arguments() -> None:
         assert err.value.problems[0].parameter == "since"
     with pytest.raises(InvalidArgument):
         usage.check_period(dt.date(2026, 12, 2), dt.date(2026, 12, 1))
+
+
+def _row(account: str, deployment: str, day: str, **counts: Any) -> usage.UsageRow:
+    return usage.UsageRow(account=account, account_name=f"contoso-claude-{account}", deployment=deployment, day=day,
+                          **counts)
+
+
+@pytest.mark.parametrize("several", [False, True])
+def test_the_table_shows_the_days_with_traffic_and_the_account_only_when_there_are_several(
+        several: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    from claude_foundry.cli import _usage
+
+    second = "west" if several else "primary"
+    rows = (_row("primary", "opus", "2026-12-06"),  # quiet: Azure answers zeros for it
+            _row("primary", "opus", "2026-12-07", requests=3, input_tokens=30, output_tokens=12, cost=0.01,
+                 currency="USD"),
+            _row(second, "haiku", "2026-12-07", throttled=2),  # no tokens, but throttled: shown
+            _row(second, "haiku", "2026-12-06"))
+    _usage.render(usage.UsageReport(stack="prod", since="2026-12-06", until="2026-12-08", rows=rows, currency="USD"))
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("│")]  # the table's rows
+    assert len(lines) == 2, out
+    assert all("2026-12-07" in line for line in lines), out
+    assert "2 deployment-day(s) without traffic not shown" in out
+    assert ("┃ account" in out) is several  # the column (its names may be cut to fit the width)
+    assert ("usage of prod (contoso-claude-primary)" in out) is not several
+
+
+def test_a_window_without_traffic_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from claude_foundry.cli import _usage
+
+    _usage.render(usage.UsageReport(stack="dev", since="2026-12-06", until="2026-12-08",
+                                    rows=(_row("primary", "opus", "2026-12-06"),)))
+    assert "no traffic and no cost on any deployment of dev" in capsys.readouterr().out

@@ -121,24 +121,40 @@ def _target(args: argparse.Namespace) -> Iterator[Any]:
         yield target
 
 
+def _quiet(row: Any) -> bool:
+    """A deployment-day with nothing to show: no request, no token, no cost (Azure's metrics answer zeros for it)."""
+    return not (row.requests or row.tokens or row.throttled or row.failed or row.cost)
+
+
 def render(report: Any) -> None:
+    """The table for people: the deployment-days that saw traffic or cost (csv, json and markdown list every day),
+    the account column only when the stack has several accounts."""
     from rich.table import Table
 
     from claude_foundry.cli._ui import make_console
 
     console = make_console(soft_wrap=False)
-    if report.rows:
-        table = Table(title=f"usage of {report.stack}")
-        for col in ("account", "deployment", "day", "requests", "input", "output", "cache read", "cache write",
-                    "429", "failed", "latency ms", "cost"):
+    shown = [r for r in report.rows if not _quiet(r)]
+    accounts = sorted({r.account_name for r in report.rows})
+    if shown:
+        several = len(accounts) > 1
+        title = f"usage of {report.stack}" + ("" if several else f" ({accounts[0]})")
+        quiet = len(report.rows) - len(shown)
+        table = Table(title=title, caption=(f"{quiet} deployment-day(s) without traffic not shown "
+                                            "(--format csv|json|markdown lists every day)") if quiet else None)
+        columns = ("account",) * several + ("deployment", "day", "requests", "input", "output", "cache read",
+                                            "cache write", "429", "failed", "latency ms", "cost")
+        for col in columns:
             table.add_column(col, justify="left" if col in ("account", "deployment", "day") else "right")
-        for r in report.rows:
-            table.add_row(r.account_name, r.deployment, r.day, str(r.requests), str(r.input_tokens),
+        for r in shown:
+            table.add_row(*(r.account_name,) * several, r.deployment, r.day, str(r.requests), str(r.input_tokens),
                           str(r.output_tokens), str(r.cache_read_tokens), str(r.cache_write_tokens),
                           str(r.throttled), str(r.failed),
                           "" if r.latency_ms is None else f"{r.latency_ms:.0f}",
                           "" if r.cost is None else f"{r.cost:.4f} {r.currency or ''}".strip())
         console.print(table)
+    elif report.rows:
+        console.print(f"no traffic and no cost on any deployment of {report.stack} in the window", highlight=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     console.print(report.summary(), highlight=False, soft_wrap=True)
