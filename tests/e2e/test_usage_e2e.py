@@ -368,7 +368,7 @@ def test_a_budget_shows_the_share_spent_and_the_forecast(tmp_path: Path, connect
 
 def test_demo_without_the_ops_extra_says_what_usage_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """`scripts/demo` installs [infra,sandbox]; `usage --local` needs [ops,sandbox]: the demo says so before the
+    """An install with [infra,sandbox] runs `demo`; `usage --local` needs [ops,sandbox]: the demo says so before the
     next command (as if the ops extra's modules were missing)."""
     from claude_foundry import cli
 

@@ -21,7 +21,7 @@ PIN_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\
 
 #: lock file → the extras scripts/bootstrap installs with it
 ROLES = {"core": [], "cli": ["cli"], "infra": ["infra"], "ops": ["ops"], "sandbox": ["sandbox"],
-         "infra-sandbox": ["infra", "sandbox"], "test": ["test"]}
+         "infra-sandbox": ["infra", "sandbox"], "ops-sandbox": ["ops", "sandbox"], "test": ["test"]}
 #: lock file → its input (requirements/<name>.in)
 TOOL_LOCKS = ("build", "release", "azure-cli", "clients", "tools")
 
