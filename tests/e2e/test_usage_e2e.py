@@ -242,7 +242,9 @@ def test_cli_usage_after_up_and_smoke(served: dict[str, Any], capsys: pytest.Cap
     chart = served["tmp"] / f"chart{suffix}"
     assert main(["usage", STACK, "--sandbox", str(served["conn"]), "--since", "1d", "--format", "json",
                  "--chart", str(chart)]) == 0
-    data = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    data = json.loads(out)  # the chart's note goes to stderr: stdout stays JSON
+    assert f"chart: {chart}" in err
     assert {r["deployment"] for r in data["rows"]} == {"my-claude-deployment", "fast"}
     assert data["total_cost"] > 0
     assert data["currency"] == "USD"

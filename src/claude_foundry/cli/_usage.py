@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import datetime as dt
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         render(report)
     if args.chart:
         write_chart(report, args.chart)
+        print(f"chart: {args.chart}", file=sys.stderr)  # stderr: stdout stays the report in its format
     return 0
 
 
