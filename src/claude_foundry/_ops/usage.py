@@ -38,7 +38,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from claude_foundry._azure import arm
@@ -236,18 +236,12 @@ def _number(value: Any, source: str, where: str) -> float:
     return float(value)
 
 
-@dataclass
-class _Acc:
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    throttled: int = 0
-    failed: int = 0
-    latency_ms: float | None = None
-    cost: float | None = None
-    currency: str | None = None
+#: The measures of a row (every field but where and when): what one account, deployment and day accumulate.
+_KEYS = ("account", "account_name", "deployment", "day")
+
+
+def _measures() -> dict[str, Any]:
+    return {f.name: f.default for f in fields(UsageRow) if f.name not in _KEYS}
 
 
 def _failed_status(status: str) -> tuple[bool, bool]:
@@ -446,7 +440,7 @@ def collect(view: Any, since: dt.date, until: dt.date, sources: Sources | None =
 
 def _collect(view: Any, since: dt.date, until: dt.date, src: Sources, with_cost: bool) -> UsageReport:
     timespan = f"{since.isoformat()}T00:00:00Z/{until.isoformat()}T00:00:00Z"
-    accs: dict[tuple[str, str, str], _Acc] = {}
+    accs: dict[tuple[str, str, str], dict[str, Any]] = {}
     models: dict[tuple[str, str], str] = {}  # (account key, deployment) -> model
     names: dict[str, str] = {}
     warnings: list[str] = []
@@ -477,12 +471,9 @@ def _collect(view: Any, since: dt.date, until: dt.date, src: Sources, with_cost:
             for (dep, day), values in parsed.items():
                 if not since.isoformat() <= day < until.isoformat():
                     continue
-                a = accs.setdefault((key, dep, day), _Acc())
+                a = accs.setdefault((key, dep, day), _measures())
                 for k, v in values.items():
-                    if k == "latency_ms":
-                        a.latency_ms = v
-                    else:
-                        setattr(a, k, getattr(a, k) + round(v))
+                    a[k] = v if k == "latency_ms" else a[k] + round(v)
     unattributed = 0.0
     currency: str | None = None
     sources_used = [f"Azure Monitor Metrics_List {arm.METRICS_API_VERSION} ({', '.join(_all_metric_names())})"]
@@ -499,12 +490,12 @@ def _collect(view: Any, since: dt.date, until: dt.date, src: Sources, with_cost:
             if target is None:
                 unattributed += ln.cost
                 continue
-            a = accs.setdefault((target[0], target[1], ln.day), _Acc())
-            a.cost = (a.cost or 0.0) + ln.cost
-            a.currency = ln.currency or currency
+            a = accs.setdefault((target[0], target[1], ln.day), _measures())
+            a["cost"] = (a["cost"] or 0.0) + ln.cost
+            a["currency"] = ln.currency or currency
         for a in accs.values():
-            if a.cost is None:
-                a.cost, a.currency = 0.0, currency
+            if a["cost"] is None:
+                a["cost"], a["currency"] = 0.0, currency
     budget = None
     if view.budget is not None:
         budget_name = view.budget.name
@@ -517,11 +508,7 @@ def _collect(view: Any, since: dt.date, until: dt.date, src: Sources, with_cost:
         budget = parse_budget(body, f"the budget {budget_name}", budget_name)
         sources_used.append(f"Consumption budget {budget_name} {arm.API_VERSIONS[arm.BUDGET]} (currentSpend, "
                             "forecastSpend)")
-    rows = tuple(UsageRow(account=k, account_name=names.get(k, k), deployment=d, day=day, requests=a.requests,
-                          input_tokens=a.input_tokens, output_tokens=a.output_tokens,
-                          cache_read_tokens=a.cache_read_tokens, cache_write_tokens=a.cache_write_tokens,
-                          throttled=a.throttled, failed=a.failed, latency_ms=a.latency_ms, cost=a.cost,
-                          currency=a.currency)
+    rows = tuple(UsageRow(account=k, account_name=names.get(k, k), deployment=d, day=day, **a)
                  for (k, d, day), a in sorted(accs.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])))
     return UsageReport(stack=str(view.spec.environment),
                        since=since.isoformat(), until=until.isoformat(), rows=rows,
