@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from claude_foundry_sandbox import roles as builtin_roles
 from claude_foundry_sandbox import state as st
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public, under
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    iso,
+    public,
+    route_scope,
+    under,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -100,16 +110,7 @@ def _put_role_assignment(api: ArmApi, target: Target, body: dict[str, Any]) -> R
 
 def _permissions(api: ArmApi, method: str, segs: list[str]) -> Reply:
     """``Permissions_List*``: what the caller may do at a scope, one entry per role it holds there or above."""
-    if method != "GET":
-        raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on permissions.")
-    scope_segs = segs[:-3]
-    low = [p.lower() for p in scope_segs]
-    scope_key = "/" + "/".join(low)
-    if len(scope_segs) >= 4 and low[2] == "resourcegroups":
-        rg_key = "/" + "/".join(low[:4])
-        if rg_key not in api.s.resources:
-            raise ArmError(404, "ResourceGroupNotFound",
-                           f"Resource group '{scope_segs[3]}' could not be found.")
+    scope_segs, scope_key = route_scope(api, method, "GET", "permissions", segs)
     if len(scope_segs) not in (2, 4) and scope_key not in api.s.resources:
         raise ArmError(404, "ResourceNotFound",
                        f"The Resource '{'/'.join(scope_segs[-2:])}' was not found. For more details please "

@@ -69,6 +69,19 @@ def under(key: str, scope: str) -> bool:
     return key == scope or key.startswith(scope + "/")
 
 
+def route_scope(api: ArmApi, method: str, allowed: str, what: str, segs: list[str]) -> tuple[list[str], str]:
+    """A :data:`ScopeRoute`'s scope (``{scope}/providers/{namespace}/{what}``): 405 for a method other than
+    ``allowed``, 404 ``ResourceGroupNotFound`` under a resource group that does not exist; else the scope's
+    segments as sent and its key (lower case)."""
+    if method != allowed:
+        raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on {what}.")
+    scope_segs = segs[:-3]
+    low = [p.lower() for p in scope_segs]
+    if len(low) >= 4 and low[2] == "resourcegroups" and "/" + "/".join(low[:4]) not in api.s.resources:
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{scope_segs[3]}' could not be found.")
+    return scope_segs, "/" + "/".join(low)
+
+
 #: PUT (and the merged body of a PATCH) of one resource: ``(api, target, body) -> Reply``.
 PutHandler = Callable[["ArmApi", Target, dict[str, Any]], Reply]
 #: GET of a collection of one type: ``(api, target) -> [resource, ...]`` as ARM shows them.

@@ -18,7 +18,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from claude_foundry_sandbox import traffic
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply
+from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, route_scope
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -70,15 +70,8 @@ def _period(body: dict[str, Any], today: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def _query(api: ArmApi, method: str, segs: list[str]) -> Reply:
-    if method != "POST":
-        raise ArmError(405, "MethodNotAllowed", f"The {method} method is not allowed on query.")
-    scope_segs = segs[:-3]
-    low = [p.lower() for p in scope_segs]
-    scope_key = "/" + "/".join(low)
-    if len(low) == 4 and low[2] == "resourcegroups":
-        if scope_key not in api.s.resources:
-            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{scope_segs[3]}' could not be found.")
-    elif len(low) != 2:
+    scope_segs, scope_key = route_scope(api, method, "POST", "query", segs)
+    if len(scope_segs) not in (2, 4) or (len(scope_segs) == 4 and scope_segs[2].lower() != "resourcegroups"):
         raise _bad("The sandbox answers Cost Management queries at a subscription or resource group scope.")
     if not api.s.roles_of(api.oid, scope_key) & (COST_READ_ROLES | {"owner", "contributor", "reader"}):
         api.authorize(scope_key, "read", "Microsoft.CostManagement/query/action")
