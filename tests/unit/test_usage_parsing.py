@@ -137,6 +137,10 @@ def test_the_table_shows_the_days_with_traffic_and_the_account_only_when_there_a
     assert len(lines) == 2, out
     assert all("2026-12-07" in line for line in lines), out
     assert "2 deployment-day(s) without traffic not shown" in out
+    markdown = usage.UsageReport(stack="prod", since="2026-12-06", until="2026-12-08", rows=rows).to_markdown()
+    assert markdown.count("| 2026-12-07 |") == 2
+    assert "2026-12-06 |" not in markdown
+    assert "2 deployment-day(s) without traffic or cost not shown." in markdown
     assert ("┃ account" in out) is several  # the column (its names may be cut to fit the width)
     assert ("usage of prod (contoso-claude-primary)" in out) is not several
 

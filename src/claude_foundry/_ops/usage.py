@@ -92,6 +92,11 @@ class UsageRow:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing to show: no request, token or cost (Azure's metrics answer zeros for such a day)."""
+        return not (self.requests or self.tokens or self.throttled or self.failed or self.cost)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -189,7 +194,10 @@ class UsageReport:
 
         lines = [f"**{self.summary()}**", "", "| " + " | ".join(self.COLUMNS) + " |",
                  "|" + "---|" * len(self.COLUMNS)]
-        lines += ["| " + " | ".join(cell(getattr(r, c)) for c in self.COLUMNS) + " |" for r in self.rows]
+        shown = [r for r in self.rows if not r.quiet]  # for people; csv and json list every day
+        lines += ["| " + " | ".join(cell(getattr(r, c)) for c in self.COLUMNS) + " |" for r in shown]
+        if len(shown) < len(self.rows):
+            lines += ["", f"{len(self.rows) - len(shown)} deployment-day(s) without traffic or cost not shown."]
         for w in self.warnings:
             lines += ["", f"> {w}"]
         return "\n".join(lines) + "\n"

@@ -123,27 +123,22 @@ def _target(args: argparse.Namespace) -> Iterator[Any]:
         yield target
 
 
-def _quiet(row: Any) -> bool:
-    """A deployment-day with nothing to show: no request, no token, no cost (Azure's metrics answer zeros for it)."""
-    return not (row.requests or row.tokens or row.throttled or row.failed or row.cost)
-
-
 def render(report: Any) -> None:
-    """The table for people: the deployment-days that saw traffic or cost (csv, json and markdown list every day),
+    """The table for people: the deployment-days that saw traffic or cost (csv and json list every day),
     the account column only when the stack has several accounts."""
     from rich.table import Table
 
     from claude_foundry.cli._ui import make_console
 
     console = make_console(soft_wrap=False)
-    shown = [r for r in report.rows if not _quiet(r)]
+    shown = [r for r in report.rows if not r.quiet]
     accounts = sorted({r.account_name for r in report.rows})
     if shown:
         several = len(accounts) > 1
         title = f"usage of {report.stack}" + ("" if several else f" ({accounts[0]})")
         quiet = len(report.rows) - len(shown)
         table = Table(title=title, caption=(f"{quiet} deployment-day(s) without traffic not shown "
-                                            "(--format csv|json|markdown lists every day)") if quiet else None)
+                                            "(--format csv|json lists every day)") if quiet else None)
         columns = ("account",) * several + ("deployment", "day", "requests", "input", "output", "cache read",
                                             "cache write", "429", "failed", "latency ms", "cost")
         for col in columns:
