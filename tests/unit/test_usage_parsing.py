@@ -151,3 +151,24 @@ def test_a_window_without_traffic_says_so(capsys: pytest.CaptureFixture[str]) ->
     _usage.render(usage.UsageReport(stack="dev", since="2026-12-06", until="2026-12-08",
                                     rows=(_row("primary", "opus", "2026-12-06"),)))
     assert "no traffic and no cost on any deployment of dev" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("status", "named"), [(403, True), (500, False)])
+def test_a_refused_cost_query_names_the_role_it_needs(status: int, named: bool) -> None:
+    """An ARM 403 on the cost query names Cost Management Reader (and its id); any other failure does not."""
+    from azure.core.exceptions import HttpResponseError
+
+    from claude_foundry._azure import arm
+
+    def refuse(scope: str, body: dict[str, Any]) -> Any:
+        err = HttpResponseError(message="(AuthorizationFailed) The client does not have authorization")
+        err.status_code = status
+        raise err
+
+    src = usage.Sources(metrics=lambda *a: {}, cost=refuse, cost_next=lambda link, body: {}, budget=lambda i: {})
+    with pytest.raises(OperationFailed) as err:
+        usage._cost_lines(src, "/subscriptions/s/resourceGroups/rg", dt.date(2026, 12, 1), dt.date(2026, 12, 2))
+    text = str(err.value)
+    assert text.startswith("Cost Management for /subscriptions/s/resourceGroups/rg: ")
+    assert (arm.COST_MANAGEMENT_READER_ROLE_NAME in text) is named
+    assert (arm.COST_MANAGEMENT_READER_ROLE_ID in text) is named
