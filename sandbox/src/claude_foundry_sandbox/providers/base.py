@@ -69,6 +69,12 @@ def under(key: str, scope: str) -> bool:
     return key == scope or key.startswith(scope + "/")
 
 
+def require_location(body: dict[str, Any]) -> None:
+    """A tracked resource's PUT names its location: else ARM's 400 ``LocationRequired``."""
+    if not body.get("location"):
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+
+
 def route_scope(api: ArmApi, method: str, allowed: str, what: str, segs: list[str]) -> tuple[list[str], str]:
     """A :data:`ScopeRoute`'s scope (``{scope}/providers/{namespace}/{what}``): 405 for a method other than
     ``allowed``, 404 ``ResourceGroupNotFound`` under a resource group that does not exist; else the scope's

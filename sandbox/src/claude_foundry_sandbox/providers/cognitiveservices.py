@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 from claude_foundry import _provider_data as provider_data
 from claude_foundry._azure import arm as arm_facts
 from claude_foundry_sandbox import state as st
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    iso,
+    public,
+    require_location,
+)
 from claude_foundry_sandbox.state import normalize_location
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,8 +91,7 @@ def _put_account(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     if api.same_input(existing, body):
         return Reply(200, public(existing))
     props = body.get("properties") or {}
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     subdomain = props.get("customSubDomainName")
     old_sub = existing["properties"].get("customSubDomainName") if existing else None
     if not subdomain:

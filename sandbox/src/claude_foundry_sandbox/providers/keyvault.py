@@ -10,7 +10,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from claude_foundry_sandbox.keyvault import write_secret_version
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    iso,
+    public,
+    require_location,
+)
 from claude_foundry_sandbox.state import normalize_location
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,8 +78,7 @@ def _put_vault(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
             raise ArmError(409, "VaultAlreadyExists", f"The vault name '{target.name}' is already in use.")
     if api.same_input(existing, body):
         return Reply(200, public(existing))
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     old = (existing or {}).get("properties", {})
     if old.get("enablePurgeProtection") and props_in.get("enablePurgeProtection") is False:
         raise ArmError(400, "BadRequest",

@@ -13,7 +13,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    public,
+    require_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -40,8 +48,7 @@ def _put_identity(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         raise ArmError(400, "InvalidResourceName",
                        f"The resource name '{target.name}' is invalid: 3-128 letters, digits, hyphens and "
                        "underscores, starting with a letter or digit.")
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
         return Reply(200, public(existing))

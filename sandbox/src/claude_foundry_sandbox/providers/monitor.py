@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from claude_foundry_sandbox import state as st
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    public,
+    require_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -26,8 +34,7 @@ def _put_workspace(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
         return Reply(200, public(existing))
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     res = api.base(target, body, existing)
     p = res["properties"]
     retention = int(p.get("retentionInDays", 30))
@@ -99,8 +106,7 @@ def _put_action_group(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
         return Reply(200, public(existing))
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     props = body.get("properties") or {}
     short = props.get("groupShortName")
     if not isinstance(short, str) or not 1 <= len(short) <= ACTION_GROUP_SHORT_NAME_MAX:
@@ -179,8 +185,7 @@ def _put_metric_alert(api: ArmApi, target: Target, body: dict[str, Any]) -> Repl
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
         return Reply(200, public(existing))
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     p = body.get("properties") or {}
     severity = p.get("severity")
     if not isinstance(severity, int) or isinstance(severity, bool) or not 0 <= severity <= 4:
@@ -238,8 +243,7 @@ def _put_workbook(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
         return Reply(200, public(existing))
     if not _GUID.match(target.name):
         raise _bad(f"Invalid Workbook resource name: '{target.name.lower()}'")
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     kind = body.get("kind")
     if kind is not None and kind not in WORKBOOK_KINDS:
         raise _bad(f"kind '{kind}' is not supported: the only valid kind of a workbook is 'shared'.")

@@ -19,7 +19,15 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    public,
+    require_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -52,8 +60,7 @@ def _network(value: Any, what: str) -> ipaddress.IPv4Network:
 
 
 def _require_location(body: dict[str, Any]) -> None:
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
 
 
 def _local(api: ArmApi, rid: str) -> bool:

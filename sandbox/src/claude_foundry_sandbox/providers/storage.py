@@ -12,7 +12,16 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from claude_foundry_sandbox.providers.base import ArmError, Provider, Reply, ResourceType, Target, iso, public
+from claude_foundry_sandbox.providers.base import (
+    ArmError,
+    Provider,
+    Reply,
+    ResourceType,
+    Target,
+    iso,
+    public,
+    require_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from claude_foundry_sandbox.arm import ArmApi
@@ -43,8 +52,7 @@ def _put_account(api: ArmApi, target: Target, body: dict[str, Any]) -> Reply:
     existing = api.s.resources.get(target.key)
     if api.same_input(existing, body):
         return Reply(200, public(existing))
-    if not body.get("location"):
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    require_location(body)
     sku = (body.get("sku") or {}).get("name")
     if not sku or not body.get("kind"):
         raise ArmError(400, "MissingRequiredProperty", "The sku.name and kind properties are required.")
