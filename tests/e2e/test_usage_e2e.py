@@ -204,6 +204,22 @@ def test_the_metrics_api_answers_in_azure_shapes(served: dict[str, Any]) -> None
             assert word in body["error"]["message"]
 
 
+def test_cost_pages_are_followed_through_next_link(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row per page: the cost the SDK's nextLink pages add up to is the cost of one page holding them all."""
+    from claude_foundry_sandbox.providers import costmanagement
+
+    conn = json.loads(Path(served["conn"]).read_text())
+    window = (_today(), _today() + dt.timedelta(days=1))
+    with sandbox_target(conn) as target:
+        whole = collect(stack_view(served["spec"], target), *window)
+    monkeypatch.setattr(costmanagement, "PAGE_SIZE", 1)
+    with sandbox_target(conn) as target:
+        paged = collect(stack_view(served["spec"], target), *window)
+    assert len([r for r in whole.rows if r.cost]) >= 2  # more than one page's worth
+    assert paged.total_cost == pytest.approx(whole.total_cost)
+    assert {(r.deployment, r.day): r.cost for r in paged.rows} == {(r.deployment, r.day): r.cost for r in whole.rows}
+
+
 def test_a_reader_without_monitoring_reader_gets_403_naming_the_role(served: dict[str, Any]) -> None:
     """No role: the metrics answer 403 and the error names Monitoring Reader. Cost Management Reader alone reads
     the cost but not the metrics (its actions are Microsoft.Consumption/CostManagement reads): still 403 naming

@@ -569,15 +569,19 @@ def _cost_lines(src: Sources, scope: str, since: dt.date, until: dt.date) -> lis
 # --- the Azure SDK sources ----------------------------------------------------------------------------------
 
 
-def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-    """``cls=`` of an SDK call: the answer's JSON as sent (parsed within bounds), not the SDK's model."""
+def _json_of(http_response: Any) -> Any:
+    """An answer's JSON as sent (parsed within bounds), not the SDK's model."""
     from claude_foundry import _jsontext as jsontext
 
-    text = pipeline_response.http_response.text()
     try:
-        return jsontext.loads(text)
+        return jsontext.loads(http_response.text())
     except ValueError as exc:
         raise OperationFailed(f"the answer is not JSON: {exc}") from None
+
+
+def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+    """``cls=`` of an SDK call: :func:`_json_of` its answer."""
+    return _json_of(pipeline_response.http_response)
 
 
 def sdk_sources(target: Any) -> Sources:
@@ -605,7 +609,7 @@ def sdk_sources(target: Any) -> Sources:
             raise OperationFailed(f"Cost Management's nextLink points elsewhere than {target.arm_endpoint}")
         response = cost.send_request(HttpRequest("POST", link, json=body))
         response.raise_for_status()
-        return _raw_json(type("R", (), {"http_response": response})(), None, None)
+        return _json_of(response)
 
     def budget(budget_id: str) -> Any:
         res = resources.resources.get_by_id(budget_id, api_version=arm.API_VERSIONS[arm.BUDGET])
