@@ -339,6 +339,12 @@ def test_usage_local_without_a_rehearsal_says_what_to_run(tmp_path: Path, capsys
         captured = capsys.readouterr()
         assert f"cannot start from {damaged}" in captured.err
         assert "remove that directory" in captured.err
+    from claude_foundry import cli
+
+    with pytest.MonkeyPatch.context() as mp:  # as if the sandbox extra were missing: named before anything starts
+        mp.setattr(cli, "missing_modules", lambda extras: ["starlette"] if "sandbox" in extras else [])
+        assert main(["usage", STACK, "--local", "--state-dir", str(tmp_path / "nothing")]) == 2
+        assert "pip install 'claude-foundry[ops,sandbox]'" in capsys.readouterr().err
     assert main(["usage", STACK, "--local", "--sandbox", "conn.json"]) == 2
     assert "exclusive" in capsys.readouterr().err
     assert main(["usage", STACK, "--sandbox", "conn.json", "--state-dir", str(tmp_path)]) == 2

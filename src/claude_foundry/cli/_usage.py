@@ -100,17 +100,12 @@ def _target(args: argparse.Namespace) -> Iterator[Any]:
         with resolve_target(args) as target:
             yield target
         return
-    from claude_foundry.cli import OPTION_EXTRAS, install_hint, missing_modules
+    # the extras --local needs are checked before the command runs (cli.OPTION_EXTRAS, require_extras)
     from claude_foundry.cli._local import DEFAULT_STATE_DIR, embedded_sandbox, sandbox_state_file
     from claude_foundry.cli._ui import make_console
 
     if args.sandbox or args.subscription:
         raise UserError("--local, --sandbox and --subscription are exclusive")
-    extras = OPTION_EXTRAS[("usage", "--local")]
-    missing = missing_modules(extras)
-    if missing:
-        raise UserError(f"`claude-foundry usage --local` starts the embedded sandbox ({', '.join(missing)} not "
-                        f"installed): {install_hint(extras)}")
     state_dir = args.state_dir or DEFAULT_STATE_DIR
     if not sandbox_state_file(state_dir).is_file():
         raise UserError(f"{state_dir}: no local rehearsal there (no {sandbox_state_file(state_dir)}); run "
